@@ -1,0 +1,38 @@
+// Package kv is the transactional key-value layer every other wallet package
+// stores its state through: Badger on disk (encrypted at rest, and every value
+// additionally sealed with XChaCha20-Poly1305 bound to its key) or memory for
+// tests. It never writes a plaintext value to disk when opened with keys.
+package kv
+
+import "errors"
+
+// ErrNotFound is returned by Txn.Get for a key that is not stored.
+var ErrNotFound = errors.New("not found")
+
+// ErrInUse means another process has the database open.
+var ErrInUse = errors.New("open in another process")
+
+// Txn is one transaction. Values returned by Get and passed to Iterate's
+// callback are copies the caller may keep.
+type Txn interface {
+	// Get returns the value stored under key, or an error wrapping ErrNotFound.
+	Get(key []byte) ([]byte, error)
+	// Set stores value under key.
+	Set(key, value []byte) error
+	// Delete removes key; deleting a missing key is not an error.
+	Delete(key []byte) error
+	// Iterate calls fn for every key with the given prefix in ascending byte
+	// order, stopping at the first error fn returns. ErrStop stops cleanly.
+	Iterate(prefix []byte, fn func(key, value []byte) error) error
+}
+
+// ErrStop returned from an Iterate callback ends the iteration without error.
+var ErrStop = errors.New("stop iteration")
+
+// DB runs transactions. Update commits atomically: either every Set and Delete
+// of fn lands or none does.
+type DB interface {
+	View(fn func(Txn) error) error
+	Update(fn func(Txn) error) error
+	Close() error
+}
