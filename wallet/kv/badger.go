@@ -1,0 +1,142 @@
+package kv
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"medwallet/wallet/keys"
+)
+
+// Options configure OpenBadger.
+type Options struct {
+	// EncryptionKey (32 bytes) turns on Badger's encryption at rest: keys,
+	// indexes and values in every file under the directory. Nil leaves the
+	// files unencrypted (the clinic node, which stores no health data).
+	EncryptionKey []byte
+	// SealKey (32 bytes) seals every value with XChaCha20-Poly1305 bound to
+	// its key, so a flipped byte on disk is an error naming the key rather
+	// than wrong data (Badger's encryption is not authenticated).
+	SealKey []byte
+	// ReadOnly opens without taking the write lock.
+	ReadOnly bool
+}
+
+// ErrTampered means a stored value failed authentication.
+var ErrTampered = errors.New("stored data failed its integrity check (the file was altered or corrupted)")
+
+type badgerDB struct {
+	db      *badger.DB
+	sealKey []byte
+}
+
+// OpenBadger opens (or creates) a Badger database in dir. A database that
+// another process holds open gives an error wrapping ErrInUse.
+func OpenBadger(dir string, o Options) (DB, error) {
+	opts := badger.DefaultOptions(dir).
+		WithLogger(nil).
+		WithSyncWrites(true).
+		WithNumVersionsToKeep(1).
+		WithCompactL0OnClose(true).
+		// Large imports are one transaction; a bigger memtable raises
+		// Badger's per-transaction limit, and small values go inline.
+		WithMemTableSize(128 << 20).
+		WithValueThreshold(4 << 10).
+		WithNumCompactors(2).
+		WithReadOnly(o.ReadOnly)
+	if o.EncryptionKey != nil {
+		opts = opts.WithEncryptionKey(o.EncryptionKey).WithIndexCacheSize(64 << 20)
+	}
+	db, err := badger.Open(opts)
+	if err != nil {
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, ErrInUse
+		}
+		if errors.Is(err, badger.ErrEncryptionKeyMismatch) {
+			return nil, fmt.Errorf("open store: the encryption key does not match this database: %w", ErrTampered)
+		}
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return &badgerDB{db: db, sealKey: o.SealKey}, nil
+}
+
+func (b *badgerDB) View(fn func(Txn) error) error {
+	return b.db.View(func(t *badger.Txn) error { return fn(&badgerTxn{t: t, sealKey: b.sealKey}) })
+}
+
+func (b *badgerDB) Update(fn func(Txn) error) error {
+	err := b.db.Update(func(t *badger.Txn) error { return fn(&badgerTxn{t: t, sealKey: b.sealKey}) })
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		return fmt.Errorf("%w: the change is too large for one transaction; split the file into smaller ones", err)
+	}
+	return err
+}
+
+func (b *badgerDB) Close() error { return b.db.Close() }
+
+type badgerTxn struct {
+	t       *badger.Txn
+	sealKey []byte
+}
+
+func (t *badgerTxn) Get(key []byte) ([]byte, error) {
+	item, err := t.t.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, fmt.Errorf("%s: %w", key, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	v, err := item.ValueCopy(nil)
+	if err != nil {
+		return nil, err
+	}
+	return t.open(key, v)
+}
+
+func (t *badgerTxn) open(key, v []byte) ([]byte, error) {
+	if t.sealKey == nil {
+		return v, nil
+	}
+	p, err := keys.Open(t.sealKey, v, key)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, ErrTampered)
+	}
+	return p, nil
+}
+
+func (t *badgerTxn) Set(key, value []byte) error {
+	if t.sealKey != nil {
+		value = keys.Seal(t.sealKey, value, key)
+	}
+	return t.t.Set(append([]byte(nil), key...), value)
+}
+
+func (t *badgerTxn) Delete(key []byte) error {
+	return t.t.Delete(append([]byte(nil), key...))
+}
+
+func (t *badgerTxn) Iterate(prefix []byte, fn func(key, value []byte) error) error {
+	it := t.t.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 100, Prefix: prefix})
+	defer it.Close()
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		item := it.Item()
+		k := item.KeyCopy(nil)
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		if v, err = t.open(k, v); err != nil {
+			return err
+		}
+		if err := fn(k, v); err != nil {
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
