@@ -1,0 +1,751 @@
+package fhir
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Structures Summarize decodes into. encoding/json skips what they do not
+// name, and a member of an unexpected shape only leaves its field empty.
+
+type codeableConcept struct {
+	Coding []Coding `json:"coding"`
+	Text   string   `json:"text"`
+}
+
+// label is the text a person reads: text, else the first display.
+func (c *codeableConcept) label() string {
+	if c == nil {
+		return ""
+	}
+	if t := strings.TrimSpace(c.Text); t != "" {
+		return t
+	}
+	for _, cd := range c.Coding {
+		if d := strings.TrimSpace(cd.Display); d != "" {
+			return d
+		}
+	}
+	return ""
+}
+
+// first is the coding to show and search by: the first with a display, else
+// the first with a code.
+func (c *codeableConcept) first() Coding {
+	if c == nil {
+		return Coding{}
+	}
+	for _, cd := range c.Coding {
+		if cd.Display != "" && cd.Code != "" {
+			return cd
+		}
+	}
+	for _, cd := range c.Coding {
+		if cd.Code != "" || cd.Display != "" {
+			return cd
+		}
+	}
+	return Coding{}
+}
+
+type period struct {
+	Start string `json:"start"`
+	End   string `json:"end"`
+}
+
+func (p *period) start() string {
+	if p == nil {
+		return ""
+	}
+	if p.Start != "" {
+		return p.Start
+	}
+	return p.End
+}
+
+type quantity struct {
+	Value      json.Number `json:"value"`
+	Comparator string      `json:"comparator"`
+	Unit       string      `json:"unit"`
+	Code       string      `json:"code"`
+	System     string      `json:"system"`
+}
+
+func (q *quantity) unit() string {
+	if q.Unit != "" {
+		return q.Unit
+	}
+	return q.Code
+}
+
+type reference struct {
+	Reference string `json:"reference"`
+	Display   string `json:"display"`
+}
+
+type humanName struct {
+	Use    string   `json:"use"`
+	Text   string   `json:"text"`
+	Family string   `json:"family"`
+	Given  []string `json:"given"`
+	Prefix []string `json:"prefix"`
+}
+
+type referenceRange struct {
+	Low  *quantity `json:"low"`
+	High *quantity `json:"high"`
+	Text string    `json:"text"`
+}
+
+// value holds the value[x] choices of Observation and its components.
+type value struct {
+	ValueQuantity        *quantity        `json:"valueQuantity"`
+	ValueCodeableConcept *codeableConcept `json:"valueCodeableConcept"`
+	ValueString          *string          `json:"valueString"`
+	ValueBoolean         *bool            `json:"valueBoolean"`
+	ValueInteger         *json.Number     `json:"valueInteger"`
+	ValueRange           *struct {
+		Low  *quantity `json:"low"`
+		High *quantity `json:"high"`
+	} `json:"valueRange"`
+	ValueRatio *struct {
+		Numerator   *quantity `json:"numerator"`
+		Denominator *quantity `json:"denominator"`
+	} `json:"valueRatio"`
+	ValueTime     *string `json:"valueTime"`
+	ValueDateTime *string `json:"valueDateTime"`
+	ValuePeriod   *period `json:"valuePeriod"`
+}
+
+type component struct {
+	value
+	Code           *codeableConcept `json:"code"`
+	ReferenceRange []referenceRange `json:"referenceRange"`
+}
+
+type dosage struct {
+	Text string `json:"text"`
+}
+
+type annotation struct {
+	Text string `json:"text"`
+}
+
+type attachment struct {
+	ContentType string `json:"contentType"`
+	Data        string `json:"data"`
+	URL         string `json:"url"`
+	Title       string `json:"title"`
+	Creation    string `json:"creation"`
+}
+
+// fields are the members Summarize, DraftOf and Points read, across all
+// resource types. Members whose shape differs between types stay raw.
+type fields struct {
+	value
+	Meta struct {
+		Tag []Coding `json:"tag"`
+	} `json:"meta"`
+	Status                    string            `json:"status"`
+	DocStatus                 string            `json:"docStatus"`
+	ClinicalStatus            *codeableConcept  `json:"clinicalStatus"`
+	Code                      *codeableConcept  `json:"code"`
+	VaccineCode               *codeableConcept  `json:"vaccineCode"`
+	MedicationCodeableConcept *codeableConcept  `json:"medicationCodeableConcept"`
+	MedicationReference       *reference        `json:"medicationReference"`
+	Subject                   *reference        `json:"subject"`
+	Patient                   *reference        `json:"patient"`
+	Contained                 []json.RawMessage `json:"contained"`
+	Category                  json.RawMessage   `json:"category"`
+	Type                      json.RawMessage   `json:"type"`
+	Class                     json.RawMessage   `json:"class"`
+	Name                      json.RawMessage   `json:"name"`
+	Title                     json.RawMessage   `json:"title"`
+	Description               json.RawMessage   `json:"description"`
+	Component                 []component       `json:"component"`
+	ReferenceRange            []referenceRange  `json:"referenceRange"`
+	Reaction                  []struct {
+		Manifestation []codeableConcept `json:"manifestation"`
+	} `json:"reaction"`
+	Dosage            []dosage     `json:"dosage"`
+	DosageInstruction []dosage     `json:"dosageInstruction"`
+	Note              []annotation `json:"note"`
+	Content           []struct {
+		Attachment attachment `json:"attachment"`
+	} `json:"content"`
+	DeceasedBoolean  *bool  `json:"deceasedBoolean"`
+	DeceasedDateTime string `json:"deceasedDateTime"`
+
+	// Dates, by the resource types that carry them.
+	EffectiveDateTime  string      `json:"effectiveDateTime"`
+	EffectiveInstant   string      `json:"effectiveInstant"`
+	EffectivePeriod    *period     `json:"effectivePeriod"`
+	OnsetDateTime      string      `json:"onsetDateTime"`
+	OnsetPeriod        *period     `json:"onsetPeriod"`
+	RecordedDate       string      `json:"recordedDate"`
+	AuthoredOn         string      `json:"authoredOn"`
+	OccurrenceDateTime string      `json:"occurrenceDateTime"`
+	OccurrencePeriod   *period     `json:"occurrencePeriod"`
+	PerformedDateTime  string      `json:"performedDateTime"`
+	PerformedPeriod    *period     `json:"performedPeriod"`
+	Period             *period     `json:"period"`
+	Date               string      `json:"date"`
+	Issued             string      `json:"issued"`
+	Created            string      `json:"created"`
+	BirthDate          string      `json:"birthDate"`
+	DateAsserted       string      `json:"dateAsserted"`
+	WhenHandedOver     string      `json:"whenHandedOver"`
+	Started            string      `json:"started"`
+	Recorded           string      `json:"recorded"`
+	LastOccurrence     string      `json:"lastOccurrence"`
+	BillablePeriod     *period     `json:"billablePeriod"`
+	Context            *docContext `json:"context"`
+}
+
+type docContext struct {
+	Period *period `json:"period"`
+}
+
+func (c *docContext) period() *period {
+	if c == nil {
+		return nil
+	}
+	return c.Period
+}
+
+// decode reads a resource for Summarize, DraftOf and Points. It fails on
+// malformed JSON, a non-object, or a missing or invalid resourceType; members
+// of an unexpected shape are left empty rather than failing the resource.
+func decode(resource []byte) (head, *fields, error) {
+	raw := trimJSON(resource)
+	if !json.Valid(raw) {
+		var probe json.RawMessage
+		err := json.Unmarshal(raw, &probe)
+		return head{}, nil, fmt.Errorf("%w: malformed JSON: %v", ErrNotFHIR, err)
+	}
+	h := readHead(raw)
+	if !h.object {
+		return h, nil, fmt.Errorf("%w: a resource is a JSON object, this is %s", ErrNotFHIR, jsonKind(raw))
+	}
+	if h.resourceType == "" {
+		return h, nil, fmt.Errorf("%w: the object has no resourceType", ErrNotFHIR)
+	}
+	if !validResourceType(h.resourceType) {
+		return h, nil, fmt.Errorf("%w: resourceType %q is not a FHIR resource type name", ErrNotFHIR, h.resourceType)
+	}
+	f := new(fields)
+	if err := json.Unmarshal(raw, f); err != nil {
+		var te *json.UnmarshalTypeError
+		if !errors.As(err, &te) {
+			return h, nil, fmt.Errorf("%w: %s: %v", ErrNotFHIR, h.resourceType, err)
+		}
+	}
+	return h, f, nil
+}
+
+func jsonKind(raw []byte) string {
+	if len(raw) == 0 {
+		return "empty"
+	}
+	switch raw[0] {
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	default:
+		return "a number"
+	}
+}
+
+// Summarize derives the listing fields of one resource: kind, title, the
+// clinically meaningful date, main code, value and unit, status. It fails
+// only when the input is not a JSON object with a resourceType.
+func Summarize(resource []byte) (Summary, error) {
+	h, f, err := decode(resource)
+	if err != nil {
+		return Summary{}, fmt.Errorf("summarize: %w", err)
+	}
+	s := Summary{ResourceType: h.resourceType, ResourceID: h.id, Kind: KindOf(h.resourceType), Status: f.Status}
+	rt := h.resourceType
+	switch rt {
+	case "Patient":
+		s.Title = patientName(f.Name)
+		s.Date = firstDate(f.BirthDate)
+		if f.DeceasedDateTime != "" || (f.DeceasedBoolean != nil && *f.DeceasedBoolean) {
+			s.Status = "deceased"
+		}
+	case "AllergyIntolerance", "Condition":
+		s.Title, s.Code = titleCode(f.Code)
+		s.Date = firstDate(f.OnsetDateTime, f.OnsetPeriod.start(), f.RecordedDate, f.LastOccurrence)
+		s.Status = statusOf(f.ClinicalStatus, f.Status)
+		if rt == "AllergyIntolerance" {
+			s.Value = reactionOf(f)
+		}
+	case "MedicationStatement", "MedicationRequest", "MedicationAdministration", "MedicationDispense":
+		s.Title, s.Code = medication(f)
+		s.Date = firstDate(f.EffectiveDateTime, f.EffectivePeriod.start(), f.AuthoredOn, f.WhenHandedOver, f.DateAsserted)
+		s.Value = doseOf(f)
+	case "Immunization":
+		s.Title, s.Code = titleCode(f.VaccineCode)
+		s.Date = firstDate(f.OccurrenceDateTime, f.Recorded)
+	case "Observation":
+		s.Kind = observationKind(f.Category)
+		s.Title, s.Code = titleCode(f.Code)
+		s.Date = firstDate(f.EffectiveDateTime, f.EffectiveInstant, f.EffectivePeriod.start(), f.Issued)
+		s.Value, s.Unit = observationValue(f)
+	case "DiagnosticReport":
+		s.Title, s.Code = titleCode(f.Code)
+		s.Date = firstDate(f.EffectiveDateTime, f.EffectivePeriod.start(), f.Issued)
+	case "Procedure":
+		s.Title, s.Code = titleCode(f.Code)
+		s.Date = firstDate(f.PerformedDateTime, f.PerformedPeriod.start(), f.Recorded)
+	case "Encounter":
+		types := conceptList(f.Type)
+		var class Coding
+		json.Unmarshal(f.Class, &class) //nolint:errcheck // a malformed class leaves it empty
+		if len(types) > 0 {
+			s.Title, s.Code = types[0].label(), types[0].first()
+		}
+		if s.Title == "" {
+			s.Title = class.Display
+		}
+		if s.Code == (Coding{}) {
+			s.Code = class
+		}
+		s.Date = firstDate(f.Period.start())
+	case "DocumentReference":
+		typ := concept(f.Type)
+		s.Code = typ.first()
+		if isPatientNote(typ) {
+			s.Kind = KindNote
+		}
+		s.Title = firstText(rawString(f.Description), typ.label(), attachmentTitle(f))
+		s.Date = firstDate(f.Date, f.Context.period().start(), attachmentCreation(f))
+		if f.DocStatus != "" && f.Status == "current" {
+			s.Status = f.DocStatus
+		}
+	case "Composition":
+		typ := concept(f.Type)
+		s.Code = typ.first()
+		s.Title = firstText(rawString(f.Title), typ.label())
+		s.Date = firstDate(f.Date)
+	case "CarePlan":
+		cats := conceptList(f.Category)
+		s.Title = rawString(f.Title)
+		if s.Title == "" && len(cats) > 0 {
+			s.Title = cats[0].label()
+		}
+		if len(cats) > 0 {
+			s.Code = cats[0].first()
+		}
+		s.Title = firstText(s.Title, rawString(f.Description))
+		s.Date = firstDate(f.Period.start(), f.Created)
+	default:
+		s.Title, s.Code = otherTitle(rt, f)
+		s.Date = firstDate(f.EffectiveDateTime, f.EffectivePeriod.start(), f.OccurrenceDateTime,
+			f.OccurrencePeriod.start(), f.PerformedDateTime, f.PerformedPeriod.start(), f.OnsetDateTime,
+			f.Period.start(), f.AuthoredOn, f.Started, f.Date, f.Issued, f.Recorded, f.Created,
+			f.BillablePeriod.start(), f.RecordedDate)
+	}
+	if s.Title == "" {
+		s.Title = fallbackTitle(s.Kind, rt, s.Code)
+	}
+	return s, nil
+}
+
+func titleCode(c *codeableConcept) (string, Coding) {
+	return c.label(), c.first()
+}
+
+func firstText(candidates ...string) string {
+	for _, s := range candidates {
+		if s = strings.TrimSpace(s); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// rawString is the value of a member that should be a string, or "".
+func rawString(raw json.RawMessage) string {
+	return unquote(trimJSON(raw))
+}
+
+// concept reads a member that is one CodeableConcept, or the first of an
+// array of them.
+func concept(raw json.RawMessage) *codeableConcept {
+	if list := conceptList(raw); len(list) > 0 {
+		return &list[0]
+	}
+	return nil
+}
+
+// conceptList reads a member that is an array of CodeableConcepts, or one.
+func conceptList(raw json.RawMessage) []codeableConcept {
+	raw = trimJSON(raw)
+	if len(raw) == 0 {
+		return nil
+	}
+	if raw[0] == '{' {
+		var c codeableConcept
+		if json.Unmarshal(raw, &c) == nil {
+			return []codeableConcept{c}
+		}
+		return nil
+	}
+	var list []codeableConcept
+	if err := json.Unmarshal(raw, &list); err != nil {
+		var te *json.UnmarshalTypeError
+		if !errors.As(err, &te) {
+			return nil
+		}
+	}
+	return list
+}
+
+func statusOf(clinical *codeableConcept, status string) string {
+	if c := clinical.first(); c.Code != "" {
+		return c.Code
+	}
+	if l := clinical.label(); l != "" {
+		return l
+	}
+	return status
+}
+
+func reactionOf(f *fields) string {
+	for _, r := range f.Reaction {
+		for i := range r.Manifestation {
+			if l := r.Manifestation[i].label(); l != "" {
+				return l
+			}
+		}
+	}
+	return ""
+}
+
+func doseOf(f *fields) string {
+	for _, list := range [][]dosage{f.Dosage, f.DosageInstruction} {
+		for _, d := range list {
+			if t := strings.TrimSpace(d.Text); t != "" {
+				return t
+			}
+		}
+	}
+	return ""
+}
+
+// medication names the drug: medicationCodeableConcept, else the reference's
+// display, else the code of a contained Medication it points at.
+func medication(f *fields) (string, Coding) {
+	if f.MedicationCodeableConcept != nil {
+		return titleCode(f.MedicationCodeableConcept)
+	}
+	ref := f.MedicationReference
+	if ref == nil {
+		return "", Coding{}
+	}
+	if id, ok := strings.CutPrefix(ref.Reference, "#"); ok {
+		for _, c := range f.Contained {
+			var med struct {
+				ResourceType string           `json:"resourceType"`
+				ID           string           `json:"id"`
+				Code         *codeableConcept `json:"code"`
+			}
+			if json.Unmarshal(c, &med) == nil && med.ResourceType == "Medication" && med.ID == id {
+				t, code := titleCode(med.Code)
+				return firstText(ref.Display, t), code
+			}
+		}
+	}
+	return strings.TrimSpace(ref.Display), Coding{}
+}
+
+// observationKind tells lab results and vital signs from other observations
+// by their category codes (HL7 observation-category, or v2-0074 LAB).
+func observationKind(raw json.RawMessage) Kind {
+	for _, c := range conceptList(raw) {
+		for _, cd := range c.Coding {
+			switch strings.ToLower(cd.Code) {
+			case "laboratory", "lab":
+				return KindLab
+			case "vital-signs":
+				return KindVital
+			}
+		}
+	}
+	return KindObservation
+}
+
+// Well-known LOINC codes of blood pressure components.
+const (
+	loincSystolic  = "8480-6"
+	loincDiastolic = "8462-4"
+	loincBP        = "85354-9"
+)
+
+// observationValue formats the value of an Observation, or of its
+// components joined with "/" ("120/80" mmHg) when it has no value itself.
+func observationValue(f *fields) (string, string) {
+	if v, u := formatValue(&f.value); v != "" {
+		return v, u
+	}
+	comps := orderedComponents(f.Component)
+	var vals, units []string
+	for _, c := range comps {
+		v, u := formatValue(&c.value)
+		if v == "" {
+			continue
+		}
+		vals = append(vals, v)
+		units = append(units, u)
+	}
+	if len(vals) == 0 {
+		return "", ""
+	}
+	same := true
+	for _, u := range units {
+		same = same && u == units[0]
+	}
+	if same {
+		return strings.Join(vals, "/"), units[0]
+	}
+	parts := make([]string, len(vals))
+	for i := range vals {
+		parts[i] = strings.TrimSpace(vals[i] + " " + units[i])
+	}
+	return strings.Join(parts, ", "), ""
+}
+
+// orderedComponents puts systolic before diastolic, as blood pressure is
+// read, and leaves every other order alone.
+func orderedComponents(comps []component) []component {
+	sys, dia := -1, -1
+	for i := range comps {
+		switch componentCode(&comps[i]) {
+		case loincSystolic:
+			sys = i
+		case loincDiastolic:
+			dia = i
+		}
+	}
+	if sys < 0 || dia < 0 || sys < dia {
+		return comps
+	}
+	out := append([]component(nil), comps...)
+	out[sys], out[dia] = out[dia], out[sys]
+	return out
+}
+
+func componentCode(c *component) string {
+	if c.Code == nil {
+		return ""
+	}
+	for _, cd := range c.Code.Coding {
+		if strings.Contains(cd.System, "loinc") || cd.System == "" {
+			if cd.Code == loincSystolic || cd.Code == loincDiastolic {
+				return cd.Code
+			}
+		}
+	}
+	return ""
+}
+
+func formatValue(v *value) (string, string) {
+	switch {
+	case v.ValueQuantity != nil && v.ValueQuantity.Value != "":
+		return v.ValueQuantity.Comparator + v.ValueQuantity.Value.String(), v.ValueQuantity.unit()
+	case v.ValueCodeableConcept != nil:
+		if l := v.ValueCodeableConcept.label(); l != "" {
+			return l, ""
+		}
+		return v.ValueCodeableConcept.first().Code, ""
+	case v.ValueString != nil:
+		return strings.TrimSpace(*v.ValueString), ""
+	case v.ValueBoolean != nil:
+		if *v.ValueBoolean {
+			return "yes", ""
+		}
+		return "no", ""
+	case v.ValueInteger != nil:
+		return v.ValueInteger.String(), ""
+	case v.ValueRange != nil:
+		lo, hi := v.ValueRange.Low, v.ValueRange.High
+		var unit string
+		var l, h string
+		if lo != nil {
+			l, unit = string(lo.Value), lo.unit()
+		}
+		if hi != nil {
+			h = string(hi.Value)
+			if unit == "" {
+				unit = hi.unit()
+			}
+		}
+		if l == "" && h == "" {
+			return "", ""
+		}
+		return l + "–" + h, unit
+	case v.ValueRatio != nil:
+		n, d := v.ValueRatio.Numerator, v.ValueRatio.Denominator
+		if n == nil || d == nil || n.Value == "" || d.Value == "" {
+			return "", ""
+		}
+		return strings.TrimSpace(string(n.Value)+" "+n.unit()) + " / " + strings.TrimSpace(string(d.Value)+" "+d.unit()), ""
+	case v.ValueTime != nil:
+		return *v.ValueTime, ""
+	case v.ValueDateTime != nil:
+		return *v.ValueDateTime, ""
+	case v.ValuePeriod != nil:
+		if v.ValuePeriod.Start == "" && v.ValuePeriod.End == "" {
+			return "", ""
+		}
+		return v.ValuePeriod.Start + " – " + v.ValuePeriod.End, ""
+	}
+	return "", ""
+}
+
+// patientName picks the official name, else the usual one, else the first.
+func patientName(raw json.RawMessage) string {
+	var names []humanName
+	if json.Unmarshal(raw, &names) != nil || len(names) == 0 {
+		return ""
+	}
+	best := names[0]
+	for _, use := range []string{"official", "usual"} {
+		found := false
+		for _, n := range names {
+			if n.Use == use {
+				best, found = n, true
+				break
+			}
+		}
+		if found {
+			break
+		}
+	}
+	if t := strings.TrimSpace(best.Text); t != "" {
+		return t
+	}
+	parts := append(append([]string(nil), best.Prefix...), best.Given...)
+	parts = append(parts, best.Family)
+	return strings.Join(strings.Fields(strings.Join(parts, " ")), " ")
+}
+
+// otherTitle names a resource of a type without its own rules:
+// "<type>: <text>" from its code, type, name, title or description.
+func otherTitle(rt string, f *fields) (string, Coding) {
+	code := f.Code
+	if code == nil {
+		code = concept(f.Type)
+	}
+	text := code.label()
+	if text == "" {
+		text = rawString(f.Name)
+		if text == "" {
+			text = patientName(f.Name)
+		}
+	}
+	if text == "" {
+		text = firstText(rawString(f.Title), rawString(f.Description), concept(f.Description).label())
+	}
+	if text == "" {
+		return "", code.first()
+	}
+	return rt + ": " + text, code.first()
+}
+
+// codeSystems names the code systems a patient may recognise.
+var codeSystems = map[string]string{
+	"http://loinc.org":                            "LOINC",
+	"http://snomed.info/sct":                      "SNOMED CT",
+	"http://hl7.org/fhir/sid/cvx":                 "CVX",
+	"http://www.nlm.nih.gov/research/umls/rxnorm": "RxNorm",
+	"http://hl7.org/fhir/sid/icd-10":              "ICD-10",
+	"http://hl7.org/fhir/sid/icd-10-cm":           "ICD-10-CM",
+	"http://www.whocc.no/atc":                     "ATC",
+}
+
+// fallbackTitle is the title of a resource with no readable text: the kind's
+// label and its code ("Immunization CVX 207"), else the resource type.
+func fallbackTitle(k Kind, rt string, c Coding) string {
+	label := k.Label()
+	if k == KindOther {
+		label = rt
+	}
+	if c.Display != "" {
+		return c.Display
+	}
+	if c.Code == "" {
+		return label
+	}
+	if sys := codeSystems[c.System]; sys != "" {
+		return label + " " + sys + " " + c.Code
+	}
+	return label + " " + c.Code
+}
+
+func attachmentTitle(f *fields) string {
+	for _, c := range f.Content {
+		if t := strings.TrimSpace(c.Attachment.Title); t != "" {
+			return t
+		}
+	}
+	return ""
+}
+
+func attachmentCreation(f *fields) string {
+	for _, c := range f.Content {
+		if c.Attachment.Creation != "" {
+			return c.Attachment.Creation
+		}
+	}
+	return ""
+}
+
+// Identity is the key that makes importing idempotent: "ResourceType/id"
+// when the resource has a valid FHIR id, otherwise "" (the caller then uses
+// a content hash). It fails when the input is not a resource.
+func Identity(resource []byte) (string, error) {
+	raw := trimJSON(resource)
+	if !json.Valid(raw) {
+		return "", fmt.Errorf("identity: %w: malformed JSON", ErrNotFHIR)
+	}
+	h := readHead(raw)
+	switch {
+	case !h.object:
+		return "", fmt.Errorf("identity: %w: a resource is a JSON object, this is %s", ErrNotFHIR, jsonKind(raw))
+	case h.resourceType == "":
+		return "", fmt.Errorf("identity: %w: the object has no resourceType", ErrNotFHIR)
+	case !validResourceType(h.resourceType):
+		return "", fmt.Errorf("identity: %w: resourceType %q is not a FHIR resource type name", ErrNotFHIR, h.resourceType)
+	}
+	return identityOf(h), nil
+}
+
+func identityOf(h head) string {
+	if !validID(h.id) {
+		return ""
+	}
+	return h.resourceType + "/" + h.id
+}
+
+// validID reports whether s is a FHIR id: 1 to 64 of A-Z a-z 0-9 - .
+func validID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
