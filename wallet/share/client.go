@@ -1,0 +1,409 @@
+package share
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Limits bound what Fetch accepts from a server. Zero fields take defaults.
+type Limits struct {
+	ManifestBytes     int64 // manifest response body; default 1 MiB
+	FileBytes         int64 // plaintext of one file; default 64 MiB
+	TotalBytes        int64 // plaintext of all files together; default 256 MiB
+	MaxFiles          int   // files in one manifest; default 100
+	EmbeddedLengthMax int   // sent as embeddedLengthMax; default 128 KiB
+}
+
+// DefaultLimits are the limits Fetch applies to zero fields.
+var DefaultLimits = Limits{
+	ManifestBytes:     1 << 20,
+	FileBytes:         64 << 20,
+	TotalBytes:        256 << 20,
+	MaxFiles:          100,
+	EmbeddedLengthMax: 128 << 10,
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.ManifestBytes > 0 {
+		d.ManifestBytes = l.ManifestBytes
+	}
+	if l.FileBytes > 0 {
+		d.FileBytes = l.FileBytes
+	}
+	if l.TotalBytes > 0 {
+		d.TotalBytes = l.TotalBytes
+	}
+	if l.MaxFiles > 0 {
+		d.MaxFiles = l.MaxFiles
+	}
+	if l.EmbeddedLengthMax > 0 {
+		d.EmbeddedLengthMax = l.EmbeddedLengthMax
+	}
+	return d
+}
+
+// jweLimit is the largest JWE that can hold fileBytes of plaintext.
+func jweLimit(fileBytes int64) int64 {
+	return fileBytes/3*4 + fileBytes/48 + maxJWEHeader + 256
+}
+
+// FetchedFile is one decrypted file of a share.
+type FetchedFile struct {
+	ContentType string // SHL content type: from the JWE cty, the manifest, or sniffed
+	Plaintext   []byte
+	LastUpdated string // from the manifest, when given
+}
+
+// Fetch resolves link l and returns its decrypted files. It uses c for every
+// request, so the caller chooses the transport (HTTPS, or HTTP over libp2p
+// where the URL's host is a placeholder). With the U flag it GETs the file
+// directly; otherwise it POSTs a manifest request and follows embedded and
+// location entries. Errors: ErrExpired, ErrUnsupportedVersion,
+// ErrPasscodeRequired (before any request), *ErrPasscode (401),
+// ErrNotFound (404), ErrRateLimited (429), ErrTooLarge, ErrDecrypt.
+func Fetch(ctx context.Context, c *http.Client, l Link, recipient, passcode string, lim Limits) ([]FetchedFile, error) {
+	lim = lim.withDefaults()
+	if recipient == "" || len(recipient) > maxRecipient {
+		return nil, fmt.Errorf("fetch share: recipient must be 1 to %d bytes (it is shown to the patient)", maxRecipient)
+	}
+	if l.V > 1 {
+		return nil, fmt.Errorf("fetch share: link version %d: %w", l.V, ErrUnsupportedVersion)
+	}
+	if l.Expired(time.Now()) {
+		return nil, fmt.Errorf("fetch share: link expired at %s: %w", l.Exp.Format(time.RFC3339), ErrExpired)
+	}
+	if l.HasFlag('P') && passcode == "" {
+		return nil, fmt.Errorf("fetch share: %w", ErrPasscodeRequired)
+	}
+	if c == nil {
+		c = http.DefaultClient
+	}
+	if l.HasFlag('U') {
+		f, err := fetchDirect(ctx, c, l, recipient, lim)
+		if err != nil {
+			return nil, fmt.Errorf("fetch share: %w", err)
+		}
+		return []FetchedFile{f}, nil
+	}
+	files, err := fetchManifest(ctx, c, l, recipient, passcode, lim)
+	if err != nil {
+		return nil, fmt.Errorf("fetch share: %w", err)
+	}
+	return files, nil
+}
+
+func fetchDirect(ctx context.Context, c *http.Client, l Link, recipient string, lim Limits) (FetchedFile, error) {
+	u, err := url.Parse(l.URL)
+	if err != nil {
+		return FetchedFile{}, fmt.Errorf("link url: %w", ErrInvalidLink)
+	}
+	q := u.Query()
+	q.Set("recipient", recipient)
+	u.RawQuery = q.Encode()
+	jwe, err := get(ctx, c, u.String(), jweLimit(lim.FileBytes))
+	if err != nil {
+		return FetchedFile{}, fmt.Errorf("direct file: %w", err)
+	}
+	return openFile(l.Key, string(jwe), "", lim.FileBytes)
+}
+
+func fetchManifest(ctx context.Context, c *http.Client, l Link, recipient, passcode string, lim Limits) ([]FetchedFile, error) {
+	embedMax := lim.EmbeddedLengthMax
+	body, _ := json.Marshal(ManifestRequest{Recipient: recipient, Passcode: passcode, EmbeddedLengthMax: &embedMax})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.URL, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("manifest request: %w", ErrInvalidLink)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	raw, err := do(c, req, lim.ManifestBytes)
+	if err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	m, err := ParseManifest(raw)
+	if err != nil {
+		return nil, err
+	}
+	if len(m.Files) > lim.MaxFiles {
+		return nil, fmt.Errorf("manifest lists %d files, limit %d: %w", len(m.Files), lim.MaxFiles, ErrTooLarge)
+	}
+	var total int64
+	out := make([]FetchedFile, 0, len(m.Files))
+	for i, mf := range m.Files {
+		jwe := mf.Embedded
+		if jwe == "" {
+			b, err := get(ctx, c, mf.Location, jweLimit(lim.FileBytes))
+			if err != nil {
+				return nil, fmt.Errorf("file %d: %w", i, err)
+			}
+			jwe = string(b)
+		}
+		f, err := openFile(l.Key, jwe, mf.ContentType, min(lim.FileBytes, lim.TotalBytes-total))
+		if err != nil {
+			if errors.Is(err, ErrTooLarge) && lim.TotalBytes-total < lim.FileBytes {
+				return nil, fmt.Errorf("file %d: files together exceed %d bytes: %w", i, lim.TotalBytes, ErrTooLarge)
+			}
+			return nil, fmt.Errorf("file %d: %w", i, err)
+		}
+		f.LastUpdated = mf.LastUpdated
+		total += int64(len(f.Plaintext))
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// openFile decrypts one JWE and settles its content type: the JWE's cty,
+// else the manifest's, else sniffed from the plaintext.
+func openFile(key [32]byte, jwe, manifestType string, limit int64) (FetchedFile, error) {
+	if limit <= 0 {
+		return FetchedFile{}, ErrTooLarge
+	}
+	plain, h, err := Decrypt(key, jwe, limit)
+	if err != nil {
+		return FetchedFile{}, err
+	}
+	ct := h.Cty
+	if !knownContentType(ct) {
+		ct = manifestType
+	}
+	if !knownContentType(ct) {
+		if ct, err = SniffContentType(plain); err != nil {
+			return FetchedFile{}, err
+		}
+	}
+	return FetchedFile{ContentType: ct, Plaintext: plain}, nil
+}
+
+func get(ctx context.Context, c *http.Client, u string, limit int64) ([]byte, error) {
+	pu, err := url.Parse(u)
+	if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") {
+		return nil, fmt.Errorf("location is not an http(s) URL: %w", ErrMalformedManifest)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("location: %w", ErrMalformedManifest)
+	}
+	return do(c, req, limit)
+}
+
+// do sends req and returns at most limit bytes of a 200 response body,
+// mapping the protocol's status codes to this package's errors.
+func do(c *http.Client, req *http.Request, limit int64) ([]byte, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the share's server: %w", err)
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotFound:
+		return nil, ErrNotFound
+	case http.StatusUnauthorized:
+		b, _ := readLimited(resp.Body, 4096)
+		var pr passcodeResponse
+		if json.Unmarshal(b, &pr) != nil || pr.RemainingAttempts == nil {
+			return nil, fmt.Errorf("server refused the passcode without saying how many attempts remain: %w", &ErrPasscode{Remaining: 0})
+		}
+		return nil, &ErrPasscode{Remaining: max(*pr.RemainingAttempts, 0)}
+	case http.StatusTooManyRequests:
+		return nil, ErrRateLimited
+	default:
+		return nil, fmt.Errorf("server answered %s", resp.Status)
+	}
+	return readLimited(resp.Body, limit)
+}
+
+func readLimited(r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading response: %w", err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("response exceeds %d bytes: %w", limit, ErrTooLarge)
+	}
+	return b, nil
+}
+
+// SniffContentType names the SHL content type of a plaintext that came
+// without one: a JSON object with resourceType is FHIR, one with
+// verifiableCredential a SMART Health Card, one with access_token and aud a
+// SMART API access token response. Only top-level keys are read.
+func SniffContentType(plain []byte) (string, error) {
+	dec := json.NewDecoder(bytes.NewReader(plain))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return "", fmt.Errorf("file is not a JSON object: %w", ErrUnknownContent)
+	}
+	var access, aud bool
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		key, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			break
+		}
+		switch key {
+		case "resourceType":
+			var s string
+			if json.Unmarshal(v, &s) == nil && s != "" {
+				return ContentFHIR, nil
+			}
+		case "verifiableCredential":
+			if len(v) > 0 && v[0] == '[' {
+				return ContentSHC, nil
+			}
+		case "access_token":
+			access = true
+		case "aud":
+			aud = true
+		}
+		if access && aud {
+			return ContentAPIAccess, nil
+		}
+	}
+	return "", fmt.Errorf("file is JSON but neither FHIR, a SMART Health Card nor API access: %w", ErrUnknownContent)
+}
+
+// Upload sends share s (files with JWE loaded, as Registry.Get returns them;
+// never its key) to the host endpoint (e.g. https://node.example.org/shl)
+// and returns the receipt that names the hosted copy and holds the secret
+// that manages it.
+func Upload(ctx context.Context, c *http.Client, endpoint string, s *Share) (HostReceipt, error) {
+	up := HostUpload{Flags: s.Flags, Label: s.Label, Exp: s.Exp, Passcode: s.Passcode, AttemptsLeft: s.AttemptsLeft}
+	for i, f := range s.Files {
+		if len(f.JWE) == 0 {
+			return HostReceipt{}, fmt.Errorf("upload share: file %d has no ciphertext loaded", i)
+		}
+		up.Files = append(up.Files, HostFile{ContentType: f.ContentType, JWE: string(f.JWE), LastUpdated: f.LastUpdated})
+	}
+	body, err := json.Marshal(up)
+	if err != nil {
+		return HostReceipt{}, fmt.Errorf("upload share: %w", err)
+	}
+	endpoint = strings.TrimRight(endpoint, "/")
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/host", bytes.NewReader(body))
+	if err != nil {
+		return HostReceipt{}, fmt.Errorf("upload share: bad host endpoint %q: %w", endpoint, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	raw, err := hostDo(c, req, http.StatusCreated, 16<<10)
+	if err != nil {
+		return HostReceipt{}, fmt.Errorf("upload share to %s: %w", endpoint, err)
+	}
+	var rc HostReceipt
+	if err := decodeOne(raw, &rc); err != nil || !ValidID(rc.ID) || rc.Secret == "" || rc.URL == "" {
+		return HostReceipt{}, fmt.Errorf("upload share to %s: the host's receipt is malformed", endpoint)
+	}
+	rc.Endpoint = endpoint
+	return rc, nil
+}
+
+// RevokeHosted revokes the hosted copy named by rc.
+func RevokeHosted(ctx context.Context, c *http.Client, rc HostReceipt) error {
+	req, err := hostRequest(ctx, http.MethodPost, rc, "/revoke", nil)
+	if err != nil {
+		return err
+	}
+	if _, err := hostDo(c, req, http.StatusNoContent, 4096); err != nil {
+		return fmt.Errorf("revoke hosted share at %s: %w", rc.Endpoint, err)
+	}
+	return nil
+}
+
+// ReplaceHostedFiles swaps the files of the hosted copy named by rc.
+func ReplaceHostedFiles(ctx context.Context, c *http.Client, rc HostReceipt, files []File) error {
+	var body struct {
+		Files []HostFile `json:"files"`
+	}
+	for _, f := range files {
+		body.Files = append(body.Files, HostFile{ContentType: f.ContentType, JWE: string(f.JWE), LastUpdated: f.LastUpdated})
+	}
+	raw, _ := json.Marshal(body)
+	req, err := hostRequest(ctx, http.MethodPut, rc, "/files", raw)
+	if err != nil {
+		return err
+	}
+	if _, err := hostDo(c, req, http.StatusNoContent, 4096); err != nil {
+		return fmt.Errorf("replace hosted files at %s: %w", rc.Endpoint, err)
+	}
+	return nil
+}
+
+// HostedAccessLog fetches the access log of the hosted copy named by rc.
+func HostedAccessLog(ctx context.Context, c *http.Client, rc HostReceipt) ([]AccessEntry, error) {
+	req, err := hostRequest(ctx, http.MethodGet, rc, "/log", nil)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := hostDo(c, req, http.StatusOK, 2<<20)
+	if err != nil {
+		return nil, fmt.Errorf("hosted access log at %s: %w", rc.Endpoint, err)
+	}
+	var hl hostLog
+	if err := decodeOne(raw, &hl); err != nil {
+		return nil, fmt.Errorf("hosted access log at %s: malformed answer", rc.Endpoint)
+	}
+	return hl.Entries, nil
+}
+
+func hostRequest(ctx context.Context, method string, rc HostReceipt, suffix string, body []byte) (*http.Request, error) {
+	if !ValidID(rc.ID) {
+		return nil, fmt.Errorf("hosted share: receipt has no valid ID")
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(rc.Endpoint, "/")+"/"+rc.ID+suffix, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("hosted share: bad endpoint %q: %w", rc.Endpoint, err)
+	}
+	if _, err := base64.RawURLEncoding.DecodeString(rc.Secret); err != nil {
+		return nil, fmt.Errorf("hosted share: receipt secret is malformed")
+	}
+	req.Header.Set("Authorization", "Bearer "+rc.Secret)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+func hostDo(c *http.Client, req *http.Request, want int, limit int64) ([]byte, error) {
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the host: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := readLimited(resp.Body, limit)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case resp.StatusCode == want:
+		return b, nil
+	case resp.StatusCode == http.StatusNotFound:
+		return nil, fmt.Errorf("host does not know this share or the secret is wrong: %w", ErrUnauthorized)
+	case resp.StatusCode == http.StatusForbidden:
+		return nil, fmt.Errorf("host refused: %s: %w", errorText(b), ErrUnauthorized)
+	default:
+		return nil, fmt.Errorf("host answered %s: %s", resp.Status, errorText(b))
+	}
+}
+
+func errorText(b []byte) string {
+	var e errorBody
+	if json.Unmarshal(b, &e) == nil && e.Error != "" {
+		return clip(e.Error)
+	}
+	return "no reason given"
+}

@@ -1,0 +1,175 @@
+package share
+
+import (
+	"bytes"
+	"compress/flate"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// SHL content types.
+const (
+	ContentFHIR      = "application/fhir+json"
+	ContentSHC       = "application/smart-health-card"
+	ContentAPIAccess = "application/smart-api-access"
+	contentJOSE      = "application/jose"
+)
+
+const (
+	maxJWEHeader = 4096 // bytes of base64url protected header
+	gcmIVSize    = 12
+	gcmTagSize   = 16
+)
+
+// Header is the protected header of an SHL JWE. Kid is tolerated (some
+// sharing apps set it) but not used.
+type Header struct {
+	Alg string `json:"alg"`
+	Enc string `json:"enc"`
+	Cty string `json:"cty,omitempty"`
+	Zip string `json:"zip,omitempty"`
+	Kid string `json:"kid,omitempty"`
+}
+
+// Encrypt seals plaintext as a compact JWE (alg dir, enc A256GCM, the given
+// cty, no compression) under key with a fresh random 96-bit IV.
+func Encrypt(key [32]byte, plaintext []byte, cty string) (string, error) {
+	hdr, err := json.Marshal(Header{Alg: "dir", Enc: "A256GCM", Cty: cty})
+	if err != nil {
+		return "", fmt.Errorf("encrypt file: %w", err)
+	}
+	protected := base64.RawURLEncoding.EncodeToString(hdr)
+	gcm, err := newGCM(key)
+	if err != nil {
+		return "", fmt.Errorf("encrypt file: %w", err)
+	}
+	var iv [gcmIVSize]byte
+	if _, err := rand.Read(iv[:]); err != nil {
+		return "", fmt.Errorf("encrypt file: random IV: %w", err)
+	}
+	sealed := gcm.Seal(nil, iv[:], plaintext, []byte(protected))
+	ct, tag := sealed[:len(sealed)-gcmTagSize], sealed[len(sealed)-gcmTagSize:]
+	enc := base64.RawURLEncoding
+	var b strings.Builder
+	b.Grow(len(protected) + 2 + enc.EncodedLen(gcmIVSize) + 1 + enc.EncodedLen(len(ct)) + 1 + enc.EncodedLen(gcmTagSize))
+	b.WriteString(protected)
+	b.WriteString("..")
+	b.WriteString(enc.EncodeToString(iv[:]))
+	b.WriteByte('.')
+	b.WriteString(enc.EncodeToString(ct))
+	b.WriteByte('.')
+	b.WriteString(enc.EncodeToString(tag))
+	return b.String(), nil
+}
+
+// Decrypt opens a compact JWE (alg dir, enc A256GCM; zip DEF allowed) with
+// key and returns at most maxPlaintext bytes of plaintext. A compressed JWE
+// is inflated through a hard cap, so a small ciphertext cannot expand past
+// maxPlaintext. Surrounding whitespace is ignored.
+func Decrypt(key [32]byte, jwe string, maxPlaintext int64) ([]byte, Header, error) {
+	var h Header
+	if maxPlaintext <= 0 {
+		return nil, h, fmt.Errorf("decrypt file: plaintext limit must be positive")
+	}
+	jwe = strings.TrimSpace(jwe)
+	// Base64 of maxPlaintext bytes (plus 1/64 for DEFLATE's worst-case
+	// growth on incompressible data), header, IV and tag: anything longer
+	// cannot decrypt to at most maxPlaintext bytes.
+	capped := min(maxPlaintext, 1<<40)
+	if limit := base64.RawURLEncoding.EncodedLen(int(capped+capped/64)) + maxJWEHeader + 64; int64(len(jwe)) > int64(limit) {
+		return nil, h, fmt.Errorf("decrypt file: %d bytes of JWE for a %d-byte plaintext limit: %w", len(jwe), maxPlaintext, ErrTooLarge)
+	}
+	parts := strings.Split(jwe, ".")
+	if len(parts) != 5 {
+		return nil, h, fmt.Errorf("decrypt file: %d dot-separated parts, want 5: %w", len(parts), ErrMalformedJWE)
+	}
+	protected, encKey, ivB64, ctB64, tagB64 := parts[0], parts[1], parts[2], parts[3], parts[4]
+	if len(protected) > maxJWEHeader {
+		return nil, h, fmt.Errorf("decrypt file: protected header longer than %d bytes: %w", maxJWEHeader, ErrMalformedJWE)
+	}
+	if encKey != "" {
+		return nil, h, fmt.Errorf("decrypt file: encrypted key present, but alg dir has none: %w", ErrMalformedJWE)
+	}
+	hdrJSON, err := base64.RawURLEncoding.DecodeString(protected)
+	if err != nil {
+		return nil, h, fmt.Errorf("decrypt file: header is not base64url: %w", ErrMalformedJWE)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(hdrJSON, &raw); err != nil {
+		return nil, h, fmt.Errorf("decrypt file: header is not a JSON object: %w", ErrMalformedJWE)
+	}
+	if _, ok := raw["crit"]; ok {
+		return nil, h, fmt.Errorf("decrypt file: header lists critical extensions this app does not know: %w", ErrMalformedJWE)
+	}
+	if err := json.Unmarshal(hdrJSON, &h); err != nil {
+		return nil, h, fmt.Errorf("decrypt file: header fields have wrong types: %w", ErrMalformedJWE)
+	}
+	if h.Alg != "dir" || h.Enc != "A256GCM" {
+		return nil, h, fmt.Errorf("decrypt file: alg %q enc %q, want dir and A256GCM: %w", h.Alg, h.Enc, ErrMalformedJWE)
+	}
+	if h.Zip != "" && h.Zip != "DEF" {
+		return nil, h, fmt.Errorf("decrypt file: zip %q, only DEF is defined: %w", h.Zip, ErrMalformedJWE)
+	}
+	iv, err := base64.RawURLEncoding.DecodeString(ivB64)
+	if err != nil || len(iv) != gcmIVSize {
+		return nil, h, fmt.Errorf("decrypt file: IV must be 12 bytes of base64url: %w", ErrMalformedJWE)
+	}
+	tag, err := base64.RawURLEncoding.DecodeString(tagB64)
+	if err != nil || len(tag) != gcmTagSize {
+		return nil, h, fmt.Errorf("decrypt file: tag must be 16 bytes of base64url: %w", ErrMalformedJWE)
+	}
+	buf := make([]byte, base64.RawURLEncoding.DecodedLen(len(ctB64)), base64.RawURLEncoding.DecodedLen(len(ctB64))+gcmTagSize)
+	n, err := base64.RawURLEncoding.Decode(buf, []byte(ctB64))
+	if err != nil {
+		return nil, h, fmt.Errorf("decrypt file: ciphertext is not base64url: %w", ErrMalformedJWE)
+	}
+	buf = append(buf[:n], tag...)
+	gcm, err := newGCM(key)
+	if err != nil {
+		return nil, h, fmt.Errorf("decrypt file: %w", err)
+	}
+	plain, err := gcm.Open(buf[:0], iv, buf, []byte(protected))
+	if err != nil {
+		return nil, h, fmt.Errorf("decrypt file: %w", ErrDecrypt)
+	}
+	if h.Zip == "DEF" {
+		plain, err = inflateCapped(plain, maxPlaintext)
+		if err != nil {
+			return nil, h, fmt.Errorf("decrypt file: %w", err)
+		}
+	} else if int64(len(plain)) > maxPlaintext {
+		return nil, h, fmt.Errorf("decrypt file: %d bytes, limit %d: %w", len(plain), maxPlaintext, ErrTooLarge)
+	}
+	return plain, h, nil
+}
+
+// inflateCapped inflates raw DEFLATE data, refusing output beyond limit
+// bytes: the reader is cut one byte past the limit so overflow is detected
+// without ever holding more than limit+1 bytes.
+func inflateCapped(data []byte, limit int64) ([]byte, error) {
+	fr := flate.NewReader(bytes.NewReader(data))
+	defer fr.Close()
+	var out bytes.Buffer
+	n, err := io.Copy(&out, io.LimitReader(fr, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("inflate: corrupt DEFLATE data: %w", ErrMalformedJWE)
+	}
+	if n > limit {
+		return nil, fmt.Errorf("inflated file exceeds %d bytes: %w", limit, ErrTooLarge)
+	}
+	return out.Bytes(), nil
+}
+
+func newGCM(key [32]byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key[:])
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}

@@ -1,0 +1,277 @@
+package share
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	_ "image/jpeg" // DecodeQRFile reads JPEG photos
+	_ "image/png"  // and PNG screenshots
+	"io"
+	"os"
+
+	"github.com/makiuchi-d/gozxing"
+	zxqr "github.com/makiuchi-d/gozxing/qrcode"
+	"github.com/skip2/go-qrcode"
+)
+
+// QR limits.
+const (
+	// MaxQRImagePixels is the largest image DecodeQR and DecodeQRFile accept
+	// (40 megapixels), checked from the header before decoding.
+	MaxQRImagePixels = 40_000_000
+	// MaxQRImageFile is the largest image file DecodeQRFile reads.
+	MaxQRImageFile = 64 << 20
+	// maxQRPixelsPerSide caps EncodeQR's output.
+	maxQRPixelsPerSide = 4096
+	// decodeWorkingSide is the side length large images are scaled down to
+	// before the slower retries.
+	decodeWorkingSide = 1200
+)
+
+// EncodeQR renders text as a PNG QR code at error correction level M, px
+// pixels wide (enlarged if too small to give every module a pixel), and
+// reports the QR version used. Text that needs more than version 40 is
+// refused; see FitsVersion15 for the size the design aims for.
+func EncodeQR(text string, px int) ([]byte, int, error) {
+	if px <= 0 || px > maxQRPixelsPerSide {
+		return nil, 0, fmt.Errorf("encode QR: size must be 1 to %d pixels, got %d", maxQRPixelsPerSide, px)
+	}
+	q, err := qrcode.New(text, qrcode.Medium)
+	if err != nil {
+		return nil, 0, fmt.Errorf("encode QR: %d bytes need more than version 40 at level M: %w", len(text), ErrTextTooLongForQR)
+	}
+	png, err := q.PNG(px)
+	if err != nil {
+		return nil, 0, fmt.Errorf("encode QR: %w", err)
+	}
+	return png, q.VersionNumber, nil
+}
+
+// QRVersion returns the smallest QR version (1–40) that holds text at
+// level M, or an error wrapping ErrTextTooLongForQR.
+func QRVersion(text string) (int, error) {
+	q, err := qrcode.New(text, qrcode.Medium)
+	if err != nil {
+		return 0, fmt.Errorf("QR version: %w", ErrTextTooLongForQR)
+	}
+	return q.VersionNumber, nil
+}
+
+// FitsVersion15 reports whether text fits a QR code of version 15 or less at
+// level M: the size phone cameras and desk scanners read reliably.
+func FitsVersion15(text string) bool {
+	v, err := QRVersion(text)
+	return err == nil && v <= 15
+}
+
+// DecodeQR finds and decodes one QR code in img. It tries the image as
+// given with both of gozxing's binarizers, then greyscale copies with the
+// contrast stretched, scaled (down for large photos, up for tiny crops) and
+// inverted (light-on-dark screens), so photographs of screens and printed
+// codes read as well as clean renders.
+func DecodeQR(img image.Image) (string, error) {
+	b := img.Bounds()
+	if b.Dx() <= 0 || b.Dy() <= 0 {
+		return "", fmt.Errorf("decode QR: empty image: %w", ErrNoQRCode)
+	}
+	if int64(b.Dx())*int64(b.Dy()) > MaxQRImagePixels {
+		return "", fmt.Errorf("decode QR: image of %dx%d pixels is over the %d megapixel limit: %w", b.Dx(), b.Dy(), MaxQRImagePixels/1_000_000, ErrTooLarge)
+	}
+	gray := toGray(img)
+	if s, ok := decodeLuminance(gray); ok {
+		return s, nil
+	}
+	stretched := stretchContrast(gray)
+	candidates := []*image.Gray{stretched}
+	side := max(b.Dx(), b.Dy())
+	switch {
+	case side > decodeWorkingSide:
+		f := (side + decodeWorkingSide - 1) / decodeWorkingSide
+		small := downscale(stretched, f)
+		candidates = append(candidates, small, downscale(stretched, 2*f))
+	case side < 400:
+		candidates = append(candidates, upscale(stretched, 2))
+	default:
+		candidates = append(candidates, downscale(stretched, 2))
+	}
+	for _, c := range candidates {
+		if s, ok := decodeLuminance(c); ok {
+			return s, nil
+		}
+	}
+	for _, c := range candidates {
+		if s, ok := decodeLuminance(invert(c)); ok {
+			return s, nil
+		}
+	}
+	return "", fmt.Errorf("decode QR: %w", ErrNoQRCode)
+}
+
+var qrHints = map[gozxing.DecodeHintType]any{
+	gozxing.DecodeHintType_TRY_HARDER:    true,
+	gozxing.DecodeHintType_CHARACTER_SET: "UTF-8",
+}
+
+func decodeLuminance(g *image.Gray) (string, bool) {
+	src := gozxing.NewLuminanceSourceFromImage(g)
+	binarizers := []gozxing.Binarizer{gozxing.NewHybridBinarizer(src), gozxing.NewGlobalHistgramBinarizer(src)}
+	for _, bin := range binarizers {
+		bmp, err := gozxing.NewBinaryBitmap(bin)
+		if err != nil {
+			continue
+		}
+		res, err := zxqr.NewQRCodeReader().Decode(bmp, qrHints)
+		if err == nil && res.GetText() != "" {
+			return res.GetText(), true
+		}
+	}
+	return "", false
+}
+
+// DecodeQRFile decodes the QR code in a PNG or JPEG file, refusing files
+// over MaxQRImageFile bytes and images over MaxQRImagePixels before decoding
+// their pixels.
+func DecodeQRFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("decode QR file: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxQRImageFile+1))
+	if err != nil {
+		return "", fmt.Errorf("decode QR file %s: %w", path, err)
+	}
+	if len(data) > MaxQRImageFile {
+		return "", fmt.Errorf("decode QR file %s: over %d MiB: %w", path, MaxQRImageFile>>20, ErrTooLarge)
+	}
+	s, err := DecodeQRBytes(data)
+	if err != nil {
+		return "", fmt.Errorf("decode QR file %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// DecodeQRBytes decodes the QR code in PNG or JPEG bytes (a pasted or
+// dropped image), with the same limits as DecodeQRFile.
+func DecodeQRBytes(data []byte) (string, error) {
+	if len(data) > MaxQRImageFile {
+		return "", fmt.Errorf("image over %d MiB: %w", MaxQRImageFile>>20, ErrTooLarge)
+	}
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return "", fmt.Errorf("not a PNG or JPEG image: %w", err)
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > MaxQRImagePixels {
+		return "", fmt.Errorf("%s image of %dx%d pixels is over the %d megapixel limit: %w", format, cfg.Width, cfg.Height, MaxQRImagePixels/1_000_000, ErrTooLarge)
+	}
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return "", fmt.Errorf("%s image is damaged: %w", format, err)
+	}
+	return DecodeQR(img)
+}
+
+func toGray(img image.Image) *image.Gray {
+	if g, ok := img.(*image.Gray); ok && g.Rect.Min == (image.Point{}) && g.Stride == g.Rect.Dx() {
+		return g
+	}
+	b := img.Bounds()
+	g := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
+	i := 0
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, gg, bb, a := img.At(x, y).RGBA()
+			// Luma over a white background (transparent pixels are paper).
+			l := (299*r + 587*gg + 114*bb) / 1000
+			l = (l*a + 0xffff*(0xffff-a)) / 0xffff
+			g.Pix[i] = uint8(l >> 8)
+			i++
+		}
+	}
+	return g
+}
+
+// stretchContrast maps the 1st..99th percentile of brightness onto 0..255,
+// which rescues washed-out photos of screens and grey prints.
+func stretchContrast(g *image.Gray) *image.Gray {
+	var hist [256]int
+	for _, p := range g.Pix {
+		hist[p]++
+	}
+	n := len(g.Pix)
+	lo, hi := 0, 255
+	for acc := 0; lo < 255; lo++ {
+		if acc += hist[lo]; acc > n/100 {
+			break
+		}
+	}
+	for acc := 0; hi > 0; hi-- {
+		if acc += hist[hi]; acc > n/100 {
+			break
+		}
+	}
+	out := image.NewGray(g.Rect)
+	if hi <= lo {
+		copy(out.Pix, g.Pix)
+		return out
+	}
+	var lut [256]uint8
+	for v := range 256 {
+		switch {
+		case v <= lo:
+			lut[v] = 0
+		case v >= hi:
+			lut[v] = 255
+		default:
+			lut[v] = uint8((v - lo) * 255 / (hi - lo))
+		}
+	}
+	for i, p := range g.Pix {
+		out.Pix[i] = lut[p]
+	}
+	return out
+}
+
+// downscale averages f×f blocks (a box filter, which also smooths noise).
+func downscale(g *image.Gray, f int) *image.Gray {
+	if f <= 1 {
+		return g
+	}
+	w, h := g.Rect.Dx()/f, g.Rect.Dy()/f
+	if w < 21 || h < 21 {
+		return g
+	}
+	out := image.NewGray(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			sum := 0
+			for dy := range f {
+				row := g.Pix[(y*f+dy)*g.Stride+x*f:]
+				for dx := range f {
+					sum += int(row[dx])
+				}
+			}
+			out.Pix[y*out.Stride+x] = uint8(sum / (f * f))
+		}
+	}
+	return out
+}
+
+func upscale(g *image.Gray, f int) *image.Gray {
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	out := image.NewGray(image.Rect(0, 0, w*f, h*f))
+	for y := range h * f {
+		for x := range w * f {
+			out.Pix[y*out.Stride+x] = g.Pix[(y/f)*g.Stride+x/f]
+		}
+	}
+	return out
+}
+
+func invert(g *image.Gray) *image.Gray {
+	out := image.NewGray(g.Rect)
+	for i, p := range g.Pix {
+		out.Pix[i] = 255 - p
+	}
+	return out
+}
