@@ -1,0 +1,319 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"medwallet/wallet"
+	"medwallet/wallet/fhir"
+	"medwallet/wallet/keys"
+)
+
+func init() {
+	register(&command{
+		name: "init", args: "[--new-passphrase-file F]", local: true,
+		summary: "create a wallet and print its recovery key once",
+		flags: func(fs *flag.FlagSet, c *call) {
+			c.opts["new"] = fs.String("new-passphrase-file", "", "read the new wallet's passphrase from this file")
+		},
+		run: runInit,
+	})
+	register(&command{
+		name: "import", args: "[--json] FILE...",
+		summary: "import FHIR Bundles, single resources or NDJSON files",
+		flags:   jsonFlag,
+		run:     runImport,
+	})
+	register(&command{
+		name: "list", args: "[--kind K] [--query Q] [--code C] [--from DATE] [--to DATE] [--json]",
+		summary: "list records, newest first",
+		flags: func(fs *flag.FlagSet, c *call) {
+			jsonFlag(fs, c)
+			c.opts["kind"] = fs.String("kind", "", "only records of these kinds, comma-separated ("+kindNames()+")")
+			c.opts["query"] = fs.String("query", "", "only records whose title, code or value contain every word")
+			c.opts["code"] = fs.String("code", "", "only records with this code (system|code, code, or display)")
+			c.opts["from"] = fs.String("from", "", "only records dated on or after YYYY-MM-DD")
+			c.opts["to"] = fs.String("to", "", "only records dated before YYYY-MM-DD")
+		},
+		run: runList,
+	})
+	register(&command{
+		name: "show", args: "ID [--version N] [--json]",
+		summary: "show one record: its fields, versions and the resource",
+		flags: func(fs *flag.FlagSet, c *call) {
+			jsonFlag(fs, c)
+			c.opts["version"] = fs.Int("version", 0, "show this version instead of the latest")
+		},
+		run: runShow,
+	})
+	register(&command{
+		name: "passwd", args: "[--new-passphrase-file F]",
+		summary: "change the passphrase (the recovery key keeps working)",
+		flags: func(fs *flag.FlagSet, c *call) {
+			c.opts["new"] = fs.String("new-passphrase-file", "", "read the new passphrase from this file")
+		},
+		run: runPasswd,
+	})
+}
+
+func jsonFlag(fs *flag.FlagSet, c *call) {
+	fs.BoolVar(&c.json, "json", false, "print stable JSON")
+}
+
+func (c *call) str(name string) string { return *c.opts[name].(*string) }
+
+func kindNames() string {
+	var s []string
+	for _, k := range fhir.Kinds() {
+		s = append(s, string(k))
+	}
+	return strings.Join(s, ", ")
+}
+
+func (c *call) printJSON(v any) error {
+	enc := json.NewEncoder(c.out())
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func runInit(c *call, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("init takes no arguments")
+	}
+	if wallet.Exists(c.walletDir) {
+		return fmt.Errorf("create wallet in %s: %w", c.walletDir, wallet.ErrExists)
+	}
+	pass, err := c.newPassphrase(c.str("new"))
+	if err != nil {
+		return err
+	}
+	defer clear(pass)
+	w, rk, err := wallet.Create(c.walletDir, pass, keys.DefaultKDF)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	fmt.Fprintf(c.out(), "Created a wallet in %s\n\n", c.walletDir)
+	fmt.Fprintf(c.out(), "Recovery key (shown once; write it down or print it and keep it somewhere safe):\n\n    %s\n\n", rk.String())
+	fmt.Fprintln(c.out(), "It unlocks the wallet and its backups if the passphrase is forgotten. Anyone who has it can read your records.")
+	return nil
+}
+
+func runImport(c *call, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("import: name at least one file")
+	}
+	w, err := c.wallet()
+	if err != nil {
+		return err
+	}
+	var reports []*wallet.ImportReport
+	for _, f := range args {
+		rep, err := w.ImportFile(c.ctx, c.abs(f), wallet.ImportOptions{})
+		if err != nil {
+			return err
+		}
+		reports = append(reports, rep)
+		if !c.json {
+			fmt.Fprintf(c.out(), "%s: %d added, %d updated, %d already in the wallet, %d skipped\n",
+				f, rep.Added, rep.Updated, rep.Unchanged, len(rep.Skipped))
+			for _, s := range rep.Skipped {
+				fmt.Fprintf(c.out(), "  skipped %s: %s\n", s.Where, s.Reason)
+			}
+		}
+	}
+	if c.json {
+		return c.printJSON(reports)
+	}
+	return nil
+}
+
+func parseDay(flagName, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--%s %q: give a date as YYYY-MM-DD", flagName, s)
+	}
+	return t, nil
+}
+
+func parseKinds(s string) ([]fhir.Kind, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []fhir.Kind
+	for _, k := range strings.Split(s, ",") {
+		k = strings.TrimSpace(strings.ToLower(k))
+		found := false
+		for _, known := range fhir.Kinds() {
+			if string(known) == k {
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("--kind %q: not a kind; use one of %s", k, kindNames())
+		}
+		out = append(out, fhir.Kind(k))
+	}
+	return out, nil
+}
+
+func runList(c *call, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("list takes flags only, not %q", args[0])
+	}
+	kinds, err := parseKinds(c.str("kind"))
+	if err != nil {
+		return err
+	}
+	from, err := parseDay("from", c.str("from"))
+	if err != nil {
+		return err
+	}
+	to, err := parseDay("to", c.str("to"))
+	if err != nil {
+		return err
+	}
+	w, err := c.wallet()
+	if err != nil {
+		return err
+	}
+	entries := w.Search(wallet.Query{Kinds: kinds, Text: c.str("query"), Code: c.str("code"), From: from, To: to})
+	if c.json {
+		if entries == nil {
+			entries = []*wallet.Entry{}
+		}
+		return c.printJSON(entries)
+	}
+	tw := tabwriter.NewWriter(c.out(), 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tDATE\tKIND\tTITLE\tVALUE")
+	for _, e := range entries {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.ID, formatDate(e.Summary.Date), e.Summary.Kind,
+			clip(e.Summary.Title, 60), strings.TrimSpace(e.Summary.Value+" "+e.Summary.Unit))
+	}
+	tw.Flush()
+	if len(entries) == 0 {
+		fmt.Fprintln(c.env.Stderr, "no records match")
+	}
+	return nil
+}
+
+func formatDate(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Format("2006-01-02")
+}
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// recordView is the stable JSON of `show --json`.
+type recordView struct {
+	ID          string               `json:"id"`
+	Version     int                  `json:"version"`
+	Summary     fhir.Summary         `json:"summary"`
+	Source      wallet.Source        `json:"source"`
+	Added       time.Time            `json:"added"`
+	Attachments []wallet.Attachment  `json:"attachments"`
+	Versions    []wallet.VersionInfo `json:"versions"`
+	Resource    json.RawMessage      `json:"resource"`
+}
+
+func runShow(c *call, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("show: name one record ID (see 'medwallet list')")
+	}
+	w, err := c.wallet()
+	if err != nil {
+		return err
+	}
+	id := args[0]
+	var r wallet.Record
+	if v := *c.opts["version"].(*int); v > 0 {
+		r, err = w.GetVersion(id, v)
+	} else {
+		r, err = w.Get(id)
+	}
+	if errors.Is(err, wallet.ErrNotFound) {
+		return fmt.Errorf("show %s: no such record; 'medwallet list' shows the IDs", id)
+	}
+	if err != nil {
+		return err
+	}
+	versions, err := w.Versions(id)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		atts := r.Attachments
+		if atts == nil {
+			atts = []wallet.Attachment{}
+		}
+		return c.printJSON(recordView{r.ID, r.Version, r.Summary, r.Source, r.Added, atts, versions, r.Resource})
+	}
+	s := r.Summary
+	tw := tabwriter.NewWriter(c.out(), 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "Record\t%s (version %d of %d)\n", r.ID, r.Version, len(versions))
+	fmt.Fprintf(tw, "Kind\t%s\n", s.Kind.Label())
+	fmt.Fprintf(tw, "Title\t%s\n", s.Title)
+	fmt.Fprintf(tw, "Date\t%s\n", formatDate(s.Date))
+	if s.Code.Code != "" {
+		fmt.Fprintf(tw, "Code\t%s|%s %s\n", s.Code.System, s.Code.Code, s.Code.Display)
+	}
+	if s.Value != "" {
+		fmt.Fprintf(tw, "Value\t%s %s\n", s.Value, s.Unit)
+	}
+	if s.Status != "" {
+		fmt.Fprintf(tw, "Status\t%s\n", s.Status)
+	}
+	fmt.Fprintf(tw, "Source\t%s %s\n", r.Source.Type, r.Source.Name)
+	fmt.Fprintf(tw, "Added\t%s\n", r.Added.Local().Format(time.DateTime))
+	for _, a := range r.Attachments {
+		fmt.Fprintf(tw, "Attachment\t%s (%s, %d bytes)\n", a.Name, a.ContentType, a.Size)
+	}
+	tw.Flush()
+	var pretty strings.Builder
+	var v any
+	if json.Unmarshal(r.Resource, &v) == nil {
+		b, _ := json.MarshalIndent(v, "", "  ")
+		pretty.Write(b)
+	}
+	fmt.Fprintf(c.out(), "\n%s\n", pretty.String())
+	return nil
+}
+
+func runPasswd(c *call, args []string) error {
+	w, err := c.wallet()
+	if err != nil {
+		return err
+	}
+	newFile := c.str("new")
+	var np []byte
+	if newFile != "" {
+		np, err = readSecretFile(c.abs(newFile))
+	} else {
+		np, err = c.newPasswordPrompt()
+	}
+	if err != nil {
+		return err
+	}
+	defer clear(np)
+	if err := w.ChangePassphrase(np, keys.DefaultKDF); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.out(), "Passphrase changed. The recovery key still works.")
+	return nil
+}

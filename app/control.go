@@ -1,0 +1,171 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// ControlSocket is the name of the owning process's socket inside the
+// wallet directory. The directory is owner-only and the socket is 0600;
+// every request also carries the passphrase, checked like an unlock.
+const ControlSocket = "control.sock"
+
+// ControlRequest is one command line handed to the owning process.
+type ControlRequest struct {
+	Args       []string `json:"args"`
+	Cwd        string   `json:"cwd"`
+	Passphrase []byte   `json:"passphrase"`
+	Recovery   bool     `json:"recovery,omitempty"` // Passphrase holds the recovery key text
+}
+
+type controlFrame struct {
+	Out  []byte `json:"o,omitempty"`
+	Err  []byte `json:"e,omitempty"`
+	Exit *int   `json:"x,omitempty"`
+}
+
+// ErrNotOwned means no process holds the wallet open.
+var ErrNotOwned = errors.New("no process has the wallet open")
+
+// maxControlRequest bounds a request: arguments and a passphrase.
+const maxControlRequest = 1 << 20
+
+// Runner carries out a forwarded command line with the owner's open
+// wallet, writing to stdout and stderr, and returns the exit status.
+type Runner func(ctx context.Context, req ControlRequest, stdout, stderr io.Writer) int
+
+// ServeControl listens on the wallet's control socket until ctx ends or
+// the session locks. It refuses to start while another live process serves
+// the same wallet.
+func ServeControl(ctx context.Context, s *Session, run Runner) error {
+	path := filepath.Join(s.Wallet.Dir(), ControlSocket)
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return fmt.Errorf("control socket %s: another process already serves this wallet", path)
+	}
+	os.Remove(path) // left behind by a process that died
+	// The wallet directory is owner-only, so the socket is never reachable
+	// by others, even before the chmod.
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return fmt.Errorf("control socket %s: %w", path, err)
+	}
+	os.Chmod(path, 0o600)
+	ctx, cancel := context.WithCancel(ctx)
+	s.OnClose(cancel)
+	go func() {
+		<-ctx.Done()
+		l.Close()
+		os.Remove(path)
+	}()
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go serveControlConn(ctx, s, run, conn)
+		}
+	}()
+	return nil
+}
+
+func serveControlConn(ctx context.Context, s *Session, run Runner, conn net.Conn) {
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var req ControlRequest
+	if err := json.NewDecoder(io.LimitReader(conn, maxControlRequest)).Decode(&req); err != nil {
+		return
+	}
+	conn.SetReadDeadline(time.Time{})
+	enc := &frameWriter{enc: json.NewEncoder(conn)}
+	defer clear(req.Passphrase)
+	if err := s.CheckSecret(req.Passphrase, req.Recovery); err != nil {
+		time.Sleep(time.Second) // slows guessing through the socket
+		fmt.Fprintf(enc.stream(false), "medwallet: unlock wallet at %s: %v\n", s.Wallet.Dir(), err)
+		enc.exit(1)
+		return
+	}
+	s.Touch()
+	code := run(ctx, req, enc.stream(true), enc.stream(false))
+	enc.exit(code)
+}
+
+type frameWriter struct {
+	mu  sync.Mutex
+	enc *json.Encoder
+}
+
+type frameStream struct {
+	f   *frameWriter
+	out bool
+}
+
+func (f *frameWriter) stream(out bool) io.Writer { return frameStream{f, out} }
+
+func (s frameStream) Write(p []byte) (int, error) {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	fr := controlFrame{Err: p}
+	if s.out {
+		fr = controlFrame{Out: p}
+	}
+	if err := s.f.enc.Encode(fr); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (f *frameWriter) exit(code int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.enc.Encode(controlFrame{Exit: &code})
+}
+
+// SocketPresent reports whether dir has a control socket that may be
+// served (the caller then asks for the passphrase and calls Forward).
+func SocketPresent(dir string) bool {
+	c, err := net.DialTimeout("unix", filepath.Join(dir, ControlSocket), time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// Forward hands a command line to the process that has the wallet in dir
+// open and copies its output. It returns ErrNotOwned when none does.
+func Forward(dir string, req ControlRequest, stdout, stderr io.Writer) (int, error) {
+	conn, err := net.DialTimeout("unix", filepath.Join(dir, ControlSocket), time.Second)
+	if err != nil {
+		return 0, ErrNotOwned
+	}
+	defer conn.Close()
+	if err := json.NewEncoder(conn).Encode(req); err != nil {
+		return 0, fmt.Errorf("send the command to the running wallet: %w", err)
+	}
+	dec := json.NewDecoder(bufio.NewReader(conn))
+	for {
+		var fr controlFrame
+		if err := dec.Decode(&fr); err != nil {
+			return 0, fmt.Errorf("the running wallet closed the connection before the command finished: %w", err)
+		}
+		switch {
+		case fr.Exit != nil:
+			return *fr.Exit, nil
+		case fr.Out != nil:
+			stdout.Write(fr.Out)
+		case fr.Err != nil:
+			stderr.Write(fr.Err)
+		}
+	}
+}

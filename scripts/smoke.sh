@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Smoke test of the real desktop binary: start it under Xvfb on a fresh
+# wallet, wait for its window, take a screenshot, check that it is not
+# blank, then quit with Ctrl+Q and expect a clean exit.
+set -euo pipefail
+bin=$(realpath "${1:-bin/medwallet}")
+work=$(mktemp -d)
+trap 'kill $app_pid $xvfb_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+app_pid=""; xvfb_pid=""
+
+display=":$((90 + RANDOM % 9))"
+Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+xvfb_pid=$!
+for _ in $(seq 50); do xdpyinfo -display "$display" >/dev/null 2>&1 && break; sleep 0.1; done
+
+export DISPLAY=$display MEDWALLET_HOME="$work/wallet" MEDWALLET_PASSPHRASE="smoke test passphrase"
+"$bin" init >/dev/null
+unset MEDWALLET_PASSPHRASE
+"$bin" >"$work/app.log" 2>&1 &
+app_pid=$!
+
+win=""
+for _ in $(seq 300); do
+  win=$(xdotool search --name '^Medwallet' 2>/dev/null | head -1 || true)
+  [ -n "$win" ] && break
+  kill -0 $app_pid 2>/dev/null || { echo "smoke: medwallet exited before opening a window"; cat "$work/app.log"; exit 1; }
+  sleep 0.2
+done
+[ -n "$win" ] || { echo "smoke: no Medwallet window after 60 s"; cat "$work/app.log"; exit 1; }
+sleep 2 # the first frame
+shot="${SMOKE_SHOT:-$work/smoke.png}"
+import -display "$display" -window root "$shot"
+sd=$(convert "$shot" -colorspace gray -format '%[fx:standard_deviation]' info:)
+colors=$(convert "$shot" -format '%k' info:)
+echo "smoke: window $win, screenshot stddev $sd, $colors colours"
+awk -v s="$sd" 'BEGIN { exit !(s > 0.02) }' || { echo "smoke: the window looks blank"; exit 1; }
+
+xdotool key --window "$win" ctrl+q
+for _ in $(seq 50); do kill -0 $app_pid 2>/dev/null || break; sleep 0.2; done
+if kill -0 $app_pid 2>/dev/null; then echo "smoke: medwallet did not quit on Ctrl+Q"; exit 1; fi
+wait $app_pid && code=0 || code=$?
+app_pid=""
+[ "$code" = 0 ] || { echo "smoke: medwallet exited with $code"; cat "$work/app.log"; exit 1; }
+if grep -qiE 'panic|fatal' "$work/app.log"; then echo "smoke: errors in the log:"; cat "$work/app.log"; exit 1; fi
+echo "smoke: ok"

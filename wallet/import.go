@@ -1,0 +1,129 @@
+package wallet
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"medwallet/wallet/fhir"
+	"medwallet/wallet/kv"
+)
+
+// ImportReport says what an import did with every entry of a file.
+type ImportReport struct {
+	File      string         `json:"file"`
+	Format    string         `json:"format"`
+	Added     int            `json:"added"`
+	Updated   int            `json:"updated"`
+	Unchanged int            `json:"unchanged"`
+	Skipped   []fhir.Skipped `json:"skipped"`
+	IDs       []string       `json:"ids"` // the records added or updated, in file order
+}
+
+// Progress is told how many of a file's entries are done.
+type Progress func(done, total int)
+
+// ImportOptions tune Import.
+type ImportOptions struct {
+	Source   Source   // defaults to {import, file name}
+	Scope    string   // keeps records from different senders apart (received shares)
+	Progress Progress // may be nil
+}
+
+// ImportFile imports one file. See Import.
+func (w *Wallet) ImportFile(ctx context.Context, path string, o ImportOptions) (*ImportReport, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", path, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, fhir.MaxImportSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", path, err)
+	}
+	if len(data) > fhir.MaxImportSize {
+		return nil, fmt.Errorf("import %s: the file is larger than %d MiB; split it into smaller files", path, fhir.MaxImportSize>>20)
+	}
+	return w.Import(ctx, filepath.Base(path), data, o)
+}
+
+// Import adds the resources of one file (any FHIR Bundle, a single resource,
+// or NDJSON) atomically: every record of the file lands, or none does.
+// Importing the same file twice adds nothing. Entries that cannot become
+// records are named in the report with the reason. Cancelling ctx before the
+// end writes nothing.
+func (w *Wallet) Import(ctx context.Context, name string, data []byte, o ImportOptions) (*ImportReport, error) {
+	parsed, err := fhir.Parse(name, data)
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", name, err)
+	}
+	src := o.Source
+	if src.Type == "" {
+		src = Source{Type: SourceImport, Name: name}
+	}
+	rep := &ImportReport{File: name, Format: parsed.Format, Skipped: parsed.Skipped}
+
+	unlock := w.lockWrite()
+	defer unlock()
+	if err := w.checkOpen(); err != nil {
+		return nil, err
+	}
+	total := len(parsed.Entries)
+	preps := make([]prepared, 0, total)
+	where := make([]string, 0, total)
+	seen := map[string]bool{}
+	for _, e := range parsed.Entries {
+		p, err := w.prepare(o.Scope, e.Resource)
+		if err != nil {
+			rep.Skipped = append(rep.Skipped, fhir.Skipped{Where: e.Where, Reason: err.Error()})
+			continue
+		}
+		if seen[p.id] {
+			rep.Skipped = append(rep.Skipped, fhir.Skipped{Where: e.Where, Reason: "the same resource appears earlier in the file"})
+			continue
+		}
+		seen[p.id] = true
+		preps = append(preps, p)
+		where = append(where, e.Where)
+	}
+
+	var heads []head
+	now := time.Now()
+	err = w.db.Update(func(tx kv.Txn) error {
+		for i, p := range preps {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("cancelled at %s; nothing was imported: %w", where[i], err)
+			}
+			h, out, err := w.writeVersion(tx, p, src, nil, now)
+			if err != nil {
+				return fmt.Errorf("%s: %w", where[i], err)
+			}
+			switch out {
+			case outcomeAdded:
+				rep.Added++
+			case outcomeUpdated:
+				rep.Updated++
+			case outcomeUnchanged:
+				rep.Unchanged++
+			}
+			if out != outcomeUnchanged {
+				heads = append(heads, h)
+				rep.IDs = append(rep.IDs, h.ID)
+			}
+			if o.Progress != nil {
+				o.Progress(i+1, len(preps))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", name, err)
+	}
+	for _, h := range heads {
+		w.index.Put(h)
+	}
+	return rep, nil
+}

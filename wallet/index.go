@@ -1,0 +1,207 @@
+package wallet
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"medwallet/wallet/fhir"
+	"medwallet/wallet/kv"
+)
+
+// Entry is one record as the list and search see it: its latest version's
+// summary, never the resource.
+type Entry struct {
+	ID      string       `json:"id"`
+	Version int          `json:"version"`
+	Summary fhir.Summary `json:"summary"`
+	Source  Source       `json:"source"`
+	Added   time.Time    `json:"added"`
+	Files   int          `json:"attachments,omitempty"`
+
+	text string // lower-case words searched by free text
+}
+
+// Index is the decrypted, in-memory index of a wallet's records. It lives
+// only while the wallet is unlocked and is never written anywhere.
+type Index struct {
+	mu     sync.RWMutex
+	byID   map[string]*Entry
+	sorted []*Entry // newest first; rebuilt lazily after changes
+	dirty  bool
+}
+
+func newIndex() *Index { return &Index{byID: map[string]*Entry{}} }
+
+func (w *Wallet) loadIndex() (*Index, error) {
+	ix := newIndex()
+	err := w.db.View(func(tx kv.Txn) error {
+		return tx.Iterate([]byte(prefixHead), func(k, v []byte) error {
+			var h head
+			if err := json.Unmarshal(v, &h); err != nil {
+				return fmt.Errorf("record %s: %w", strings.TrimPrefix(string(k), prefixHead), err)
+			}
+			ix.put(h)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the record index: %w", err)
+	}
+	return ix, nil
+}
+
+func entryOf(h head) *Entry {
+	e := &Entry{ID: h.ID, Version: h.Version, Summary: h.Summary, Source: h.Source, Added: h.Added, Files: h.Attach}
+	s := h.Summary
+	e.text = strings.ToLower(strings.Join([]string{
+		s.Title, s.Code.Display, s.Code.Code, s.Value, s.Unit, s.Status, s.ResourceType,
+		string(s.Kind), s.Kind.Label(), h.Source.Name,
+	}, "\x00"))
+	return e
+}
+
+func (ix *Index) put(h head) {
+	ix.byID[h.ID] = entryOf(h)
+	ix.dirty = true
+}
+
+// Put adds or replaces the entry for h.
+func (ix *Index) Put(h head) {
+	ix.mu.Lock()
+	ix.put(h)
+	ix.mu.Unlock()
+}
+
+// Remove drops record id.
+func (ix *Index) Remove(id string) {
+	ix.mu.Lock()
+	delete(ix.byID, id)
+	ix.dirty = true
+	ix.mu.Unlock()
+}
+
+// Get returns the entry of record id, or nil.
+func (ix *Index) Get(id string) *Entry {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.byID[id]
+}
+
+// Len is the number of records.
+func (ix *Index) Len() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return len(ix.byID)
+}
+
+func (ix *Index) ordered() []*Entry {
+	ix.mu.RLock()
+	if !ix.dirty {
+		s := ix.sorted
+		ix.mu.RUnlock()
+		return s
+	}
+	ix.mu.RUnlock()
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.dirty {
+		s := make([]*Entry, 0, len(ix.byID))
+		for _, e := range ix.byID {
+			s = append(s, e)
+		}
+		slices.SortFunc(s, func(a, b *Entry) int {
+			if c := b.Summary.Date.Compare(a.Summary.Date); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.ID, b.ID)
+		})
+		ix.sorted, ix.dirty = s, false
+	}
+	return ix.sorted
+}
+
+// Query selects records. Zero fields select everything.
+type Query struct {
+	Kinds  []fhir.Kind // any of these kinds
+	From   time.Time   // on or after (by the record's clinical date)
+	To     time.Time   // before
+	Code   string      // "system|code", "code", or a code's display text
+	Text   string      // every word must appear in the title, code, value or source
+	Source SourceType
+	Limit  int // 0 = no limit
+}
+
+// Match reports whether e satisfies q.
+func (q Query) Match(e *Entry, words []string) bool {
+	s := &e.Summary
+	if len(q.Kinds) > 0 && !slices.Contains(q.Kinds, s.Kind) {
+		return false
+	}
+	if !q.From.IsZero() && s.Date.Before(q.From) {
+		return false
+	}
+	if !q.To.IsZero() && !s.Date.Before(q.To) {
+		return false
+	}
+	if q.Source != "" && e.Source.Type != q.Source {
+		return false
+	}
+	if q.Code != "" && !codeMatches(s.Code, q.Code) {
+		return false
+	}
+	for _, w := range words {
+		if !strings.Contains(e.text, w) {
+			return false
+		}
+	}
+	return true
+}
+
+func codeMatches(c fhir.Coding, q string) bool {
+	if system, code, ok := strings.Cut(q, "|"); ok {
+		return (system == "" || system == c.System) && code == c.Code
+	}
+	return q == c.Code || strings.EqualFold(q, c.Display)
+}
+
+// Search returns the records that match q, newest first.
+func (ix *Index) Search(q Query) []*Entry {
+	words := strings.Fields(strings.ToLower(q.Text))
+	all := ix.ordered()
+	var out []*Entry
+	for _, e := range all {
+		if q.Match(e, words) {
+			out = append(out, e)
+			if q.Limit > 0 && len(out) == q.Limit {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Search returns the records that match q, newest first.
+func (w *Wallet) Search(q Query) []*Entry {
+	w.mu.RLock()
+	ix := w.index
+	w.mu.RUnlock()
+	if ix == nil {
+		return nil
+	}
+	return ix.Search(q)
+}
+
+// Count is the number of records in the wallet.
+func (w *Wallet) Count() int {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.index == nil {
+		return 0
+	}
+	return w.index.Len()
+}

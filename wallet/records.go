@@ -1,0 +1,404 @@
+package wallet
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"medwallet/wallet/fhir"
+	"medwallet/wallet/kv"
+	"medwallet/wallet/ledger"
+)
+
+// Store keys. Every value is sealed by the kv layer with its key as
+// associated data, so a version is bound to its record ID and number.
+const (
+	prefixHead    = "rec/h/" // + id: the latest version's head
+	prefixVersion = "rec/v/" // + id + "/" + 8-digit version: the full version
+)
+
+func headKey(id string) []byte { return []byte(prefixHead + id) }
+func versionKey(id string, v int) []byte {
+	return fmt.Appendf(nil, "%s%s/%08d", prefixVersion, id, v)
+}
+
+// head is what the index needs of a record, stored apart from the version
+// so that opening a wallet never decrypts whole resources.
+type head struct {
+	ID       string       `json:"id"`
+	Version  int          `json:"version"`
+	Summary  fhir.Summary `json:"summary"`
+	Source   Source       `json:"source"`
+	Added    time.Time    `json:"added"`
+	Hash     string       `json:"hash"` // hex SHA-256 of the JCS form of the latest version
+	Identity string       `json:"identity"`
+	Attach   int          `json:"attach,omitempty"`
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// recordID derives a record's ID from its identity with a keyed hash, so IDs
+// are stable (importing twice finds the same record) but reveal nothing of
+// the resource.
+func (w *Wallet) recordID(identity string) string {
+	mac := hmac.New(sha256.New, w.idKey)
+	mac.Write([]byte(identity))
+	return idEncoding.EncodeToString(mac.Sum(nil)[:10])
+}
+
+// ValidID reports whether s has the shape of a record ID.
+func ValidID(s string) bool {
+	if len(s) != 16 {
+		return false
+	}
+	_, err := idEncoding.DecodeString(s)
+	return err == nil
+}
+
+// identityOf is the key that makes the same resource one record: its
+// type/id within a scope, or its content hash when it has no id.
+func identityOf(scope string, resource []byte, hash [32]byte) (string, error) {
+	id, err := fhir.Identity(resource)
+	if err != nil {
+		return "", err
+	}
+	if id == "" {
+		id = "sha256:" + hex.EncodeToString(hash[:])
+	}
+	return scope + "|" + id, nil
+}
+
+// prepared is a resource ready to be written as a record version.
+type prepared struct {
+	identity string
+	id       string
+	resource []byte
+	hash     [32]byte
+	summary  fhir.Summary
+}
+
+func (w *Wallet) prepare(scope string, resource []byte) (prepared, error) {
+	sum, err := fhir.Summarize(resource)
+	if err != nil {
+		return prepared{}, err
+	}
+	hash, err := ledger.ResourceHash(resource)
+	if err != nil {
+		return prepared{}, fmt.Errorf("canonical form: %w", err)
+	}
+	identity, err := identityOf(scope, resource, hash)
+	if err != nil {
+		return prepared{}, err
+	}
+	return prepared{identity: identity, id: w.recordID(identity), resource: resource, hash: hash, summary: sum}, nil
+}
+
+// outcome of writing one prepared resource.
+type outcome int
+
+const (
+	outcomeAdded outcome = iota
+	outcomeUpdated
+	outcomeUnchanged
+)
+
+// writeVersion stores p as the next version of its record inside tx and
+// appends its commitment to the log. It returns the new head, or the
+// existing one unchanged when the same content is already the latest.
+func (w *Wallet) writeVersion(tx kv.Txn, p prepared, src Source, atts []Attachment, now time.Time) (head, outcome, error) {
+	var old head
+	prevVersion := 0
+	b, err := tx.Get(headKey(p.id))
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(b, &old); err != nil {
+			return head{}, 0, fmt.Errorf("record %s: %w", p.id, err)
+		}
+		if old.Hash == hex.EncodeToString(p.hash[:]) && len(atts) == 0 {
+			return old, outcomeUnchanged, nil
+		}
+		prevVersion = old.Version
+	case errors.Is(err, kv.ErrNotFound):
+	default:
+		return head{}, 0, fmt.Errorf("record %s: %w", p.id, err)
+	}
+	rec := Record{
+		ID: p.id, Version: prevVersion + 1, Resource: json.RawMessage(p.resource),
+		Summary: p.summary, Source: src, Added: now.UTC(), Attachments: atts,
+	}
+	if prevVersion > 0 && len(atts) == 0 {
+		// An edit keeps the record's files unless it brings new ones.
+		prev, err := getVersion(tx, p.id, prevVersion)
+		if err != nil {
+			return head{}, 0, err
+		}
+		rec.Attachments = prev.Attachments
+	}
+	if _, err := rand.Read(rec.Salt[:]); err != nil {
+		return head{}, 0, err
+	}
+	if rec.LeafIndex, err = w.log.Append(tx, ledger.Commitment(rec.Salt, p.hash)); err != nil {
+		return head{}, 0, fmt.Errorf("record %s: append to log: %w", p.id, err)
+	}
+	vb, err := json.Marshal(rec)
+	if err != nil {
+		return head{}, 0, err
+	}
+	if err := tx.Set(versionKey(p.id, rec.Version), vb); err != nil {
+		return head{}, 0, err
+	}
+	h := head{
+		ID: p.id, Version: rec.Version, Summary: p.summary, Source: src, Added: rec.Added,
+		Hash: hex.EncodeToString(p.hash[:]), Identity: p.identity, Attach: len(rec.Attachments),
+	}
+	hb, _ := json.Marshal(h)
+	if err := tx.Set(headKey(p.id), hb); err != nil {
+		return head{}, 0, err
+	}
+	if prevVersion > 0 {
+		return h, outcomeUpdated, nil
+	}
+	return h, outcomeAdded, nil
+}
+
+func getVersion(tx kv.Txn, id string, v int) (Record, error) {
+	b, err := tx.Get(versionKey(id, v))
+	if errors.Is(err, kv.ErrNotFound) {
+		return Record{}, fmt.Errorf("record %s version %d: %w", id, v, ErrNotFound)
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("record %s version %d: %w", id, v, err)
+	}
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Record{}, fmt.Errorf("record %s version %d: %w", id, v, err)
+	}
+	return r, nil
+}
+
+func (w *Wallet) checkOpen() error {
+	if w.master == nil {
+		return ErrLocked
+	}
+	return nil
+}
+
+// Get returns the latest version of record id.
+func (w *Wallet) Get(id string) (Record, error) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if err := w.checkOpen(); err != nil {
+		return Record{}, err
+	}
+	e := w.index.Get(id)
+	if e == nil {
+		return Record{}, fmt.Errorf("record %s: %w", id, ErrNotFound)
+	}
+	var r Record
+	err := w.db.View(func(tx kv.Txn) (err error) {
+		r, err = getVersion(tx, id, e.Version)
+		return err
+	})
+	return r, err
+}
+
+// GetVersion returns version v of record id.
+func (w *Wallet) GetVersion(id string, v int) (Record, error) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if err := w.checkOpen(); err != nil {
+		return Record{}, err
+	}
+	var r Record
+	err := w.db.View(func(tx kv.Txn) (err error) {
+		r, err = getVersion(tx, id, v)
+		return err
+	})
+	return r, err
+}
+
+// VersionInfo describes one stored version of a record.
+type VersionInfo struct {
+	Version int       `json:"version"`
+	Added   time.Time `json:"added"`
+	Source  Source    `json:"source"`
+	Title   string    `json:"title"`
+}
+
+// Versions lists every stored version of record id, oldest first.
+func (w *Wallet) Versions(id string) ([]VersionInfo, error) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if err := w.checkOpen(); err != nil {
+		return nil, err
+	}
+	var out []VersionInfo
+	err := w.db.View(func(tx kv.Txn) error {
+		return tx.Iterate([]byte(prefixVersion+id+"/"), func(k, v []byte) error {
+			var r Record
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("record %s: %s: %w", id, k, err)
+			}
+			out = append(out, VersionInfo{Version: r.Version, Added: r.Added, Source: r.Source, Title: r.Summary.Title})
+			return nil
+		})
+	})
+	if err == nil && len(out) == 0 {
+		err = fmt.Errorf("record %s: %w", id, ErrNotFound)
+	}
+	return out, err
+}
+
+// Records returns the latest versions of the given records, in order.
+func (w *Wallet) Records(ids []string) ([]Record, error) {
+	out := make([]Record, 0, len(ids))
+	for _, id := range ids {
+		r, err := w.Get(id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Add stores a new resource (or a new version of the same resource) written
+// by the patient or received from elsewhere.
+func (w *Wallet) Add(resource []byte, src Source) (Record, error) {
+	return w.put("", resource, src, nil)
+}
+
+// AddWithAttachments stores resource with files already written by
+// WriteAttachment.
+func (w *Wallet) AddWithAttachments(resource []byte, src Source, atts []Attachment) (Record, error) {
+	return w.put("", resource, src, atts)
+}
+
+func (w *Wallet) put(scope string, resource []byte, src Source, atts []Attachment) (Record, error) {
+	unlock := w.lockWrite()
+	defer unlock()
+	if err := w.checkOpen(); err != nil {
+		return Record{}, err
+	}
+	p, err := w.prepare(scope, resource)
+	if err != nil {
+		return Record{}, fmt.Errorf("add record: %w", err)
+	}
+	var h head
+	now := time.Now()
+	err = w.db.Update(func(tx kv.Txn) (err error) {
+		h, _, err = w.writeVersion(tx, p, src, atts, now)
+		return err
+	})
+	if err != nil {
+		return Record{}, fmt.Errorf("add record: %w", err)
+	}
+	w.index.Put(h)
+	var r Record
+	err = w.db.View(func(tx kv.Txn) (err error) {
+		r, err = getVersion(tx, h.ID, h.Version)
+		return err
+	})
+	return r, err
+}
+
+// Update stores resource as a new version of record id. The resource must
+// keep its identity (type and id); older versions stay readable.
+func (w *Wallet) Update(id string, resource []byte, src Source) (Record, error) {
+	w.mu.RLock()
+	e := w.index.Get(id)
+	w.mu.RUnlock()
+	if e == nil {
+		return Record{}, fmt.Errorf("edit record %s: %w", id, ErrNotFound)
+	}
+	var scope string
+	err := w.db.View(func(tx kv.Txn) error {
+		b, err := tx.Get(headKey(id))
+		if err != nil {
+			return err
+		}
+		var h head
+		if err := json.Unmarshal(b, &h); err != nil {
+			return err
+		}
+		scope, _, _ = strings.Cut(h.Identity, "|")
+		return nil
+	})
+	if err != nil {
+		return Record{}, fmt.Errorf("edit record %s: %w", id, err)
+	}
+	r, err := w.put(scope, resource, src, nil)
+	if err != nil {
+		return Record{}, err
+	}
+	if r.ID != id {
+		return Record{}, fmt.Errorf("edit record %s: the edited resource has another type or id (it was stored as record %s)", id, r.ID)
+	}
+	return r, nil
+}
+
+// Delete removes record id and all its versions and files for good. The log
+// keeps only the commitments, which reveal nothing.
+func (w *Wallet) Delete(id string) error {
+	unlock := w.lockWrite()
+	defer unlock()
+	if err := w.checkOpen(); err != nil {
+		return err
+	}
+	if w.index.Get(id) == nil {
+		return fmt.Errorf("delete record %s: %w", id, ErrNotFound)
+	}
+	var files []string
+	err := w.db.Update(func(tx kv.Txn) error {
+		var keys [][]byte
+		err := tx.Iterate([]byte(prefixVersion+id+"/"), func(k, v []byte) error {
+			keys = append(keys, k)
+			var r Record
+			if json.Unmarshal(v, &r) == nil {
+				for _, a := range r.Attachments {
+					files = append(files, a.ID)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := tx.Delete(k); err != nil {
+				return err
+			}
+		}
+		return tx.Delete(headKey(id))
+	})
+	if err != nil {
+		return fmt.Errorf("delete record %s: %w", id, err)
+	}
+	w.index.Remove(id)
+	for _, f := range files {
+		w.removeAttachment(f)
+	}
+	return nil
+}
+
+// parseVersionKey returns the id and version of a version key.
+func parseVersionKey(k []byte) (string, int, bool) {
+	rest, ok := strings.CutPrefix(string(k), prefixVersion)
+	if !ok {
+		return "", 0, false
+	}
+	id, vs, ok := strings.Cut(rest, "/")
+	if !ok {
+		return "", 0, false
+	}
+	v, err := strconv.Atoi(vs)
+	return id, v, err == nil
+}
