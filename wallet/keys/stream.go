@@ -127,6 +127,15 @@ func (w *streamWriter) Write(p []byte) (int, error) {
 				return written, err
 			}
 		}
+		if w.n == 0 && len(p) > StreamChunkSize {
+			// A whole chunk with more to follow: seal it straight from p.
+			if err := w.seal(p[:StreamChunkSize], false); err != nil {
+				return written, err
+			}
+			p = p[StreamChunkSize:]
+			written += StreamChunkSize
+			continue
+		}
 		c := copy(w.buf[w.n:StreamChunkSize], p)
 		w.n += c
 		p = p[c:]
@@ -151,12 +160,19 @@ func (w *streamWriter) Close() error {
 }
 
 func (w *streamWriter) flush(last bool) error {
+	n := w.n
+	w.n = 0
+	return w.seal(w.buf[:n], last)
+}
+
+// seal encrypts one chunk of plaintext, which is either w.buf's start or
+// does not overlap w.buf, into w.buf and writes it out.
+func (w *streamWriter) seal(plain []byte, last bool) error {
 	if last {
 		w.nonce.setLast()
 	}
-	ct := w.aead.Seal(w.buf[:0], w.nonce[:], w.buf[:w.n], nil)
+	ct := w.aead.Seal(w.buf[:0], w.nonce[:], plain, nil)
 	w.nonce.next()
-	w.n = 0
 	if _, err := w.dst.Write(ct); err != nil {
 		w.err = fmt.Errorf("attachment stream: %w", err)
 		return w.err
