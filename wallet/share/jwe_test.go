@@ -220,4 +220,3 @@ func BenchmarkJWE(b *testing.B) {
 		})
 	}
 }
-
