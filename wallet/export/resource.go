@@ -1,0 +1,395 @@
+package export
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"medwallet/wallet"
+	"medwallet/wallet/fhir"
+)
+
+// The few FHIR R4 data types the exports read. Decoding into these structs
+// never changes the record: exports that carry resources copy their bytes.
+
+type coding struct {
+	System  string `json:"system"`
+	Code    string `json:"code"`
+	Display string `json:"display"`
+}
+
+type codeableConcept struct {
+	Coding []coding `json:"coding"`
+	Text   string   `json:"text"`
+}
+
+// label is what a person reads: the text, else the first display, else the
+// first code.
+func (c *codeableConcept) label() string {
+	if c == nil {
+		return ""
+	}
+	if c.Text != "" {
+		return c.Text
+	}
+	for _, cd := range c.Coding {
+		if cd.Display != "" {
+			return cd.Display
+		}
+	}
+	for _, cd := range c.Coding {
+		if cd.Code != "" {
+			return cd.Code
+		}
+	}
+	return ""
+}
+
+func (c *codeableConcept) first() coding {
+	if c == nil || len(c.Coding) == 0 {
+		return coding{}
+	}
+	return c.Coding[0]
+}
+
+func (c *codeableConcept) has(system, code string) bool {
+	if c == nil {
+		return false
+	}
+	for _, cd := range c.Coding {
+		if cd.Code == code && (system == "" || cd.System == system) {
+			return true
+		}
+	}
+	return false
+}
+
+type quantity struct {
+	Value      json.Number `json:"value"`
+	Unit       string      `json:"unit"`
+	Code       string      `json:"code"`
+	Comparator string      `json:"comparator"`
+}
+
+func (q *quantity) unit() string {
+	if q == nil {
+		return ""
+	}
+	if q.Unit != "" {
+		return q.Unit
+	}
+	return q.Code
+}
+
+type period struct {
+	Start string `json:"start"`
+	End   string `json:"end"`
+}
+
+type reference struct {
+	Reference string `json:"reference"`
+	Display   string `json:"display"`
+}
+
+type referenceRange struct {
+	Low  *quantity `json:"low"`
+	High *quantity `json:"high"`
+	Text string    `json:"text"`
+}
+
+// observationValue holds the value[x] choices an Observation or its
+// component may carry.
+type observationValue struct {
+	ValueQuantity        *quantity        `json:"valueQuantity"`
+	ValueCodeableConcept *codeableConcept `json:"valueCodeableConcept"`
+	ValueString          *string          `json:"valueString"`
+	ValueBoolean         *bool            `json:"valueBoolean"`
+	ValueInteger         *json.Number     `json:"valueInteger"`
+	ValueDateTime        *string          `json:"valueDateTime"`
+}
+
+// value returns the value as text, its unit, and whether it is a number.
+func (v observationValue) value() (text, unit string, numeric bool) {
+	switch {
+	case v.ValueQuantity != nil:
+		s := v.ValueQuantity.Value.String()
+		return v.ValueQuantity.Comparator + s, v.ValueQuantity.unit(), v.ValueQuantity.Comparator == "" && s != ""
+	case v.ValueInteger != nil:
+		return v.ValueInteger.String(), "", true
+	case v.ValueCodeableConcept != nil:
+		return v.ValueCodeableConcept.label(), "", false
+	case v.ValueString != nil:
+		return *v.ValueString, "", false
+	case v.ValueBoolean != nil:
+		if *v.ValueBoolean {
+			return "true", "", false
+		}
+		return "false", "", false
+	case v.ValueDateTime != nil:
+		return *v.ValueDateTime, "", false
+	}
+	return "", "", false
+}
+
+type component struct {
+	Code           *codeableConcept `json:"code"`
+	ReferenceRange []referenceRange `json:"referenceRange"`
+	observationValue
+}
+
+type dosage struct {
+	Text        string `json:"text"`
+	DoseAndRate []struct {
+		DoseQuantity *quantity `json:"doseQuantity"`
+	} `json:"doseAndRate"`
+	Timing *struct {
+		Repeat *struct {
+			Frequency  json.Number `json:"frequency"`
+			Period     json.Number `json:"period"`
+			PeriodUnit string      `json:"periodUnit"`
+		} `json:"repeat"`
+	} `json:"timing"`
+	AsNeededBoolean bool `json:"asNeededBoolean"`
+}
+
+func (d dosage) String() string {
+	if d.Text != "" {
+		return d.Text
+	}
+	var parts []string
+	for _, dr := range d.DoseAndRate {
+		if dr.DoseQuantity != nil && dr.DoseQuantity.Value != "" {
+			parts = append(parts, strings.TrimSpace(dr.DoseQuantity.Value.String()+" "+dr.DoseQuantity.unit()))
+		}
+	}
+	if d.Timing != nil && d.Timing.Repeat != nil && d.Timing.Repeat.Frequency != "" {
+		r := d.Timing.Repeat
+		parts = append(parts, fmt.Sprintf("%s× per %s %s", r.Frequency, r.Period, r.PeriodUnit))
+	}
+	if d.AsNeededBoolean {
+		parts = append(parts, "as needed")
+	}
+	return strings.Join(parts, ", ")
+}
+
+type humanName struct {
+	Use    string   `json:"use"`
+	Text   string   `json:"text"`
+	Family string   `json:"family"`
+	Given  []string `json:"given"`
+	Prefix []string `json:"prefix"`
+}
+
+func (n humanName) String() string {
+	if n.Text != "" {
+		return n.Text
+	}
+	return strings.TrimSpace(strings.Join(append(append([]string{}, n.Given...), n.Family), " "))
+}
+
+type identifier struct {
+	Type   *codeableConcept `json:"type"`
+	System string           `json:"system"`
+	Value  string           `json:"value"`
+}
+
+type attachment struct {
+	ContentType string      `json:"contentType"`
+	Title       string      `json:"title"`
+	Size        json.Number `json:"size"`
+	URL         string      `json:"url"`
+}
+
+// view is the union of the fields the exports read, over the resource types
+// the wallet lists.
+type view struct {
+	ResourceType string `json:"resourceType"`
+	ID           string `json:"id"`
+	Status       string `json:"status"`
+
+	ClinicalStatus     *codeableConcept `json:"clinicalStatus"`
+	VerificationStatus *codeableConcept `json:"verificationStatus"`
+	Criticality        string           `json:"criticality"`
+	Category           json.RawMessage  `json:"category"` // an array in most types, one concept in some
+	Code               *codeableConcept `json:"code"`
+	VaccineCode        *codeableConcept `json:"vaccineCode"`
+	MedicationCC       *codeableConcept `json:"medicationCodeableConcept"`
+	MedicationRef      *reference       `json:"medicationReference"`
+	Type               json.RawMessage  `json:"type"` // Encounter: array; DocumentReference: one concept
+	Class              *coding          `json:"class"`
+	Description        string           `json:"description"`
+	Title              string           `json:"title"`
+	DosageInstruction  []dosage         `json:"dosageInstruction"`
+	Dosage             []dosage         `json:"dosage"`
+	ReferenceRange     []referenceRange `json:"referenceRange"`
+	Component          []component      `json:"component"`
+	Content            []struct {
+		Attachment attachment `json:"attachment"`
+	} `json:"content"`
+	observationValue
+
+	EffectiveDateTime  string  `json:"effectiveDateTime"`
+	EffectivePeriod    *period `json:"effectivePeriod"`
+	Issued             string  `json:"issued"`
+	OnsetDateTime      string  `json:"onsetDateTime"`
+	RecordedDate       string  `json:"recordedDate"`
+	OccurrenceDateTime string  `json:"occurrenceDateTime"`
+	PerformedDateTime  string  `json:"performedDateTime"`
+	PerformedPeriod    *period `json:"performedPeriod"`
+	AuthoredOn         string  `json:"authoredOn"`
+	DateAsserted       string  `json:"dateAsserted"`
+	Date               string  `json:"date"`
+	Period             *period `json:"period"`
+
+	// Patient
+	Name       []humanName  `json:"name"`
+	BirthDate  string       `json:"birthDate"`
+	Gender     string       `json:"gender"`
+	Identifier []identifier `json:"identifier"`
+}
+
+func decodeView(rec *wallet.Record) (*view, error) {
+	var v view
+	if err := json.Unmarshal(rec.Resource, &v); err != nil {
+		return nil, fmt.Errorf("record %s: resource is not readable FHIR JSON: %w", rec.ID, err)
+	}
+	if v.ResourceType == "" {
+		return nil, fmt.Errorf("record %s: resource has no resourceType", rec.ID)
+	}
+	return &v, nil
+}
+
+// concepts decodes a field that is one CodeableConcept or an array of them.
+func concepts(raw json.RawMessage) []codeableConcept {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return nil
+	}
+	if raw[0] == '[' {
+		var out []codeableConcept
+		if json.Unmarshal(raw, &out) == nil {
+			return out
+		}
+		return nil
+	}
+	var one codeableConcept
+	if json.Unmarshal(raw, &one) == nil {
+		return []codeableConcept{one}
+	}
+	return nil
+}
+
+// date is the resource's clinically relevant date as written (FHIR dateTime,
+// ISO 8601), chosen by resource type.
+func (v *view) date() string {
+	pick := func(ss ...string) string {
+		for _, s := range ss {
+			if s != "" {
+				return s
+			}
+		}
+		return ""
+	}
+	start := func(p *period) string {
+		if p == nil {
+			return ""
+		}
+		return p.Start
+	}
+	return pick(v.EffectiveDateTime, start(v.EffectivePeriod), v.OccurrenceDateTime, v.PerformedDateTime,
+		start(v.PerformedPeriod), v.OnsetDateTime, v.AuthoredOn, v.DateAsserted, v.RecordedDate,
+		start(v.Period), v.Date, v.Issued)
+}
+
+// code is the resource's main concept.
+func (v *view) code() *codeableConcept {
+	switch {
+	case v.Code != nil:
+		return v.Code
+	case v.VaccineCode != nil:
+		return v.VaccineCode
+	case v.MedicationCC != nil:
+		return v.MedicationCC
+	}
+	if t := concepts(v.Type); len(t) > 0 {
+		return &t[0]
+	}
+	return nil
+}
+
+// title is what a list shows for the resource: the wallet's own summary
+// title, else the main concept's label.
+func title(rec *wallet.Record, v *view) string {
+	if rec.Summary.Title != "" {
+		return rec.Summary.Title
+	}
+	if l := v.code().label(); l != "" {
+		return l
+	}
+	if v.MedicationRef != nil && v.MedicationRef.Display != "" {
+		return v.MedicationRef.Display
+	}
+	switch {
+	case v.Description != "":
+		return v.Description
+	case v.Title != "":
+		return v.Title
+	case len(v.Content) > 0 && v.Content[0].Attachment.Title != "":
+		return v.Content[0].Attachment.Title
+	}
+	return v.ResourceType
+}
+
+// status is the resource's status as a person reads it.
+func status(rec *wallet.Record, v *view) string {
+	if rec.Summary.Status != "" {
+		return rec.Summary.Status
+	}
+	if l := v.ClinicalStatus.label(); l != "" {
+		return l
+	}
+	return v.Status
+}
+
+// kindByType lists the kind of each resource type the wallet lists, for
+// records whose summary carries no kind.
+var kindByType = map[string]fhir.Kind{
+	"Patient":                  fhir.KindPatient,
+	"AllergyIntolerance":       fhir.KindAllergy,
+	"Condition":                fhir.KindCondition,
+	"MedicationRequest":        fhir.KindMedication,
+	"MedicationStatement":      fhir.KindMedication,
+	"MedicationAdministration": fhir.KindMedication,
+	"MedicationDispense":       fhir.KindMedication,
+	"Medication":               fhir.KindMedication,
+	"Immunization":             fhir.KindImmunization,
+	"DiagnosticReport":         fhir.KindReport,
+	"Procedure":                fhir.KindProcedure,
+	"Encounter":                fhir.KindEncounter,
+	"DocumentReference":        fhir.KindDocument,
+	"Composition":              fhir.KindDocument,
+	"CarePlan":                 fhir.KindCarePlan,
+}
+
+// kindOf is the record's kind: the summary's, else derived from the resource.
+func kindOf(rec *wallet.Record, v *view) fhir.Kind {
+	if rec.Summary.Kind != "" {
+		return rec.Summary.Kind
+	}
+	if v.ResourceType == "Observation" {
+		for _, c := range concepts(v.Category) {
+			switch {
+			case c.has("", "laboratory"):
+				return fhir.KindLab
+			case c.has("", "vital-signs"):
+				return fhir.KindVital
+			}
+		}
+		return fhir.KindObservation
+	}
+	if k, ok := kindByType[v.ResourceType]; ok {
+		return k
+	}
+	return fhir.KindOther
+}
