@@ -37,22 +37,37 @@ type Index struct {
 
 func newIndex() *Index { return &Index{byID: map[string]*Entry{}} }
 
+// loadIndex reads every record's head. Heads that fail their integrity
+// check are listed in w.damaged rather than stopping the wallet from opening:
+// the rest of the records stay usable.
 func (w *Wallet) loadIndex() (*Index, error) {
 	ix := newIndex()
+	w.damaged = nil
 	err := w.db.View(func(tx kv.Txn) error {
-		return tx.Iterate([]byte(prefixHead), func(k, v []byte) error {
+		return scan(tx, prefixHead, func(k, v []byte) {
 			var h head
-			if err := json.Unmarshal(v, &h); err != nil {
-				return fmt.Errorf("record %s: %w", strings.TrimPrefix(string(k), prefixHead), err)
+			if json.Unmarshal(v, &h) != nil {
+				w.damaged = append(w.damaged, strings.TrimPrefix(string(k), prefixHead))
+				return
 			}
 			ix.put(h)
-			return nil
+		}, func(k []byte) {
+			w.damaged = append(w.damaged, strings.TrimPrefix(string(k), prefixHead))
 		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read the record index: %w", err)
 	}
 	return ix, nil
+}
+
+// Damaged lists the records that failed their integrity check when the
+// wallet was opened. They are left out of the list; restoring a backup
+// brings them back.
+func (w *Wallet) Damaged() []string {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return slices.Clone(w.damaged)
 }
 
 func entryOf(h head) *Entry {

@@ -49,6 +49,7 @@ type Wallet struct {
 	idKey    []byte
 	attKey   []byte
 	settings Settings
+	damaged  []string
 }
 
 // Create makes a new wallet in dir (created if needed; it must not already

@@ -140,3 +140,17 @@ func (t *badgerTxn) Iterate(prefix []byte, fn func(key, value []byte) error) err
 	}
 	return nil
 }
+
+func (t *badgerTxn) IterateKeys(prefix []byte, fn func(key []byte) error) error {
+	it := t.t.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		if err := fn(it.Item().KeyCopy(nil)); err != nil {
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}

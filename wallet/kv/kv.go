@@ -36,3 +36,18 @@ type DB interface {
 	Update(fn func(Txn) error) error
 	Close() error
 }
+
+// KeyIterator is implemented by transactions that can list keys without
+// reading (or authenticating) their values.
+type KeyIterator interface {
+	IterateKeys(prefix []byte, fn func(key []byte) error) error
+}
+
+// Keys calls fn for every key with prefix, without reading values where the
+// transaction allows it, so that a damaged value does not stop a scan.
+func Keys(tx Txn, prefix []byte, fn func(key []byte) error) error {
+	if ki, ok := tx.(KeyIterator); ok {
+		return ki.IterateKeys(prefix, fn)
+	}
+	return tx.Iterate(prefix, func(k, _ []byte) error { return fn(k) })
+}
