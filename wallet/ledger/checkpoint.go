@@ -131,3 +131,7 @@ func NewOrigin() string {
 	rand.Read(b[:]) // crypto/rand.Read never fails; it aborts the program instead.
 	return "medwallet/" + originEncoding.EncodeToString(b[:])
 }
+
+// ValidOrigin reports whether origin can name a log: a valid note key name
+// of at most 256 bytes.
+func ValidOrigin(origin string) error { return checkOrigin(origin) }
