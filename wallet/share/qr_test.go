@@ -1,0 +1,249 @@
+package share
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"image"
+	"image/png"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestFixtureQRImagesDecodeToTheirLinks(t *testing.T) {
+	for png, txt := range map[string]string{
+		"shl/IPS_IG-bundle-01-shl.png": "shl/IPS_IG-bundle-01-shl.txt",
+		"shl/CARIN_INS_CD-shl.png":     "shl/CARIN_INS_CD-bundle-01-shl.txt",
+	} {
+		got, err := DecodeQRFile(filepath.Join(fixtures, png))
+		if err != nil {
+			t.Errorf("%s: %v", png, err)
+			continue
+		}
+		if got != string(fixture(t, txt)) {
+			t.Errorf("%s decoded to %q, want exactly %s", png, got, txt)
+		}
+	}
+}
+
+// typicalLink is the QR text of a hosted share with a passcode and expiry.
+func typicalLink(t testing.TB) string {
+	var key [32]byte
+	key[3] = 9
+	id := strings.Repeat("Z", 43)
+	l := Link{URL: "https://clinic.example.org/shl/" + id, Key: key, Flags: "LP", Label: "Allergies and medications",
+		P2P: &P2P{Peer: "12D3KooWQnwEGNqcM2nAcPtRR9rAX8Hrg4k9kJLCHoTR5chJfz6d", Addrs: []string{"/ip4/192.168.1.20/udp/4001/quic-v1"}}}
+	text, err := l.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return text
+}
+
+func generated(t testing.TB, text string, px int) image.Image {
+	t.Helper()
+	b, version, err := EncodeQR(text, px)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if version < 1 || version > 40 {
+		t.Fatalf("version %d", version)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func scale(src image.Image, f float64) *image.Gray {
+	b := src.Bounds()
+	w, h := int(float64(b.Dx())*f), int(float64(b.Dy())*f)
+	dst := image.NewGray(image.Rect(0, 0, w, h))
+	g := toGray(src)
+	for y := range h {
+		for x := range w {
+			// average the source pixels that fall into this one
+			x0, x1 := int(float64(x)/f), int(float64(x+1)/f)
+			y0, y1 := int(float64(y)/f), int(float64(y+1)/f)
+			sum, n := 0, 0
+			for sy := y0; sy < max(y1, y0+1) && sy < b.Dy(); sy++ {
+				for sx := x0; sx < max(x1, x0+1) && sx < b.Dx(); sx++ {
+					sum += int(g.Pix[sy*g.Stride+sx])
+					n++
+				}
+			}
+			dst.Pix[y*dst.Stride+x] = uint8(sum / max(n, 1))
+		}
+	}
+	return dst
+}
+
+// rotate draws src rotated by deg degrees about its centre on a white
+// canvas large enough to hold it, sampling bilinearly.
+func rotate(src image.Image, deg float64) *image.Gray {
+	g := toGray(src)
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	rad := deg * math.Pi / 180
+	sin, cos := math.Sin(rad), math.Cos(rad)
+	side := int(math.Ceil(math.Abs(float64(w)*cos)+math.Abs(float64(h)*sin))) + 2
+	dst := image.NewGray(image.Rect(0, 0, side, side))
+	cx, cy := float64(w)/2, float64(h)/2
+	c := float64(side) / 2
+	at := func(x, y int) float64 {
+		if x < 0 || y < 0 || x >= w || y >= h {
+			return 255
+		}
+		return float64(g.Pix[y*g.Stride+x])
+	}
+	for y := range side {
+		for x := range side {
+			dx, dy := float64(x)-c, float64(y)-c
+			sx := cos*dx + sin*dy + cx
+			sy := -sin*dx + cos*dy + cy
+			x0, y0 := int(math.Floor(sx)), int(math.Floor(sy))
+			fx, fy := sx-float64(x0), sy-float64(y0)
+			v := at(x0, y0)*(1-fx)*(1-fy) + at(x0+1, y0)*fx*(1-fy) + at(x0, y0+1)*(1-fx)*fy + at(x0+1, y0+1)*fx*fy
+			dst.Pix[y*dst.Stride+x] = uint8(v)
+		}
+	}
+	return dst
+}
+
+// noisy adds Gaussian noise and dims the image as a photo of a screen would.
+func noisy(src image.Image, sigma float64) *image.Gray {
+	g := toGray(src)
+	r := rand.New(rand.NewPCG(1, 2))
+	out := image.NewGray(g.Rect)
+	for i, p := range g.Pix {
+		v := 40 + float64(p)*0.6 + r.NormFloat64()*sigma
+		out.Pix[i] = uint8(min(255, max(0, v)))
+	}
+	return out
+}
+
+func TestGeneratedQRDecodesAfterPhotoLikeDamage(t *testing.T) {
+	text := typicalLink(t)
+	img := generated(t, text, 600)
+	cases := map[string]image.Image{
+		"clean":              img,
+		"scaled to 50%":      scale(img, 0.5),
+		"rotated 90°":        rotate(img, 90),
+		"rotated 10°":        rotate(img, 10),
+		"noise and low gain": noisy(img, 25),
+		"rotated 10° noisy":  noisy(rotate(img, 10), 20),
+		"inverted":           invert(toGray(img)),
+		"scaled up 3x":       upscale(toGray(scale(img, 0.4)), 3),
+	}
+	for name, im := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := DecodeQR(im)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != text {
+				t.Errorf("decoded %q", got)
+			}
+		})
+	}
+}
+
+func TestBlankImageHasNoQRCode(t *testing.T) {
+	img := image.NewGray(image.Rect(0, 0, 300, 300))
+	for i := range img.Pix {
+		img.Pix[i] = 200
+	}
+	if _, err := DecodeQR(img); !errors.Is(err, ErrNoQRCode) {
+		t.Errorf("blank image: %v, want ErrNoQRCode", err)
+	}
+}
+
+func TestOversizedImageIsRefusedBeforeDecoding(t *testing.T) {
+	// A PNG header claiming 10000x10000 pixels: DecodeConfig reads only the
+	// header, so the refusal costs nothing.
+	var buf bytes.Buffer
+	img := image.NewGray(image.Rect(0, 0, 1, 1))
+	png.Encode(&buf, img)
+	b := buf.Bytes()
+	// IHDR width and height are at offsets 16 and 20 (big endian).
+	copy(b[16:24], []byte{0, 0, 0x27, 0x10, 0, 0, 0x27, 0x10})
+	binary.BigEndian.PutUint32(b[29:33], crc32.ChecksumIEEE(b[12:29]))
+	path := filepath.Join(t.TempDir(), "huge.png")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodeQRFile(path); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("10000x10000 image: %v, want ErrTooLarge", err)
+	}
+	if _, err := DecodeQRBytes([]byte("not an image")); err == nil {
+		t.Error("decoded garbage")
+	}
+}
+
+func TestEncodeQRReportsVersionAndRefusesTooMuchText(t *testing.T) {
+	text := typicalLink(t)
+	_, v, err := EncodeQR(text, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !FitsVersion15(text) || v > 15 {
+		t.Errorf("typical link of %d bytes needs version %d", len(text), v)
+	}
+	long := strings.Repeat("x", 1500)
+	if FitsVersion15(long) {
+		t.Error("1500 bytes claimed to fit version 15")
+	}
+	if _, v, err := EncodeQR(long, 300); err != nil || v <= 15 {
+		t.Errorf("1500 bytes: version %d, %v", v, err)
+	}
+	if _, _, err := EncodeQR(strings.Repeat("x", 3000), 300); !errors.Is(err, ErrTextTooLongForQR) {
+		t.Errorf("3000 bytes: %v, want ErrTextTooLongForQR", err)
+	}
+	// White background, dark modules: the top-left pixel is quiet zone.
+	img := generated(t, text, 300)
+	if r, _, _, _ := img.At(0, 0).RGBA(); r != 0xffff {
+		t.Errorf("quiet zone is not white: %v", img.At(0, 0))
+	}
+}
+
+func BenchmarkQR(b *testing.B) {
+	text := typicalLink(b)
+	pngBytes, _, err := EncodeQR(text, 600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	img, _ := png.Decode(bytes.NewReader(pngBytes))
+	b.Run("encode", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := EncodeQR(text, 600); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// Reference: decoding the PNG alone, which any QR decode pays first.
+	b.Run("encode/reference-png-decode", func(b *testing.B) {
+		for b.Loop() {
+			png.Decode(bytes.NewReader(pngBytes))
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := DecodeQR(img); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	rotated := noisy(rotate(img, 10), 20)
+	b.Run("decode-rotated-noisy", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := DecodeQR(rotated); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
