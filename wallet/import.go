@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"time"
 
 	"medwallet/wallet/fhir"
@@ -71,22 +73,40 @@ func (w *Wallet) Import(ctx context.Context, name string, data []byte, o ImportO
 	if err := w.checkOpen(); err != nil {
 		return nil, err
 	}
-	total := len(parsed.Entries)
-	preps := make([]prepared, 0, total)
-	where := make([]string, 0, total)
+	// Deriving summaries and canonical hashes is the costly part of an
+	// import and needs no lock on the store: spread it over the cores.
+	results := make([]preparedEntry, len(parsed.Entries))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for i := range next {
+				p, err := w.prepare(o.Scope, parsed.Entries[i].Resource)
+				results[i] = preparedEntry{p, err}
+			}
+		})
+	}
+	for i := range parsed.Entries {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+
+	preps := make([]prepared, 0, len(results))
+	where := make([]string, 0, len(results))
 	seen := map[string]bool{}
-	for _, e := range parsed.Entries {
-		p, err := w.prepare(o.Scope, e.Resource)
-		if err != nil {
-			rep.Skipped = append(rep.Skipped, fhir.Skipped{Where: e.Where, Reason: err.Error()})
+	for i, r := range results {
+		e := parsed.Entries[i]
+		if r.err != nil {
+			rep.Skipped = append(rep.Skipped, fhir.Skipped{Where: e.Where, Reason: r.err.Error()})
 			continue
 		}
-		if seen[p.id] {
+		if seen[r.p.id] {
 			rep.Skipped = append(rep.Skipped, fhir.Skipped{Where: e.Where, Reason: "the same resource appears earlier in the file"})
 			continue
 		}
-		seen[p.id] = true
-		preps = append(preps, p)
+		seen[r.p.id] = true
+		preps = append(preps, r.p)
 		where = append(where, e.Where)
 	}
 
@@ -126,4 +146,9 @@ func (w *Wallet) Import(ctx context.Context, name string, data []byte, o ImportO
 		w.index.Put(h)
 	}
 	return rep, nil
+}
+
+type preparedEntry struct {
+	p   prepared
+	err error
 }

@@ -207,10 +207,14 @@ func IPS(w io.Writer, recs []wallet.Record, opts IPSOptions) error {
 		}
 	}
 
-	compJSON, err := json.Marshal(comp)
-	if err != nil {
+	// Narratives are XHTML: keep their markup readable rather than \u003c-escaped.
+	var compBuf bytes.Buffer
+	enc := json.NewEncoder(&compBuf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(comp); err != nil {
 		return fmt.Errorf("export IPS: %w", err)
 	}
+	compJSON := bytes.TrimSpace(compBuf.Bytes())
 	bw := bufio.NewWriterSize(w, 64<<10)
 	head, _ := json.Marshal(struct {
 		ResourceType string `json:"resourceType"`

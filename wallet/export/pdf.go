@@ -61,7 +61,7 @@ func simpleRows(rec *wallet.Record, v *view, date func(string) string) [][]strin
 	return [][]string{{title(rec, v), status(rec, v), date(v.date())}}
 }
 
-var valueColumns = []pdfColumn{{"Test", 72}, {"Value", 28}, {"Unit", 24}, {"Reference range", 30}, {"Date", 26}}
+var valueColumns = []pdfColumn{{"Test", 56}, {"Code", 20}, {"Value", 26}, {"Unit", 20}, {"Reference range", 30}, {"Date", 28}}
 
 func valueRows(rec *wallet.Record, v *view, date func(string) string) [][]string {
 	var out [][]string
@@ -74,7 +74,7 @@ func valueRows(rec *wallet.Record, v *view, date func(string) string) [][]string
 		if r.numeric {
 			val = displayNumber(val)
 		}
-		out = append(out, []string{r.label, val, r.unit, rng, date(r.date)})
+		out = append(out, []string{r.label, r.code.Code, val, r.unit, rng, date(r.date)})
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 
 	"medwallet/wallet"
@@ -249,15 +250,41 @@ type view struct {
 	Identifier []identifier `json:"identifier"`
 }
 
+// decodeView reads the fields the exports use. Fields are decoded one by
+// one: the same name has different shapes in different resource types
+// (Organization.name is a string, Patient.name a list), and a field of
+// another shape is simply one the exports do not read.
 func decodeView(rec *wallet.Record) (*view, error) {
-	var v view
-	if err := json.Unmarshal(rec.Resource, &v); err != nil {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(rec.Resource, &m); err != nil {
 		return nil, fmt.Errorf("record %s: resource is not readable FHIR JSON: %w", rec.ID, err)
 	}
+	var v view
+	decodeFields(reflect.ValueOf(&v).Elem(), m)
 	if v.ResourceType == "" {
 		return nil, fmt.Errorf("record %s: resource has no resourceType", rec.ID)
 	}
 	return &v, nil
+}
+
+func decodeFields(s reflect.Value, m map[string]json.RawMessage) {
+	t := s.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Anonymous {
+			decodeFields(s.Field(i), m)
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		raw, ok := m[name]
+		if !ok {
+			continue
+		}
+		p := s.Field(i).Addr().Interface()
+		if json.Unmarshal(raw, p) != nil {
+			s.Field(i).SetZero()
+		}
+	}
 }
 
 // concepts decodes a field that is one CodeableConcept or an array of them.

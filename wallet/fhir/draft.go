@@ -127,7 +127,9 @@ func Build(d Draft) ([]byte, error) {
 	if d.Status == "" {
 		d.Status = fm.status
 	}
-	if d.Date.IsZero() && (d.Kind == KindNote || d.Kind == KindDocument) {
+	// A note, a document reference and a measurement the patient types
+	// without a date are dated now; other entries may be undated.
+	if d.Date.IsZero() && (d.Kind == KindNote || d.Kind == KindDocument || d.Kind == KindVital || d.Kind == KindLab) {
 		d.Date = time.Now().UTC().Truncate(time.Second)
 	}
 	if d.Kind == KindVital && d.Code == (Coding{}) && bpValue.MatchString(d.Value) {
@@ -294,7 +296,7 @@ func Apply(resource []byte, d Draft) ([]byte, error) {
 
 // apply checks d and writes each field that differs from old into m.
 func (fm form) apply(m map[string]any, old, d Draft) error {
-	if err := fm.check(d); err != nil {
+	if err := fm.check(old, d); err != nil {
 		return err
 	}
 	if d.Title != old.Title || d.Code != old.Code {
@@ -336,16 +338,19 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidDraft, fmt.Sprintf(format, args...))
 }
 
-// check validates d as a whole for its kind.
-func (fm form) check(d Draft) error {
-	for name, v := range map[string]string{"title": d.Title, "unit": d.Unit, "status": d.Status,
-		"reaction": d.Reaction, "dose": d.Dose, "subject": d.Subject, "value": d.Value,
-		"code": d.Code.Code, "code system": d.Code.System, "code display": d.Code.Display} {
-		if len(v) > maxFieldLen {
-			return invalid("the %s is %d characters long; keep it under %d", name, len(v), maxFieldLen)
+// check validates d for its kind. Limits and allowed values are checked on
+// the fields that differ from old, so an imported record with, say, a long
+// title or a local status code can still be edited elsewhere.
+func (fm form) check(old, d Draft) error {
+	for _, f := range []struct{ name, v, was string }{{"title", d.Title, old.Title}, {"unit", d.Unit, old.Unit},
+		{"reaction", d.Reaction, old.Reaction}, {"dose", d.Dose, old.Dose}, {"subject", d.Subject, old.Subject},
+		{"value", d.Value, old.Value}, {"code", d.Code.Code, old.Code.Code}, {"code system", d.Code.System, old.Code.System},
+		{"code display", d.Code.Display, old.Code.Display}} {
+		if f.v != f.was && len(f.v) > maxFieldLen {
+			return invalid("the %s is %d characters long; keep it under %d", f.name, len(f.v), maxFieldLen)
 		}
 	}
-	if len(d.Note) > maxNoteLen {
+	if d.Note != old.Note && len(d.Note) > maxNoteLen {
 		return invalid("the note is %d bytes; keep it under %d KiB or attach it as a document", len(d.Note), maxNoteLen>>10)
 	}
 	k := d.Kind
@@ -374,7 +379,7 @@ func (fm form) check(d Draft) error {
 		return invalid("an immunization needs the date it was given")
 	case d.Status == "" && fm.clinical == "":
 		return invalid("the status is required: one of %s", strings.Join(fm.statuses, ", "))
-	case d.Status != "" && !slices.Contains(fm.statuses, d.Status):
+	case d.Status != old.Status && d.Status != "" && !slices.Contains(fm.statuses, d.Status):
 		return invalid("status %q is not one of %s", d.Status, strings.Join(fm.statuses, ", "))
 	}
 	return nil
@@ -600,7 +605,7 @@ var (
 // else as valueString.
 func setValue(m map[string]any, old, d Draft) {
 	v := strings.TrimSpace(d.Value)
-	if sys := bpValue.FindStringSubmatch(v); sys != nil && d.Kind == KindVital && !numberValue.MatchString(v) {
+	if sys := bpValue.FindStringSubmatch(v); sys != nil && d.Kind == KindVital {
 		clearValue(m)
 		unit := d.Unit
 		if unit == "" {

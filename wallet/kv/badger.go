@@ -35,9 +35,12 @@ type badgerDB struct {
 // OpenBadger opens (or creates) a Badger database in dir. A database that
 // another process holds open gives an error wrapping ErrInUse.
 func OpenBadger(dir string, o Options) (DB, error) {
+	// Transactions are atomic and survive a crash of the process; without
+	// synchronous writes a power cut may lose the last moments of changes
+	// (never half of one), which makes imports an order of magnitude faster.
 	opts := badger.DefaultOptions(dir).
 		WithLogger(nil).
-		WithSyncWrites(true).
+		WithSyncWrites(false).
 		WithNumVersionsToKeep(1).
 		WithCompactL0OnClose(true).
 		// Large imports are one transaction; a bigger memtable raises
