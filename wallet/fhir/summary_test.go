@@ -9,7 +9,9 @@ import (
 func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
 
 func TestSummarizeByResourceType(t *testing.T) {
-	loinc := func(code, display string) Coding { return Coding{System: "http://loinc.org", Code: code, Display: display} }
+	loinc := func(code, display string) Coding {
+		return Coding{System: "http://loinc.org", Code: code, Display: display}
+	}
 	tests := []struct {
 		name     string
 		resource string
@@ -134,11 +136,11 @@ func TestParseDateAcceptsEveryFHIRPrecision(t *testing.T) {
 
 func TestIdentityIsTypeAndID(t *testing.T) {
 	tests := map[string]string{
-		`{"resourceType":"Observation","id":"a.b-1"}`:                   "Observation/a.b-1",
-		`{"id":"x","resourceType":"Patient","ID":"y"}`:                  "Patient/x",
-		`{"resourceType":"Patient","contained":[{"id":"inner"}]}`:       "",
-		`{"resourceType":"Patient","id":"has/slash"}`:                   "",
-		` {"resourceType":"Patient","id":"\u0070"} `:                    "Patient/p",
+		`{"resourceType":"Observation","id":"a.b-1"}`:                    "Observation/a.b-1",
+		`{"id":"x","resourceType":"Patient","ID":"y"}`:                   "Patient/x",
+		`{"resourceType":"Patient","contained":[{"id":"inner"}]}`:        "",
+		`{"resourceType":"Patient","id":"has/slash"}`:                    "",
+		` {"resourceType":"Patient","id":"\u0070"} `:                     "Patient/p",
 		`{"resourceType":"Patient","meta":{"id":"m"},"id":"p2","x":[1]}`: "Patient/p2",
 	}
 	for in, want := range tests {
