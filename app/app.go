@@ -41,6 +41,8 @@ func DefaultDir() string {
 // OnLock callback runs so that screens can drop decrypted data.
 type Session struct {
 	Wallet *wallet.Wallet
+	// Peer is the wallet's running peer, once StartPeer has run.
+	Peer *Peer
 
 	mu      sync.Mutex
 	idle    time.Duration

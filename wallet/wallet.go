@@ -243,7 +243,6 @@ type Settings struct {
 	Name            string `json:"name,omitempty"`
 	AutoLockMinutes int    `json:"autoLockMinutes"`
 	Theme           string `json:"theme,omitempty"` // "light", "dark" or "" for the system's
-	Quorum          int    `json:"quorum,omitempty"`
 }
 
 // DefaultAutoLock is the idle time after which an unlocked wallet locks.

@@ -110,6 +110,7 @@ type streamListener struct {
 }
 
 func (l *streamListener) handleStream(s network.Stream) {
+	println("handleStream", s.ID())
 	id := s.Conn().RemotePeer()
 	if !l.hp.streams.acquire(id) {
 		refuseBusy(s)
@@ -129,10 +130,14 @@ func (l *streamListener) handleStream(s network.Stream) {
 const busyResponse = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 55\r\n\r\ntoo many open streams from this peer: close some first\n"
 
 func refuseBusy(s network.Stream) {
+	println("refuseBusy")
 	_ = s.SetDeadline(time.Now().Add(2 * time.Second))
-	_ = s.CloseRead()
-	_, _ = s.Write([]byte(busyResponse))
-	_ = s.Close()
+	// _ = s.CloseRead()
+	n, err := s.Write([]byte(busyResponse))
+	println("write", n, fmt.Sprint(err))
+	time.Sleep(500 * time.Millisecond)
+	err = s.Close()
+	println("close", fmt.Sprint(err))
 }
 
 func (l *streamListener) Accept() (net.Conn, error) {

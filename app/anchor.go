@@ -1,0 +1,69 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"medwallet/app/peer"
+	"medwallet/wallet/ledger"
+)
+
+// WitnessURL turns what a person types for a witness (a multiaddr ending in
+// /p2p/<id>, or an https URL of a clinic node) into the base URL the log's
+// witness client calls, remembering a peer's addresses on the way.
+func (p *Peer) WitnessURL(addr string) (string, error) {
+	switch {
+	case strings.HasPrefix(addr, "https://"):
+		return strings.TrimRight(addr, "/"), nil
+	case strings.HasPrefix(addr, "/"):
+		info, err := p.Remember(addr, "", peer.RoleWitness)
+		if err != nil {
+			return "", err
+		}
+		return PeerURL(info.ID), nil
+	}
+	return "", fmt.Errorf("witness %q: give a multiaddr ending in /p2p/<peer id> or an https:// URL", addr)
+}
+
+// Anchor enrols the wallet's log with any new witnesses given, then signs a
+// checkpoint and asks every configured witness to cosign it. A fork alarm
+// comes back as an error wrapping ledger.ErrFork with the evidence kept in
+// the wallet; too few cosignatures wrap ledger.ErrNoQuorum.
+func Anchor(ctx context.Context, s *Session, p *Peer, witnesses []string) (ledger.Anchoring, error) {
+	done := s.Busy()
+	defer done()
+	hc := p.HTTPClient()
+	known, err := s.Wallet.Witnesses()
+	if err != nil {
+		return ledger.Anchoring{}, err
+	}
+	for _, addr := range witnesses {
+		url, err := p.WitnessURL(addr)
+		if err != nil {
+			return ledger.Anchoring{}, err
+		}
+		if hasWitnessURL(known, url) {
+			continue
+		}
+		w, err := s.Wallet.Enroll(ctx, hc, url, s.Wallet.Settings().Name)
+		if err != nil {
+			return ledger.Anchoring{}, fmt.Errorf("enrol with witness %s: %w", addr, err)
+		}
+		known = append(known, w)
+	}
+	if len(known) == 0 {
+		return ledger.Anchoring{}, errors.New("anchor: no witnesses are configured; add one with --witness <multiaddr or https URL of a clinic node>")
+	}
+	return s.Wallet.Anchor(ctx, hc)
+}
+
+func hasWitnessURL(ws []ledger.Witness, url string) bool {
+	for _, w := range ws {
+		if w.URL == url {
+			return true
+		}
+	}
+	return false
+}

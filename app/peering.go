@@ -1,0 +1,192 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"medwallet/app/peer"
+	"medwallet/wallet/keys"
+	"medwallet/wallet/share"
+)
+
+// PeerScheme marks URLs that name a libp2p peer rather than a web host:
+// libp2p://<peer id>/path. The peer's addresses come from the address book
+// or from a previous connection.
+const PeerScheme = "libp2p"
+
+// PeerURL is the base URL of a peer's HTTP service.
+func PeerURL(id peer.ID) string { return PeerScheme + "://" + id.String() }
+
+// Peer is the wallet's libp2p peer while it is unlocked: it serves the
+// wallet's shares to clinicians and reaches witnesses, clinic nodes and
+// other wallets. Its identity derives from the master key, so it is the same
+// after a restart or a restore.
+type Peer struct {
+	Host     *peer.Host
+	Shares   *share.Registry
+	Book     *peer.Book
+	server   *share.Server
+	clientMu sync.Mutex
+	clients  map[peer.ID]*http.Client
+	web      *http.Client
+}
+
+// PeerOptions say how the wallet's peer runs.
+type PeerOptions struct {
+	ListenAddrs []string // nil: all interfaces, TCP and QUIC, random ports
+	MDNS        bool     // find and be found by peers on the LAN
+	Relays      []string // multiaddrs of circuit relays (clinic nodes) to keep a reservation with
+}
+
+// ShareRequester names who made a share request, for the access log: the
+// libp2p peer ID, or the network address over HTTPS.
+func ShareRequester(r *http.Request) string {
+	if id, ok := peer.RemotePeer(r); ok {
+		return "peer " + id.String()
+	}
+	return r.RemoteAddr
+}
+
+// StartPeer starts the wallet's peer. It stops when the session locks.
+func StartPeer(s *Session, o PeerOptions) (*Peer, error) {
+	m, err := s.Wallet.Master()
+	if err != nil {
+		return nil, err
+	}
+	cfg := peer.Config{Key: m.SigningKey(keys.PurposeIdentity), ListenAddrs: o.ListenAddrs}
+	if o.MDNS {
+		cfg.MDNS = "medwallet"
+	}
+	for _, r := range o.Relays {
+		info, err := peer.ParseAddr(r)
+		if err != nil {
+			return nil, fmt.Errorf("relay %s: %w", r, err)
+		}
+		cfg.StaticRelays = append(cfg.StaticRelays, info)
+	}
+	reg := share.NewRegistry(s.Wallet.DB(), share.DefaultPrefix)
+	srv, err := share.NewServer(share.ServerConfig{Registry: reg, Requester: ShareRequester})
+	if err != nil {
+		return nil, err
+	}
+	h, err := peer.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("start the wallet's peer: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(share.DefaultPathPrefix+"/", srv)
+	if err := h.Serve(mux); err != nil {
+		h.Close()
+		return nil, err
+	}
+	p := &Peer{Host: h, Shares: reg, Book: peer.NewBook(s.Wallet.DB()), server: srv,
+		clients: map[peer.ID]*http.Client{}, web: WebClient()}
+	s.OnClose(func() { h.Close() })
+	s.mu.Lock()
+	s.Peer = p
+	s.mu.Unlock()
+	return p, nil
+}
+
+// WebClient is the client for https URLs (clinic nodes, other SHL hosts):
+// bounded in time, never following redirects to plain http.
+func WebClient() *http.Client {
+	return &http.Client{
+		Timeout: 5 * time.Minute,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 5 {
+				return fmt.Errorf("too many redirects")
+			}
+			if req.URL.Scheme != "https" && via[0].URL.Scheme == "https" {
+				return fmt.Errorf("refusing a redirect from https to %s", req.URL.Scheme)
+			}
+			return nil
+		},
+	}
+}
+
+// HTTPClient is a client that sends libp2p:// URLs to the named peer over
+// libp2p and every other URL over the network as usual.
+func (p *Peer) HTTPClient() *http.Client {
+	return &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+		if r.URL.Scheme != PeerScheme {
+			return p.web.Transport.RoundTrip(r)
+		}
+		id, err := peer.ParseAddr("/p2p/" + r.URL.Host)
+		if err != nil {
+			return nil, fmt.Errorf("%s: not a peer ID: %w", r.URL.Host, err)
+		}
+		return p.clientFor(id).Transport.RoundTrip(r)
+	})}
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func (p *Peer) clientFor(info peer.AddrInfo) *http.Client {
+	p.clientMu.Lock()
+	defer p.clientMu.Unlock()
+	if c, ok := p.clients[info.ID]; ok {
+		return c
+	}
+	if len(info.Addrs) == 0 {
+		if c, err := p.Book.Get(info.ID); err == nil {
+			info.Addrs = c.Addrs
+		}
+	}
+	c := p.Host.Client(info)
+	p.clients[info.ID] = c
+	return c
+}
+
+// Remember adds a peer's address to the book under a name, so later
+// requests to it find it.
+func (p *Peer) Remember(addr, name string, role peer.Role) (peer.AddrInfo, error) {
+	info, err := peer.ParseAddr(addr)
+	if err != nil {
+		return peer.AddrInfo{}, err
+	}
+	if len(info.Addrs) > 0 {
+		p.Host.Libp2p().Peerstore().AddAddrs(info.ID, info.Addrs, time.Hour)
+	}
+	c := peer.Contact{Name: name, ID: info.ID, Role: role, Addrs: info.Addrs, Updated: time.Now()}
+	if old, err := p.Book.Get(info.ID); err == nil && len(info.Addrs) == 0 {
+		c.Addrs = old.Addrs
+	}
+	if err := p.Book.Put(c); err != nil {
+		return peer.AddrInfo{}, err
+	}
+	p.clientMu.Lock()
+	delete(p.clients, info.ID)
+	p.clientMu.Unlock()
+	return info, nil
+}
+
+// Addrs are the peer's own full multiaddrs (with /p2p/), loopback last so
+// that a link carries the addresses another computer can use first.
+func (p *Peer) Addrs() []string {
+	var lan, loop []string
+	for _, a := range p.Host.Addrs() {
+		s := a.String()
+		if strings.Contains(s, "/127.0.0.1/") || strings.Contains(s, "/::1/") {
+			loop = append(loop, s)
+		} else {
+			lan = append(lan, s)
+		}
+	}
+	return append(lan, loop...)
+}
+
+// Connect dials a peer named by a full multiaddr.
+func (p *Peer) Connect(ctx context.Context, addr string) error {
+	info, err := peer.ParseAddr(addr)
+	if err != nil {
+		return err
+	}
+	return p.Host.Connect(ctx, info)
+}
