@@ -3,10 +3,7 @@
 package main
 
 import (
-	"context"
 	"os"
-	"os/signal"
-	"syscall"
 
 	fyneapp "fyne.io/fyne/v2/app"
 
@@ -17,10 +14,7 @@ import (
 
 func main() {
 	if len(os.Args) > 1 {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		code := cli.Run(ctx, cli.Default(), os.Args[1:])
-		stop()
-		os.Exit(code)
+		os.Exit(cli.Main(os.Args[1:]))
 	}
 	a := fyneapp.NewWithID(ui.AppID)
 	ui.Run(a, app.DefaultDir())

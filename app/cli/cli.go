@@ -12,9 +12,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"medwallet/app"
 	"medwallet/wallet"
@@ -249,4 +251,12 @@ func (c *call) out() io.Writer { return c.env.Stdout }
 // oneLine folds an error message onto one line.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// Main runs the command line of this process until it finishes or is
+// interrupted (Ctrl+C or SIGTERM end `serve` cleanly).
+func Main(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, Default(), args)
 }
