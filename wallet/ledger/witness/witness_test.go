@@ -31,13 +31,13 @@ func key(label string) ed25519.PrivateKey {
 
 // patientLog is a log a test grows and signs.
 type patientLog struct {
-	t   *testing.T
+	t   testing.TB
 	db  kv.DB
 	log *ledger.Log
 	n   int
 }
 
-func newPatientLog(t *testing.T, origin, keyLabel string) *patientLog {
+func newPatientLog(t testing.TB, origin, keyLabel string) *patientLog {
 	l, err := ledger.Open(origin, key(keyLabel))
 	if err != nil {
 		t.Fatal(err)
@@ -83,13 +83,13 @@ func (p *patientLog) request(old uint64, signed []byte) []byte {
 }
 
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	server *Server
 	http   *httptest.Server
 	db     *kvtest.Memory
 }
 
-func newFixture(t *testing.T, policy Policy) *fixture {
+func newFixture(t testing.TB, policy Policy) *fixture {
 	db := kvtest.NewMemory()
 	s, err := New(db, key("witness"), "witness.example/w1", policy)
 	if err != nil {
