@@ -297,6 +297,12 @@ func (c *streamCounter) acquire(id ID) bool {
 	return true
 }
 
+func (c *streamCounter) count(id ID) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.open[id]
+}
+
 func (c *streamCounter) release(id ID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -151,7 +151,9 @@ func TestDialingWithWrongPeerIDIsRefused(t *testing.T) {
 	}
 
 	// The same refusal through the HTTP client.
-	c := b.Client(AddrInfo{ID: impostor, Addrs: a.AddrInfo().Addrs})
+	// A fresh dialer, as the first one is now in dial backoff for that address.
+	fresh := newHost(t, "dialer2", Config{ListenAddrs: []string{loopbackTCP}})
+	c := fresh.Client(AddrInfo{ID: impostor, Addrs: a.AddrInfo().Addrs})
 	if _, err := c.Get("http://" + impostor.String() + "/"); !errors.Is(err, ErrWrongPeer) {
 		t.Errorf("HTTP to the wrong peer: err %v, want ErrWrongPeer", err)
 	}

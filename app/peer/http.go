@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -110,7 +111,6 @@ type streamListener struct {
 }
 
 func (l *streamListener) handleStream(s network.Stream) {
-	println("handleStream", s.ID())
 	id := s.Conn().RemotePeer()
 	if !l.hp.streams.acquire(id) {
 		refuseBusy(s)
@@ -130,14 +130,13 @@ func (l *streamListener) handleStream(s network.Stream) {
 const busyResponse = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 55\r\n\r\ntoo many open streams from this peer: close some first\n"
 
 func refuseBusy(s network.Stream) {
-	println("refuseBusy")
 	_ = s.SetDeadline(time.Now().Add(2 * time.Second))
-	// _ = s.CloseRead()
-	n, err := s.Write([]byte(busyResponse))
-	println("write", n, fmt.Sprint(err))
-	time.Sleep(500 * time.Millisecond)
-	err = s.Close()
-	println("close", fmt.Sprint(err))
+	_, _ = s.Write([]byte(busyResponse))
+	_ = s.CloseWrite()
+	// Linger until the peer has read the answer and closed its side (or
+	// the deadline passes): closing at once may drop what was written.
+	_, _ = io.Copy(io.Discard, io.LimitReader(s, 64<<10))
+	_ = s.Close()
 }
 
 func (l *streamListener) Accept() (net.Conn, error) {

@@ -305,6 +305,11 @@ func TestPeerOverStreamLimitGets503(t *testing.T) {
 		defer s.Reset()
 		_, _ = s.Write([]byte("GET /whoami HTTP/1.1\r\nHost: x\r\n")) // and never finish
 	}
+	// Streams are accepted concurrently: wait until both are counted.
+	deadline := time.Now().Add(5 * time.Second)
+	for server.streams.count(hog.ID()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	// ...the third is told to back off...
 	s, err := hog.Libp2p().NewStream(ctxTimeout(t, 5*time.Second), server.ID(), ProtocolHTTP)
 	if err != nil {
@@ -312,12 +317,14 @@ func TestPeerOverStreamLimitGets503(t *testing.T) {
 	}
 	defer s.Reset()
 	_ = s.SetDeadline(time.Now().Add(5 * time.Second))
+	_, _ = s.Write([]byte("GET /whoami HTTP/1.1\r\nHost: x\r\n\r\n"))
 	resp, err := http.ReadResponse(bufio.NewReader(s), nil)
 	if err != nil {
 		t.Fatalf("read refusal: %v", err)
 	}
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
-		t.Errorf("third stream got %d, want 503 with Retry-After", resp.StatusCode)
+		b, _ := io.ReadAll(resp.Body)
+		t.Errorf("third stream got %d %q, want 503 with Retry-After", resp.StatusCode, b)
 	}
 	// ...and another peer is unaffected.
 	if status, _ := get(t, client.Client(server.AddrInfo()), "http://x/whoami"); status != http.StatusOK {
