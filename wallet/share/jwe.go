@@ -56,16 +56,15 @@ func Encrypt(key [32]byte, plaintext []byte, cty string) (string, error) {
 	sealed := gcm.Seal(nil, iv[:], plaintext, []byte(protected))
 	ct, tag := sealed[:len(sealed)-gcmTagSize], sealed[len(sealed)-gcmTagSize:]
 	enc := base64.RawURLEncoding
-	var b strings.Builder
-	b.Grow(len(protected) + 2 + enc.EncodedLen(gcmIVSize) + 1 + enc.EncodedLen(len(ct)) + 1 + enc.EncodedLen(gcmTagSize))
-	b.WriteString(protected)
-	b.WriteString("..")
-	b.WriteString(enc.EncodeToString(iv[:]))
-	b.WriteByte('.')
-	b.WriteString(enc.EncodeToString(ct))
-	b.WriteByte('.')
-	b.WriteString(enc.EncodeToString(tag))
-	return b.String(), nil
+	out := make([]byte, 0, len(protected)+2+enc.EncodedLen(gcmIVSize)+1+enc.EncodedLen(len(ct))+1+enc.EncodedLen(gcmTagSize))
+	out = append(out, protected...)
+	out = append(out, '.', '.')
+	out = enc.AppendEncode(out, iv[:])
+	out = append(out, '.')
+	out = enc.AppendEncode(out, ct)
+	out = append(out, '.')
+	out = enc.AppendEncode(out, tag)
+	return string(out), nil
 }
 
 // Decrypt opens a compact JWE (alg dir, enc A256GCM; zip DEF allowed) with
