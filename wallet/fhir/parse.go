@@ -192,45 +192,56 @@ func bundleType(raw []byte) string {
 }
 
 // bundle files every entry of a Bundle; prefix names the Bundle for nested
-// ones ("entry 3 (Bundle/b) > ").
+// ones ("entry 3 (Bundle/b) > "). It walks the entries in place, so each
+// resource is scanned once to find its end.
 func (p *parser) bundle(prefix string, raw []byte, depth int) {
-	var entries []byte
-	members(raw, func(key string, v []byte) bool {
-		if key == "entry" {
-			entries = v
+	objectAt(raw, 0, func(key string, v int) int {
+		if key != "entry" {
+			return skipValue(raw, v)
 		}
-		return true
+		if raw[v] == 'n' { // null
+			return skipValue(raw, v)
+		}
+		end := arrayAt(raw, v, func(i, e int) int {
+			return p.entry(fmt.Sprintf("%sentry %d", prefix, i+1), raw, e, depth)
+		})
+		if end < 0 {
+			end = skipValue(raw, v)
+			p.skip(prefix+"Bundle.entry", "entry is "+jsonKind(raw[v:end])+", not an array")
+		}
+		return end
 	})
-	if entries == nil || string(entries) == "null" {
-		return
-	}
-	if !elements(entries, func(i int, e []byte) bool {
-		p.entry(fmt.Sprintf("%sentry %d", prefix, i+1), e, depth)
-		return true
-	}) {
-		p.skip(strings.TrimSuffix(prefix, " > ")+"Bundle.entry", "entry is "+jsonKind(entries)+", not an array")
-	}
 }
 
-// entry files one Bundle.entry.
-func (p *parser) entry(where string, e []byte, depth int) {
+// entry files the Bundle.entry that starts at raw[start] and returns the
+// index just past it.
+func (p *parser) entry(where string, raw []byte, start, depth int) int {
 	var res, request, response, search []byte
-	if !members(e, func(key string, v []byte) bool {
+	end := objectAt(raw, start, func(key string, v int) int {
+		end := skipValue(raw, v)
 		switch key {
 		case "resource":
-			res = v
+			res = raw[v:end:end]
 		case "request":
-			request = v
+			request = raw[v:end:end]
 		case "response":
-			response = v
+			response = raw[v:end:end]
 		case "search":
-			search = v
+			search = raw[v:end:end]
 		}
-		return true
-	}) {
-		p.skip(where, "the entry is "+jsonKind(e)+", not a JSON object")
-		return
+		return end
+	})
+	if end < 0 {
+		end = skipValue(raw, start)
+		p.skip(where, "the entry is "+jsonKind(raw[start:end])+", not a JSON object")
+		return end
 	}
+	p.fileEntry(where, res, request, response, search, depth)
+	return end
+}
+
+// fileEntry files an entry's resource, or says why there is none.
+func (p *parser) fileEntry(where string, res, request, response, search []byte, depth int) {
 	method, url := memberString(request, "method"), memberString(request, "url")
 	if res == nil || string(res) == "null" {
 		switch {

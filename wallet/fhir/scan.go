@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"bytes"
 	"encoding/json"
 	"unicode/utf8"
 )
@@ -22,13 +23,21 @@ func skipSpace(b []byte, i int) int {
 
 // skipString returns the index just past the string starting at b[i] == '"'.
 func skipString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
+	for i++; i < len(b); {
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			return len(b)
+		}
+		i += q
+		// The quote ends the string unless an odd run of backslashes escapes it.
+		n := 0
+		for j := i - 1; j >= 0 && b[j] == '\\'; j-- {
+			n++
+		}
+		if n%2 == 0 {
 			return i + 1
 		}
+		i++
 	}
 	return len(b)
 }
@@ -77,6 +86,60 @@ func trimJSON(b []byte) []byte {
 	return b[i:j:j]
 }
 
+// objectAt walks the object that starts at b[i]: fn gets each key and the
+// index where its value starts, and returns the index just past the value
+// (having read it, or by skipValue), or -1 to stop. objectAt returns the
+// index just past the object, or -1 if b[i] is not '{' or fn stopped.
+func objectAt(b []byte, i int, fn func(key string, v int) int) int {
+	if i >= len(b) || b[i] != '{' {
+		return -1
+	}
+	i = skipSpace(b, i+1)
+	for i < len(b) && b[i] == '"' {
+		end := skipString(b, i)
+		key := unquote(b[i:end])
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return len(b)
+		}
+		vend := fn(key, skipSpace(b, i+1))
+		if vend < 0 {
+			return -1
+		}
+		i = skipSpace(b, vend)
+		if i < len(b) && b[i] == ',' {
+			i = skipSpace(b, i+1)
+		}
+	}
+	if i < len(b) && b[i] == '}' {
+		return i + 1
+	}
+	return len(b)
+}
+
+// arrayAt walks the array that starts at b[i] like objectAt walks objects;
+// fn gets each element's position in the array and start index.
+func arrayAt(b []byte, i int, fn func(n, v int) int) int {
+	if i >= len(b) || b[i] != '[' {
+		return -1
+	}
+	i = skipSpace(b, i+1)
+	for n := 0; i < len(b) && b[i] != ']'; n++ {
+		end := fn(n, i)
+		if end <= i {
+			return len(b)
+		}
+		i = skipSpace(b, end)
+		if i < len(b) && b[i] == ',' {
+			i = skipSpace(b, i+1)
+		}
+	}
+	if i < len(b) && b[i] == ']' {
+		return i + 1
+	}
+	return len(b)
+}
+
 // members calls fn with each member of the object b (whitespace trimmed),
 // the value as an exact sub-slice, until fn returns false. It reports whether
 // b is an object.
@@ -84,44 +147,13 @@ func members(b []byte, fn func(key string, value []byte) bool) bool {
 	if len(b) == 0 || b[0] != '{' {
 		return false
 	}
-	i := skipSpace(b, 1)
-	for i < len(b) && b[i] == '"' {
-		end := skipString(b, i)
-		key := unquote(b[i:end])
-		i = skipSpace(b, end)
-		if i >= len(b) || b[i] != ':' {
-			return true
+	objectAt(b, 0, func(key string, v int) int {
+		end := skipValue(b, v)
+		if !fn(key, b[v:end:end]) {
+			return -1
 		}
-		i = skipSpace(b, i+1)
-		vend := skipValue(b, i)
-		if !fn(key, b[i:vend:vend]) {
-			return true
-		}
-		i = skipSpace(b, vend)
-		if i < len(b) && b[i] == ',' {
-			i = skipSpace(b, i+1)
-		}
-	}
-	return true
-}
-
-// elements calls fn with each element of the array b, until fn returns false.
-// It reports whether b is an array.
-func elements(b []byte, fn func(i int, value []byte) bool) bool {
-	if len(b) == 0 || b[0] != '[' {
-		return false
-	}
-	i := skipSpace(b, 1)
-	for n := 0; i < len(b) && b[i] != ']'; n++ {
-		end := skipValue(b, i)
-		if end == i || !fn(n, b[i:end:end]) {
-			return true
-		}
-		i = skipSpace(b, end)
-		if i < len(b) && b[i] == ',' {
-			i = skipSpace(b, i+1)
-		}
-	}
+		return end
+	})
 	return true
 }
 
@@ -159,14 +191,17 @@ type head struct {
 
 func readHead(raw []byte) head {
 	var h head
+	var typeSeen, idSeen bool
 	h.object = members(raw, func(key string, v []byte) bool {
 		switch key {
 		case "resourceType":
-			h.resourceType = unquote(v)
+			h.resourceType, typeSeen = unquote(v), true
 		case "id":
-			h.id = unquote(v)
+			h.id, idSeen = unquote(v), true
 		}
-		return true
+		// Both usually come first; a duplicate key later is rare enough
+		// that the first value is taken, as FHIR forbids duplicates anyway.
+		return !(typeSeen && idSeen)
 	})
 	return h
 }
