@@ -1,0 +1,255 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"medwallet/wallet/ledger/witness"
+)
+
+const usage = `usage:
+  medwallet-node [--data DIR] [--listen MULTIADDR ...] [--https ADDR --cert F --key F]
+                 [--public-host HOST] [--host-over-https] [--enroll open|manual] [--name NAME]
+  medwallet-node enroll list [--json] [--data DIR]
+  medwallet-node enroll approve ORIGIN [--data DIR]
+  medwallet-node enroll reject ORIGIN [--data DIR]
+
+The data directory defaults to %s (MEDWALLET_NODE_HOME overrides it).
+`
+
+// Main runs the medwallet-node command line with args (without the program
+// name) until ctx ends (SIGINT/SIGTERM in the real binary), and returns the
+// exit status: 0 for success, 1 for a failure, 2 for a usage error.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "enroll" {
+		return runEnroll(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprintf(stdout, usage, DefaultDir())
+		return 0
+	}
+	return runNode(ctx, args, stdout, stderr)
+}
+
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+func fail(stderr io.Writer, format string, args ...any) int {
+	fmt.Fprintf(stderr, "medwallet-node: "+format+"\n", args...)
+	return 1
+}
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintf(stderr, usage, DefaultDir()) }
+	return fs
+}
+
+func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("medwallet-node", stderr)
+	var cfg Config
+	var listen stringList
+	var enroll string
+	var logJSON bool
+	fs.StringVar(&cfg.Dir, "data", DefaultDir(), "data directory (keys, enrollments, hosted share ciphertext)")
+	fs.Var(&listen, "listen", "libp2p multiaddr to listen on (repeatable; default tcp and quic on port 4001)")
+	fs.StringVar(&cfg.HTTPSAddr, "https", "", "also serve HTTPS on this address, e.g. :443")
+	fs.StringVar(&cfg.CertFile, "cert", "", "HTTPS certificate chain (PEM)")
+	fs.StringVar(&cfg.KeyFile, "key", "", "HTTPS private key (PEM)")
+	fs.StringVar(&cfg.PublicHost, "public-host", "", "host[:port] in links to hosted shares (default: the --https address)")
+	fs.BoolVar(&cfg.HostOverHTTPS, "host-over-https", false, "accept shares to host over HTTPS too (default: from libp2p peers only)")
+	fs.StringVar(&enroll, "enroll", "open", "who may enroll a log: open (anyone) or manual (queued for `enroll approve`)")
+	fs.StringVar(&cfg.Name, "name", "", "witness name, fixed at first start (default: <hostname>/medwallet-witness)")
+	fs.DurationVar(&cfg.PurgeInterval, "purge-every", DefaultPurgeInterval, "how often expired hosted shares are deleted")
+	fs.BoolVar(&logJSON, "log-json", false, "write the log as JSON lines instead of text")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "medwallet-node: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	if len(listen) > 0 {
+		cfg.ListenAddrs = listen
+	}
+	p, err := witness.ParsePolicy(enroll)
+	if err != nil {
+		fmt.Fprintf(stderr, "medwallet-node: --enroll: %v\n", err)
+		return 2
+	}
+	cfg.Policy = p
+	var h slog.Handler = slog.NewTextHandler(stderr, nil)
+	if logJSON {
+		h = slog.NewJSONHandler(stderr, nil)
+	}
+	cfg.Logger = slog.New(h)
+
+	n, err := Start(cfg)
+	if err != nil {
+		return fail(stderr, "%v", err)
+	}
+	n.WriteBanner(stdout)
+	cfg.Logger.Info("node started", "peer", n.ID().String(), "policy", p.String())
+	<-ctx.Done()
+	cfg.Logger.Info("shutting down")
+	if err := n.Close(); err != nil {
+		return fail(stderr, "shut down: %v", err)
+	}
+	cfg.Logger.Info("stopped")
+	return 0
+}
+
+// WriteBanner prints what the node's operator hands to patients and
+// wallets: the peer ID and addresses to dial, the HTTPS URL, and the
+// witness vkey a wallet trusts, with the enrollment policy.
+func (n *Node) WriteBanner(w io.Writer) {
+	fmt.Fprintln(w, "medwallet-node is running")
+	fmt.Fprintf(w, "  peer id:      %s\n", n.ID())
+	for _, a := range n.Addrs() {
+		fmt.Fprintf(w, "  address:      %s\n", a)
+	}
+	if u := n.HTTPSURL(); u != "" {
+		fmt.Fprintf(w, "  https:        %s (listening on %s)\n", u, n.HTTPSAddr())
+	}
+	fmt.Fprintf(w, "  witness name: %s\n", n.Witness.Key().Name)
+	fmt.Fprintf(w, "  witness vkey: %s\n", n.WitnessKey())
+	fmt.Fprintf(w, "  enrollment:   %s\n", n.Policy())
+	fmt.Fprintf(w, "  data:         %s\n", n.Dir())
+}
+
+// splitInterspersed parses flags that may come before, between or after
+// positional arguments, returning the positional ones.
+func splitInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func runEnroll(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("medwallet-node enroll", stderr)
+	dir := fs.String("data", DefaultDir(), "data directory of the node")
+	asJSON := fs.Bool("json", false, "list as JSON")
+	pos, err := splitInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if len(pos) == 0 {
+		fs.Usage()
+		return 2
+	}
+	action := pos[0]
+	switch {
+	case action == "list" && len(pos) == 1:
+	case (action == "approve" || action == "reject") && len(pos) == 2:
+	default:
+		fs.Usage()
+		return 2
+	}
+	op, err := OpenOperator(*dir)
+	if err != nil {
+		return fail(stderr, "enroll %s: %v", action, err)
+	}
+	defer op.Close()
+	switch action {
+	case "list":
+		es, err := op.Logs()
+		if err != nil {
+			return fail(stderr, "enroll list: %v", err)
+		}
+		if *asJSON {
+			return writeEnrollmentsJSON(stdout, stderr, es)
+		}
+		writeEnrollments(stdout, es)
+	case "approve":
+		if err := op.Approve(pos[1]); err != nil {
+			return fail(stderr, "enroll approve: %v", decisionHint(err))
+		}
+		fmt.Fprintf(stdout, "approved %s: the witness now cosigns this log\n", pos[1])
+	case "reject":
+		if err := op.Reject(pos[1]); err != nil {
+			return fail(stderr, "enroll reject: %v", decisionHint(err))
+		}
+		fmt.Fprintf(stdout, "rejected %s: the request is dropped (the wallet may ask again)\n", pos[1])
+	}
+	return 0
+}
+
+func decisionHint(err error) error {
+	switch {
+	case errors.Is(err, witness.ErrUnknownLog):
+		return fmt.Errorf("%w; see `medwallet-node enroll list` for the origins waiting", err)
+	case errors.Is(err, witness.ErrNotPending):
+		return fmt.Errorf("%w; it is already followed", err)
+	}
+	return err
+}
+
+// enrollmentJSON is the stable JSON of `enroll list --json`.
+type enrollmentJSON struct {
+	Origin     string    `json:"origin"`
+	Status     string    `json:"status"` // "pending" or "followed"
+	Label      string    `json:"label,omitempty"`
+	VKey       string    `json:"vkey"`
+	Size       uint64    `json:"size"`
+	EnrolledAt time.Time `json:"enrolled_at"`
+}
+
+func status(e witness.Enrollment) string {
+	if e.Pending {
+		return "pending"
+	}
+	return "followed"
+}
+
+func writeEnrollmentsJSON(stdout, stderr io.Writer, es []witness.Enrollment) int {
+	out := make([]enrollmentJSON, 0, len(es))
+	for _, e := range es {
+		out = append(out, enrollmentJSON{Origin: e.Origin, Status: status(e), Label: e.Label, VKey: e.VKey, Size: e.Size, EnrolledAt: e.EnrolledAt})
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return fail(stderr, "enroll list: %v", err)
+	}
+	return 0
+}
+
+func writeEnrollments(w io.Writer, es []witness.Enrollment) {
+	if len(es) == 0 {
+		fmt.Fprintln(w, "no logs are enrolled yet")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ORIGIN\tSTATUS\tSIZE\tSINCE\tLABEL")
+	for _, e := range es {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", e.Origin, status(e), e.Size, e.EnrolledAt.Format(time.DateOnly), e.Label)
+	}
+	tw.Flush()
+}
