@@ -127,6 +127,7 @@ type Host struct {
 	closed bool
 	server *httpServer
 	mdns   *mdnsService
+	relay  *relay.Relay
 
 	relayMu    sync.Mutex // guards relayAddrs; libp2p reads it via AddrsFactory
 	relayAddrs map[ID][]ma.Multiaddr
@@ -210,7 +211,17 @@ func New(cfg Config) (*Host, error) {
 	if cfg.NATPortMap {
 		opts = append(opts, libp2p.NATPortMap())
 	}
+	h, err := libp2p.New(opts...)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("start peer: %w", err)
+	}
+	hp.h = h
+
 	if cfg.RelayService {
+		// Started here rather than through libp2p.EnableRelayService, which
+		// waits for AutoNAT to call the host public: a clinic node that is
+		// told to relay should relay, also on a LAN or in tests.
 		res := relay.DefaultResources()
 		lim := cfg.RelayLimit
 		if lim.Duration <= 0 {
@@ -220,15 +231,14 @@ func New(cfg Config) (*Host, error) {
 			lim.Data = 64 << 20
 		}
 		res.Limit = &lim
-		opts = append(opts, libp2p.EnableRelayService(relay.WithResources(res)))
+		r, err := relay.New(h, relay.WithResources(res))
+		if err != nil {
+			_ = h.Close()
+			cancel()
+			return nil, fmt.Errorf("start peer: relay service: %w", err)
+		}
+		hp.relay = r
 	}
-	h, err := libp2p.New(opts...)
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("start peer: %w", err)
-	}
-	hp.h = h
-
 	for _, r := range cfg.StaticRelays {
 		if r.ID == h.ID() {
 			continue
@@ -398,7 +408,7 @@ func (hp *Host) Close() error {
 		return nil
 	}
 	hp.closed = true
-	srv, m := hp.server, hp.mdns
+	srv, m, r := hp.server, hp.mdns, hp.relay
 	hp.mu.Unlock()
 
 	hp.cancel()
@@ -408,6 +418,9 @@ func (hp *Host) Close() error {
 	}
 	if srv != nil {
 		errs = append(errs, srv.close())
+	}
+	if r != nil {
+		errs = append(errs, r.Close())
 	}
 	hp.wg.Wait()
 	errs = append(errs, hp.h.Close())
