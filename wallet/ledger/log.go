@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/bits"
 	"slices"
 	"time"
 
@@ -80,6 +79,18 @@ func (l *Log) VerifierKey() string { return l.vkey }
 func (l *Log) Append(tx kv.Txn, commitment [32]byte) (uint64, error) {
 	leaf := LeafHash(commitment)
 	return appendLeaf(tx, leaf[:])
+}
+
+// AppendAll adds many commitments in order (an import of many records in one
+// transaction) and returns the index of the first; commitment i gets index
+// first+i. It writes the tree state once instead of once per leaf.
+func (l *Log) AppendAll(tx kv.Txn, commitments [][32]byte) (first uint64, err error) {
+	leaves := make([][]byte, len(commitments))
+	for i, c := range commitments {
+		h := LeafHash(c)
+		leaves[i] = h[:]
+	}
+	return appendLeaves(tx, leaves)
 }
 
 // Size is the number of leaves in the log.
@@ -335,57 +346,64 @@ func (l *Log) Audit(tx kv.Txn, records func(yield func(index uint64, commitment 
 	a.SignedOK = signed == nil
 
 	r := rangeFactory.NewEmptyRange(0)
-	next := uint64(0)
-	err = tx.Iterate(nodePrefix, func(key, value []byte) error {
-		if len(key) != len(nodePrefix)+8 {
-			return fmt.Errorf("%w: node key %q", ErrCorrupt, key)
-		}
-		i := binary.BigEndian.Uint64(key[len(nodePrefix):])
-		if i >= a.Size {
-			a.Damaged = append(a.Damaged, i)
-			return nil
-		}
-		for ; next < i; next++ { // a missing node key
+	next := uint64(0) // the next leaf expected
+	// skip records leaves whose nodes are missing or unreadable and keeps
+	// the recomputation going with a placeholder.
+	skip := func(upTo uint64) error {
+		for ; next < upTo && next < a.Size; next++ {
 			a.Damaged = append(a.Damaged, next)
 			if err := r.Append(make([]byte, 32), nil); err != nil {
 				return fmt.Errorf("%w: %v", ErrCorrupt, err)
 			}
 		}
-		next = i + 1
-		if len(value) < 32 || len(value)%32 != 0 {
-			a.Damaged = append(a.Damaged, i)
-			return r.Append(make([]byte, 32), nil)
+		return nil
+	}
+	err = tx.Iterate(nodePrefix, func(key, value []byte) error {
+		if len(key) != len(nodePrefix)+8 {
+			return fmt.Errorf("%w: node key %q", ErrCorrupt, key)
 		}
-		if w, ok := want[i]; ok && [32]byte(value[:32]) != w {
-			a.Differing = append(a.Differing, i)
+		g := binary.BigEndian.Uint64(key[len(nodePrefix):])
+		if g > (a.Size-1)>>groupBits || a.Size == 0 {
+			return nil // a group past the end of the tree is never read
 		}
-		delete(want, i)
-		damaged := len(value) != 32*(1+bits.TrailingZeros64(i+1))
-		err := r.Append(value[:32], func(id compact.NodeID, h []byte) {
-			end := 32 * (int(id.Level) + 1)
-			if id.Level > 0 && (len(value) < end || !bytes.Equal(value[end-32:end], h)) {
-				damaged = true
+		if err := skip(g << groupBits); err != nil {
+			return err
+		}
+		for i := g << groupBits; i < (g+1)<<groupBits && i < a.Size; i++ {
+			n := nodesOf(i)
+			if len(value) < 32*n {
+				return skip((g + 1) << groupBits)
 			}
-		})
-		if damaged {
-			a.Damaged = append(a.Damaged, i)
-		}
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrCorrupt, err)
-		}
-		if signed != nil && r.End() == signed.Size {
-			a.SignedOK = rootOfRange(r.Hashes()) == signed.Root
+			mine := value[:32*n]
+			value = value[32*n:]
+			if w, ok := want[i]; ok && [32]byte(mine[:32]) != w {
+				a.Differing = append(a.Differing, i)
+			}
+			delete(want, i)
+			damaged := false
+			err := r.Append(mine[:32], func(id compact.NodeID, h []byte) {
+				if id.Level > 0 && !bytes.Equal(mine[32*id.Level:32*id.Level+32], h) {
+					damaged = true
+				}
+			})
+			if err != nil {
+				return fmt.Errorf("%w: %v", ErrCorrupt, err)
+			}
+			if damaged {
+				a.Damaged = append(a.Damaged, i)
+			}
+			next = i + 1
+			if signed != nil && r.End() == signed.Size {
+				a.SignedOK = rootOfRange(r.Hashes()) == signed.Root
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return a, fmt.Errorf("ledger: audit: %w", err)
 	}
-	for ; next < a.Size; next++ {
-		a.Damaged = append(a.Damaged, next)
-		if err := r.Append(make([]byte, 32), nil); err != nil {
-			return a, fmt.Errorf("ledger: audit: %w: %v", ErrCorrupt, err)
-		}
+	if err := skip(a.Size); err != nil {
+		return a, fmt.Errorf("ledger: audit: %w", err)
 	}
 	if signed != nil && signed.Size == 0 {
 		a.SignedOK = signed.Root == emptyRoot

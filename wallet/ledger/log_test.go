@@ -296,15 +296,17 @@ func TestAuditReportsRecordsThatDisagreeWithTheLog(t *testing.T) {
 		t.Fatalf("the tree itself was reported damaged: %+v", a)
 	}
 
-	// Damage an interior node behind the transaction layer: leaf 7 stores the
-	// nodes (0,7), (1,3), (2,1), (3,0).
+	// Damage an interior node behind the transaction layer. Group 0 holds
+	// leaves 0-15; leaf 7's hashes start after the 11 hashes of leaves 0-6,
+	// and its second hash is node (level 1, index 3).
+	group0 := "log/node/\x00\x00\x00\x00\x00\x00\x00\x00"
 	var stored []byte
 	db.View(func(tx kv.Txn) error {
-		stored, _ = tx.Get(append([]byte("log/node/"), 0, 0, 0, 0, 0, 0, 0, 7))
+		stored, _ = tx.Get([]byte(group0))
 		return nil
 	})
-	stored[40] ^= 1
-	db.Corrupt("log/node/\x00\x00\x00\x00\x00\x00\x00\x07", stored)
+	stored[32*12+5] ^= 1
+	db.Corrupt(group0, stored)
 	a = audit(commitments(nil))
 	if !equalU64(a.Damaged, []uint64{7}) || a.OK() {
 		t.Fatalf("damaged node not reported: %+v", a)

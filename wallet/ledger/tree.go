@@ -16,17 +16,22 @@ import (
 //
 //	log/tree          8-byte big-endian size, then the compact range of
 //	                  [0, size): the roots of its perfect subtrees, left to right
-//	log/node/<i>      for leaf i (8-byte big-endian), the hashes of every node
-//	                  whose rightmost leaf is i: levels 0 .. trailing zeros of
-//	                  i+1, 32 bytes each. Node (level L, index k) therefore
-//	                  lives at leaf (k+1)<<L - 1, offset 32*L.
+//	log/node/<g>      leaf group g (8-byte big-endian): for each leaf i from
+//	                  16g to 16g+15 in order, the hashes of every node whose
+//	                  rightmost leaf is i, levels 0 .. trailing zeros of i+1,
+//	                  32 bytes each. Node (level L, index k) therefore lives
+//	                  with leaf (k+1)<<L - 1.
 //
-// Appending writes one node key and the tree key; a proof reads one node
-// key per proof hash.
+// Grouping sixteen leaves per key keeps Badger's write amplification low;
+// appending rewrites one small group value and the tree key, and a proof
+// reads one group per proof hash.
 var (
 	treeKey    = []byte("log/tree")
 	nodePrefix = []byte("log/node/")
 )
+
+// groupBits sets the leaves per node group: 1 << groupBits.
+const groupBits = 4
 
 // ErrCorrupt means the stored tree is inconsistent with itself: a node or the
 // tree state is missing or has the wrong length. Restore the wallet from a
@@ -35,11 +40,23 @@ var ErrCorrupt = errors.New("ledger: stored log is damaged")
 
 var rangeFactory = &compact.RangeFactory{Hash: hashChildren}
 
-func nodeKey(leaf uint64) []byte {
+func groupKey(group uint64) []byte {
 	k := make([]byte, len(nodePrefix)+8)
 	copy(k, nodePrefix)
-	binary.BigEndian.PutUint64(k[len(nodePrefix):], leaf)
+	binary.BigEndian.PutUint64(k[len(nodePrefix):], group)
 	return k
+}
+
+// nodesOf is how many node hashes are stored with leaf i.
+func nodesOf(i uint64) int { return 1 + bits.TrailingZeros64(i+1) }
+
+// offsetInGroup is where leaf i's hashes start in its group value, in hashes.
+func offsetInGroup(i uint64) int {
+	off := 0
+	for j := i &^ (1<<groupBits - 1); j < i; j++ {
+		off += nodesOf(j)
+	}
+	return off
 }
 
 // loadRange reads the compact range [0, size) of the stored tree.
@@ -79,28 +96,55 @@ func storeRange(tx kv.Txn, r *compact.Range) error {
 	return nil
 }
 
-// appendLeaf adds one leaf hash to the stored tree and returns its index.
-func appendLeaf(tx kv.Txn, leafHash []byte) (uint64, error) {
+// appendLeaves adds leaf hashes to the stored tree and returns the index of
+// the first. The tree state and each touched group are written once.
+func appendLeaves(tx kv.Txn, leaves [][]byte) (uint64, error) {
 	r, err := loadRange(tx)
 	if err != nil {
 		return 0, err
 	}
-	index := r.End()
-	nodes := make([]byte, 0, 32*(1+bits.TrailingZeros64(index+1)))
-	if err := r.Append(leafHash, func(_ compact.NodeID, h []byte) { nodes = append(nodes, h...) }); err != nil {
-		return 0, fmt.Errorf("%w: append leaf %d: %v", ErrCorrupt, index, err)
+	first := r.End()
+	var group []byte
+	if first&(1<<groupBits-1) != 0 && len(leaves) > 0 {
+		// Continue the group the last append left open.
+		if group, err = tx.Get(groupKey(first >> groupBits)); err != nil {
+			return 0, fmt.Errorf("%w: node group of leaf %d: %v", ErrCorrupt, first, err)
+		}
+		if len(group) != 32*offsetInGroup(first) {
+			return 0, fmt.Errorf("%w: node group of leaf %d is %d bytes", ErrCorrupt, first, len(group))
+		}
 	}
-	if err := tx.Set(nodeKey(index), nodes); err != nil {
-		return 0, fmt.Errorf("ledger: write leaf %d: %w", index, err)
+	visit := func(_ compact.NodeID, h []byte) { group = append(group, h...) }
+	for _, leaf := range leaves {
+		i := r.End()
+		if err := r.Append(leaf, visit); err != nil {
+			return 0, fmt.Errorf("%w: append leaf %d: %v", ErrCorrupt, i, err)
+		}
+		if (i+1)&(1<<groupBits-1) == 0 {
+			if err := tx.Set(groupKey(i>>groupBits), group); err != nil {
+				return 0, fmt.Errorf("ledger: write leaf %d: %w", i, err)
+			}
+			group = make([]byte, 0, 32*(2<<groupBits))
+		}
+	}
+	if end := r.End(); end&(1<<groupBits-1) != 0 && len(leaves) > 0 {
+		if err := tx.Set(groupKey(end>>groupBits), group); err != nil {
+			return 0, fmt.Errorf("ledger: write leaf %d: %w", end-1, err)
+		}
 	}
 	if err := storeRange(tx, r); err != nil {
 		return 0, err
 	}
-	return index, nil
+	return first, nil
 }
 
-// nodeReader reads stored node hashes, remembering the values it fetched so
-// that nodes sharing a rightmost leaf cost one Get.
+// appendLeaf adds one leaf hash to the stored tree and returns its index.
+func appendLeaf(tx kv.Txn, leafHash []byte) (uint64, error) {
+	return appendLeaves(tx, [][]byte{leafHash})
+}
+
+// nodeReader reads stored node hashes, remembering the groups it fetched so
+// that nodes in the same group cost one Get.
 type nodeReader struct {
 	tx    kv.Txn
 	cache map[uint64][]byte
@@ -111,24 +155,25 @@ func (nr *nodeReader) node(id compact.NodeID) ([]byte, error) {
 		return nil, fmt.Errorf("%w: node level %d", ErrCorrupt, id.Level)
 	}
 	leaf := (id.Index+1)<<id.Level - 1
-	v, ok := nr.cache[leaf]
+	g := leaf >> groupBits
+	v, ok := nr.cache[g]
 	if !ok {
 		var err error
-		v, err = nr.tx.Get(nodeKey(leaf))
+		v, err = nr.tx.Get(groupKey(g))
 		if errors.Is(err, kv.ErrNotFound) {
-			return nil, fmt.Errorf("%w: node for leaf %d is missing", ErrCorrupt, leaf)
+			return nil, fmt.Errorf("%w: nodes of leaf %d are missing", ErrCorrupt, leaf)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("ledger: read node for leaf %d: %w", leaf, err)
+			return nil, fmt.Errorf("ledger: read nodes of leaf %d: %w", leaf, err)
 		}
 		if nr.cache == nil {
 			nr.cache = make(map[uint64][]byte, 4)
 		}
-		nr.cache[leaf] = v
+		nr.cache[g] = v
 	}
-	end := 32 * (int(id.Level) + 1)
+	end := 32 * (offsetInGroup(leaf) + int(id.Level) + 1)
 	if len(v) < end || len(v)%32 != 0 {
-		return nil, fmt.Errorf("%w: node for leaf %d is %d bytes, want at least %d", ErrCorrupt, leaf, len(v), end)
+		return nil, fmt.Errorf("%w: nodes of leaf %d: group is %d bytes, want at least %d", ErrCorrupt, leaf, len(v), end)
 	}
 	return v[end-32 : end], nil
 }

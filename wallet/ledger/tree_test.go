@@ -214,3 +214,48 @@ func sameHashes(a [][32]byte, b []tlog.Hash) bool {
 	}
 	return true
 }
+
+// TestAppendAllStoresWhatAppendStores checks the batch path against leaf by
+// leaf appends, across transactions that end mid-group.
+func TestAppendAllStoresWhatAppendStores(t *testing.T) {
+	one, batch := kvtest.NewMemory(), kvtest.NewMemory()
+	l, err := Open("medwallet/test", make([]byte, 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs [][32]byte
+	for i := range 100 {
+		cs = append(cs, sha256.Sum256([]byte{byte(i)}))
+	}
+	for _, c := range cs {
+		one.Update(func(tx kv.Txn) error { _, err := l.Append(tx, c); return err })
+	}
+	for _, cut := range [][2]int{{0, 7}, {7, 7}, {7, 16}, {16, 33}, {33, 100}} {
+		err := batch.Update(func(tx kv.Txn) error {
+			first, err := l.AppendAll(tx, cs[cut[0]:cut[1]])
+			if err == nil && first != uint64(cut[0]) {
+				t.Errorf("batch %v starts at %d", cut, first)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	dump := func(db kv.DB) map[string]string {
+		m := map[string]string{}
+		db.View(func(tx kv.Txn) error {
+			return tx.Iterate([]byte("log/"), func(k, v []byte) error { m[string(k)] = string(v); return nil })
+		})
+		return m
+	}
+	a, b := dump(one), dump(batch)
+	if len(a) != len(b) || len(a) != 1+(100+15)/16 {
+		t.Fatalf("%d keys one by one, %d in batches", len(a), len(b))
+	}
+	for k, v := range a {
+		if b[k] != v {
+			t.Errorf("key %q differs", k)
+		}
+	}
+}

@@ -179,9 +179,9 @@ func (t badgerTxn) Get(key []byte) ([]byte, error) {
 	return item.ValueCopy(nil)
 }
 
-func (t badgerTxn) Set(key, value []byte) error {
-	return t.txn.Set(bytes.Clone(key), bytes.Clone(value))
-}
+// Set hands key and value to Badger, which keeps them until commit: callers
+// must not modify them afterwards (the ledger never does).
+func (t badgerTxn) Set(key, value []byte) error { return t.txn.Set(key, value) }
 
 func (t badgerTxn) Delete(key []byte) error { return t.txn.Delete(bytes.Clone(key)) }
 
