@@ -1,0 +1,737 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"medwallet/app/peer"
+	"medwallet/wallet"
+	"medwallet/wallet/fhir"
+	"medwallet/wallet/kv"
+	"medwallet/wallet/ledger"
+	"medwallet/wallet/share"
+)
+
+// Share defaults.
+const (
+	// DefaultShareExpiry is how long a share works unless the patient says
+	// otherwise.
+	DefaultShareExpiry = 24 * time.Hour
+	// maxLinkAddrs is how many of the serving peer's addresses a link
+	// carries at most; fewer when the QR code would grow past version 15.
+	maxLinkAddrs = 3
+	// qrPixels is the width of the QR image CreateShare renders.
+	qrPixels = 640
+	// p2pHost is the placeholder host of a link URL served over libp2p: the
+	// link's _p2p member says which peer serves it, so the host is never
+	// looked up, and a short one keeps the QR code small.
+	p2pHost = "http://p2p"
+	// mySharesPrefix is where the wallet keeps what it knows of its own
+	// shares beyond the registry: the link, the records, where it is hosted.
+	mySharesPrefix = "myshares/"
+	// anchorTimeout bounds asking witnesses to cosign before a share.
+	anchorTimeout = 20 * time.Second
+)
+
+// Share statuses as ListShares reports them.
+const (
+	ShareActive    = "active"
+	ShareExpired   = "expired"
+	ShareRevoked   = "revoked"
+	ShareLockedOut = "locked-out"
+)
+
+// Errors callers switch on.
+var (
+	// ErrNothingToShare means the selection holds no records.
+	ErrNothingToShare = errors.New("no records selected: name records by ID, or choose kinds or a date range that match some")
+	// ErrNoPeer means a peer-to-peer share was asked for while the wallet's
+	// peer is not running.
+	ErrNoPeer = errors.New("a peer-to-peer share needs the wallet's peer running: open the desktop app or run 'medwallet serve', or host the share on a clinic node")
+	// ErrShareTooLarge means the selection with its attached files is over MaxShareBundle.
+	ErrShareTooLarge = errors.New("the selection is too large to share")
+	// ErrNoSuchShare means the wallet has no share with that ID.
+	ErrNoSuchShare = errors.New("no such share; 'medwallet share list' shows them")
+)
+
+// webClient makes the client for https URLs; tests point it at their
+// own TLS servers.
+var webClient = WebClient
+
+// ShareRequest says what to share, for how long and how.
+type ShareRequest struct {
+	// IDs names records; when empty, Kinds and From/To select them.
+	IDs   []string
+	Kinds []fhir.Kind
+	From  time.Time
+	To    time.Time
+	// Expires is how long the share works; 0 means DefaultShareExpiry, or
+	// no expiry at all with LongLived.
+	Expires   time.Duration
+	LongLived bool   // SHL flag L
+	Passcode  string // empty: none
+	Label     string // at most 80 characters, shown to the recipient
+	// Host is a clinic node that keeps the share while this computer is
+	// off: its multiaddr (ending in /p2p/<id>) or its https URL. Empty
+	// means the wallet's own peer serves it.
+	Host string
+	// PasscodeKDF is the passcode hash's cost; zero means share.DefaultKDF.
+	PasscodeKDF share.KDFParams
+}
+
+// ShareResult is a new share: the link to hand over and its QR code.
+type ShareResult struct {
+	ID        string    `json:"id"` // the handle for share list, revoke and log
+	Link      string    `json:"link"`
+	QRPNG     []byte    `json:"-"`
+	QRVersion int       `json:"qrVersion"`
+	Records   int       `json:"records"`
+	Files     int       `json:"files"` // attached files carried along
+	Bytes     int       `json:"bytes"` // plaintext size of the shared Bundle
+	Expires   time.Time `json:"expires,omitzero"`
+	Hosted    string    `json:"hosted,omitempty"` // the clinic node's endpoint
+	// PeerToPeer is true when only this wallet's peer serves the share, so
+	// the link works while the wallet's peer runs.
+	PeerToPeer bool     `json:"peerToPeer"`
+	Warnings   []string `json:"warnings,omitempty"`
+}
+
+// shareMeta is the wallet's own note about one of its shares, sealed in
+// its kv next to the registry.
+type shareMeta struct {
+	ID          string    `json:"id"`
+	Link        string    `json:"link"`
+	Records     []string  `json:"records"`
+	Host        string    `json:"host,omitempty"`     // as the patient named it
+	NodePeer    string    `json:"nodePeer,omitempty"` // the hosting node's peer ID, when hosted over libp2p
+	HostRevoked bool      `json:"hostRevoked,omitempty"`
+	Created     time.Time `json:"created"`
+}
+
+func metaKey(id string) []byte {
+	h := sha256.Sum256([]byte(id))
+	return []byte(mySharesPrefix + hex.EncodeToString(h[:]))
+}
+
+func saveMeta(db kv.DB, m shareMeta) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return db.Update(func(tx kv.Txn) error { return tx.Set(metaKey(m.ID), b) })
+}
+
+func loadMeta(db kv.DB, id string) (shareMeta, error) {
+	var m shareMeta
+	err := db.View(func(tx kv.Txn) error {
+		b, err := tx.Get(metaKey(id))
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(b, &m)
+	})
+	if errors.Is(err, kv.ErrNotFound) {
+		return m, fmt.Errorf("share %.8s…: %w", id, ErrNoSuchShare)
+	}
+	return m, err
+}
+
+// currentPeer is the session's running peer, or nil.
+func (s *Session) currentPeer() *Peer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Peer
+}
+
+// ensurePeer returns the session's peer, starting one that listens on
+// loopback only when none runs: enough to dial out to other peers.
+func ensurePeer(s *Session) (*Peer, error) {
+	if p := s.currentPeer(); p != nil {
+		return p, nil
+	}
+	return StartPeer(s, PeerOptions{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}})
+}
+
+// httpClient sends libp2p://<peer id> URLs over the session's peer and
+// every other URL over the network.
+func (s *Session) httpClient() *http.Client {
+	web := webClient()
+	inner := web.Transport
+	if inner == nil {
+		inner = http.DefaultTransport
+	}
+	return &http.Client{Timeout: web.Timeout, CheckRedirect: web.CheckRedirect,
+		Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+			if r.URL.Scheme != PeerScheme {
+				return inner.RoundTrip(r)
+			}
+			p, err := ensurePeer(s)
+			if err != nil {
+				return nil, err
+			}
+			id, err := peer.ParseAddr("/p2p/" + r.URL.Host)
+			if err != nil {
+				return nil, fmt.Errorf("%s: not a peer ID: %w", r.URL.Host, err)
+			}
+			return p.clientFor(id).Transport.RoundTrip(r)
+		})}
+}
+
+// shareRegistry is the wallet's registry of its own shares: the running
+// peer's (which serves them), or one over the same store.
+func shareRegistry(s *Session) *share.Registry {
+	if p := s.currentPeer(); p != nil {
+		return p.Shares
+	}
+	return share.NewRegistry(s.Wallet.DB(), share.DefaultPrefix)
+}
+
+// CreateShare shares the selected records: it signs the log (and has the
+// witnesses cosign when some are configured), builds one FHIR Bundle with
+// the records' exact bytes, their attached files and a Provenance with each
+// record's proof, encrypts it under a fresh key and serves it from the
+// wallet's peer or uploads it to a clinic node. The link fits a QR code of
+// version 15 or less when the label allows.
+func CreateShare(ctx context.Context, s *Session, req ShareRequest) (*ShareResult, error) {
+	if s.Locked() {
+		return nil, ErrSessionLocked
+	}
+	done := s.Busy()
+	defer done()
+	w := s.Wallet
+	now := time.Now()
+	if req.Expires < 0 {
+		return nil, fmt.Errorf("create share: expiry must be a positive duration")
+	}
+	var exp time.Time
+	switch {
+	case req.Expires > 0:
+		exp = now.Add(req.Expires)
+	case !req.LongLived:
+		exp = now.Add(DefaultShareExpiry)
+	}
+	p := s.currentPeer()
+	if req.Host == "" && p == nil {
+		return nil, fmt.Errorf("create share: %w", ErrNoPeer)
+	}
+	recs, err := selectRecords(w, req)
+	if err != nil {
+		return nil, fmt.Errorf("create share: %w", err)
+	}
+	res := &ShareResult{Records: len(recs), Expires: exp}
+	if err := signLog(ctx, s, res); err != nil {
+		return nil, fmt.Errorf("create share: sign the log: %w", err)
+	}
+	bundle, files, warns, err := shareBundle(w, recs, now)
+	if err != nil {
+		return nil, fmt.Errorf("create share: %w", err)
+	}
+	res.Files, res.Bytes, res.Warnings = files, len(bundle), append(res.Warnings, warns...)
+
+	var key [32]byte
+	if _, err := rand.Read(key[:]); err != nil {
+		return nil, fmt.Errorf("create share: random key: %w", err)
+	}
+	file, err := share.NewFile(key, share.ContentFHIR, bundle, now)
+	if err != nil {
+		return nil, fmt.Errorf("create share: %w", err)
+	}
+	sh, err := share.NewShare(share.Options{
+		Label: req.Label, Exp: exp, Passcode: req.Passcode, LongTerm: req.LongLived,
+		KDF: req.PasscodeKDF, Key: &key, Files: []share.File{file},
+	}, now)
+	if err != nil {
+		return nil, fmt.Errorf("create share: %w", err)
+	}
+	reg := shareRegistry(s)
+	if err := reg.Put(sh); err != nil {
+		return nil, fmt.Errorf("create share: %w", err)
+	}
+	meta := shareMeta{ID: sh.ID, Host: req.Host, Created: sh.Created}
+	for _, r := range recs {
+		meta.Records = append(meta.Records, r.ID)
+	}
+	text, err := placeShare(ctx, s, p, reg, sh, key, req.Host, &meta, res)
+	if err != nil {
+		reg.Delete(sh.ID)
+		return nil, fmt.Errorf("create share: %w", err)
+	}
+	meta.Link = text
+	if err := saveMeta(w.DB(), meta); err != nil {
+		reg.Delete(sh.ID)
+		return nil, fmt.Errorf("create share: %w", err)
+	}
+	png, version, err := share.EncodeQR(text, qrPixels)
+	if err != nil {
+		return nil, fmt.Errorf("create share: %w", err)
+	}
+	if version > 15 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("the QR code needs version %d; a shorter label makes it easier to scan", version))
+	}
+	res.ID, res.Link, res.QRPNG, res.QRVersion = sh.ID, text, png, version
+	return res, nil
+}
+
+// placeShare makes the share reachable (the wallet's peer, or an upload to
+// a clinic node) and returns the link text.
+func placeShare(ctx context.Context, s *Session, p *Peer, reg *share.Registry, sh *share.Share, key [32]byte, host string, meta *shareMeta, res *ShareResult) (string, error) {
+	switch {
+	case host == "":
+		res.PeerToPeer = true
+		l := sh.Link(p2pHost+share.DefaultPathPrefix+"/"+sh.ID, key, &share.P2P{Peer: p.Host.ID().String()})
+		return fitLink(l, linkAddrs(p.Addrs(), p.Host.ID().String()))
+	case strings.HasPrefix(host, "https://"):
+		endpoint := hostEndpoint(host)
+		rc, err := share.Upload(ctx, s.httpClient(), endpoint, sh)
+		if err != nil {
+			return "", err
+		}
+		if err := reg.AddHostReceipt(sh.ID, rc); err != nil {
+			return "", err
+		}
+		res.Hosted = rc.Endpoint
+		return fitLink(sh.Link(rc.URL, key, nil), nil)
+	case strings.HasPrefix(host, "/"):
+		p, err := ensurePeer(s)
+		if err != nil {
+			return "", err
+		}
+		info, err := p.Remember(host, "", peer.RoleClinic)
+		if err != nil {
+			return "", fmt.Errorf("clinic node %s: %w", host, err)
+		}
+		if err := p.Host.Connect(ctx, info); err != nil {
+			return "", fmt.Errorf("clinic node %s: %w", host, err)
+		}
+		rc, err := share.Upload(ctx, p.clientFor(info), "http://"+info.ID.String()+share.DefaultPathPrefix, sh)
+		if err != nil {
+			return "", err
+		}
+		if err := reg.AddHostReceipt(sh.ID, rc); err != nil {
+			return "", err
+		}
+		meta.NodePeer = info.ID.String()
+		res.Hosted = host
+		u, err := url.Parse(rc.URL)
+		if err != nil || !strings.HasPrefix(u.Path, "/") {
+			return "", fmt.Errorf("clinic node %s: its receipt names no usable URL", host)
+		}
+		var addrs []string
+		for _, a := range info.Addrs {
+			addrs = append(addrs, a.String())
+		}
+		return fitLink(sh.Link(p2pHost+u.Path, key, &share.P2P{Peer: info.ID.String()}), addrs)
+	}
+	return "", fmt.Errorf("host %q: give a clinic node's multiaddr ending in /p2p/<peer id>, or its https:// URL", host)
+}
+
+// hostEndpoint is the share endpoint of a clinic node named by its https
+// URL: the node serves shares under /shl unless the URL names a path.
+func hostEndpoint(host string) string {
+	u, err := url.Parse(host)
+	if err != nil || u.Path == "" || u.Path == "/" {
+		return strings.TrimRight(host, "/") + share.DefaultPathPrefix
+	}
+	return strings.TrimRight(host, "/")
+}
+
+// linkAddrs are the serving peer's addresses for a link, without the
+// /p2p/<id> suffix the link's peer member already says.
+func linkAddrs(full []string, id string) []string {
+	var out []string
+	for _, a := range full {
+		out = append(out, strings.TrimSuffix(a, "/p2p/"+id))
+	}
+	return out
+}
+
+// fitLink encodes l with as many of addrs (best first, at most
+// maxLinkAddrs) as keep its QR code at version 15 or less.
+func fitLink(l share.Link, addrs []string) (string, error) {
+	n := min(len(addrs), maxLinkAddrs)
+	for {
+		if l.P2P != nil {
+			l.P2P.Addrs = addrs[:n]
+		}
+		text, err := l.Encode()
+		if err != nil {
+			return "", err
+		}
+		if n == 0 || share.FitsVersion15(text) {
+			return text, nil
+		}
+		n--
+	}
+}
+
+func selectRecords(w *wallet.Wallet, req ShareRequest) ([]wallet.Record, error) {
+	ids := req.IDs
+	if len(ids) == 0 {
+		if len(req.Kinds) == 0 && req.From.IsZero() && req.To.IsZero() {
+			return nil, ErrNothingToShare
+		}
+		for _, e := range w.Search(wallet.Query{Kinds: req.Kinds, From: req.From, To: req.To}) {
+			ids = append(ids, e.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, ErrNothingToShare
+	}
+	seen := map[string]bool{}
+	uniq := ids[:0:0]
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, id)
+		}
+	}
+	recs, err := w.Records(uniq)
+	if err != nil {
+		return nil, err
+	}
+	return recs, nil
+}
+
+// signLog makes sure a signed checkpoint covers every record, so shared
+// records are at least signed by the patient, and asks the configured
+// witnesses to cosign when the latest checkpoint lacks their quorum.
+func signLog(ctx context.Context, s *Session, res *ShareResult) error {
+	w := s.Wallet
+	size, latest, err := w.LogState()
+	if err != nil {
+		return err
+	}
+	ws, err := w.Witnesses()
+	if err != nil {
+		return err
+	}
+	quorum := 1
+	_ = w.DB().View(func(tx kv.Txn) error {
+		if q, err := ledger.Quorum(tx); err == nil {
+			quorum = q
+		}
+		return nil
+	})
+	cosigned := 0
+	for _, x := range ws {
+		if !x.Pending && x.Size >= size {
+			cosigned++
+		}
+	}
+	covered := latest != nil && latest.Size >= size
+	if covered && (len(ws) == 0 || cosigned >= quorum) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, anchorTimeout)
+	defer cancel()
+	a, err := w.Anchor(ctx, s.httpClient())
+	switch {
+	case err == nil:
+	case a.Checkpoint.Note == nil:
+		return err
+	case errors.Is(err, ledger.ErrFork):
+		res.Warnings = append(res.Warnings, "FORK ALARM from a witness: "+err.Error()+"; the records are signed by you, but tell the clinic running that witness")
+	case errors.Is(err, ledger.ErrNoQuorum) && len(ws) == 0:
+		// No witnesses: a checkpoint signed by the patient is all there is.
+	case errors.Is(err, ledger.ErrNoQuorum):
+		res.Warnings = append(res.Warnings, fmt.Sprintf("only %d of the %d witnesses needed cosigned; the shared records show as signed by you only", len(a.Cosigned), a.Quorum))
+	default:
+		res.Warnings = append(res.Warnings, "anchoring: "+err.Error())
+	}
+	return nil
+}
+
+// shareBundle builds the shared Bundle: per record its exact bytes, its
+// attached files as Binary resources and a Provenance carrying its proof.
+func shareBundle(w *wallet.Wallet, recs []wallet.Record, now time.Time) ([]byte, int, []string, error) {
+	urls, err := fullURLs(recs)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	origin, vkey := w.Log().Origin(), w.Log().VerifierKey()
+	var buf bytes.Buffer
+	var warns []string
+	files := 0
+	fmt.Fprintf(&buf, `{"resourceType":"Bundle","id":%q,"type":"collection","timestamp":%q,"entry":[`,
+		derivedUUID("bundle", now.String(), urls[0]), now.UTC().Format(time.RFC3339))
+	first := true
+	entry := func(fullURL string, write func() error) error {
+		if !first {
+			buf.WriteByte(',')
+		}
+		first = false
+		u, _ := json.Marshal(fullURL)
+		buf.WriteString(`{"fullUrl":`)
+		buf.Write(u)
+		buf.WriteString(`,"resource":`)
+		if err := write(); err != nil {
+			return err
+		}
+		buf.WriteByte('}')
+		if buf.Len() > MaxShareBundle {
+			return fmt.Errorf("%w: over %d MiB with its attached files; share fewer records or files", ErrShareTooLarge, MaxShareBundle>>20)
+		}
+		return nil
+	}
+	for i, r := range recs {
+		if err := entry(urls[i], func() error { buf.Write(bytes.TrimSpace(r.Resource)); return nil }); err != nil {
+			return nil, 0, nil, err
+		}
+		for _, a := range r.Attachments {
+			if a.Size/3*4 > int64(MaxShareBundle-buf.Len()) {
+				return nil, 0, nil, fmt.Errorf("%w: the file %q of record %s alone is %d MiB; the limit is %d MiB", ErrShareTooLarge, a.Name, r.ID, a.Size>>20, MaxShareBundle>>20)
+			}
+			bid := derivedUUID("binary", a.ID)
+			err := entry("urn:uuid:"+bid, func() error { return writeBinary(&buf, w, a, bid, urls[i]) })
+			if err != nil {
+				return nil, 0, nil, fmt.Errorf("record %s: file %q: %w", r.ID, a.Name, err)
+			}
+			files++
+		}
+		p, err := w.Prove(r)
+		if err != nil {
+			warns = append(warns, fmt.Sprintf("record %s goes without a proof (%v); it will show as not anchored", r.ID, err))
+			continue
+		}
+		prov, err := newProvenance(urls[i], origin, vkey, p, now)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		pid := "urn:uuid:" + derivedUUID("provenance-entry", urls[i], r.ID)
+		if err := entry(pid, func() error { buf.Write(prov); return nil }); err != nil {
+			return nil, 0, nil, err
+		}
+	}
+	buf.WriteString("]}")
+	return buf.Bytes(), files, warns, nil
+}
+
+// writeBinary streams an attached file into buf as a Binary resource.
+func writeBinary(buf *bytes.Buffer, w *wallet.Wallet, a wallet.Attachment, id, owner string) error {
+	ct, _ := json.Marshal(a.ContentType)
+	ref, _ := json.Marshal(owner)
+	fmt.Fprintf(buf, `{"resourceType":"Binary","id":%q,"contentType":%s,"securityContext":{"reference":%s},"data":"`, id, ct, ref)
+	rc, err := w.OpenAttachment(a)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	enc := base64.NewEncoder(base64.StdEncoding, buf)
+	if _, err := io.Copy(enc, rc); err != nil {
+		return err
+	}
+	if err := enc.Close(); err != nil {
+		return err
+	}
+	buf.WriteString(`"}`)
+	return nil
+}
+
+// ShareInfo is one of the wallet's shares as the shares screen lists it.
+type ShareInfo struct {
+	ID           string    `json:"id"`
+	Label        string    `json:"label"`
+	Status       string    `json:"status"` // active, expired, revoked, locked-out
+	Created      time.Time `json:"created"`
+	Expires      time.Time `json:"expires,omitzero"`
+	LongLived    bool      `json:"longLived,omitempty"`
+	Passcode     bool      `json:"passcode,omitempty"`
+	AttemptsLeft int       `json:"attemptsLeft,omitempty"` // wrong passcodes still allowed
+	Records      int       `json:"records"`
+	Accesses     int       `json:"accesses"` // successful opens seen by this wallet
+	Attempts     int       `json:"attempts"` // every request logged by this wallet
+	Hosted       []string  `json:"hosted,omitempty"`
+	// Link is the link text (it holds the key; never print it in logs).
+	Link string `json:"-"`
+}
+
+// ListShares lists the wallet's shares, newest first. Access counts are
+// what this wallet's own peer logged; a hosted share's log is on the node
+// (see ShareLog).
+func ListShares(s *Session) ([]ShareInfo, error) {
+	if s.Locked() {
+		return nil, ErrSessionLocked
+	}
+	reg := shareRegistry(s)
+	all, err := reg.List()
+	if err != nil {
+		return nil, fmt.Errorf("list shares: %w", err)
+	}
+	now := time.Now()
+	out := []ShareInfo{}
+	for _, sh := range all {
+		meta, err := loadMeta(s.Wallet.DB(), sh.ID)
+		if err != nil {
+			continue // a share served for someone else, not one of the patient's
+		}
+		info := ShareInfo{
+			ID: sh.ID, Label: sh.Label, Status: shareStatus(sh, now), Created: sh.Created, Expires: sh.Exp,
+			LongLived: sh.HasFlag('L'), Passcode: sh.Passcode != nil, Records: len(meta.Records), Link: meta.Link,
+		}
+		if sh.Passcode != nil {
+			info.AttemptsLeft = max(sh.AttemptsLeft, 0)
+		}
+		for _, rc := range sh.Hosted {
+			info.Hosted = append(info.Hosted, hostName(meta, rc))
+		}
+		log, err := reg.AccessLog(sh.ID)
+		if err != nil {
+			return nil, fmt.Errorf("list shares: %w", err)
+		}
+		info.Attempts = len(log)
+		for _, e := range log {
+			if e.Outcome == share.OutcomeOK {
+				info.Accesses++
+			}
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+func shareStatus(sh *share.Share, now time.Time) string {
+	switch {
+	case sh.Revoked:
+		return ShareRevoked
+	case sh.Expired(now):
+		return ShareExpired
+	case sh.Disabled():
+		return ShareLockedOut
+	}
+	return ShareActive
+}
+
+func hostName(meta shareMeta, rc share.HostReceipt) string {
+	if meta.NodePeer != "" && meta.Host != "" {
+		return meta.Host
+	}
+	return rc.Endpoint
+}
+
+// hostClient is the client that reaches the node holding rc.
+func hostClient(s *Session, meta shareMeta) (*http.Client, error) {
+	if meta.NodePeer == "" {
+		return s.httpClient(), nil
+	}
+	p, err := ensurePeer(s)
+	if err != nil {
+		return nil, err
+	}
+	info, err := peer.ParseAddr("/p2p/" + meta.NodePeer)
+	if err != nil {
+		return nil, err
+	}
+	return p.clientFor(info), nil
+}
+
+// RevokeShare revokes a share in the wallet (its files are deleted, its
+// log kept) and on every clinic node hosting a copy. If a node cannot be
+// reached the share is still revoked here and the error says to try again.
+func RevokeShare(ctx context.Context, s *Session, id string) error {
+	if s.Locked() {
+		return ErrSessionLocked
+	}
+	meta, err := loadMeta(s.Wallet.DB(), id)
+	if err != nil {
+		return fmt.Errorf("revoke share: %w", err)
+	}
+	reg := shareRegistry(s)
+	if err := reg.Revoke(id); err != nil {
+		return fmt.Errorf("revoke share %.8s…: %w", id, err)
+	}
+	sh, err := reg.Get(id)
+	if err != nil {
+		return fmt.Errorf("revoke share %.8s…: %w", id, err)
+	}
+	if len(sh.Hosted) == 0 || meta.HostRevoked {
+		return nil
+	}
+	hc, err := hostClient(s, meta)
+	if err != nil {
+		return fmt.Errorf("share %.8s… is revoked in this wallet, but the clinic node cannot be reached: %w; run the revoke again later", id, err)
+	}
+	var errs []error
+	for _, rc := range sh.Hosted {
+		err := share.RevokeHosted(ctx, hc, rc)
+		if err != nil && !errors.Is(err, share.ErrUnauthorized) { // unknown there: nothing left to serve
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("share %.8s… is revoked in this wallet, but not yet on the clinic node (%w); run the revoke again when the node is reachable", id, err)
+	}
+	meta.HostRevoked = true
+	return saveMeta(s.Wallet.DB(), meta)
+}
+
+// ShareAccess is one request for a share, as the patient sees it.
+type ShareAccess struct {
+	share.AccessEntry
+	// Where names who logged it: "this wallet" or the clinic node.
+	Where string `json:"where"`
+}
+
+// ShareAccessLog is a share's access log, merged from the wallet and the
+// clinic nodes hosting it, oldest first.
+type ShareAccessLog struct {
+	Entries []ShareAccess `json:"entries"`
+	// Unreachable names the nodes whose log could not be fetched, with why.
+	Unreachable []string `json:"unreachable,omitempty"`
+}
+
+// ShareLog returns the access log of share id: what the wallet's own peer
+// logged and, for hosted shares, what each clinic node logged.
+func ShareLog(ctx context.Context, s *Session, id string) (ShareAccessLog, error) {
+	if s.Locked() {
+		return ShareAccessLog{}, ErrSessionLocked
+	}
+	meta, err := loadMeta(s.Wallet.DB(), id)
+	if err != nil {
+		return ShareAccessLog{}, fmt.Errorf("share log: %w", err)
+	}
+	reg := shareRegistry(s)
+	local, err := reg.AccessLog(id)
+	if err != nil {
+		return ShareAccessLog{}, fmt.Errorf("share log: %w", err)
+	}
+	out := ShareAccessLog{Entries: []ShareAccess{}}
+	for _, e := range local {
+		out.Entries = append(out.Entries, ShareAccess{e, "this wallet"})
+	}
+	sh, err := reg.Get(id)
+	if err != nil {
+		return ShareAccessLog{}, fmt.Errorf("share log: %w", err)
+	}
+	if len(sh.Hosted) > 0 {
+		hc, hcErr := hostClient(s, meta)
+		for _, rc := range sh.Hosted {
+			name := hostName(meta, rc)
+			entries, err := []share.AccessEntry(nil), hcErr
+			if err == nil {
+				entries, err = share.HostedAccessLog(ctx, hc, rc)
+			}
+			if err != nil {
+				out.Unreachable = append(out.Unreachable, name+": "+err.Error())
+				continue
+			}
+			for _, e := range entries {
+				out.Entries = append(out.Entries, ShareAccess{e, name})
+			}
+		}
+	}
+	sort.SliceStable(out.Entries, func(i, j int) bool { return out.Entries[i].Time.Before(out.Entries[j].Time) })
+	return out, nil
+}
