@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -159,11 +160,12 @@ func Start(cfg Config) (n *Node, err error) {
 
 	publicURL := ""
 	if cfg.HTTPSAddr != "" {
-		h := cfg.PublicHost
-		if h == "" {
-			h = cfg.HTTPSAddr
+		// Listen before the share server exists: its public URL may need
+		// the port the system chose.
+		if n.httpsLn, err = net.Listen("tcp", cfg.HTTPSAddr); err != nil {
+			return nil, fmt.Errorf("start node: listen for HTTPS on %s: %w", cfg.HTTPSAddr, err)
 		}
-		publicURL = "https://" + strings.TrimPrefix(h, "https://")
+		publicURL = publicBase(cfg.PublicHost, n.httpsLn.Addr(), log)
 	}
 	srv, err := share.NewServer(share.ServerConfig{
 		Registry:  n.Shares,
@@ -251,10 +253,7 @@ func (n *Node) startHTTPS(publicURL string) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", n.cfg.HTTPSAddr)
-	if err != nil {
-		return fmt.Errorf("listen for HTTPS on %s: %w", n.cfg.HTTPSAddr, err)
-	}
+	ln := n.httpsLn
 	lim := withPeerDefaults(n.cfg.Limits)
 	n.https = &http.Server{
 		Handler:           n.handler,
@@ -266,7 +265,6 @@ func (n *Node) startHTTPS(publicURL string) error {
 		MaxHeaderBytes:    lim.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
 	}
-	n.httpsLn = ln
 	n.httpsURL = publicURL
 	n.wg.Go(func() {
 		if err := n.https.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -274,6 +272,31 @@ func (n *Node) startHTTPS(publicURL string) error {
 		}
 	})
 	return nil
+}
+
+// publicBase is the https base URL put in hosted shares' links: the public
+// host when given, else the address HTTPS listens on, with the machine's
+// host name standing in for an unspecified IP (0.0.0.0 or ::).
+func publicBase(publicHost string, addr net.Addr, log *slog.Logger) string {
+	if publicHost != "" {
+		return "https://" + strings.TrimRight(strings.TrimPrefix(publicHost, "https://"), "/")
+	}
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "https://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			h = "localhost"
+		}
+		host = h
+		log.Warn("HTTPS links to hosted shares name this machine's host name; set --public-host to the name clients use", "host", host)
+	}
+	if port == "443" {
+		return "https://" + host
+	}
+	return "https://" + net.JoinHostPort(host, port)
 }
 
 // withPeerDefaults fills the timeouts the HTTPS server shares with the
@@ -376,6 +399,8 @@ func (n *Node) Close() error {
 				n.https.Close()
 			}
 			cancel()
+		} else if n.httpsLn != nil {
+			n.httpsLn.Close()
 		}
 		if n.host != nil {
 			if err := n.host.Close(); err != nil {

@@ -1,0 +1,5 @@
+package node
+
+import "medwallet/wallet/kv"
+
+type kvTxn = kv.Txn
