@@ -345,56 +345,69 @@ func (l *Log) Audit(tx kv.Txn, records func(yield func(index uint64, commitment 
 	}
 	a.SignedOK = signed == nil
 
+	// Recompute the tree from the stored leaves (tier 0 holds each leaf as
+	// the first hash stored for it) and compare every interior node.
 	r := rangeFactory.NewEmptyRange(0)
+	nr := nodeReader{tx: tx}
 	next := uint64(0) // the next leaf expected
-	// skip records leaves whose nodes are missing or unreadable and keeps
-	// the recomputation going with a placeholder.
-	skip := func(upTo uint64) error {
-		for ; next < upTo && next < a.Size; next++ {
-			a.Damaged = append(a.Damaged, next)
-			if err := r.Append(make([]byte, 32), nil); err != nil {
-				return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	appendLeaf := func(i uint64, leaf []byte) error {
+		damaged := leaf == nil
+		if leaf == nil {
+			leaf = make([]byte, 32)
+		}
+		err := r.Append(leaf, func(id compact.NodeID, h []byte) {
+			if id.Level == 0 {
+				return
+			}
+			if stored, err := nr.node(id); err != nil || !bytes.Equal(stored, h) {
+				damaged = true
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		if damaged {
+			a.Damaged = append(a.Damaged, i)
+		}
+		if signed != nil && r.End() == signed.Size {
+			a.SignedOK = rootOfRange(r.Hashes()) == signed.Root
+		}
+		next = i + 1
+		return nil
+	}
+	skip := func(upTo uint64) error { // leaves whose group is missing or short
+		for next < upTo && next < a.Size {
+			if err := appendLeaf(next, nil); err != nil {
+				return err
 			}
 		}
 		return nil
 	}
-	err = tx.Iterate(nodePrefix, func(key, value []byte) error {
-		if len(key) != len(nodePrefix)+8 {
+	tier0 := append(bytes.Clone(nodePrefix), 0)
+	err = tx.Iterate(tier0, func(key, value []byte) error {
+		if len(key) != len(tier0)+8 {
 			return fmt.Errorf("%w: node key %q", ErrCorrupt, key)
 		}
-		g := binary.BigEndian.Uint64(key[len(nodePrefix):])
-		if g > (a.Size-1)>>groupBits || a.Size == 0 {
+		g := binary.BigEndian.Uint64(key[len(tier0):])
+		if a.Size == 0 || g > (a.Size-1)>>groupBits {
 			return nil // a group past the end of the tree is never read
 		}
 		if err := skip(g << groupBits); err != nil {
 			return err
 		}
 		for i := g << groupBits; i < (g+1)<<groupBits && i < a.Size; i++ {
-			n := nodesOf(i)
+			n := hashesAtBase(i)
 			if len(value) < 32*n {
 				return skip((g + 1) << groupBits)
 			}
-			mine := value[:32*n]
+			leaf := value[:32]
 			value = value[32*n:]
-			if w, ok := want[i]; ok && [32]byte(mine[:32]) != w {
+			if w, ok := want[i]; ok && [32]byte(leaf) != w {
 				a.Differing = append(a.Differing, i)
 			}
 			delete(want, i)
-			damaged := false
-			err := r.Append(mine[:32], func(id compact.NodeID, h []byte) {
-				if id.Level > 0 && !bytes.Equal(mine[32*id.Level:32*id.Level+32], h) {
-					damaged = true
-				}
-			})
-			if err != nil {
-				return fmt.Errorf("%w: %v", ErrCorrupt, err)
-			}
-			if damaged {
-				a.Damaged = append(a.Damaged, i)
-			}
-			next = i + 1
-			if signed != nil && r.End() == signed.Size {
-				a.SignedOK = rootOfRange(r.Hashes()) == signed.Root
+			if err := appendLeaf(i, leaf); err != nil {
+				return err
 			}
 		}
 		return nil

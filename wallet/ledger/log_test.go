@@ -296,10 +296,11 @@ func TestAuditReportsRecordsThatDisagreeWithTheLog(t *testing.T) {
 		t.Fatalf("the tree itself was reported damaged: %+v", a)
 	}
 
-	// Damage an interior node behind the transaction layer. Group 0 holds
-	// leaves 0-15; leaf 7's hashes start after the 11 hashes of leaves 0-6,
-	// and its second hash is node (level 1, index 3).
-	group0 := "log/node/\x00\x00\x00\x00\x00\x00\x00\x00"
+	// Damage an interior node behind the transaction layer. Group 0 of
+	// tier 0 holds leaves 0-15 and levels 1-3 above them; leaf 7's hashes
+	// start after the 11 hashes of leaves 0-6, and its second hash is node
+	// (level 1, index 3).
+	group0 := "log/node/\x00\x00\x00\x00\x00\x00\x00\x00\x00"
 	var stored []byte
 	db.View(func(tx kv.Txn) error {
 		stored, _ = tx.Get([]byte(group0))

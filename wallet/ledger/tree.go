@@ -14,23 +14,26 @@ import (
 
 // Storage layout, all under "log/":
 //
-//	log/tree          8-byte big-endian size, then the compact range of
-//	                  [0, size): the roots of its perfect subtrees, left to right
-//	log/node/<g>      leaf group g (8-byte big-endian): for each leaf i from
-//	                  16g to 16g+15 in order, the hashes of every node whose
-//	                  rightmost leaf is i, levels 0 .. trailing zeros of i+1,
-//	                  32 bytes each. Node (level L, index k) therefore lives
-//	                  with leaf (k+1)<<L - 1.
+//	log/tree            8-byte big-endian size, then the compact range of
+//	                    [0, size): the roots of its perfect subtrees, left to right
+//	log/node/<t><g>     node group g (8-byte big-endian) of tier t (one byte).
 //
-// Grouping sixteen leaves per key keeps Badger's write amplification low;
-// appending rewrites one small group value and the tree key, and a proof
-// reads one group per proof hash.
+// Tier t holds the node levels 4t to 4t+3. Its base nodes are those of level
+// 4t; group g covers base nodes 16g to 16g+15 and, for each base node m in
+// order, stores the hashes of the tier's nodes whose rightmost base
+// descendant is m: levels 4t up to 4t+min(3, trailing zeros of m+1), 32
+// bytes each. Tier 0 is the leaves with the small subtrees above them.
+//
+// An inclusion proof in a tree of a million leaves then reads about one group
+// per tier instead of one key per proof hash, and an append rewrites one
+// small group per tier it touches plus the tree key.
 var (
 	treeKey    = []byte("log/tree")
 	nodePrefix = []byte("log/node/")
 )
 
-// groupBits sets the leaves per node group: 1 << groupBits.
+// groupBits sets the base nodes per group (1 << groupBits) and the levels
+// per tier (groupBits).
 const groupBits = 4
 
 // ErrCorrupt means the stored tree is inconsistent with itself: a node or the
@@ -40,23 +43,35 @@ var ErrCorrupt = errors.New("ledger: stored log is damaged")
 
 var rangeFactory = &compact.RangeFactory{Hash: hashChildren}
 
-func groupKey(group uint64) []byte {
-	k := make([]byte, len(nodePrefix)+8)
-	copy(k, nodePrefix)
-	binary.BigEndian.PutUint64(k[len(nodePrefix):], group)
-	return k
+// nodePlace says where a node is stored: its tier, group and the offset of
+// its hash within the group value, in hashes.
+type nodePlace struct {
+	tier   uint8
+	group  uint64
+	offset int
 }
 
-// nodesOf is how many node hashes are stored with leaf i.
-func nodesOf(i uint64) int { return 1 + bits.TrailingZeros64(i+1) }
-
-// offsetInGroup is where leaf i's hashes start in its group value, in hashes.
-func offsetInGroup(i uint64) int {
-	off := 0
-	for j := i &^ (1<<groupBits - 1); j < i; j++ {
-		off += nodesOf(j)
+// placeOf locates node (level, index).
+func placeOf(id compact.NodeID) nodePlace {
+	tier := id.Level / groupBits
+	base := tier * groupBits
+	m := (id.Index+1)<<(id.Level-base) - 1 // rightmost base descendant
+	off := int(id.Level - base)
+	for j := m &^ (1<<groupBits - 1); j < m; j++ {
+		off += hashesAtBase(j)
 	}
-	return off
+	return nodePlace{tier: uint8(tier), group: m >> groupBits, offset: off}
+}
+
+// hashesAtBase is how many hashes a group stores for base node m.
+func hashesAtBase(m uint64) int { return 1 + min(groupBits-1, bits.TrailingZeros64(m+1)) }
+
+func groupKey(tier uint8, group uint64) []byte {
+	k := make([]byte, len(nodePrefix)+9)
+	copy(k, nodePrefix)
+	k[len(nodePrefix)] = tier
+	binary.BigEndian.PutUint64(k[len(nodePrefix)+1:], group)
+	return k
 }
 
 // loadRange reads the compact range [0, size) of the stored tree.
@@ -96,6 +111,13 @@ func storeRange(tx kv.Txn, r *compact.Range) error {
 	return nil
 }
 
+// openGroup is a group being extended by an append.
+type openGroup struct {
+	group   uint64
+	hashes  []byte
+	started bool
+}
+
 // appendLeaves adds leaf hashes to the stored tree and returns the index of
 // the first. The tree state and each touched group are written once.
 func appendLeaves(tx kv.Txn, leaves [][]byte) (uint64, error) {
@@ -104,32 +126,58 @@ func appendLeaves(tx kv.Txn, leaves [][]byte) (uint64, error) {
 		return 0, err
 	}
 	first := r.End()
-	var group []byte
-	if first&(1<<groupBits-1) != 0 && len(leaves) > 0 {
-		// Continue the group the last append left open.
-		if group, err = tx.Get(groupKey(first >> groupBits)); err != nil {
-			return 0, fmt.Errorf("%w: node group of leaf %d: %v", ErrCorrupt, first, err)
+	var open [64 / groupBits]openGroup
+	flush := func(tier uint8) error {
+		g := &open[tier]
+		if !g.started {
+			return nil
 		}
-		if len(group) != 32*offsetInGroup(first) {
-			return 0, fmt.Errorf("%w: node group of leaf %d is %d bytes", ErrCorrupt, first, len(group))
+		if err := tx.Set(groupKey(tier, g.group), g.hashes); err != nil {
+			return fmt.Errorf("ledger: write node group %d/%d: %w", tier, g.group, err)
 		}
+		g.started = false
+		return nil
 	}
-	visit := func(_ compact.NodeID, h []byte) { group = append(group, h...) }
+	var visitErr error
+	visit := func(id compact.NodeID, h []byte) {
+		if visitErr != nil {
+			return
+		}
+		p := placeOf(id)
+		g := &open[p.tier]
+		if g.started && g.group != p.group {
+			if visitErr = flush(p.tier); visitErr != nil {
+				return
+			}
+		}
+		if !g.started {
+			g.group, g.hashes, g.started = p.group, nil, true
+			if p.offset > 0 {
+				// Continue a group an earlier append left open.
+				if g.hashes, visitErr = tx.Get(groupKey(p.tier, p.group)); visitErr != nil {
+					visitErr = fmt.Errorf("%w: node group %d/%d: %v", ErrCorrupt, p.tier, p.group, visitErr)
+					return
+				}
+			}
+		}
+		if len(g.hashes) != 32*p.offset {
+			visitErr = fmt.Errorf("%w: node group %d/%d is %d bytes, want %d", ErrCorrupt, p.tier, p.group, len(g.hashes), 32*p.offset)
+			return
+		}
+		g.hashes = append(g.hashes, h...)
+	}
 	for _, leaf := range leaves {
 		i := r.End()
 		if err := r.Append(leaf, visit); err != nil {
 			return 0, fmt.Errorf("%w: append leaf %d: %v", ErrCorrupt, i, err)
 		}
-		if (i+1)&(1<<groupBits-1) == 0 {
-			if err := tx.Set(groupKey(i>>groupBits), group); err != nil {
-				return 0, fmt.Errorf("ledger: write leaf %d: %w", i, err)
-			}
-			group = make([]byte, 0, 32*(2<<groupBits))
+		if visitErr != nil {
+			return 0, visitErr
 		}
 	}
-	if end := r.End(); end&(1<<groupBits-1) != 0 && len(leaves) > 0 {
-		if err := tx.Set(groupKey(end>>groupBits), group); err != nil {
-			return 0, fmt.Errorf("ledger: write leaf %d: %w", end-1, err)
+	for tier := range open {
+		if err := flush(uint8(tier)); err != nil {
+			return 0, err
 		}
 	}
 	if err := storeRange(tx, r); err != nil {
@@ -147,33 +195,36 @@ func appendLeaf(tx kv.Txn, leafHash []byte) (uint64, error) {
 // that nodes in the same group cost one Get.
 type nodeReader struct {
 	tx    kv.Txn
-	cache map[uint64][]byte
+	cache map[[2]uint64][]byte
 }
+
+// maxCachedGroups bounds a nodeReader's memory during a long audit.
+const maxCachedGroups = 1024
 
 func (nr *nodeReader) node(id compact.NodeID) ([]byte, error) {
 	if id.Level >= 64 {
 		return nil, fmt.Errorf("%w: node level %d", ErrCorrupt, id.Level)
 	}
-	leaf := (id.Index+1)<<id.Level - 1
-	g := leaf >> groupBits
-	v, ok := nr.cache[g]
+	p := placeOf(id)
+	ck := [2]uint64{uint64(p.tier), p.group}
+	v, ok := nr.cache[ck]
 	if !ok {
 		var err error
-		v, err = nr.tx.Get(groupKey(g))
+		v, err = nr.tx.Get(groupKey(p.tier, p.group))
 		if errors.Is(err, kv.ErrNotFound) {
-			return nil, fmt.Errorf("%w: nodes of leaf %d are missing", ErrCorrupt, leaf)
+			return nil, fmt.Errorf("%w: node (%d, %d) is missing", ErrCorrupt, id.Level, id.Index)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("ledger: read nodes of leaf %d: %w", leaf, err)
+			return nil, fmt.Errorf("ledger: read node (%d, %d): %w", id.Level, id.Index, err)
 		}
-		if nr.cache == nil {
-			nr.cache = make(map[uint64][]byte, 4)
+		if nr.cache == nil || len(nr.cache) >= maxCachedGroups {
+			nr.cache = make(map[[2]uint64][]byte, 8)
 		}
-		nr.cache[g] = v
+		nr.cache[ck] = v
 	}
-	end := 32 * (offsetInGroup(leaf) + int(id.Level) + 1)
+	end := 32 * (p.offset + 1)
 	if len(v) < end || len(v)%32 != 0 {
-		return nil, fmt.Errorf("%w: nodes of leaf %d: group is %d bytes, want at least %d", ErrCorrupt, leaf, len(v), end)
+		return nil, fmt.Errorf("%w: node (%d, %d): group is %d bytes, want at least %d", ErrCorrupt, id.Level, id.Index, len(v), end)
 	}
 	return v[end-32 : end], nil
 }

@@ -250,7 +250,7 @@ func TestAppendAllStoresWhatAppendStores(t *testing.T) {
 		return m
 	}
 	a, b := dump(one), dump(batch)
-	if len(a) != len(b) || len(a) != 1+(100+15)/16 {
+	if len(a) != len(b) || len(a) != 1+(100+15)/16+1 {
 		t.Fatalf("%d keys one by one, %d in batches", len(a), len(b))
 	}
 	for k, v := range a {
