@@ -309,7 +309,15 @@ func placeShare(ctx context.Context, s *Session, p *Peer, reg *share.Registry, s
 		if err != nil {
 			return "", err
 		}
-		info, err := p.Remember(host, "", peer.RoleClinic)
+		info, err := peer.ParseAddr(host)
+		if err != nil {
+			return "", fmt.Errorf("clinic node %s: %w", host, err)
+		}
+		name := "Clinic node …" + info.ID.String()[max(0, len(info.ID.String())-6):]
+		if c, err := p.Book.Get(info.ID); err == nil {
+			name = c.Name
+		}
+		info, err = p.Remember(host, name, peer.RoleClinic)
 		if err != nil {
 			return "", fmt.Errorf("clinic node %s: %w", host, err)
 		}
