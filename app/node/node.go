@@ -204,6 +204,7 @@ func Start(cfg Config) (n *Node, err error) {
 			return nil, fmt.Errorf("start node: %w", err)
 		}
 	}
+	n.PurgeExpired(time.Now())
 	ctx, stop := context.WithCancel(context.Background())
 	n.stop = stop
 	n.wg.Go(func() { n.purgeLoop(ctx) })
@@ -320,16 +321,17 @@ func withPeerDefaults(l peer.Limits) peer.Limits {
 	return l
 }
 
-// purgeLoop deletes expired shares at start and every PurgeInterval.
+// purgeLoop deletes expired shares every PurgeInterval (Start has already
+// swept once).
 func (n *Node) purgeLoop(ctx context.Context) {
 	t := time.NewTicker(n.cfg.PurgeInterval)
 	defer t.Stop()
 	for {
-		n.PurgeExpired(time.Now())
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			n.PurgeExpired(time.Now())
 		}
 	}
 }
