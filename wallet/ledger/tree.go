@@ -63,6 +63,10 @@ func placeOf(id compact.NodeID) nodePlace {
 	return nodePlace{tier: uint8(tier), group: m >> groupBits, offset: off}
 }
 
+// maxGroupHashes is the most hashes one group holds: 16 base nodes with their
+// levels up to 3 above.
+const maxGroupHashes = 1<<groupBits + 1<<(groupBits-1) + 1<<(groupBits-2) + 1<<(groupBits-3)
+
 // hashesAtBase is how many hashes a group stores for base node m.
 func hashesAtBase(m uint64) int { return 1 + min(groupBits-1, bits.TrailingZeros64(m+1)) }
 
@@ -152,12 +156,15 @@ func appendLeaves(tx kv.Txn, leaves [][]byte) (uint64, error) {
 		}
 		if !g.started {
 			g.group, g.hashes, g.started = p.group, nil, true
+			g.hashes = make([]byte, 0, 32*maxGroupHashes)
 			if p.offset > 0 {
 				// Continue a group an earlier append left open.
-				if g.hashes, visitErr = tx.Get(groupKey(p.tier, p.group)); visitErr != nil {
-					visitErr = fmt.Errorf("%w: node group %d/%d: %v", ErrCorrupt, p.tier, p.group, visitErr)
+				stored, err := tx.Get(groupKey(p.tier, p.group))
+				if err != nil {
+					visitErr = fmt.Errorf("%w: node group %d/%d: %v", ErrCorrupt, p.tier, p.group, err)
 					return
 				}
+				g.hashes = append(g.hashes, stored...)
 			}
 		}
 		if len(g.hashes) != 32*p.offset {
