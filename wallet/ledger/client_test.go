@@ -297,3 +297,29 @@ func TestProofKeepsTheBestCosignedCheckpoint(t *testing.T) {
 		t.Fatalf("older record after an unwitnessed checkpoint: %v (%s)", res.Status, res.Reason)
 	}
 }
+
+func TestBrokenCosignatureFromTrustedWitnessIsTampered(t *testing.T) {
+	tl := newTestLog(t, kvtest.NewMemory(), ledger.NewOrigin(), seededKey("log"))
+	tw := newTestWitness(t, "clinic.example/witness", witness.EnrollOpen)
+	tl.enroll(tw)
+	recs := tl.appendRecords(0, 2)
+	if _, err := anchor(t, tl, tw.client()); err != nil {
+		t.Fatal(err)
+	}
+	p, err := ledger.ParseProof(tl.prove(recs[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(p.Checkpoint), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "— clinic.example/witness ") {
+			b := []byte(l)
+			b[len(b)-5] ^= 0x01 // a base64 letter flipped to another letter
+			lines[i] = string(b)
+		}
+	}
+	p.Checkpoint = []byte(strings.Join(lines, "\n"))
+	if res := ledger.Verify(recs[0].resource, p.Marshal(), []ledger.WitnessKey{tw.server.Key()}, 1); res.Status != ledger.Tampered {
+		t.Fatalf("altered cosignature: %v (%s)", res.Status, res.Reason)
+	}
+}

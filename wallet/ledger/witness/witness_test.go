@@ -406,3 +406,45 @@ func stripSignatures(signed []byte) []byte {
 	i := bytes.Index(signed, []byte("\n\n"))
 	return append(bytes.Clone(signed[:i+2]), "— someone.example AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"...)
 }
+
+// TestConcurrentSubmissionsNeverRollBack races checkpoints of many sizes,
+// all claiming the same old size: exactly one may win, and the witness ends
+// at the size it cosigned (the race the spec warns about).
+func TestConcurrentSubmissionsNeverRollBack(t *testing.T) {
+	f := newFixture(t, EnrollOpen)
+	p := newPatientLog(t, ledger.NewOrigin(), "log")
+	f.enroll(p)
+	if _, err := f.server.AddCheckpoint(p.request(0, p.grow(5, 0))); err != nil {
+		t.Fatal(err)
+	}
+	var reqs [][]byte
+	for range 20 {
+		reqs = append(reqs, p.request(5, p.grow(1, 0)))
+	}
+	type result struct {
+		size uint64
+		err  error
+	}
+	results := make(chan result, len(reqs))
+	for i, req := range reqs {
+		go func() {
+			_, err := f.server.AddCheckpoint(req)
+			results <- result{uint64(6 + i), err}
+		}()
+	}
+	var won []uint64
+	for range reqs {
+		r := <-results
+		switch HTTPStatus(r.err) {
+		case http.StatusOK:
+			won = append(won, r.size)
+		case http.StatusConflict:
+		default:
+			t.Fatalf("size %d: %v", r.size, r.err)
+		}
+	}
+	logs, _ := f.server.Logs()
+	if len(won) != 1 || logs[0].Size != won[0] {
+		t.Fatalf("cosigned sizes %v, witness at %d", won, logs[0].Size)
+	}
+}
