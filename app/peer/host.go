@@ -85,7 +85,8 @@ type Config struct {
 	MDNS string
 	// OnPeerFound is called (from a background goroutine) for every peer
 	// that mDNS discovers, at most once per peer per MDNSInterval unless its
-	// addresses change. Found addresses are added to the peerstore.
+	// addresses change. Found addresses are added to the peerstore. It must
+	// not block: hand the peer to a channel with room or a goroutine.
 	OnPeerFound func(AddrInfo)
 	// MDNSInterval is how often mDNS queries the LAN; 0 means 20 s.
 	MDNSInterval time.Duration
