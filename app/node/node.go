@@ -146,13 +146,13 @@ func Start(cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("start node: %w", err)
 	}
-	n = &Node{cfg: cfg, log: log, db: db}
+	started := &Node{cfg: cfg, log: log, db: db}
 	defer func() {
 		if err != nil {
-			n.Close()
-			n = nil
+			started.Close()
 		}
 	}()
+	n = started
 	if n.Witness, err = witness.New(db, wKey, set.WitnessName, cfg.Policy); err != nil {
 		return nil, fmt.Errorf("start node: %w", err)
 	}

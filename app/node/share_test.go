@@ -13,6 +13,7 @@ import (
 	"medwallet/wallet/ledger/witness"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -205,6 +206,9 @@ func FuzzNodeHandler(f *testing.F) {
 	h := newMemoryHandler(f)
 	f.Fuzz(func(t *testing.T, method, path string, body []byte) {
 		if len(body) > 64<<10 || !validMethod(method) || !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t?#%") {
+			return
+		}
+		if _, err := url.ParseRequestURI(path); err != nil {
 			return
 		}
 		req := httptest.NewRequest(method, path, bytes.NewReader(body))
