@@ -103,6 +103,9 @@ func Restore(ctx context.Context, src io.Reader, dir string, k Key, o RestoreOpt
 			s.abort()
 		}
 	}()
+	ra := newReadAhead(plain)
+	defer ra.Close()
+	plain = ra
 	m, err := readArchive(plain, s)
 	if err != nil {
 		return Stats{}, err

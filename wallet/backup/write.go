@@ -79,7 +79,9 @@ func Write(ctx context.Context, w *wallet.Wallet, dst io.Writer, o Options) (Sta
 	if err != nil {
 		return st, fmt.Errorf("back up: start encryption: %w", err)
 	}
-	bw := &archiveWriter{tw: tar.NewWriter(aw), now: o.Now, progress: o.Progress, stats: &st}
+	pw := newAsyncWriter(aw)
+	defer pw.Close()
+	bw := &archiveWriter{tw: tar.NewWriter(pw), now: o.Now, progress: o.Progress, stats: &st}
 	if bw.now.IsZero() {
 		bw.now = time.Now()
 	}
@@ -108,6 +110,9 @@ func Write(ctx context.Context, w *wallet.Wallet, dst io.Writer, o Options) (Sta
 	}
 	if err := bw.tw.Close(); err != nil {
 		return st, fmt.Errorf("back up: finish the archive: %w", err)
+	}
+	if err := pw.Close(); err != nil {
+		return st, fmt.Errorf("back up: %w", err)
 	}
 	if err := aw.Close(); err != nil {
 		return st, fmt.Errorf("back up: finish encryption: %w", err)
