@@ -199,7 +199,8 @@ func TestDialingNodeAddressWithWrongPeerIDFails(t *testing.T) {
 }
 
 func TestOnePeerFloodingIsRateLimitedWithoutHurtingOthers(t *testing.T) {
-	n := startNode(t, Config{Limits: peer.Limits{RequestsPerSecond: 0.5, Burst: 3}})
+	logs := &logBuffer{}
+	n := startNode(t, Config{Limits: peer.Limits{RequestsPerSecond: 0.5, Burst: 3}, Logger: testLogger(t, logs)})
 	flooder := newPatient(t)
 	c := nodeClient(t, flooder, n)
 	limited := false
@@ -216,6 +217,9 @@ func TestOnePeerFloodingIsRateLimitedWithoutHurtingOthers(t *testing.T) {
 	}
 	if !limited {
 		t.Fatal("10 quick requests from one peer were never rate limited (burst 3)")
+	}
+	if !strings.Contains(logs.String(), "path=health status=429") {
+		t.Error("the refused request is not in the request log")
 	}
 	other := newPatient(t)
 	other.addNote(t, "not the flooder")

@@ -191,12 +191,15 @@ func Start(cfg Config) (n *Node, err error) {
 		Key:          idKey,
 		ListenAddrs:  cfg.ListenAddrs,
 		RelayService: true,
-		Limits:       cfg.Limits,
+		Limits:       outerLimits(cfg.Limits),
 		Logger:       log,
 	}); err != nil {
 		return nil, fmt.Errorf("start node: %w", err)
 	}
-	if err := n.host.Serve(logRequests(log, n.mux)); err != nil {
+	// The guard runs inside the request log on both transports, so a
+	// refused request (429, 503, 413) is logged too; the host's own guard
+	// around it is opened wide by outerLimits.
+	if err := n.host.Serve(logRequests(log, peer.Protect(n.mux, cfg.Limits))); err != nil {
 		return nil, fmt.Errorf("start node: %w", err)
 	}
 	if cfg.HTTPSAddr != "" {
@@ -298,6 +301,15 @@ func publicBase(publicHost string, addr net.Addr, log *slog.Logger) string {
 		return "https://" + host
 	}
 	return "https://" + net.JoinHostPort(host, port)
+}
+
+// outerLimits are the limits for the libp2p host's own guard, which wraps
+// the node's logged one: the same stream, header and time limits, but rate
+// and body limits left to the inner guard.
+func outerLimits(l peer.Limits) peer.Limits {
+	l.RequestsPerSecond, l.Burst = 1e6, 1<<30
+	l.MaxBodyBytes++
+	return l
 }
 
 // withPeerDefaults fills the timeouts the HTTPS server shares with the
