@@ -1,0 +1,275 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"medwallet/wallet"
+	"medwallet/wallet/fhir"
+)
+
+// searchDelay is how long typing must pause before the list follows it.
+const searchDelay = 150 * time.Millisecond
+
+// recordsView is the list of records with search and filters beside the
+// detail of the selected one. The list is virtualised: it builds widgets
+// only for the rows on screen, whatever the number of records.
+type recordsView struct {
+	m        *mainScreen
+	search   *entry
+	kind     *widget.Select
+	source   *widget.Select
+	from, to *entry
+	filter   *widget.Label // what is wrong with a date filter
+	count    *widget.Label
+	list     *widget.List
+	detail   *detailView
+	content  fyne.CanvasObject
+
+	entries  []*wallet.Entry // the rows; UI goroutine only
+	selected string          // the selected record's ID
+	gen      atomic.Int64    // the latest search; older results are dropped
+}
+
+const anyKind, anySource = "All kinds", "Any source"
+
+func newRecordsView(m *mainScreen) *recordsView {
+	r := &recordsView{m: m}
+	s := m.s
+	r.search = newEntry(s.touch)
+	r.search.SetPlaceHolder("Search titles, codes, values… (Ctrl+F)")
+	r.search.ActionItem = widget.NewIcon(theme.SearchIcon())
+	r.search.OnChanged = func(string) { r.refreshSoon() }
+
+	kinds := []string{anyKind}
+	for _, k := range fhir.Kinds() {
+		kinds = append(kinds, k.Label())
+	}
+	r.kind = widget.NewSelect(kinds, func(string) { r.refresh() })
+	r.kind.SetSelected(anyKind)
+	sources := []string{anySource}
+	for _, sl := range sourceLabels {
+		sources = append(sources, sl.label)
+	}
+	r.source = widget.NewSelect(sources, func(string) { r.refresh() })
+	r.source.SetSelected(anySource)
+	r.from = newEntry(s.touch)
+	r.from.SetPlaceHolder("From (2019 or 2019-03-01)")
+	r.from.OnChanged = func(string) { r.refreshSoon() }
+	r.to = newEntry(s.touch)
+	r.to.SetPlaceHolder("Before (2021-01-01)")
+	r.to.OnChanged = func(string) { r.refreshSoon() }
+	r.filter = widget.NewLabel("")
+	r.filter.Importance = widget.DangerImportance
+	r.filter.Hide()
+	r.count = widget.NewLabel("")
+	r.count.Importance = widget.LowImportance
+
+	r.list = widget.NewList(
+		func() int { return len(r.entries) },
+		func() fyne.CanvasObject { return newRecordRow() },
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			if i < len(r.entries) {
+				o.(*recordRow).set(r.entries[i])
+			}
+			s.touch()
+		},
+	)
+	r.list.OnSelected = func(i widget.ListItemID) {
+		s.touch()
+		if i < len(r.entries) {
+			r.selected = r.entries[i].ID
+			r.detail.show(r.selected, 0)
+		}
+	}
+	r.detail = newDetailView(m)
+
+	filters := container.NewGridWithColumns(2, r.kind, r.source, r.from, r.to)
+	top := container.NewVBox(r.search, filters, r.filter)
+	left := container.NewBorder(top, r.count, nil, nil, r.list)
+	split := container.NewHSplit(left, r.detail.content)
+	split.Offset = 0.42
+	r.content = split
+	return r
+}
+
+// query reads the filters. A date that cannot be read is reported under the
+// filters and left out of the query.
+func (r *recordsView) query() wallet.Query {
+	q := wallet.Query{Text: strings.TrimSpace(r.search.Text)}
+	if r.kind.Selected != anyKind {
+		if k, err := fhir.ParseKind(r.kind.Selected); err == nil {
+			q.Kinds = []fhir.Kind{k}
+		}
+	}
+	for _, sl := range sourceLabels {
+		if sl.label == r.source.Selected {
+			q.Source = sl.t
+		}
+	}
+	var bad []string
+	if t := strings.TrimSpace(r.from.Text); t != "" {
+		if d, err := fhir.ParseDate(t); err == nil {
+			q.From = d
+		} else {
+			bad = append(bad, "“From”")
+		}
+	}
+	if t := strings.TrimSpace(r.to.Text); t != "" {
+		if d, err := fhir.ParseDate(t); err == nil {
+			q.To = d
+		} else {
+			bad = append(bad, "“Before”")
+		}
+	}
+	if len(bad) > 0 {
+		r.filter.SetText(strings.Join(bad, " and ") + ": type a date as 2019, 2019-03 or 2019-03-01.")
+		r.filter.Show()
+	} else {
+		r.filter.Hide()
+	}
+	return q
+}
+
+// refreshSoon searches once typing pauses.
+func (r *recordsView) refreshSoon() { r.run(searchDelay) }
+
+// refresh searches now.
+func (r *recordsView) refresh() { r.run(0) }
+
+func (r *recordsView) run(delay time.Duration) {
+	if r.list == nil || r.detail == nil {
+		return // still being built
+	}
+	q := r.query()
+	gen := r.gen.Add(1)
+	w := r.m.w
+	r.m.s.background(func() {
+		if delay > 0 {
+			time.Sleep(delay)
+			if r.gen.Load() != gen {
+				return
+			}
+		}
+		found := w.Search(q)
+		fyne.Do(func() {
+			if r.gen.Load() != gen {
+				return
+			}
+			r.show(found)
+		})
+	})
+}
+
+// show puts search results in the list, keeping the selected record
+// selected when it is still there.
+func (r *recordsView) show(found []*wallet.Entry) {
+	r.entries = found
+	total := r.m.w.Count()
+	if len(found) == total {
+		r.count.SetText(fmt.Sprintf("%d records", total))
+	} else {
+		r.count.SetText(fmt.Sprintf("%d of %d records", len(found), total))
+	}
+	r.list.UnselectAll()
+	r.list.Refresh()
+	if r.selected == "" {
+		return
+	}
+	for i, e := range found {
+		if e.ID == r.selected {
+			r.list.Select(i)
+			return
+		}
+	}
+	r.selected = ""
+	r.detail.clear()
+}
+
+func (r *recordsView) focusSearch() {
+	r.m.showRecords()
+	r.m.s.win.Canvas().Focus(r.search)
+}
+
+func (r *recordsView) clear() {
+	r.gen.Add(1)
+	r.entries = nil
+	r.selected = ""
+	r.list.UnselectAll()
+	r.list.Refresh()
+	r.search.SetText("")
+	r.count.SetText("")
+	r.detail.clear()
+}
+
+// recordRow is one line of the list: kind icon, title, a summary line and
+// the date.
+type recordRow struct {
+	widget.BaseWidget
+	icon     *widget.Icon
+	title    *widget.Label
+	subtitle *widget.Label
+	date     *widget.Label
+}
+
+func newRecordRow() *recordRow {
+	r := &recordRow{
+		icon:     widget.NewIcon(kindIconOther),
+		title:    widget.NewLabel(""),
+		subtitle: widget.NewLabel(""),
+		date:     widget.NewLabel(""),
+	}
+	r.title.TextStyle.Bold = true
+	r.title.Truncation = fyne.TextTruncateEllipsis
+	r.subtitle.Truncation = fyne.TextTruncateEllipsis
+	r.subtitle.Importance = widget.LowImportance
+	r.subtitle.SizeName = theme.SizeNameCaptionText
+	r.ExtendBaseWidget(r)
+	return r
+}
+
+func (r *recordRow) CreateRenderer() fyne.WidgetRenderer {
+	lines := container.New(&tightVBox{}, r.title, r.subtitle)
+	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, r.icon, r.date, lines))
+}
+
+func (r *recordRow) set(e *wallet.Entry) {
+	r.icon.SetResource(kindIcon(e.Summary.Kind))
+	title := e.Summary.Title
+	if title == "" {
+		title = e.Summary.Kind.Label()
+	}
+	r.title.SetText(title)
+	r.subtitle.SetText(rowSubtitle(e))
+	r.date.SetText(formatDate(e.Summary.Date))
+}
+
+// tightVBox stacks objects with no gap, so two lines read as one row.
+type tightVBox struct{}
+
+func (*tightVBox) MinSize(objects []fyne.CanvasObject) fyne.Size {
+	var s fyne.Size
+	for _, o := range objects {
+		m := o.MinSize()
+		s.Width = max(s.Width, m.Width)
+		s.Height += m.Height - 2*theme.Padding()
+	}
+	return s
+}
+
+func (*tightVBox) Layout(objects []fyne.CanvasObject, size fyne.Size) {
+	y := -theme.Padding()
+	for _, o := range objects {
+		h := o.MinSize().Height
+		o.Move(fyne.NewPos(0, y))
+		o.Resize(fyne.NewSize(size.Width, h))
+		y += h - 2*theme.Padding()
+	}
+}

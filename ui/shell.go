@@ -1,0 +1,153 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+
+	"medwallet/app"
+	"medwallet/app/cli"
+	"medwallet/wallet"
+	"medwallet/wallet/keys"
+)
+
+// shell is the bridge between the window and the work: it decides which
+// screen shows, holds the unlocked session, and runs long work off the UI
+// goroutine. Screens call it; it calls app and wallet.
+type shell struct {
+	app fyne.App
+	win fyne.Window
+	dir string
+	// kdf derives keys for new wallets and new passphrases. Tests use cheap
+	// parameters; the window uses keys.DefaultKDF.
+	kdf keys.KDF
+
+	// Touched only on the UI goroutine.
+	session *app.Session
+	pending *wallet.Wallet // created, its recovery key not yet confirmed
+	name    string
+	main    *mainScreen
+	// The screens of the locked states, while they show (tests type into
+	// them).
+	createScreen   *createScreen
+	recoveryScreen *recoveryScreen
+	unlockScreen   *unlockScreen
+	menu           *menus
+	lastTouch      time.Time
+
+	// work counts background goroutines so tests can wait for them.
+	work sync.WaitGroup
+}
+
+func newShell(a fyne.App, w fyne.Window, dir string, kdf keys.KDF) *shell {
+	return &shell{app: a, win: w, dir: dir, kdf: kdf, name: filepath.Base(dir)}
+}
+
+// start shows the first screen: creating a wallet, or unlocking one.
+func (s *shell) start() {
+	s.wire()
+	s.win.SetCloseIntercept(s.quit)
+	if wallet.Exists(s.dir) {
+		s.showUnlock()
+	} else {
+		s.showFirstRun()
+	}
+}
+
+// background runs work on its own goroutine. work updates widgets only
+// through fyne.Do.
+func (s *shell) background(work func()) {
+	s.work.Add(1)
+	go func() {
+		defer s.work.Done()
+		work()
+	}()
+}
+
+func (s *shell) setTitle() {
+	state := "locked"
+	if s.session != nil {
+		state = "unlocked"
+	}
+	s.win.SetTitle(fmt.Sprintf("Medwallet — %s (%s)", s.name, state))
+}
+
+// show replaces the window's content with a screen of the locked state.
+func (s *shell) show(content fyne.CanvasObject) {
+	s.win.SetContent(content)
+	s.setTitle()
+	s.menu.update()
+}
+
+// opened makes w the window's wallet: a session with auto-lock, the
+// command-line socket, the wallet's theme, and the records screen.
+func (s *shell) opened(w *wallet.Wallet) {
+	sess := app.NewSession(w)
+	s.session = sess
+	sess.OnLock(func() { fyne.Do(func() { s.locked(sess) }) })
+	if err := cli.ServeControl(context.Background(), sess); err != nil {
+		// The window works without it; command-line tools then say the
+		// wallet is in use. The error names a path, never health data.
+		fmt.Fprintf(os.Stderr, "medwallet: command-line forwarding is off: %v\n", err)
+	}
+	settings := w.Settings()
+	if settings.Name != "" {
+		s.name = settings.Name
+	}
+	applyTheme(s.app, settings.Theme)
+	s.main = newMainScreen(s, sess)
+	s.win.SetContent(s.main.content)
+	s.setTitle()
+	s.menu.update()
+}
+
+// lock closes the wallet. The session's OnLock callback then drops every
+// decrypted thing the screens hold and shows the unlock screen.
+func (s *shell) lock() {
+	if s.session != nil {
+		s.session.Lock()
+	}
+}
+
+// locked runs on the UI goroutine once sess has locked, by hand or after
+// idle time.
+func (s *shell) locked(sess *app.Session) {
+	if s.session != sess {
+		return
+	}
+	s.session = nil
+	if s.main != nil {
+		s.main.clear()
+		s.main = nil
+	}
+	s.showUnlock()
+}
+
+// quit locks the wallet and ends the program.
+func (s *shell) quit() {
+	if s.pending != nil {
+		s.pending.Close()
+		s.pending = nil
+	}
+	s.lock()
+	s.app.Quit()
+}
+
+// touch tells the session that the person is active. It is called from
+// input callbacks, so it restarts the idle timer at most once a second.
+func (s *shell) touch() {
+	if s.session == nil {
+		return
+	}
+	now := time.Now()
+	if now.Sub(s.lastTouch) < time.Second {
+		return
+	}
+	s.lastTouch = now
+	s.session.Touch()
+}

@@ -1,0 +1,86 @@
+package ui
+
+import (
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
+)
+
+// menus is the window's menu bar. Its items carry the keyboard shortcuts,
+// so they work whichever widget has the focus.
+type menus struct {
+	s                          *shell
+	main                       *fyne.MainMenu
+	newRecord, importing, find *fyne.MenuItem
+	lock                       *fyne.MenuItem
+}
+
+func shortcut(key fyne.KeyName, mod fyne.KeyModifier) fyne.Shortcut {
+	return &desktop.CustomShortcut{KeyName: key, Modifier: mod}
+}
+
+const ctrl = fyne.KeyModifierShortcutDefault
+
+// wire connects every keyboard shortcut, the menu bar, drag and drop, and
+// the key handlers that count as activity. This is the only place they are
+// set up.
+func (s *shell) wire() {
+	m := &menus{s: s}
+	s.menu = m
+	unlocked := func(do func(*mainScreen)) func() {
+		return func() {
+			if s.main != nil {
+				s.touch()
+				do(s.main)
+			}
+		}
+	}
+	m.newRecord = fyne.NewMenuItem("New record…", unlocked((*mainScreen).newRecord))
+	m.newRecord.Shortcut = shortcut(fyne.KeyN, ctrl)
+	m.importing = fyne.NewMenuItem("Import…", unlocked((*mainScreen).chooseImport))
+	m.importing.Shortcut = shortcut(fyne.KeyI, ctrl)
+	m.find = fyne.NewMenuItem("Search", unlocked(func(ms *mainScreen) { ms.records.focusSearch() }))
+	m.find.Shortcut = shortcut(fyne.KeyF, ctrl)
+	m.lock = fyne.NewMenuItem("Lock", s.lock)
+	m.lock.Shortcut = shortcut(fyne.KeyL, ctrl)
+	quit := fyne.NewMenuItem("Quit", s.quit)
+	quit.Shortcut = shortcut(fyne.KeyQ, ctrl)
+	quit.IsQuit = true
+	about := fyne.NewMenuItem("About Medwallet", func() {
+		dialog.ShowInformation("About Medwallet",
+			"Medwallet keeps your health records encrypted on this computer, shares a chosen part "+
+				"through a QR code, and anchors a tamper-evident log of them with clinic peers.", s.win)
+	})
+	keys := fyne.NewMenuItem("Keyboard shortcuts", func() {
+		dialog.ShowInformation("Keyboard shortcuts",
+			"Ctrl+F  search\nCtrl+N  new record\nCtrl+I  import a file\nCtrl+L  lock the wallet\nCtrl+Q  quit", s.win)
+	})
+	m.main = fyne.NewMainMenu(
+		fyne.NewMenu("Wallet", m.newRecord, m.importing, m.find, fyne.NewMenuItemSeparator(), m.lock, quit),
+		fyne.NewMenu("Help", keys, about),
+	)
+	s.win.SetMainMenu(m.main)
+
+	s.win.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) {
+		if s.main == nil {
+			return
+		}
+		s.touch()
+		s.main.importURIs(uris)
+	})
+	c := s.win.Canvas()
+	c.SetOnTypedKey(func(*fyne.KeyEvent) { s.touch() })
+	c.SetOnTypedRune(func(rune) { s.touch() })
+}
+
+// update enables the items that need an unlocked wallet.
+func (m *menus) update() {
+	if m == nil {
+		return
+	}
+	locked := m.s.main == nil
+	for _, it := range []*fyne.MenuItem{m.newRecord, m.importing, m.find, m.lock} {
+		it.Disabled = locked
+	}
+	m.main.Refresh()
+}
