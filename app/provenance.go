@@ -116,45 +116,45 @@ func fullURLs(recs []wallet.Record) ([]string, error) {
 type provenance struct {
 	ResourceType string         `json:"resourceType"`
 	ID           string         `json:"id"`
-	Target       []reference    `json:"target"`
+	Target       []provRef      `json:"target"`
 	Recorded     string         `json:"recorded"`
 	Agent        []provAgent    `json:"agent"`
 	Entity       []provEntity   `json:"entity"`
-	Extension    []fhirExtValue `json:"extension,omitempty"`
+	Extension    []provExtValue `json:"extension,omitempty"`
 }
 
-type reference struct {
-	Reference  string      `json:"reference,omitempty"`
-	Display    string      `json:"display,omitempty"`
-	Identifier *identifier `json:"identifier,omitempty"`
+type provRef struct {
+	Reference  string          `json:"reference,omitempty"`
+	Display    string          `json:"display,omitempty"`
+	Identifier *provIdentifier `json:"identifier,omitempty"`
 }
 
-type identifier struct {
+type provIdentifier struct {
 	System string `json:"system"`
 	Value  string `json:"value"`
 }
 
-type codeable struct {
+type provCodeable struct {
 	Coding []fhir.Coding `json:"coding"`
 }
 
 type provAgent struct {
-	Type *codeable `json:"type,omitempty"`
-	Who  reference `json:"who"`
+	Type *provCodeable `json:"type,omitempty"`
+	Who  provRef       `json:"who"`
 }
 
 type provEntity struct {
-	Extension []fhirExtension `json:"extension,omitempty"`
+	Extension []provExtension `json:"extension,omitempty"`
 	Role      string          `json:"role"`
-	What      reference       `json:"what"`
+	What      provRef         `json:"what"`
 }
 
-type fhirExtension struct {
+type provExtension struct {
 	URL       string         `json:"url"`
-	Extension []fhirExtValue `json:"extension,omitempty"`
+	Extension []provExtValue `json:"extension,omitempty"`
 }
 
-type fhirExtValue struct {
+type provExtValue struct {
 	URL         string `json:"url"`
 	ValueString string `json:"valueString,omitempty"`
 }
@@ -172,18 +172,18 @@ func newProvenance(target, origin, vkey string, p ledger.Proof, recorded time.Ti
 	pr := provenance{
 		ResourceType: "Provenance",
 		ID:           derivedUUID("provenance", target, fmt.Sprint(p.Index)),
-		Target:       []reference{{Reference: target}},
+		Target:       []provRef{{Reference: target}},
 		Recorded:     recorded.UTC().Format(time.RFC3339),
 		Agent: []provAgent{{
-			Type: &codeable{Coding: []fhir.Coding{{
+			Type: &provCodeable{Coding: []fhir.Coding{{
 				System: "http://terminology.hl7.org/CodeSystem/provenance-participant-type", Code: "custodian", Display: "Custodian",
 			}}},
-			Who: reference{Display: "The patient's Medwallet (log " + origin + ")"},
+			Who: provRef{Display: "The patient's Medwallet (log " + origin + ")"},
 		}},
 		Entity: []provEntity{{
 			Role: "source",
-			What: reference{Identifier: &identifier{System: LogIdentifierSystem, Value: origin}, Display: "Tamper-evident log of the patient's records"},
-			Extension: []fhirExtension{{URL: ProofExtension, Extension: []fhirExtValue{
+			What: provRef{Identifier: &provIdentifier{System: LogIdentifierSystem, Value: origin}, Display: "Tamper-evident log of the patient's records"},
+			Extension: []provExtension{{URL: ProofExtension, Extension: []provExtValue{
 				{URL: "origin", ValueString: origin},
 				{URL: "vkey", ValueString: vkey},
 				{URL: "proof", ValueString: string(p.Marshal())},
@@ -226,13 +226,13 @@ func readProvenance(res []byte) (proofCarrier, bool) {
 	return proofCarrier{}, false
 }
 
-// binary is a FHIR Binary: an attached file travelling with its record.
-type binary struct {
-	ResourceType    string     `json:"resourceType"`
-	ID              string     `json:"id"`
-	ContentType     string     `json:"contentType"`
-	SecurityContext *reference `json:"securityContext,omitempty"`
-	Data            string     `json:"data"`
+// sharedBinary is a FHIR Binary: an attached file travelling with its record.
+type sharedBinary struct {
+	ResourceType    string   `json:"resourceType"`
+	ID              string   `json:"id"`
+	ContentType     string   `json:"contentType"`
+	SecurityContext *provRef `json:"securityContext,omitempty"`
+	Data            string   `json:"data"`
 }
 
 // CheckedEntry is one resource of a shared Bundle with the verdict on it.
@@ -359,7 +359,7 @@ func verifyBundle(data []byte, trusted []ledger.WitnessKey, quorum int) (*checke
 // attached file whose SHA-256 the verified record carries shares the
 // record's verdict; one whose hash the record does not carry is tampered.
 func checkAttachment(res []byte, entries []CheckedEntry, byURL map[string]int) (ledger.Result, string) {
-	var b binary
+	var b sharedBinary
 	if err := json.Unmarshal(res, &b); err != nil {
 		return ledger.Result{Status: ledger.Tampered, Reason: "the attached file is not a readable Binary resource"}, ""
 	}

@@ -369,8 +369,9 @@ func importGroup(ctx context.Context, w *wallet.Wallet, g *incoming, rcv *Receiv
 }
 
 // matchRecords finds the record ID each entry was stored as: the record of
-// the same type and id whose resource has the same canonical hash,
-// preferring those this import added or changed.
+// the same type and id holding the same resource (the same bytes once
+// stored, or else the same canonical hash), preferring those this import
+// added or changed.
 func matchRecords(w *wallet.Wallet, entries []CheckedEntry, rep *wallet.ImportReport) []string {
 	fresh := map[string]bool{}
 	for _, id := range rep.IDs {
@@ -385,36 +386,54 @@ func matchRecords(w *wallet.Wallet, entries []CheckedEntry, rep *wallet.ImportRe
 		c := cands[k]
 		sort.SliceStable(c, func(i, j int) bool { return fresh[c[i]] && !fresh[c[j]] })
 	}
-	hashes := map[string][32]byte{}
+	stored := map[string][]byte{}
 	out := make([]string, len(entries))
 	for i, e := range entries {
 		var h resourceHead
 		if json.Unmarshal(e.Resource, &h) != nil {
 			continue
 		}
-		want, err := ledger.ResourceHash(e.Resource)
-		if err != nil {
-			continue
-		}
+		form := storedForm(e.Resource)
+		var want *[32]byte
 		for _, id := range cands[h.ResourceType+"/"+h.ID] {
-			got, ok := hashes[id]
+			res, ok := stored[id]
 			if !ok {
 				r, err := w.Get(id)
 				if err != nil {
 					continue
 				}
-				if got, err = ledger.ResourceHash(r.Resource); err != nil {
-					continue
-				}
-				hashes[id] = got
+				res = r.Resource
+				stored[id] = res
 			}
-			if got == want {
+			if bytes.Equal(res, form) {
+				out[i] = id
+				break
+			}
+			if want == nil {
+				hw, err := ledger.ResourceHash(e.Resource)
+				if err != nil {
+					break
+				}
+				want = &hw
+			}
+			if got, err := ledger.ResourceHash(res); err == nil && got == *want {
 				out[i] = id
 				break
 			}
 		}
 	}
 	return out
+}
+
+// storedForm is how the wallet keeps a resource's bytes: compact JSON with
+// HTML characters escaped, as encoding/json writes a RawMessage.
+func storedForm(res []byte) []byte {
+	var c, h bytes.Buffer
+	if json.Compact(&c, res) != nil {
+		return nil
+	}
+	json.HTMLEscape(&h, c.Bytes())
+	return h.Bytes()
 }
 
 // receivedBundle is the FHIR content to save with --out: the one file as
