@@ -111,9 +111,17 @@ func TestShareRedeemVerifyRevokeFromTheCommandLine(t *testing.T) {
 		t.Errorf("verify altered: %d %q %d records", code, errs, len(fv.Records))
 	}
 
+	out, errs, code = run(t, cdir, env, "redeem", link, "--passcode-file", passcode)
+	if code != 0 || !strings.Contains(out, `Received "CLI test" from peer `) || !strings.Contains(out, "signed-only") {
+		t.Errorf("redeem again: %d %s\n%s", code, errs, out)
+	}
+	out, _, code = run(t, pdir, env, "share", "list")
+	if code != 0 || !strings.Contains(out, "CLI test") || !strings.Contains(out, app.ShareActive) {
+		t.Errorf("share list: %s", out)
+	}
 	out, _, code = run(t, pdir, env, "share", "list", "--json")
 	var list []app.ShareInfo
-	if err := json.Unmarshal([]byte(out), &list); err != nil || code != 0 || len(list) != 1 || list[0].Accesses != 1 || list[0].Status != app.ShareActive {
+	if err := json.Unmarshal([]byte(out), &list); err != nil || code != 0 || len(list) != 1 || list[0].Accesses != 2 || list[0].Status != app.ShareActive {
 		t.Fatalf("share list: %v %s", err, out)
 	}
 	id := list[0].ID
@@ -122,7 +130,7 @@ func TestShareRedeemVerifyRevokeFromTheCommandLine(t *testing.T) {
 	}
 	out, _, code = run(t, pdir, env, "share", "log", id, "--json")
 	var lg app.ShareAccessLog
-	if json.Unmarshal([]byte(out), &lg); code != 0 || len(lg.Entries) != 1 || lg.Entries[0].Recipient != "Dr. CLI" || !strings.HasPrefix(lg.Entries[0].Requester, "peer ") {
+	if json.Unmarshal([]byte(out), &lg); code != 0 || len(lg.Entries) != 2 || lg.Entries[0].Recipient != "Dr. CLI" || !strings.HasPrefix(lg.Entries[0].Requester, "peer ") {
 		t.Errorf("share log: %s", out)
 	}
 	if _, errs, code := run(t, pdir, env, "share", "revoke", id); code != 0 {
