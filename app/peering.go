@@ -96,7 +96,8 @@ func StartPeer(s *Session, o PeerOptions) (*Peer, error) {
 // bounded in time, never following redirects to plain http.
 func WebClient() *http.Client {
 	return &http.Client{
-		Timeout: 5 * time.Minute,
+		Transport: http.DefaultTransport.(*http.Transport).Clone(),
+		Timeout:   5 * time.Minute,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 5 {
 				return fmt.Errorf("too many redirects")

@@ -113,14 +113,19 @@ func (w *Wallet) Import(ctx context.Context, name string, data []byte, o ImportO
 	var heads []head
 	now := time.Now()
 	err = w.db.Update(func(tx kv.Txn) error {
-		for i, p := range preps {
+		hs, outs, err := w.writeVersions(tx, preps, src, nil, now, func(i int) error {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("cancelled at %s; nothing was imported: %w", where[i], err)
 			}
-			h, out, err := w.writeVersion(tx, p, src, nil, now)
-			if err != nil {
-				return fmt.Errorf("%s: %w", where[i], err)
+			if o.Progress != nil && i > 0 {
+				o.Progress(i, len(preps))
 			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for i, out := range outs {
 			switch out {
 			case outcomeAdded:
 				rep.Added++
@@ -128,16 +133,15 @@ func (w *Wallet) Import(ctx context.Context, name string, data []byte, o ImportO
 				rep.Updated++
 			case outcomeUnchanged:
 				rep.Unchanged++
+				continue
 			}
-			if out != outcomeUnchanged {
-				heads = append(heads, h)
-				rep.IDs = append(rep.IDs, h.ID)
-			}
-			if o.Progress != nil {
-				o.Progress(i+1, len(preps))
-			}
+			heads = append(heads, hs[i])
+			rep.IDs = append(rep.IDs, hs[i].ID)
 		}
-		return nil
+		if o.Progress != nil {
+			o.Progress(len(preps), len(preps))
+		}
+		return ctx.Err()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", name, err)

@@ -2,7 +2,6 @@ package wallet
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/hex"
@@ -114,59 +113,93 @@ const (
 // appends its commitment to the log. It returns the new head, or the
 // existing one unchanged when the same content is already the latest.
 func (w *Wallet) writeVersion(tx kv.Txn, p prepared, src Source, atts []Attachment, now time.Time) (head, outcome, error) {
-	var old head
-	prevVersion := 0
-	b, err := tx.Get(headKey(p.id))
-	switch {
-	case err == nil:
-		if err := json.Unmarshal(b, &old); err != nil {
-			return head{}, 0, fmt.Errorf("record %s: %w", p.id, err)
-		}
-		if old.Hash == hex.EncodeToString(p.hash[:]) && len(atts) == 0 {
-			return old, outcomeUnchanged, nil
-		}
-		prevVersion = old.Version
-	case errors.Is(err, kv.ErrNotFound):
-	default:
-		return head{}, 0, fmt.Errorf("record %s: %w", p.id, err)
-	}
-	rec := Record{
-		ID: p.id, Version: prevVersion + 1, Resource: json.RawMessage(p.resource),
-		Summary: p.summary, Source: src, Added: now.UTC(), Attachments: atts,
-	}
-	if prevVersion > 0 && len(atts) == 0 {
-		// An edit keeps the record's files unless it brings new ones.
-		prev, err := getVersion(tx, p.id, prevVersion)
-		if err != nil {
-			return head{}, 0, err
-		}
-		rec.Attachments = prev.Attachments
-	}
-	if _, err := rand.Read(rec.Salt[:]); err != nil {
-		return head{}, 0, err
-	}
-	if rec.LeafIndex, err = w.log.Append(tx, ledger.Commitment(rec.Salt, p.hash)); err != nil {
-		return head{}, 0, fmt.Errorf("record %s: append to log: %w", p.id, err)
-	}
-	vb, err := json.Marshal(rec)
+	heads, outs, err := w.writeVersions(tx, []prepared{p}, src, atts, now, nil)
 	if err != nil {
 		return head{}, 0, err
 	}
-	if err := tx.Set(versionKey(p.id, rec.Version), vb); err != nil {
-		return head{}, 0, err
+	return heads[0], outs[0], nil
+}
+
+// writeVersions stores each prepared resource as the next version of its
+// record inside tx, appending all their commitments to the log in one step.
+// Resources whose content is already the latest version are left as they
+// are. atts go with every new version (callers pass them for one resource).
+func (w *Wallet) writeVersions(tx kv.Txn, ps []prepared, src Source, atts []Attachment, now time.Time, cancel func(i int) error) ([]head, []outcome, error) {
+	heads := make([]head, len(ps))
+	outs := make([]outcome, len(ps))
+	var recs []Record
+	var idx []int
+	var commitments [][32]byte
+	for i, p := range ps {
+		if cancel != nil {
+			if err := cancel(i); err != nil {
+				return nil, nil, err
+			}
+		}
+		prevVersion := 0
+		b, err := tx.Get(headKey(p.id))
+		switch {
+		case err == nil:
+			var old head
+			if err := json.Unmarshal(b, &old); err != nil {
+				return nil, nil, fmt.Errorf("record %s: %w", p.id, err)
+			}
+			if old.Hash == hex.EncodeToString(p.hash[:]) && len(atts) == 0 {
+				heads[i], outs[i] = old, outcomeUnchanged
+				continue
+			}
+			prevVersion = old.Version
+			outs[i] = outcomeUpdated
+		case errors.Is(err, kv.ErrNotFound):
+			outs[i] = outcomeAdded
+		default:
+			return nil, nil, fmt.Errorf("record %s: %w", p.id, err)
+		}
+		rec := Record{
+			ID: p.id, Version: prevVersion + 1, Resource: json.RawMessage(p.resource),
+			Summary: p.summary, Source: src, Added: now.UTC(), Attachments: atts,
+		}
+		if prevVersion > 0 && len(atts) == 0 {
+			// An edit keeps the record's files unless it brings new ones.
+			prev, err := getVersion(tx, p.id, prevVersion)
+			if err != nil {
+				return nil, nil, err
+			}
+			rec.Attachments = prev.Attachments
+		}
+		rec.Salt = ledger.NewSalt()
+		recs = append(recs, rec)
+		idx = append(idx, i)
+		commitments = append(commitments, ledger.Commitment(rec.Salt, p.hash))
 	}
-	h := head{
-		ID: p.id, Version: rec.Version, Summary: p.summary, Source: src, Added: rec.Added,
-		Hash: hex.EncodeToString(p.hash[:]), Identity: p.identity, Attach: len(rec.Attachments),
+	if len(recs) == 0 {
+		return heads, outs, nil
 	}
-	hb, _ := json.Marshal(h)
-	if err := tx.Set(headKey(p.id), hb); err != nil {
-		return head{}, 0, err
+	first, err := w.log.AppendAll(tx, commitments)
+	if err != nil {
+		return nil, nil, fmt.Errorf("append to the log: %w", err)
 	}
-	if prevVersion > 0 {
-		return h, outcomeUpdated, nil
+	for j, rec := range recs {
+		p := ps[idx[j]]
+		rec.LeafIndex = first + uint64(j)
+		vb, err := json.Marshal(rec)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := tx.Set(versionKey(p.id, rec.Version), vb); err != nil {
+			return nil, nil, err
+		}
+		h := head{
+			ID: p.id, Version: rec.Version, Summary: p.summary, Source: src, Added: rec.Added,
+			Hash: hex.EncodeToString(p.hash[:]), Identity: p.identity, Attach: len(rec.Attachments),
+		}
+		hb, _ := json.Marshal(h)
+		if err := tx.Set(headKey(p.id), hb); err != nil {
+			return nil, nil, err
+		}
+		heads[idx[j]] = h
 	}
-	return h, outcomeAdded, nil
+	return heads, outs, nil
 }
 
 func getVersion(tx kv.Txn, id string, v int) (Record, error) {
