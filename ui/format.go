@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -78,7 +79,7 @@ func formatSource(src wallet.Source) string {
 // rowSubtitle is the second line of a record in the list.
 func rowSubtitle(e *wallet.Entry) string {
 	parts := []string{e.Summary.Kind.Label()}
-	if v := formatValue(e.Summary); v != "" {
+	if v := formatValue(shortValue(e.Summary)); v != "" {
 		parts = append(parts, v)
 	}
 	if e.Summary.Status != "" {
@@ -103,4 +104,19 @@ func formatSize(n int64) string {
 		return fmt.Sprintf("%.0f KB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// shortValue rounds a long decimal value to two places for the list; the
+// detail shows the value as stored.
+func shortValue(s fhir.Summary) fhir.Summary {
+	dot := strings.IndexByte(s.Value, '.')
+	if dot < 0 || len(s.Value)-dot-1 <= 2 {
+		return s
+	}
+	v, err := strconv.ParseFloat(s.Value, 64)
+	if err != nil {
+		return s
+	}
+	s.Value = strconv.FormatFloat(v, 'f', 2, 64)
+	return s
 }

@@ -9,31 +9,33 @@ import (
 )
 
 // kindIcons is the one table of what each kind of record looks like in a
-// list. Kinds missing here show kindIconOther.
-var kindIcons = map[fhir.Kind]fyne.Resource{
-	fhir.KindPatient:      theme.AccountIcon(),
-	fhir.KindAllergy:      theme.WarningIcon(),
-	fhir.KindCondition:    theme.InfoIcon(),
-	fhir.KindMedication:   theme.MediaRecordIcon(),
-	fhir.KindImmunization: theme.ConfirmIcon(),
-	fhir.KindLab:          theme.SearchIcon(),
-	fhir.KindVital:        theme.VisibilityIcon(),
-	fhir.KindObservation:  theme.ZoomInIcon(),
-	fhir.KindReport:       theme.ListIcon(),
-	fhir.KindProcedure:    theme.ContentCutIcon(),
-	fhir.KindEncounter:    theme.CalendarIcon(),
-	fhir.KindDocument:     theme.DocumentIcon(),
-	fhir.KindCarePlan:     theme.HistoryIcon(),
-	fhir.KindNote:         theme.DocumentCreateIcon(),
+// list. Kinds missing here show kindIconOther. The icons are looked up
+// when drawn, so they follow the theme (and the command line, which shares
+// this binary, never touches Fyne).
+var kindIcons = map[fhir.Kind]func() fyne.Resource{
+	fhir.KindPatient:      theme.AccountIcon,
+	fhir.KindAllergy:      theme.WarningIcon,
+	fhir.KindCondition:    theme.InfoIcon,
+	fhir.KindMedication:   theme.MediaRecordIcon,
+	fhir.KindImmunization: theme.ConfirmIcon,
+	fhir.KindLab:          theme.SearchIcon,
+	fhir.KindVital:        theme.VisibilityIcon,
+	fhir.KindObservation:  theme.ZoomInIcon,
+	fhir.KindReport:       theme.ListIcon,
+	fhir.KindProcedure:    theme.ContentCutIcon,
+	fhir.KindEncounter:    theme.CalendarIcon,
+	fhir.KindDocument:     theme.DocumentIcon,
+	fhir.KindCarePlan:     theme.HistoryIcon,
+	fhir.KindNote:         theme.DocumentCreateIcon,
 }
 
-var kindIconOther = theme.FileIcon()
+var kindIconOther = theme.FileIcon
 
 func kindIcon(k fhir.Kind) fyne.Resource {
 	if r, ok := kindIcons[k]; ok {
-		return r
+		return r()
 	}
-	return kindIconOther
+	return kindIconOther()
 }
 
 // formKinds are the kinds the patient can type, in the order the "New

@@ -70,7 +70,7 @@ func newRecordsView(m *mainScreen) *recordsView {
 	r.filter.Importance = widget.DangerImportance
 	r.filter.Hide()
 	r.count = widget.NewLabel("")
-	r.count.Importance = widget.LowImportance
+	r.count.SizeName = theme.SizeNameCaptionText
 
 	r.list = widget.NewList(
 		func() int { return len(r.entries) },
@@ -221,7 +221,7 @@ type recordRow struct {
 
 func newRecordRow() *recordRow {
 	r := &recordRow{
-		icon:     widget.NewIcon(kindIconOther),
+		icon:     widget.NewIcon(kindIconOther()),
 		title:    widget.NewLabel(""),
 		subtitle: widget.NewLabel(""),
 		date:     widget.NewLabel(""),
@@ -229,7 +229,6 @@ func newRecordRow() *recordRow {
 	r.title.TextStyle.Bold = true
 	r.title.Truncation = fyne.TextTruncateEllipsis
 	r.subtitle.Truncation = fyne.TextTruncateEllipsis
-	r.subtitle.Importance = widget.LowImportance
 	r.subtitle.SizeName = theme.SizeNameCaptionText
 	r.ExtendBaseWidget(r)
 	return r

@@ -41,7 +41,6 @@ func newTrendsView(m *mainScreen) *trendsView {
 	t.codes.PlaceHolder = "Choose a lab test or vital sign"
 	t.chart = newLineChart()
 	t.note = widget.NewLabel("")
-	t.note.Importance = widget.LowImportance
 	t.note.Wrapping = fyne.TextWrapWord
 	top := container.NewVBox(t.codes, t.note)
 	t.content = container.NewBorder(container.NewPadded(top), nil, nil, nil, container.NewPadded(t.chart))

@@ -2,8 +2,8 @@ package ui
 
 import (
 	"errors"
-	"os"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -544,4 +544,17 @@ func confirmTopDialog(t *testing.T, win fyne.Window, label string) {
 		}
 	}
 	t.Fatalf("no %q button in the dialog", label)
+}
+
+func TestListRoundsLongValuesButDetailKeepsThem(t *testing.T) {
+	e := &wallet.Entry{Summary: fhir.Summary{Kind: fhir.KindVital, Value: "22.34901464802982", Unit: "kg/m2"}}
+	if got := rowSubtitle(e); !strings.Contains(got, "22.35 kg/m2") {
+		t.Errorf("subtitle %q", got)
+	}
+	fields := recordFields(wallet.Record{Summary: e.Summary, Resource: []byte(`{"resourceType":"Observation"}`)})
+	for _, f := range fields {
+		if f.label == "Value" && f.value != "22.34901464802982 kg/m2" {
+			t.Errorf("detail value %q", f.value)
+		}
+	}
 }

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Screenshots of the desktop app's main screens for docs/screenshots: builds
+# bin/medwallet, creates a demo wallet from the Synthea fixtures, runs the
+# window under Xvfb, unlocks it by typing the passphrase, and captures each
+# screen with ImageMagick's import. Run from the repository root.
+set -euo pipefail
+root=$(pwd)
+bin="${BIN:-$root/bin/medwallet}"
+out="${OUT:-$root/docs/screenshots}"
+fixtures="${FIXTURES:-$root/../shared/fixtures}"
+[ -n "${BIN:-}" ] || go build -o "$bin" .
+mkdir -p "$out"
+work=$(mktemp -d)
+app_pid=""; xvfb_pid=""
+trap 'kill $app_pid $xvfb_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+
+pass="demo passphrase for screenshots"
+export MEDWALLET_HOME="$work/wallet"
+MEDWALLET_PASSPHRASE=$pass "$bin" init >/dev/null
+MEDWALLET_PASSPHRASE=$pass "$bin" import "$fixtures"/fhir/synthea/*.json >/dev/null
+
+display=":$((110 + RANDOM % 9))"
+Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+xvfb_pid=$!
+for _ in $(seq 50); do xdpyinfo -display "$display" >/dev/null 2>&1 && break; sleep 0.1; done
+export DISPLAY=$display
+"$bin" >"$work/app.log" 2>&1 &
+app_pid=$!
+
+win=""
+for _ in $(seq 300); do
+  win=$(xdotool search --name '^Medwallet' 2>/dev/null | head -1 || true)
+  [ -n "$win" ] && break
+  sleep 0.2
+done
+[ -n "$win" ] || { echo "screenshots: no Medwallet window"; cat "$work/app.log"; exit 1; }
+sleep 2
+
+# shot NAME: capture the window into $out/NAME.png, as a palette PNG to stay small.
+shot() {
+  import -display "$display" -window "$win" "$work/$1.png"
+  convert "$work/$1.png" -colors 256 -strip "PNG8:$out/$1.png"
+  echo "screenshots: $out/$1.png"
+}
+# click X Y: click at window coordinates.
+click() {
+  xdotool mousemove --window "$win" "$1" "$2" click 1
+  sleep "${3:-1}"
+}
+
+shot unlock
+xdotool type --window "$win" --delay 20 "$pass"
+xdotool key --window "$win" Return
+for _ in $(seq 50); do
+  xdotool search --name 'unlocked' >/dev/null 2>&1 && break
+  sleep 0.2
+done
+sleep 2
+shot records
+eval "$(xdotool getwindowgeometry --shell "$win")"
+click 200 "${RECORD_Y:-300}" 2
+shot record-detail
+click "${TRENDS_X:-160}" "${TABS_Y:-95}" 2
+shot lab-trends
+click "${SETTINGS_X:-270}" "${TABS_Y:-95}" 1
+shot settings
+
+xdotool key --window "$win" ctrl+q
+for _ in $(seq 50); do kill -0 $app_pid 2>/dev/null || break; sleep 0.2; done
+wait $app_pid
+app_pid=""
