@@ -94,7 +94,7 @@ func (d *detailView) show(id string, v int) {
 		if err == nil {
 			versions, err = w.Versions(id)
 		}
-		fyne.Do(func() {
+		d.m.s.do(func() {
 			if d.loading != id {
 				return
 			}
@@ -244,7 +244,7 @@ func (d *detailView) previewAttachment(a wallet.Attachment) {
 			data, err = io.ReadAll(io.LimitReader(rc, maxPreview+1))
 			rc.Close()
 		}
-		fyne.Do(func() {
+		d.m.s.do(func() {
 			if err != nil {
 				showProblem(win, "open "+a.Name, err)
 				return
@@ -273,7 +273,7 @@ func (d *detailView) confirmDelete(rec wallet.Record) {
 		w := d.m.w
 		d.m.s.background(func() {
 			err := w.Delete(rec.ID)
-			fyne.Do(func() {
+			d.m.s.do(func() {
 				if err != nil && !errors.Is(err, wallet.ErrNotFound) {
 					showProblem(win, "delete the record", err)
 					return

@@ -79,7 +79,7 @@ func (c *createScreen) submit() {
 	s.background(func() {
 		w, rk, err := wallet.Create(s.dir, pass, s.kdf)
 		clear(pass)
-		fyne.Do(func() {
+		s.do(func() {
 			c.progress.Hide()
 			c.create.Enable()
 			if err != nil {

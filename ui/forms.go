@@ -282,7 +282,7 @@ func (f *recordForm) submit() {
 	file := f.file
 	m.s.background(func() {
 		rec, err := saveDraft(w, editing, d, file)
-		fyne.Do(func() {
+		m.s.do(func() {
 			f.save.Enable()
 			if err != nil {
 				sentence, detail := explain(err)

@@ -12,7 +12,7 @@ import (
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/widget"
 
-	"medwallet/wallet"
+	"medwallet/app"
 )
 
 // maxSkippedShown bounds the skipped entries listed in the summary; the
@@ -27,7 +27,7 @@ type importRun struct {
 	label   *widget.Label
 	bar     *widget.ProgressBar
 	dialog  dialog.Dialog
-	reports []*wallet.ImportReport
+	reports []*app.ImportReport
 	failed  []importFailure
 	done    bool
 }
@@ -50,7 +50,7 @@ func (m *mainScreen) chooseImport() {
 		r.Close()
 		m.importURIs([]fyne.URI{r.URI()})
 	}, m.s.win)
-	d.SetFilter(storage.NewExtensionFileFilter([]string{".json", ".ndjson", ".jsonl", ".fhir"}))
+	d.SetFilter(storage.NewExtensionFileFilter([]string{".json", ".ndjson", ".jsonl", ".fhir", ".smart-health-card", ".txt", ".pdf", ".png", ".jpg", ".jpeg", ".dcm"}))
 	d.Show()
 }
 
@@ -69,9 +69,10 @@ func (m *mainScreen) importURIs(uris []fyne.URI) {
 	m.importFiles(paths)
 }
 
-// importFiles imports paths one after the other with wallet.ImportFile,
-// showing progress with a Cancel button, then a summary. Each file is
-// imported whole or not at all; cancelling stops at the current file.
+// importFiles imports paths together with app.ImportPaths (FHIR files,
+// health cards and their QR images, PDFs and images), as the command line
+// does, showing progress with a Cancel button and then a summary. Each file
+// is imported whole or not at all; the first failure stops the rest.
 func (m *mainScreen) importFiles(paths []string) {
 	if m.importing != nil && !m.importing.done {
 		dialog.ShowInformation("Import in progress", "Wait for the current import to finish, or cancel it, then try again.", m.s.win)
@@ -80,7 +81,11 @@ func (m *mainScreen) importFiles(paths []string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	run := &importRun{paths: paths, cancel: cancel}
 	m.importing = run
-	run.label = widget.NewLabel("Importing " + filepath.Base(paths[0]) + "…")
+	what := filepath.Base(paths[0])
+	if len(paths) > 1 {
+		what = fmt.Sprintf("%d files", len(paths))
+	}
+	run.label = widget.NewLabel("Importing " + what + "…")
 	run.label.Truncation = fyne.TextTruncateEllipsis
 	run.bar = widget.NewProgressBar()
 	stop := widget.NewButton("Cancel", cancel)
@@ -93,36 +98,26 @@ func (m *mainScreen) importFiles(paths []string) {
 	m.s.background(func() {
 		defer busy()
 		defer cancel()
-		for i, p := range paths {
-			if ctx.Err() != nil {
-				run.failed = append(run.failed, importFailure{filepath.Base(p), ctx.Err()})
-				continue
+		shown := -1
+		progress := func(done, total int) {
+			if total <= 0 {
+				return
 			}
-			name := filepath.Base(p)
-			fyne.Do(func() {
-				run.label.SetText(fmt.Sprintf("Importing %s (%d of %d)…", name, i+1, len(paths)))
-			})
-			shown := -1
-			progress := func(done, total int) {
-				if total <= 0 {
-					return
-				}
-				permille := done * 1000 / total
-				if permille == shown {
-					return // one widget update per 0.1 %
-				}
-				shown = permille
-				fyne.Do(func() { run.bar.SetValue((float64(i) + float64(permille)/1000) / float64(len(paths))) })
+			permille := done * 1000 / total
+			if permille == shown {
+				return // one widget update per 0.1 %
 			}
-			rep, err := w.ImportFile(ctx, p, wallet.ImportOptions{Progress: progress})
-			if err != nil {
-				run.failed = append(run.failed, importFailure{name, err})
-				continue
-			}
-			run.reports = append(run.reports, rep)
+			shown = permille
+			m.s.do(func() { run.bar.SetValue(float64(permille) / 1000) })
 		}
-		fyne.Do(func() {
+		reports, err := app.ImportPaths(ctx, w, paths, app.ImportOptions{Progress: progress})
+		run.reports = reports
+		if err != nil {
+			run.failed = append(run.failed, importFailure{what, err})
+		}
+		m.s.do(func() {
 			run.done = true
+			run.bar.SetValue(1)
 			run.dialog.Hide()
 			m.changed()
 			if m.s.main == m {
@@ -140,6 +135,20 @@ func (m *mainScreen) showImportSummary(run *importRun) {
 	for _, r := range run.reports {
 		lines = append(lines, fmt.Sprintf("%s: %d added, %d updated, %d already present, %d skipped.",
 			filepath.Base(r.File), r.Added, r.Updated, r.Unchanged, len(r.Skipped)))
+		for _, c := range r.Cards {
+			issuer := c.IssuerName
+			if issuer == "" {
+				issuer = c.Issuer
+			}
+			line := fmt.Sprintf("  Health card from %s: %s, %d records.", issuer, c.Status, c.Records)
+			if c.Reason != "" {
+				line += " " + c.Reason
+			}
+			lines = append(lines, line)
+		}
+		for _, n := range r.Notes {
+			lines = append(lines, "  "+n)
+		}
 		for _, s := range r.Skipped {
 			if len(skipped) < maxSkippedShown {
 				skipped = append(skipped, fmt.Sprintf("%s, %s: %s", filepath.Base(r.File), s.Where, s.Reason))
@@ -149,6 +158,9 @@ func (m *mainScreen) showImportSummary(run *importRun) {
 	for _, f := range run.failed {
 		sentence, _ := explain(f.err)
 		lines = append(lines, fmt.Sprintf("%s: not imported. %s", f.file, sentence))
+		if _, detail := explain(f.err); detail != "" {
+			lines = append(lines, "  "+detail)
+		}
 	}
 	summary := widget.NewLabel(strings.Join(lines, "\n"))
 	summary.Wrapping = fyne.TextWrapWord

@@ -159,7 +159,7 @@ func (r *recordsView) run(delay time.Duration) {
 			}
 		}
 		found := w.Search(q)
-		fyne.Do(func() {
+		r.m.s.do(func() {
 			if r.gen.Load() != gen {
 				return
 			}

@@ -172,7 +172,7 @@ func (v *settingsView) changePassphrase() {
 		}
 		clear(old)
 		clear(next)
-		fyne.Do(func() {
+		v.m.s.do(func() {
 			v.change.Enable()
 			if err != nil {
 				sentence, _ := explain(err)
@@ -212,7 +212,7 @@ func (s *shell) changePassphrase(pass string) {
 	s.background(func() {
 		err := w.ChangePassphrase(next, kdf)
 		clear(next)
-		fyne.Do(func() {
+		s.do(func() {
 			if err != nil {
 				showProblem(win, "change the passphrase", err)
 				return

@@ -42,6 +42,10 @@ type shell struct {
 
 	// work counts background goroutines so tests can wait for them.
 	work sync.WaitGroup
+	// ui serialises the widget updates of background work. fyne.Do already
+	// runs them one at a time on the UI goroutine; Fyne's test driver runs
+	// them on the caller's goroutine, so this keeps tests as ordered.
+	ui sync.Mutex
 }
 
 func newShell(a fyne.App, w fyne.Window, dir string, kdf keys.KDF) *shell {
@@ -69,6 +73,15 @@ func (s *shell) background(work func()) {
 	}()
 }
 
+// do runs fn on the UI goroutine, where widgets may change.
+func (s *shell) do(fn func()) {
+	fyne.Do(func() {
+		s.ui.Lock()
+		defer s.ui.Unlock()
+		fn()
+	})
+}
+
 func (s *shell) setTitle() {
 	state := "locked"
 	if s.session != nil {
@@ -89,7 +102,7 @@ func (s *shell) show(content fyne.CanvasObject) {
 func (s *shell) opened(w *wallet.Wallet) {
 	sess := app.NewSession(w)
 	s.session = sess
-	sess.OnLock(func() { fyne.Do(func() { s.locked(sess) }) })
+	sess.OnLock(func() { s.do(func() { s.locked(sess) }) })
 	if err := cli.ServeControl(context.Background(), sess); err != nil {
 		// The window works without it; command-line tools then say the
 		// wallet is in use. The error names a path, never health data.

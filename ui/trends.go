@@ -59,7 +59,7 @@ func (t *trendsView) load() {
 	t.m.s.background(func() {
 		found := w.Search(wallet.Query{Kinds: []fhir.Kind{fhir.KindLab, fhir.KindVital}})
 		opts := trendOptions(found)
-		fyne.Do(func() {
+		t.m.s.do(func() {
 			if t.gen.Load() != gen {
 				return
 			}
@@ -138,7 +138,7 @@ func (t *trendsView) pick(label string) {
 	t.m.s.background(func() {
 		recs, err := w.Records(ids)
 		series, band, unit := chartData(recs)
-		fyne.Do(func() {
+		t.m.s.do(func() {
 			if t.gen.Load() != gen {
 				return
 			}

@@ -110,7 +110,7 @@ func (u *unlockScreen) submit() {
 			w, err = wallet.Open(s.dir, pass)
 			clear(pass)
 		}
-		fyne.Do(func() {
+		s.do(func() {
 			u.progress.Hide()
 			u.unlock.Enable()
 			if err != nil {
