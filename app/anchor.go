@@ -18,7 +18,15 @@ func (p *Peer) WitnessURL(addr string) (string, error) {
 	case strings.HasPrefix(addr, "https://"):
 		return strings.TrimRight(addr, "/"), nil
 	case strings.HasPrefix(addr, "/"):
-		info, err := p.Remember(addr, "", peer.RoleWitness)
+		id, err := peer.ParseAddr(addr)
+		if err != nil {
+			return "", err
+		}
+		name := "witness " + id.ID.ShortString()
+		if c, err := p.Book.Get(id.ID); err == nil && c.Name != "" {
+			name = c.Name
+		}
+		info, err := p.Remember(addr, name, peer.RoleWitness)
 		if err != nil {
 			return "", err
 		}

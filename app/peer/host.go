@@ -21,6 +21,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"log/slog"
 	"slices"
 	"strings"
@@ -349,6 +350,13 @@ func (hp *Host) Connect(ctx context.Context, info AddrInfo) error {
 	}
 	if len(info.Addrs) > 0 {
 		hp.h.Peerstore().AddAddrs(info.ID, info.Addrs, peerstore.RecentlyConnectedAddrTTL)
+	}
+	if hp.h.Network().Connectedness(info.ID) != network.Connected {
+		// A person retrying a node that was down means "try now": forget
+		// libp2p's dial backoff for it (it would refuse for seconds more).
+		if sw, ok := hp.h.Network().(*swarm.Swarm); ok {
+			sw.Backoff().Clear(info.ID)
+		}
 	}
 	ctx = network.WithAllowLimitedConn(ctx, "medwallet")
 	ctx, cancel := context.WithTimeout(ctx, hp.cfg.DialTimeout)
