@@ -106,6 +106,7 @@ func BenchmarkUnlockToFirstListFrame(b *testing.B) {
 		defer win.Close()
 		for b.Loop() {
 			s := newShell(a, win, dir, cheapKDF)
+			s.noPeer = true
 			s.start()
 			w, err := wallet.Open(dir, []byte(testPass))
 			if err != nil {

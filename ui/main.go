@@ -11,8 +11,8 @@ import (
 	"medwallet/wallet"
 )
 
-// mainScreen is the unlocked wallet: the records, lab trends and settings
-// tabs under a bar of common actions.
+// mainScreen is the unlocked wallet: the records, lab trends, shares, scan
+// and settings tabs under a bar of common actions.
 type mainScreen struct {
 	s         *shell
 	sess      *app.Session
@@ -20,9 +20,13 @@ type mainScreen struct {
 	records   *recordsView
 	trends    *trendsView
 	settings  *settingsView
+	shares    *shareView
+	scan      *scanView
 	form      *recordForm // the open add/edit form, if any
 	importing *importRun  // the import in progress or last finished
 	tabs      *container.AppTabs
+	sharesTab *container.TabItem
+	scanTab   *container.TabItem
 	content   fyne.CanvasObject
 }
 
@@ -31,14 +35,21 @@ func newMainScreen(s *shell, sess *app.Session) *mainScreen {
 	m.records = newRecordsView(m)
 	m.trends = newTrendsView(m)
 	m.settings = newSettingsView(m)
+	m.shares = newShareView(m)
+	m.scan = newScanView(m)
 	recordsTab := container.NewTabItemWithIcon("Records", theme.ListIcon(), m.records.content)
 	trendsTab := container.NewTabItemWithIcon("Lab trends", theme.ZoomInIcon(), m.trends.content)
+	m.sharesTab = container.NewTabItemWithIcon("Share", theme.MailSendIcon(), m.shares.content)
+	m.scanTab = container.NewTabItemWithIcon("Scan", theme.DownloadIcon(), m.scan.content)
 	settingsTab := container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), m.settings.content)
-	m.tabs = container.NewAppTabs(recordsTab, trendsTab, settingsTab)
+	m.tabs = container.NewAppTabs(recordsTab, trendsTab, m.sharesTab, m.scanTab, settingsTab)
 	m.tabs.OnSelected = func(t *container.TabItem) {
 		s.touch()
-		if t == trendsTab {
+		switch t {
+		case trendsTab:
 			m.trends.load()
+		case m.sharesTab:
+			m.shares.load()
 		}
 	}
 	add := widget.NewButtonWithIcon("New record", theme.ContentAddIcon(), m.newRecord)
@@ -58,6 +69,8 @@ func (m *mainScreen) clear() {
 	m.records.clear()
 	m.trends.clear()
 	m.settings.clear()
+	m.shares.clear()
+	m.scan.clear()
 	for _, o := range m.s.win.Canvas().Overlays().List() {
 		m.s.win.Canvas().Overlays().Remove(o)
 	}
@@ -72,4 +85,26 @@ func (m *mainScreen) changed() {
 
 func (m *mainScreen) showRecords() {
 	m.tabs.SelectIndex(0)
+}
+
+// newShare shows the share form.
+func (m *mainScreen) newShare() {
+	m.tabs.Select(m.sharesTab)
+	m.s.win.Canvas().Focus(m.shares.label)
+}
+
+// showScan shows the scan field, ready for a scanner's keystrokes.
+func (m *mainScreen) showScan() {
+	m.tabs.Select(m.scanTab)
+	m.scan.focus()
+}
+
+// dropped takes files dropped on the window: a QR image on the Scan tab is
+// scanned; anything else is imported.
+func (m *mainScreen) dropped(uris []fyne.URI) {
+	if m.tabs.Selected() == m.scanTab && len(uris) == 1 {
+		m.scan.scanImage(uris[0])
+		return
+	}
+	m.importURIs(uris)
 }

@@ -26,6 +26,8 @@ type shell struct {
 	// kdf derives keys for new wallets and new passphrases. Tests use cheap
 	// parameters; the window uses keys.DefaultKDF.
 	kdf keys.KDF
+	// noPeer keeps tests off the network.
+	noPeer bool
 
 	// Touched only on the UI goroutine.
 	session *app.Session
@@ -113,6 +115,7 @@ func (s *shell) opened(w *wallet.Wallet) {
 		s.name = settings.Name
 	}
 	applyTheme(s.app, settings.Theme)
+	s.startPeer(sess)
 	s.main = newMainScreen(s, sess)
 	s.win.SetContent(s.main.content)
 	s.setTitle()
@@ -163,4 +166,18 @@ func (s *shell) touch() {
 	}
 	s.lastTouch = now
 	s.session.Touch()
+}
+
+// startPeer runs the wallet's peer while the window has it open, so that
+// its shares can be fetched. It stops when the session locks.
+func (s *shell) startPeer(sess *app.Session) {
+	if s.noPeer {
+		return
+	}
+	s.background(func() {
+		if _, err := app.StartPeer(sess, app.PeerOptions{MDNS: true}); err != nil {
+			// Shares then need a clinic node; creating one says so.
+			fmt.Fprintf(os.Stderr, "medwallet: the wallet's peer did not start: %v\n", err)
+		}
+	})
 }

@@ -12,7 +12,7 @@ type menus struct {
 	s                          *shell
 	main                       *fyne.MainMenu
 	newRecord, importing, find *fyne.MenuItem
-	lock                       *fyne.MenuItem
+	share, scan, lock          *fyne.MenuItem
 }
 
 func shortcut(key fyne.KeyName, mod fyne.KeyModifier) fyne.Shortcut {
@@ -41,6 +41,10 @@ func (s *shell) wire() {
 	m.importing.Shortcut = shortcut(fyne.KeyI, ctrl)
 	m.find = fyne.NewMenuItem("Search", unlocked(func(ms *mainScreen) { ms.records.focusSearch() }))
 	m.find.Shortcut = shortcut(fyne.KeyF, ctrl)
+	m.share = fyne.NewMenuItem("New share…", unlocked((*mainScreen).newShare))
+	m.share.Shortcut = shortcut(fyne.KeyS, ctrl|fyne.KeyModifierShift)
+	m.scan = fyne.NewMenuItem("Scan a share…", unlocked((*mainScreen).showScan))
+	m.scan.Shortcut = shortcut(fyne.KeyO, ctrl|fyne.KeyModifierShift)
 	m.lock = fyne.NewMenuItem("Lock", s.lock)
 	m.lock.Shortcut = shortcut(fyne.KeyL, ctrl)
 	quit := fyne.NewMenuItem("Quit", s.quit)
@@ -53,10 +57,10 @@ func (s *shell) wire() {
 	})
 	keys := fyne.NewMenuItem("Keyboard shortcuts", func() {
 		dialog.ShowInformation("Keyboard shortcuts",
-			"Ctrl+F  search\nCtrl+N  new record\nCtrl+I  import a file\nCtrl+L  lock the wallet\nCtrl+Q  quit", s.win)
+			"Ctrl+F  search\nCtrl+N  new record\nCtrl+I  import a file\nCtrl+Shift+S  new share\nCtrl+Shift+O  scan a share\nCtrl+L  lock the wallet\nCtrl+Q  quit", s.win)
 	})
 	m.main = fyne.NewMainMenu(
-		fyne.NewMenu("Wallet", m.newRecord, m.importing, m.find, fyne.NewMenuItemSeparator(), m.lock, quit),
+		fyne.NewMenu("Wallet", m.newRecord, m.importing, m.find, fyne.NewMenuItemSeparator(), m.share, m.scan, fyne.NewMenuItemSeparator(), m.lock, quit),
 		fyne.NewMenu("Help", keys, about),
 	)
 	s.win.SetMainMenu(m.main)
@@ -66,7 +70,7 @@ func (s *shell) wire() {
 			return
 		}
 		s.touch()
-		s.main.importURIs(uris)
+		s.main.dropped(uris)
 	})
 	c := s.win.Canvas()
 	c.SetOnTypedKey(func(*fyne.KeyEvent) { s.touch() })
@@ -79,7 +83,7 @@ func (m *menus) update() {
 		return
 	}
 	locked := m.s.main == nil
-	for _, it := range []*fyne.MenuItem{m.newRecord, m.importing, m.find, m.lock} {
+	for _, it := range []*fyne.MenuItem{m.newRecord, m.importing, m.find, m.share, m.scan, m.lock} {
 		it.Disabled = locked
 	}
 	m.main.Refresh()

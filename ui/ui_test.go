@@ -34,6 +34,7 @@ func newTestShell(t *testing.T, dir string) *shell {
 	w := test.NewWindow(nil)
 	w.Resize(fyne.NewSize(1100, 720))
 	s := newShell(a, w, dir, cheapKDF)
+	s.noPeer = true
 	s.start()
 	t.Cleanup(func() {
 		s.work.Wait()

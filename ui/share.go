@@ -1,0 +1,309 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"medwallet/app"
+	"medwallet/wallet/fhir"
+)
+
+// expiryChoices are the lifetimes a share can have; 0 is long-lived.
+var expiryChoices = []struct {
+	label string
+	d     time.Duration
+}{
+	{"1 hour", time.Hour},
+	{"24 hours", 24 * time.Hour},
+	{"7 days", 7 * 24 * time.Hour},
+	{"30 days", 30 * 24 * time.Hour},
+	{"Until I revoke it", 0},
+}
+
+// shareView creates shares (app.CreateShare) and lists the wallet's
+// shares with their status, access log and revocation.
+type shareView struct {
+	m        *mainScreen
+	kinds    *widget.CheckGroup
+	expiry   *widget.Select
+	passcode *widget.Entry
+	label    *entry
+	host     *entry
+	create   *widget.Button
+	message  *widget.Label
+	list     *widget.List
+	content  fyne.CanvasObject
+
+	shares []app.ShareInfo // UI goroutine only
+}
+
+func newShareView(m *mainScreen) *shareView {
+	v := &shareView{m: m}
+	s := m.s
+	var labels []string
+	for _, k := range fhir.Kinds() {
+		labels = append(labels, k.Label())
+	}
+	v.kinds = widget.NewCheckGroup(labels, nil)
+	v.kinds.Horizontal = true
+	var exp []string
+	for _, e := range expiryChoices {
+		exp = append(exp, e.label)
+	}
+	v.expiry = widget.NewSelect(exp, nil)
+	v.expiry.SetSelected(expiryChoices[1].label)
+	v.passcode = widget.NewPasswordEntry()
+	v.passcode.SetPlaceHolder("optional: the clinician types it to open the share")
+	v.label = newEntry(s.touch)
+	v.label.SetPlaceHolder("e.g. For Dr Smith, 3 June")
+	v.host = newEntry(s.touch)
+	v.host.SetPlaceHolder("optional: clinic node address, keeps the share while this computer is off")
+	v.message = widget.NewLabel("")
+	v.message.Wrapping = fyne.TextWrapWord
+	v.message.Importance = widget.DangerImportance
+	v.create = widget.NewButtonWithIcon("Create share", theme.MailSendIcon(), v.submit)
+	v.create.Importance = widget.HighImportance
+
+	form := widget.NewForm(
+		widget.NewFormItem("Records", container.NewVBox(widget.NewLabel("Tick kinds to share; none ticked shares every record."), v.kinds)),
+		widget.NewFormItem("Works for", v.expiry),
+		widget.NewFormItem("Passcode", v.passcode),
+		widget.NewFormItem("Label", v.label),
+		widget.NewFormItem("Clinic node", v.host),
+	)
+	v.list = widget.NewList(
+		func() int { return len(v.shares) },
+		func() fyne.CanvasObject {
+			l := widget.NewLabel("")
+			l.Truncation = fyne.TextTruncateEllipsis
+			revoke := widget.NewButtonWithIcon("Revoke", theme.CancelIcon(), nil)
+			logb := widget.NewButtonWithIcon("Access log", theme.HistoryIcon(), nil)
+			copyb := widget.NewButtonWithIcon("", theme.ContentCopyIcon(), nil)
+			return container.NewBorder(nil, nil, nil, container.NewHBox(copyb, logb, revoke), l)
+		},
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			if i >= len(v.shares) {
+				return
+			}
+			sh := v.shares[i]
+			c := o.(*fyne.Container)
+			c.Objects[0].(*widget.Label).SetText(shareLine(sh))
+			buttons := c.Objects[1].(*fyne.Container).Objects
+			buttons[0].(*widget.Button).OnTapped = func() { s.app.Clipboard().SetContent(sh.Link) }
+			buttons[1].(*widget.Button).OnTapped = func() { v.showLog(sh) }
+			rv := buttons[2].(*widget.Button)
+			rv.OnTapped = func() { v.confirmRevoke(sh) }
+			if sh.Status == app.ShareActive {
+				rv.Enable()
+			} else {
+				rv.Disable()
+			}
+		},
+	)
+	refresh := widget.NewButtonWithIcon("Refresh", theme.ViewRefreshIcon(), v.load)
+	left := widget.NewCard("New share", "Chosen records, for a limited time, through a QR code.",
+		container.NewVBox(form, v.message, container.NewHBox(v.create)))
+	right := container.NewBorder(container.NewHBox(boldLabel("Your shares"), refresh), nil, nil, nil, v.list)
+	split := container.NewVSplit(container.NewVScroll(left), right)
+	split.Offset = 0.55
+	v.content = split
+	return v
+}
+
+func shareLine(sh app.ShareInfo) string {
+	label := sh.Label
+	if label == "" {
+		label = "Share " + sh.ID
+	}
+	parts := []string{label, sh.Status, fmt.Sprintf("%d records", sh.Records), fmt.Sprintf("opened %d times", sh.Accesses)}
+	switch {
+	case sh.LongLived:
+		parts = append(parts, "until revoked")
+	case !sh.Expires.IsZero():
+		parts = append(parts, "until "+sh.Expires.Local().Format("2 Jan 2006 15:04"))
+	}
+	if sh.Passcode {
+		parts = append(parts, fmt.Sprintf("passcode (%d tries left)", sh.AttemptsLeft))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// load lists the shares.
+func (v *shareView) load() {
+	sess := v.m.sess
+	v.m.s.background(func() {
+		list, err := app.ListShares(sess)
+		v.m.s.do(func() {
+			if err != nil {
+				showProblem(v.m.s.win, "list the shares", err)
+				return
+			}
+			v.shares = list
+			v.list.Refresh()
+		})
+	})
+}
+
+func (v *shareView) request() (app.ShareRequest, error) {
+	req := app.ShareRequest{
+		Passcode: v.passcode.Text,
+		Label:    strings.TrimSpace(v.label.Text),
+		Host:     strings.TrimSpace(v.host.Text),
+	}
+	for _, l := range v.kinds.Selected {
+		k, err := fhir.ParseKind(l)
+		if err != nil {
+			return req, err
+		}
+		req.Kinds = append(req.Kinds, k)
+	}
+	for _, e := range expiryChoices {
+		if e.label == v.expiry.Selected {
+			req.Expires = e.d
+			req.LongLived = e.d == 0
+		}
+	}
+	return req, nil
+}
+
+// submit creates the share off the UI goroutine, then shows its QR code.
+func (v *shareView) submit() {
+	req, err := v.request()
+	if err != nil {
+		v.message.SetText(err.Error())
+		return
+	}
+	v.message.SetText("")
+	v.create.Disable()
+	sess := v.m.sess
+	v.m.s.background(func() {
+		res, err := app.CreateShare(context.Background(), sess, req)
+		v.m.s.do(func() {
+			v.create.Enable()
+			if err != nil {
+				sentence, detail := explain(err)
+				v.message.SetText(sentence + "\n" + detail)
+				return
+			}
+			v.passcode.SetText("")
+			v.load()
+			v.showResult(res)
+		})
+	})
+}
+
+// showResult shows a new share's QR code large, with its link to copy
+// and the QR image to save or print.
+func (v *shareView) showResult(res *app.ShareResult) {
+	win := v.m.s.win
+	qr := canvas.NewImageFromReader(bytes.NewReader(res.QRPNG), "share.png")
+	qr.FillMode = canvas.ImageFillContain
+	qr.ScaleMode = canvas.ImageScalePixels
+	qr.SetMinSize(fyne.NewSize(360, 360))
+	link := widget.NewLabel(res.Link)
+	link.Wrapping = fyne.TextWrapBreak
+	link.TextStyle.Monospace = true
+	link.Selectable = true
+	info := fmt.Sprintf("%d records, %d files.", res.Records, res.Files)
+	if !res.Expires.IsZero() {
+		info += " Works until " + res.Expires.Local().Format("2 Jan 2006 15:04") + "."
+	}
+	if res.PeerToPeer {
+		info += " This computer serves it: keep Medwallet open and unlocked until it has been opened."
+	}
+	if res.Hosted != "" {
+		info += " Hosted by " + res.Hosted + "."
+	}
+	infoLabel := widget.NewLabel(strings.Join(append([]string{info}, res.Warnings...), "\n"))
+	infoLabel.Wrapping = fyne.TextWrapWord
+	copyLink := widget.NewButtonWithIcon("Copy link", theme.ContentCopyIcon(), func() { v.m.s.app.Clipboard().SetContent(res.Link) })
+	savePNG := widget.NewButtonWithIcon("Save QR as PNG… (to print)", theme.DocumentSaveIcon(), func() {
+		saveFile(win, "medwallet-share.png", func(out io.Writer) error {
+			_, err := out.Write(res.QRPNG)
+			return err
+		})
+	})
+	body := container.NewVBox(container.NewCenter(qr), infoLabel, link, container.NewHBox(copyLink, savePNG))
+	d := dialog.NewCustom("Share ready", "Done", container.NewVScroll(body), win)
+	d.Resize(fyne.NewSize(620, 680))
+	d.Show()
+}
+
+func (v *shareView) confirmRevoke(sh app.ShareInfo) {
+	win := v.m.s.win
+	sess := v.m.sess
+	dialog.ShowConfirm("Revoke this share?", "The link stops working at once, here and on every clinic node that hosts it.", func(ok bool) {
+		if !ok {
+			return
+		}
+		v.m.s.background(func() {
+			err := app.RevokeShare(context.Background(), sess, sh.ID)
+			v.m.s.do(func() {
+				if err != nil {
+					showProblem(win, "revoke the share", err)
+				}
+				v.load()
+			})
+		})
+	}, win)
+}
+
+// showLog shows who opened a share and when.
+func (v *shareView) showLog(sh app.ShareInfo) {
+	win := v.m.s.win
+	sess := v.m.sess
+	v.m.s.background(func() {
+		lg, err := app.ShareLog(context.Background(), sess, sh.ID)
+		v.m.s.do(func() {
+			if err != nil {
+				showProblem(win, "read the access log", err)
+				return
+			}
+			lines := accessLines(lg)
+			if len(lines) == 0 {
+				lines = []string{"Nobody has opened this share yet."}
+			}
+			l := widget.NewLabel(strings.Join(lines, "\n"))
+			l.Wrapping = fyne.TextWrapWord
+			scroll := container.NewVScroll(l)
+			scroll.SetMinSize(fyne.NewSize(520, 300))
+			dialog.ShowCustom("Access log", "Close", scroll, win)
+		})
+	})
+}
+
+func (v *shareView) clear() {
+	v.shares = nil
+	v.list.Refresh()
+	v.passcode.SetText("")
+	v.label.SetText("")
+	v.message.SetText("")
+}
+
+// accessLines formats a share's access log, oldest first.
+func accessLines(lg app.ShareAccessLog) []string {
+	var lines []string
+	for _, e := range lg.Entries {
+		who := e.Recipient
+		if who == "" {
+			who = "unnamed recipient"
+		}
+		lines = append(lines, fmt.Sprintf("%s  %s  %s (%s, logged by %s)",
+			e.Time.Local().Format("2 Jan 2006 15:04:05"), e.Outcome, who, e.Requester, e.Where))
+	}
+	for _, u := range lg.Unreachable {
+		lines = append(lines, "Not reachable: "+u)
+	}
+	return lines
+}
