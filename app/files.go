@@ -214,6 +214,7 @@ type inlineFile struct {
 	data, sha256      []byte
 	owner             string // hex SHA-256 of JCS(owner resource)
 	where             string
+	taken             bool // stored with its record
 }
 
 type binaryMeta struct {
@@ -325,8 +326,14 @@ func parseInlineFile(res []byte, where string) (f inlineFile, ok bool, err error
 		return f, false, nil
 	}
 	f = inlineFile{name: b.ID, contentType: b.ContentType, data: b.Data, where: where}
+	if f.name == "" {
+		f.name = "attachment"
+	}
 	if b.SecurityContext == nil || b.SecurityContext.Identifier == nil || b.SecurityContext.Identifier.System != ownerHashSystem {
 		return f, true, errors.New("the attached file names no record it belongs to")
+	}
+	if v := b.SecurityContext.Identifier.Value; len(v) != 64 || strings.Trim(v, "0123456789abcdef") != "" {
+		return f, true, errors.New("the attached file's record hash is not a SHA-256 in hex")
 	}
 	f.owner = b.SecurityContext.Identifier.Value
 	for _, e := range b.Meta.Extension {
@@ -497,9 +504,8 @@ func reportFor(reports []*ImportReport, where string) *ImportReport {
 	return nil
 }
 
-// used reports whether an owner in the set took the file; importFHIR
-// clears owner on the files it stores.
-func (f inlineFile) used() bool { return f.data == nil }
+// used reports whether a record in the set took the file.
+func (f inlineFile) used() bool { return f.taken }
 
 // expandPaths replaces each directory by the regular, non-hidden files in it.
 func expandPaths(paths []string) ([]string, error) {
@@ -758,7 +764,7 @@ func markUsed(inline map[string][]inlineFile, f inlineFile) {
 	fs := inline[f.owner]
 	for i := range fs {
 		if fs[i].where == f.where {
-			fs[i].data = nil
+			fs[i].taken, fs[i].data = true, nil
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"compress/zlib"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/skip2/go-qrcode"
 
 	"medwallet/wallet"
 	"medwallet/wallet/export"
@@ -339,6 +342,32 @@ func TestChunkedCardQRCodesImportWhenNamedTogether(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(reps) != 1 || reps[0].Cards[0].Status != shc.Verified || reps[0].Added != 55 {
+		t.Fatalf("report %+v", reps[0])
+	}
+}
+
+func TestChunkedCardQRImagesImportWhenNamedTogether(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	for i := range 3 {
+		text, err := os.ReadFile(fixture(fmt.Sprintf("shc/example-02-f-qr-code-numeric-value-%d.txt", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		png, err := qrcode.Encode(string(bytes.TrimSpace(text)), qrcode.Low, 600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, fmt.Sprintf("part-%d.png", i))
+		os.WriteFile(p, png, 0o600)
+		paths = append(paths, p)
+	}
+	w := filesWallet(t)
+	reps, err := ImportPaths(t.Context(), w, paths, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reps) != 1 || reps[0].Kind != ImportedCard || reps[0].Cards[0].Status != shc.Verified || reps[0].Added != 55 {
 		t.Fatalf("report %+v", reps[0])
 	}
 }

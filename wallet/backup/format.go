@@ -56,14 +56,14 @@ const segmentTarget = 4 << 20
 // error of the file system.
 var (
 	// ErrWrongKey: the recovery key or passphrase does not open this backup.
-	ErrWrongKey = errors.New("the recovery key or passphrase does not open this backup")
+	ErrWrongKey = errors.New("the recovery key or passphrase does not open this backup; check it, or try the backup passphrase if one was set when it was made")
 	// ErrNotBackup: the file is not a Medwallet backup (not age, or not our archive).
 	ErrNotBackup = errors.New("not a Medwallet backup file")
 	// ErrTruncated: the backup file ends early; it was cut short while copying.
-	ErrTruncated = errors.New("the backup file is incomplete (truncated)")
+	ErrTruncated = errors.New("the backup file is incomplete (truncated); copy it again from where it is kept, or use another backup")
 	// ErrDamaged: the backup's contents fail authentication or do not match
 	// its manifest; it was altered or corrupted.
-	ErrDamaged = errors.New("the backup file was altered or is corrupted")
+	ErrDamaged = errors.New("the backup file was altered or is corrupted; use another copy or another backup")
 	// ErrNewerFormat: a newer Medwallet wrote the backup.
 	ErrNewerFormat = errors.New("the backup was written by a newer version of Medwallet; install the latest version to restore it")
 	// ErrTargetExists: the restore target already holds files.
