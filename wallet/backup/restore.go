@@ -97,7 +97,7 @@ func Restore(ctx context.Context, src io.Reader, dir string, k Key, o RestoreOpt
 	if err != nil {
 		return Stats{}, err
 	}
-	s := &restoreSink{ctx: ctx, dir: dir, key: k, progress: o.Progress, stats: &st}
+	s := &restoreSink{ctx: ctx, dir: dir, key: k, progress: o.Progress, stats: &st, buf: make([]byte, pipeBlockSize)}
 	defer func() {
 		if err != nil {
 			s.abort()
@@ -179,6 +179,7 @@ type restoreSink struct {
 	db      kv.DB
 	batch   []kvPair
 	batchSz int
+	buf     []byte // attachment copies
 }
 
 type kvPair struct{ k, v []byte }
@@ -298,7 +299,7 @@ func (s *restoreSink) attachment(id string, size int64, r io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	n, err := io.Copy(f, r)
+	n, err := io.CopyBuffer(f, struct{ io.Reader }{r}, s.buf)
 	if err != nil {
 		f.Close()
 		return tarError(err, -1)

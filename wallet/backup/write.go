@@ -228,6 +228,7 @@ func (a *archiveWriter) attachments(ctx context.Context, dir string) error {
 		}
 	}
 	sort.Strings(ids)
+	buf := make([]byte, pipeBlockSize)
 	for _, id := range ids {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("back up attachments: %w", err)
@@ -242,7 +243,7 @@ func (a *archiveWriter) attachments(ctx context.Context, dir string) error {
 		fi, err := f.Stat()
 		if err == nil {
 			err = a.member(prefixAttached+id, fi.Size(), func(w io.Writer) error {
-				_, err := io.Copy(w, io.LimitReader(f, fi.Size()))
+				_, err := io.CopyBuffer(w, io.LimitReader(f, fi.Size()), buf)
 				return err
 			})
 		}
