@@ -58,12 +58,21 @@ done
 sleep 2
 shot records
 eval "$(xdotool getwindowgeometry --shell "$win")"
-click 200 "${RECORD_Y:-300}" 2
+click 200 "${RECORD_Y:-365}" 2
 shot record-detail
 click "${TRENDS_X:-160}" "${TABS_Y:-95}" 2
 shot lab-trends
-click "${SETTINGS_X:-270}" "${TABS_Y:-95}" 1
+xdotool key --window "$win" ctrl+shift+s
+sleep 1.5
+shot share
+xdotool key --window "$win" ctrl+shift+o
+sleep 1
+shot scan
+click "${SETTINGS_X:-440}" "${TABS_Y:-95}" 1
 shot settings
+xdotool key --window "$win" ctrl+n
+sleep 1
+shot new-record
 
 xdotool key --window "$win" ctrl+q
 for _ in $(seq 50); do kill -0 $app_pid 2>/dev/null || break; sleep 0.2; done

@@ -35,7 +35,7 @@ var expiryChoices = []struct {
 // shares with their status, access log and revocation.
 type shareView struct {
 	m        *mainScreen
-	kinds    *widget.CheckGroup
+	kinds    []*widget.Check // one per kind, in fhir.Kinds order
 	expiry   *widget.Select
 	passcode *widget.Entry
 	label    *entry
@@ -51,12 +51,12 @@ type shareView struct {
 func newShareView(m *mainScreen) *shareView {
 	v := &shareView{m: m}
 	s := m.s
-	var labels []string
+	kindGrid := container.NewGridWithColumns(5)
 	for _, k := range fhir.Kinds() {
-		labels = append(labels, k.Label())
+		c := widget.NewCheck(k.Label(), nil)
+		v.kinds = append(v.kinds, c)
+		kindGrid.Add(c)
 	}
-	v.kinds = widget.NewCheckGroup(labels, nil)
-	v.kinds.Horizontal = true
 	var exp []string
 	for _, e := range expiryChoices {
 		exp = append(exp, e.label)
@@ -76,7 +76,7 @@ func newShareView(m *mainScreen) *shareView {
 	v.create.Importance = widget.HighImportance
 
 	form := widget.NewForm(
-		widget.NewFormItem("Records", container.NewVBox(widget.NewLabel("Tick kinds to share; none ticked shares every record."), v.kinds)),
+		widget.NewFormItem("Records", container.NewVBox(widget.NewLabel("Tick kinds to share; none ticked shares every record."), kindGrid)),
 		widget.NewFormItem("Works for", v.expiry),
 		widget.NewFormItem("Passcode", v.passcode),
 		widget.NewFormItem("Label", v.label),
@@ -116,7 +116,7 @@ func newShareView(m *mainScreen) *shareView {
 		container.NewVBox(form, v.message, container.NewHBox(v.create)))
 	right := container.NewBorder(container.NewHBox(boldLabel("Your shares"), refresh), nil, nil, nil, v.list)
 	split := container.NewVSplit(container.NewVScroll(left), right)
-	split.Offset = 0.55
+	split.Offset = 0.72
 	v.content = split
 	return v
 }
@@ -155,18 +155,16 @@ func (v *shareView) load() {
 	})
 }
 
-func (v *shareView) request() (app.ShareRequest, error) {
+func (v *shareView) request() app.ShareRequest {
 	req := app.ShareRequest{
 		Passcode: v.passcode.Text,
 		Label:    strings.TrimSpace(v.label.Text),
 		Host:     strings.TrimSpace(v.host.Text),
 	}
-	for _, l := range v.kinds.Selected {
-		k, err := fhir.ParseKind(l)
-		if err != nil {
-			return req, err
+	for i, k := range fhir.Kinds() {
+		if v.kinds[i].Checked {
+			req.Kinds = append(req.Kinds, k)
 		}
-		req.Kinds = append(req.Kinds, k)
 	}
 	for _, e := range expiryChoices {
 		if e.label == v.expiry.Selected {
@@ -174,16 +172,12 @@ func (v *shareView) request() (app.ShareRequest, error) {
 			req.LongLived = e.d == 0
 		}
 	}
-	return req, nil
+	return req
 }
 
 // submit creates the share off the UI goroutine, then shows its QR code.
 func (v *shareView) submit() {
-	req, err := v.request()
-	if err != nil {
-		v.message.SetText(err.Error())
-		return
-	}
+	req := v.request()
 	v.message.SetText("")
 	v.create.Disable()
 	sess := v.m.sess
@@ -289,6 +283,9 @@ func (v *shareView) clear() {
 	v.passcode.SetText("")
 	v.label.SetText("")
 	v.message.SetText("")
+	for _, c := range v.kinds {
+		c.SetChecked(false)
+	}
 }
 
 // accessLines formats a share's access log, oldest first.

@@ -20,7 +20,9 @@ func TestShareCreatedInOneWalletOpensInAnotherWithBadges(t *testing.T) {
 	patient.work.Wait()
 
 	v := pm.shares
-	v.kinds.SetSelected([]string{fhir.KindImmunization.Label()})
+	for i, k := range fhir.Kinds() {
+		v.kinds[i].SetChecked(k == fhir.KindImmunization)
+	}
 	test.Type(v.label, "For the clinic")
 	test.Type(v.passcode, "1234")
 	test.Tap(v.create)
