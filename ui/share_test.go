@@ -17,7 +17,7 @@ func TestShareCreatedInOneWalletOpensInAnotherWithBadges(t *testing.T) {
 	}
 	pm := patient.main
 	pm.importFiles([]string{clemente})
-	patient.work.Wait()
+	settle(patient)
 
 	v := pm.shares
 	for i, k := range fhir.Kinds() {
@@ -26,7 +26,7 @@ func TestShareCreatedInOneWalletOpensInAnotherWithBadges(t *testing.T) {
 	test.Type(v.label, "For the clinic")
 	test.Type(v.passcode, "1234")
 	test.Tap(v.create)
-	patient.work.Wait()
+	settle(patient)
 	if v.message.Text != "" {
 		t.Fatalf("share not created: %q", v.message.Text)
 	}
@@ -43,7 +43,7 @@ func TestShareCreatedInOneWalletOpensInAnotherWithBadges(t *testing.T) {
 	test.Type(sv.link, link)
 	test.Type(sv.passcode, "1234")
 	sv.redeem()
-	clinician.work.Wait()
+	settle(clinician)
 	if sv.received == nil {
 		t.Fatalf("not redeemed: %q", sv.message.Text)
 	}
@@ -62,7 +62,7 @@ func TestShareCreatedInOneWalletOpensInAnotherWithBadges(t *testing.T) {
 	// Revoking stops the link.
 	v.confirmRevoke(v.shares[0])
 	confirmTopDialog(t, patient.win, "Yes")
-	patient.work.Wait()
+	settle(patient)
 	if v.shares[0].Status == app.ShareActive {
 		t.Errorf("status after revoke %q", v.shares[0].Status)
 	}

@@ -44,10 +44,10 @@ type shell struct {
 
 	// work counts background goroutines so tests can wait for them.
 	work sync.WaitGroup
-	// ui serialises the widget updates of background work. fyne.Do already
-	// runs them one at a time on the UI goroutine; Fyne's test driver runs
-	// them on the caller's goroutine, so this keeps tests as ordered.
-	ui sync.Mutex
+	// post, when set, replaces fyne.Do. Fyne's test driver runs fyne.Do on
+	// the calling goroutine; tests post to a queue they run on their own
+	// goroutine instead, as the real UI goroutine would.
+	post func(func())
 }
 
 func newShell(a fyne.App, w fyne.Window, dir string, kdf keys.KDF) *shell {
@@ -77,11 +77,11 @@ func (s *shell) background(work func()) {
 
 // do runs fn on the UI goroutine, where widgets may change.
 func (s *shell) do(fn func()) {
-	fyne.Do(func() {
-		s.ui.Lock()
-		defer s.ui.Unlock()
-		fn()
-	})
+	if s.post != nil {
+		s.post(fn)
+		return
+	}
+	fyne.Do(fn)
 }
 
 func (s *shell) setTitle() {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,14 +36,57 @@ func newTestShell(t *testing.T, dir string) *shell {
 	w.Resize(fyne.NewSize(1100, 720))
 	s := newShell(a, w, dir, cheapKDF)
 	s.noPeer = true
+	q := &uiQueue{}
+	s.post = q.push
+	queues[s] = q
 	s.start()
 	t.Cleanup(func() {
-		s.work.Wait()
+		settle(s)
 		s.quit()
-		s.work.Wait()
+		settle(s)
 		w.Close()
+		delete(queues, s)
 	})
 	return s
+}
+
+// uiQueue holds the widget updates that background work posts, for the
+// test's goroutine to run, as the UI goroutine would.
+type uiQueue struct {
+	mu  sync.Mutex
+	fns []func()
+}
+
+func (q *uiQueue) push(fn func()) {
+	q.mu.Lock()
+	q.fns = append(q.fns, fn)
+	q.mu.Unlock()
+}
+
+func (q *uiQueue) take() []func() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	fns := q.fns
+	q.fns = nil
+	return fns
+}
+
+var queues = map[*shell]*uiQueue{}
+
+// settle waits for s's background work and runs the widget updates it
+// posts, until nothing is left to do.
+func settle(s *shell) {
+	q := queues[s]
+	for {
+		s.work.Wait()
+		fns := q.take()
+		if len(fns) == 0 {
+			return
+		}
+		for _, fn := range fns {
+			fn()
+		}
+	}
 }
 
 // makeWallet creates a closed wallet in a new directory.
@@ -63,7 +107,7 @@ func unlocked(t *testing.T) *shell {
 	s := newTestShell(t, makeWallet(t))
 	test.Type(s.unlockScreen.pass, testPass)
 	s.unlockScreen.submit()
-	s.work.Wait()
+	settle(s)
 	if s.main == nil {
 		t.Fatalf("the wallet did not open: %q", s.unlockScreen.message.Text)
 	}
@@ -80,7 +124,7 @@ func TestFirstRunCreatesWalletAndOpensOnlyAfterTheRecoveryKeyIsConfirmed(t *test
 	test.Type(c.pass, testPass)
 	test.Type(c.repeat, testPass)
 	test.Tap(c.create)
-	s.work.Wait()
+	settle(s)
 	r := s.recoveryScreen
 	if r == nil {
 		t.Fatalf("no recovery key shown; message %q", c.message.Text)
@@ -120,7 +164,7 @@ func TestCreateRefusesPassphrasesThatDiffer(t *testing.T) {
 	test.Type(c.pass, testPass)
 	test.Type(c.repeat, testPass+"!")
 	test.Tap(c.create)
-	s.work.Wait()
+	settle(s)
 	if wallet.Exists(dir) {
 		t.Fatal("a wallet was created with passphrases that differ")
 	}
@@ -144,7 +188,7 @@ func TestUnlockWithAWrongPassphraseSaysSoUnderTheField(t *testing.T) {
 	u := s.unlockScreen
 	test.Type(u.pass, "not it")
 	u.submit()
-	s.work.Wait()
+	settle(s)
 	if s.main != nil {
 		t.Fatal("a wrong passphrase opened the wallet")
 	}
@@ -170,7 +214,7 @@ func TestUnlockWhileTheWalletIsOpenElsewhereSaysSo(t *testing.T) {
 	s := newTestShell(t, dir)
 	test.Type(s.unlockScreen.pass, testPass)
 	s.unlockScreen.submit()
-	s.work.Wait()
+	settle(s)
 	if s.main != nil {
 		t.Fatal("opened a wallet another process holds")
 	}
@@ -192,7 +236,7 @@ func TestUnlockWithTheRecoveryKey(t *testing.T) {
 	u.mode(true)
 	test.Type(u.recovery, strings.ToUpper(rk.String()))
 	u.submit()
-	s.work.Wait()
+	settle(s)
 	if s.main == nil {
 		t.Fatalf("the recovery key did not open the wallet: %q", u.message.Text)
 	}
@@ -202,7 +246,7 @@ func TestImportShowsProgressThenASummary(t *testing.T) {
 	s := unlocked(t)
 	m := s.main
 	m.importFiles([]string{clemente})
-	s.work.Wait()
+	settle(s)
 	run := m.importing
 	if !run.done || len(run.failed) != 0 || len(run.reports) != 1 {
 		t.Fatalf("import: done %v, failed %v, reports %d", run.done, run.failed, len(run.reports))
@@ -223,7 +267,7 @@ func TestImportShowsProgressThenASummary(t *testing.T) {
 
 	// The same file again is all already present.
 	m.importFiles([]string{clemente})
-	s.work.Wait()
+	settle(s)
 	if r := m.importing.reports[0]; r.Added != 0 || r.Unchanged == 0 {
 		t.Errorf("second import: %d added, %d already present", r.Added, r.Unchanged)
 	}
@@ -234,7 +278,7 @@ func TestImportOfAFileThatIsNotFHIRSaysWhy(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "notes.json")
 	writeFile(t, bad, `{"hello": "world"}`)
 	s.main.importFiles([]string{bad})
-	s.work.Wait()
+	settle(s)
 	run := s.main.importing
 	if len(run.failed) != 1 || !errors.Is(run.failed[0].err, fhir.ErrNotFHIR) {
 		t.Fatalf("failed %v", run.failed)
@@ -249,10 +293,10 @@ func TestSearchNarrowsTheListAsYouType(t *testing.T) {
 	s := unlocked(t)
 	m := s.main
 	m.importFiles([]string{clemente})
-	s.work.Wait()
+	settle(s)
 	total := len(m.records.entries)
 	test.Type(m.records.search, "cholesterol")
-	s.work.Wait()
+	settle(s)
 	got := m.records.entries
 	if len(got) == 0 || len(got) >= total {
 		t.Fatalf("search for cholesterol shows %d of %d", len(got), total)
@@ -268,14 +312,14 @@ func TestSearchNarrowsTheListAsYouType(t *testing.T) {
 
 	m.records.search.SetText("")
 	m.records.kind.SetSelected(fhir.KindImmunization.Label())
-	s.work.Wait()
+	settle(s)
 	for _, e := range m.records.entries {
 		if e.Summary.Kind != fhir.KindImmunization {
 			t.Fatalf("kind filter let %s through", e.Summary.Kind)
 		}
 	}
 	m.records.from.SetText("not a date")
-	s.work.Wait()
+	settle(s)
 	if !m.records.filter.Visible() {
 		t.Error("an unreadable date is not reported")
 	}
@@ -294,7 +338,7 @@ func TestNewAllergyIsStoredListedAndShown(t *testing.T) {
 	test.Type(f.entries[fieldReaction], "Hives")
 	f.entries[fieldDate].SetText("2019-05")
 	test.Tap(f.save)
-	s.work.Wait()
+	settle(s)
 	if m.form != nil {
 		t.Fatalf("the form stayed open: %q", f.message.Text)
 	}
@@ -313,12 +357,12 @@ func TestNewAllergyIsStoredListedAndShown(t *testing.T) {
 	m.editRecord(*d.rec)
 	m.form.entries[fieldReaction].SetText("Rash")
 	m.form.submit()
-	s.work.Wait()
+	settle(s)
 	if d.rec == nil || d.rec.Version != 2 || len(d.versions) != 2 {
 		t.Fatalf("after edit: %+v, %d versions", d.rec, len(d.versions))
 	}
 	d.vlist.Select(0)
-	s.work.Wait()
+	settle(s)
 	if d.rec.Version != 1 {
 		t.Errorf("selecting version 1 shows version %d", d.rec.Version)
 	}
@@ -333,7 +377,7 @@ func TestFormKeepsWhatWasTypedWhenTheEntryIsInvalid(t *testing.T) {
 	f.entries[fieldDate].SetText("31/05/2024")
 	test.Type(f.entries[fieldTitle], "Glucose")
 	test.Tap(f.save)
-	s.work.Wait()
+	settle(s)
 	if m.form == nil || f.message.Text == "" {
 		t.Fatal("an unreadable date was accepted")
 	}
@@ -357,15 +401,15 @@ func TestDeleteAsksThenRemovesTheRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.changed()
-	s.work.Wait()
+	settle(s)
 	m.records.list.Select(0)
-	s.work.Wait()
+	settle(s)
 	m.records.detail.confirmDelete(rec)
 	if !strings.Contains(test.RenderToMarkup(s.win.Canvas()), "Delete this record?") {
 		t.Fatal("no confirmation")
 	}
 	confirmTopDialog(t, s.win, "Delete")
-	s.work.Wait()
+	settle(s)
 	if m.w.Count() != 0 || len(m.records.entries) != 0 {
 		t.Errorf("after delete: %d stored, %d listed", m.w.Count(), len(m.records.entries))
 	}
@@ -375,9 +419,9 @@ func TestLabTrendsChartTheValuesOfACode(t *testing.T) {
 	s := unlocked(t)
 	m := s.main
 	m.importFiles([]string{clemente})
-	s.work.Wait()
+	settle(s)
 	m.trends.load()
-	s.work.Wait()
+	settle(s)
 	if len(m.trends.options) == 0 {
 		t.Fatal("no lab or vital codes")
 	}
@@ -390,7 +434,7 @@ func TestLabTrendsChartTheValuesOfACode(t *testing.T) {
 		if strings.HasPrefix(strings.ToLower(o.label), "blood pressure") {
 			bp = true
 			m.trends.codes.SetSelected(o.label)
-			s.work.Wait()
+			settle(s)
 			if n := len(m.trends.chart.series); n != 2 {
 				t.Errorf("blood pressure charted as %d series", n)
 			}
@@ -419,9 +463,9 @@ func TestLockDropsEveryDecryptedThingFromTheScreens(t *testing.T) {
 	s := unlocked(t)
 	m := s.main
 	m.importFiles([]string{clemente})
-	s.work.Wait()
+	settle(s)
 	m.records.list.Select(0)
-	s.work.Wait()
+	settle(s)
 	title := m.records.detail.rec.Summary.Title
 	if !strings.Contains(test.RenderToMarkup(s.win.Canvas()), title) {
 		t.Fatal("the selected record is not on screen before the lock")
@@ -436,7 +480,7 @@ func TestLockDropsEveryDecryptedThingFromTheScreens(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the wallet did not lock when idle")
 	}
-	s.work.Wait()
+	settle(s)
 	if s.main != nil || s.session != nil || s.unlockScreen == nil {
 		t.Fatal("the window still shows the unlocked wallet")
 	}
@@ -461,13 +505,13 @@ func TestChangePassphraseNeedsTheCurrentOne(t *testing.T) {
 	test.Type(v.pass, "a new passphrase here")
 	test.Type(v.repeat, "a new passphrase here")
 	v.changePassphrase()
-	s.work.Wait()
+	settle(s)
 	if v.message.Importance != widget.DangerImportance || !strings.Contains(v.message.Text, "does not open") {
 		t.Fatalf("message %q", v.message.Text)
 	}
 	v.old.SetText(testPass)
 	v.changePassphrase()
-	s.work.Wait()
+	settle(s)
 	if !strings.Contains(v.message.Text, "changed") {
 		t.Fatalf("message %q", v.message.Text)
 	}
