@@ -155,7 +155,7 @@ func Redeem(ctx context.Context, s *Session, text, passcode, recipient string) (
 			fhirFiles = append(fhirFiles, f.Plaintext)
 			rf.Outcome = fmt.Sprintf("FHIR: %d resources, %d with a log proof", len(cb.Entries), cb.Proofs)
 		case share.ContentSHC:
-			gs, outcome := cardGroups(f.Plaintext, src, rcv.Label)
+			gs, outcome := cardGroups(s.Wallet, f.Plaintext, src, rcv.Label)
 			groups = append(groups, gs...)
 			rf.Outcome = outcome
 		default:
@@ -283,8 +283,8 @@ func splitP2P(m ma.Multiaddr) (ma.Multiaddr, string) {
 
 // cardGroups verifies the SMART Health Cards of a file and returns their
 // FHIR Bundles to store, one group per card.
-func cardGroups(plain []byte, src wallet.Source, label string) ([]*incoming, string) {
-	tl, err := shc.DefaultTrustList()
+func cardGroups(w *wallet.Wallet, plain []byte, src wallet.Source, label string) ([]*incoming, string) {
+	tl, err := TrustList(w)
 	if err != nil {
 		return nil, "not stored: the trust list cannot be loaded: " + err.Error()
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -9,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"medwallet/app"
 	"medwallet/wallet"
 	"medwallet/wallet/fhir"
 	"medwallet/wallet/keys"
@@ -112,22 +114,35 @@ func runImport(c *call, args []string) error {
 	if err != nil {
 		return err
 	}
-	var reports []*wallet.ImportReport
-	for _, f := range args {
-		rep, err := w.ImportFile(c.ctx, c.abs(f), wallet.ImportOptions{})
-		if err != nil {
-			return err
-		}
-		reports = append(reports, rep)
-		if !c.json {
-			fmt.Fprintf(c.out(), "%s: %d added, %d updated, %d already in the wallet, %d skipped\n",
-				f, rep.Added, rep.Updated, rep.Unchanged, len(rep.Skipped))
+	paths := make([]string, len(args))
+	for i, a := range args {
+		paths[i] = c.abs(a)
+	}
+	// All paths in one call: chunked QR codes and an NDJSON export split by
+	// type belong together.
+	reports, err := app.ImportPaths(c.ctx, w, paths, app.ImportOptions{})
+	if !c.json {
+		for _, rep := range reports {
+			fmt.Fprintf(c.out(), "%s (%s): %d added, %d updated, %d already in the wallet, %d skipped\n",
+				rep.File, rep.Kind, rep.Added, rep.Updated, rep.Unchanged, len(rep.Skipped))
 			for _, s := range rep.Skipped {
 				fmt.Fprintf(c.out(), "  skipped %s: %s\n", s.Where, s.Reason)
 			}
+			for _, card := range rep.Cards {
+				fmt.Fprintf(c.out(), "  health card from %s: %s %s\n", cmp.Or(card.IssuerName, card.Issuer), card.Status, card.Reason)
+			}
+			for _, n := range rep.Notes {
+				fmt.Fprintf(c.out(), "  note: %s\n", n)
+			}
 		}
 	}
+	if err != nil {
+		return err
+	}
 	if c.json {
+		if reports == nil {
+			reports = []*app.ImportReport{}
+		}
 		return c.printJSON(reports)
 	}
 	return nil
