@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -57,6 +58,9 @@ type Session struct {
 func NewSession(w *wallet.Wallet) *Session {
 	s := &Session{Wallet: w}
 	s.SetIdle(time.Duration(w.Settings().AutoLockMinutes) * time.Minute)
+	// Unlocking a large wallet allocates far more than the index it keeps;
+	// give the transient memory back once the first screen is up.
+	time.AfterFunc(2*time.Second, debug.FreeOSMemory)
 	return s
 }
 

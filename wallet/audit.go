@@ -54,7 +54,8 @@ func (w *Wallet) Audit() (AuditReport, error) {
 				return
 			}
 			leaves = append(leaves, leaf{r.LeafIndex, ledger.Commitment(r.Salt, h), name})
-		}, func(k []byte) { rep.Unreadable = append(rep.Unreadable, string(k)) })
+		}, func(k []byte) { rep.Unreadable = append(rep.Unreadable, string(k)) },
+			func() { leaves, rep.Unreadable = nil, nil })
 		if err != nil {
 			return err
 		}
@@ -85,28 +86,25 @@ func (w *Wallet) Audit() (AuditReport, error) {
 
 // iterateVersions calls fn for every stored version and bad for every one
 // that fails its integrity check, going on past damage.
-func iterateVersions(tx kv.Txn, fn func(k, v []byte), bad func(k []byte)) error {
-	return scan(tx, prefixVersion, fn, bad)
+func iterateVersions(tx kv.Txn, fn func(k, v []byte), bad func(k []byte), reset func()) error {
+	return scan(tx, prefixVersion, fn, bad, reset)
 }
 
 // scan reads every value under prefix: in one pass when all are sound, else
-// key by key so that damage is reported per key and the rest still read.
-func scan(tx kv.Txn, prefix string, fn func(k, v []byte), bad func(k []byte)) error {
-	type kvPair struct{ k, v []byte }
-	var all []kvPair
+// (after reset) key by key, so that damage is reported per key and the rest
+// still read.
+func scan(tx kv.Txn, prefix string, fn func(k, v []byte), bad func(k []byte), reset func()) error {
 	err := tx.Iterate([]byte(prefix), func(k, v []byte) error {
-		all = append(all, kvPair{k, v})
+		fn(k, v)
 		return nil
 	})
 	if err == nil {
-		for _, p := range all {
-			fn(p.k, p.v)
-		}
 		return nil
 	}
 	if !errors.Is(err, kv.ErrTampered) {
 		return err
 	}
+	reset()
 	return kv.Keys(tx, []byte(prefix), func(k []byte) error {
 		v, err := tx.Get(k)
 		switch {

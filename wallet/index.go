@@ -2,8 +2,9 @@ package wallet
 
 import (
 	"cmp"
-	"encoding/json"
+	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -39,20 +40,97 @@ func newIndex() *Index { return &Index{byID: map[string]*Entry{}} }
 
 // loadIndex reads every record's head. Heads that fail their integrity
 // check are listed in w.damaged rather than stopping the wallet from opening:
-// the rest of the records stay usable.
+// the rest of the records stay usable. Decoding runs on the other cores
+// while the store is read, since this is what unlocking waits for.
 func (w *Wallet) loadIndex() (*Index, error) {
+	type decoded struct {
+		entries []*Entry
+		damaged []string
+	}
+	var (
+		ix      = newIndex()
+		batches = make(chan [][2][]byte, 8)
+		results = make(chan decoded, 8)
+		wg      sync.WaitGroup
+	)
+	decode := func(batch [][2][]byte) decoded {
+		var d decoded
+		d.entries = make([]*Entry, 0, len(batch))
+		for _, kv := range batch {
+			var h head
+			if h.unmarshal(kv[1]) != nil {
+				d.damaged = append(d.damaged, strings.TrimPrefix(string(kv[0]), prefixHead))
+				continue
+			}
+			d.entries = append(d.entries, entryOf(h))
+		}
+		return d
+	}
+	for range max(1, runtime.GOMAXPROCS(0)) {
+		wg.Go(func() {
+			for b := range batches {
+				results <- decode(b)
+			}
+		})
+	}
+	collected := make(chan struct{})
+	var damaged []string
+	go func() {
+		for d := range results {
+			for _, e := range d.entries {
+				ix.byID[e.ID] = e
+			}
+			damaged = append(damaged, d.damaged...)
+		}
+		close(collected)
+	}()
+	const batchSize = 512
+	batch := make([][2][]byte, 0, batchSize)
+	err := w.db.View(func(tx kv.Txn) error {
+		return tx.Iterate([]byte(prefixHead), func(k, v []byte) error {
+			batch = append(batch, [2][]byte{k, v})
+			if len(batch) == batchSize {
+				batches <- batch
+				batch = make([][2][]byte, 0, batchSize)
+			}
+			return nil
+		})
+	})
+	if len(batch) > 0 {
+		batches <- batch
+	}
+	close(batches)
+	wg.Wait()
+	close(results)
+	<-collected
+	ix.dirty = true
+	w.damaged = damaged
+	if errors.Is(err, kv.ErrTampered) {
+		return w.loadIndexSlowly()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the record index: %w", err)
+	}
+	return ix, nil
+}
+
+// loadIndexSlowly reads the heads one by one, so that those failing their
+// integrity check are named and the rest still load.
+func (w *Wallet) loadIndexSlowly() (*Index, error) {
 	ix := newIndex()
 	w.damaged = nil
 	err := w.db.View(func(tx kv.Txn) error {
 		return scan(tx, prefixHead, func(k, v []byte) {
 			var h head
-			if json.Unmarshal(v, &h) != nil {
+			if h.unmarshal(v) != nil {
 				w.damaged = append(w.damaged, strings.TrimPrefix(string(k), prefixHead))
 				return
 			}
 			ix.put(h)
 		}, func(k []byte) {
 			w.damaged = append(w.damaged, strings.TrimPrefix(string(k), prefixHead))
+		}, func() {
+			ix, w.damaged = newIndex(), nil
 		})
 	})
 	if err != nil {

@@ -141,7 +141,7 @@ func (w *Wallet) writeVersions(tx kv.Txn, ps []prepared, src Source, atts []Atta
 		switch {
 		case err == nil:
 			var old head
-			if err := json.Unmarshal(b, &old); err != nil {
+			if err := old.unmarshal(b); err != nil {
 				return nil, nil, fmt.Errorf("record %s: %w", p.id, err)
 			}
 			if old.Hash == hex.EncodeToString(p.hash[:]) && len(atts) == 0 {
@@ -193,7 +193,7 @@ func (w *Wallet) writeVersions(tx kv.Txn, ps []prepared, src Source, atts []Atta
 			ID: p.id, Version: rec.Version, Summary: p.summary, Source: src, Added: rec.Added,
 			Hash: hex.EncodeToString(p.hash[:]), Identity: p.identity, Attach: len(rec.Attachments),
 		}
-		hb, _ := json.Marshal(h)
+		hb := h.marshal()
 		if err := tx.Set(headKey(p.id), hb); err != nil {
 			return nil, nil, err
 		}
@@ -359,7 +359,7 @@ func (w *Wallet) Update(id string, resource []byte, src Source) (Record, error) 
 			return err
 		}
 		var h head
-		if err := json.Unmarshal(b, &h); err != nil {
+		if err := h.unmarshal(b); err != nil {
 			return err
 		}
 		scope, _, _ = strings.Cut(h.Identity, "|")

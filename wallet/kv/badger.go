@@ -43,14 +43,16 @@ func OpenBadger(dir string, o Options) (DB, error) {
 		WithSyncWrites(false).
 		WithNumVersionsToKeep(1).
 		WithCompactL0OnClose(true).
-		// Large imports are one transaction; a bigger memtable raises
-		// Badger's per-transaction limit, and small values go inline.
+		// Large imports are one transaction: values over 1 KiB go to the
+		// value log, so only pointers count toward Badger's per-transaction
+		// limit. The caches stay small: the wallet keeps its own index.
 		WithMemTableSize(128 << 20).
-		WithValueThreshold(4 << 10).
+		WithBlockCacheSize(32 << 20).
+		WithValueThreshold(1 << 10).
 		WithNumCompactors(2).
 		WithReadOnly(o.ReadOnly)
 	if o.EncryptionKey != nil {
-		opts = opts.WithEncryptionKey(o.EncryptionKey).WithIndexCacheSize(64 << 20)
+		opts = opts.WithEncryptionKey(o.EncryptionKey).WithIndexCacheSize(16 << 20)
 	}
 	db, err := badger.Open(opts)
 	if err != nil {
