@@ -11,7 +11,8 @@ import (
 // A head is read for every record each time the wallet opens, so it has a
 // compact binary form rather than JSON: a format byte, then each field in
 // order, strings and byte fields as uvarint length + bytes, integers and
-// times (Unix nanoseconds, 0 for none) as varints.
+// times as varints: Unix nanoseconds (0 for none), then the UTC offset in
+// seconds, so a date keeps the calendar day it was written with.
 const headFormat = 1
 
 var errBadHead = errors.New("record head is malformed")
@@ -29,6 +30,8 @@ func (h head) marshal() []byte {
 			return
 		}
 		b = binary.AppendVarint(b, t.UnixNano())
+		_, off := t.Zone()
+		b = binary.AppendVarint(b, int64(off))
 	}
 	s := h.Summary
 	str(h.ID)
@@ -89,7 +92,17 @@ func (h *head) unmarshal(b []byte) error {
 		if v == 0 {
 			return time.Time{}
 		}
-		return time.Unix(0, v).UTC()
+		off, n := binary.Varint(b)
+		if n <= 0 || off < -18*3600 || off > 18*3600 {
+			bad = true
+			return time.Time{}
+		}
+		b = b[n:]
+		if off == 0 {
+			return time.Unix(0, v).UTC()
+		}
+		// The record's own offset keeps its calendar date as written.
+		return time.Unix(0, v).In(time.FixedZone("", int(off)))
 	}
 	h.ID = str()
 	h.Version = int(uv())
