@@ -38,6 +38,7 @@ type detailView struct {
 	rec      *wallet.Record
 	latest   int
 	versions []wallet.VersionInfo
+	proof    proofInfo
 	loading  string // the ID being loaded
 }
 
@@ -82,6 +83,7 @@ func newDetailView(m *mainScreen) *detailView {
 func (d *detailView) show(id string, v int) {
 	d.loading = id
 	w := d.m.w
+	sess := d.m.sess
 	d.m.s.background(func() {
 		var rec wallet.Record
 		var err error
@@ -94,6 +96,10 @@ func (d *detailView) show(id string, v int) {
 		if err == nil {
 			versions, err = w.Versions(id)
 		}
+		var proof proofInfo
+		if err == nil {
+			proof = proofOf(sess, rec)
+		}
 		d.m.s.do(func() {
 			if d.loading != id {
 				return
@@ -103,14 +109,15 @@ func (d *detailView) show(id string, v int) {
 				showProblem(d.m.s.win, "show the record", err)
 				return
 			}
-			d.render(rec, versions)
+			d.render(rec, versions, proof)
 		})
 	})
 }
 
-func (d *detailView) render(rec wallet.Record, versions []wallet.VersionInfo) {
+func (d *detailView) render(rec wallet.Record, versions []wallet.VersionInfo, proof proofInfo) {
 	d.rec = &rec
 	d.versions = versions
+	d.proof = proof
 	d.latest = versions[len(versions)-1].Version
 	d.fields.Objects = d.fieldObjects(rec)
 	d.fields.Refresh()
@@ -140,6 +147,7 @@ func (d *detailView) fieldObjects(rec wallet.Record) []fyne.CanvasObject {
 	head := heading(title)
 	head.Wrapping = fyne.TextWrapWord
 	objs = append(objs, container.NewBorder(nil, nil, widget.NewIcon(kindIcon(s.Kind)), nil, head))
+	objs = append(objs, proofBadge(d.proof))
 
 	form := container.New(layout.NewFormLayout())
 	for _, f := range recordFields(rec) {
@@ -293,6 +301,7 @@ func (d *detailView) clear() {
 	d.loading = ""
 	d.rec = nil
 	d.versions = nil
+	d.proof = proofInfo{}
 	d.fields.Objects = nil
 	d.fields.Refresh()
 	d.raw.SetText("")

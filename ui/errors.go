@@ -11,10 +11,14 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"medwallet/app"
+	"medwallet/app/peer"
 	"medwallet/wallet"
+	"medwallet/wallet/backup"
+	"medwallet/wallet/export"
 	"medwallet/wallet/fhir"
 	"medwallet/wallet/keys"
 	"medwallet/wallet/kv"
+	"medwallet/wallet/ledger"
 )
 
 // advice says, for each error callers switch on, what happened in words a
@@ -41,6 +45,21 @@ var advice = []struct {
 	{fhir.ErrNotFHIR, "This file does not hold FHIR health records. Medwallet imports FHIR JSON bundles, single resources and NDJSON files."},
 	{fhir.ErrInvalidDraft, "Some fields of the form are missing or not valid. Check the field named below and try again."},
 	{fhir.ErrNotEditable, "This kind of record cannot be edited with a form. It stays as it was imported."},
+	{ledger.ErrFork, "FORK ALARM: a witness has seen a different version of your wallet's log. Your records here are unchanged; read the alarm at the top of the window, keep its evidence, and create no new shares until it is cleared up."},
+	{ledger.ErrNoQuorum, "Too few witnesses cosigned the log this time. The checkpoint is kept; anchor again when the witnesses are reachable, or lower the number required."},
+	{ledger.ErrNotEnrolled, "The witness does not follow your wallet's log yet: its clinic must approve the enrolment first. Try again later."},
+	{ledger.ErrRefused, "The witness refused the checkpoint. Ask the clinic that runs it whether your wallet is still enrolled."},
+	{peer.ErrUnreachable, "That peer could not be reached. Check that it is running and that this computer is on the network, then try again."},
+	{peer.ErrWrongPeer, "A different peer answered at that address. Check the address with the clinic; it may have changed."},
+	{backup.ErrWrongKey, "That recovery key or passphrase does not open this backup. Check it, or choose the other way in if a backup passphrase was set when it was made."},
+	{backup.ErrNotBackup, "This file is not a Medwallet backup. Choose the .age file that Medwallet wrote."},
+	{backup.ErrTruncated, "The backup file is incomplete: it was cut short while being copied. Copy it again from where it is kept, or use another backup."},
+	{backup.ErrDamaged, "The backup file was altered or is corrupted. Use another copy or another backup."},
+	{backup.ErrNewerFormat, "The backup was written by a newer version of Medwallet. Install the latest version to restore it."},
+	{backup.ErrTargetExists, "The folder for the restored wallet is not empty. Choose a new, empty folder."},
+	{export.ErrNoRecords, "No records match the selection, so nothing was exported. Choose other kinds, dates or filters."},
+	{export.ErrNoPatient, "An International Patient Summary needs the patient's own record (Patient), and the selection has none. Include it, or choose another format."},
+	{app.ErrAttachmentsTooLarge, "The attached files are too large to carry inside one file. Untick “Include attached files”, select fewer records, or make a backup instead."},
 	{context.Canceled, "Cancelled. Nothing was changed."},
 }
 

@@ -51,11 +51,13 @@ func (s *shell) showFirstRun() {
 	intro := widget.NewLabel("Medwallet keeps your health records encrypted on this computer. " +
 		"Choose a passphrase only you know; you will type it each time you open the wallet.")
 	intro.Wrapping = fyne.TextWrapWord
+	restore := widget.NewButtonWithIcon("I have a backup: restore it instead…", theme.HistoryIcon(), func() { s.showRestore() })
+	restore.Importance = widget.LowImportance
 	c.content = card(
 		heading("Create your wallet"),
 		intro,
 		widget.NewForm(widget.NewFormItem("Passphrase", c.pass), widget.NewFormItem("Repeat", c.repeat)),
-		c.hint, c.message, c.create, c.progress,
+		c.hint, c.message, c.create, c.progress, restore,
 	)
 	s.createScreen = c
 	s.show(c.content)

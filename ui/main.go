@@ -22,11 +22,20 @@ type mainScreen struct {
 	settings  *settingsView
 	shares    *shareView
 	scan      *scanView
+	received  *receivedView
+	anchoring *witnessView
+	peers     *peersView
+	alerts    *alerts
+	exporting *exportForm // the export form last opened
 	form      *recordForm // the open add/edit form, if any
 	importing *importRun  // the import in progress or last finished
 	tabs      *container.AppTabs
-	sharesTab *container.TabItem
-	scanTab   *container.TabItem
+	sharesTab    *container.TabItem
+	scanTab      *container.TabItem
+	receivedTab  *container.TabItem
+	anchoringTab *container.TabItem
+	peersTab     *container.TabItem
+	settingsTab  *container.TabItem
 	content   fyne.CanvasObject
 }
 
@@ -37,27 +46,45 @@ func newMainScreen(s *shell, sess *app.Session) *mainScreen {
 	m.settings = newSettingsView(m)
 	m.shares = newShareView(m)
 	m.scan = newScanView(m)
+	m.received = newReceivedView(m)
+	m.anchoring = newWitnessView(m)
+	m.peers = newPeersView(m)
+	m.alerts = newAlerts(m)
 	recordsTab := container.NewTabItemWithIcon("Records", theme.ListIcon(), m.records.content)
 	trendsTab := container.NewTabItemWithIcon("Lab trends", theme.ZoomInIcon(), m.trends.content)
 	m.sharesTab = container.NewTabItemWithIcon("Share", theme.MailSendIcon(), m.shares.content)
 	m.scanTab = container.NewTabItemWithIcon("Scan", theme.DownloadIcon(), m.scan.content)
-	settingsTab := container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), m.settings.content)
-	m.tabs = container.NewAppTabs(recordsTab, trendsTab, m.sharesTab, m.scanTab, settingsTab)
+	m.receivedTab = container.NewTabItemWithIcon("Received", theme.MailReplyAllIcon(), m.received.content)
+	m.anchoringTab = container.NewTabItemWithIcon("Witnesses", theme.ConfirmIcon(), m.anchoring.content)
+	m.peersTab = container.NewTabItemWithIcon("Peers", theme.ComputerIcon(), m.peers.content)
+	m.settingsTab = container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), m.settings.content)
+	m.tabs = container.NewAppTabs(recordsTab, trendsTab, m.sharesTab, m.scanTab, m.receivedTab, m.anchoringTab, m.peersTab, m.settingsTab)
 	m.tabs.OnSelected = func(t *container.TabItem) {
 		s.touch()
+		if t == m.sharesTab {
+			m.shares.startPolling()
+		} else {
+			m.shares.stopPolling()
+		}
 		switch t {
 		case trendsTab:
 			m.trends.load()
-		case m.sharesTab:
-			m.shares.load()
+		case m.receivedTab:
+			m.received.load()
+		case m.anchoringTab:
+			m.anchoring.load()
+		case m.peersTab:
+			m.peers.load()
 		}
 	}
 	add := widget.NewButtonWithIcon("New record", theme.ContentAddIcon(), m.newRecord)
 	add.Importance = widget.HighImportance
 	imp := widget.NewButtonWithIcon("Import…", theme.UploadIcon(), m.chooseImport)
+	exp := widget.NewButtonWithIcon("Export…", theme.DocumentSaveIcon(), m.showExport)
 	lock := widget.NewButtonWithIcon("Lock", theme.LogoutIcon(), s.lock)
-	bar := container.NewHBox(add, imp, layout.NewSpacer(), lock)
-	body := container.NewBorder(container.NewPadded(bar), nil, nil, nil, m.tabs)
+	bar := container.NewHBox(add, imp, exp, layout.NewSpacer(), lock)
+	top := container.NewVBox(container.NewPadded(bar), m.alerts.banners)
+	body := container.NewBorder(top, container.NewPadded(m.alerts.status), nil, nil, m.tabs)
 	m.content = container.NewStack(newActivityPad(s.touch), body)
 	m.records.refresh()
 	return m
@@ -71,6 +98,11 @@ func (m *mainScreen) clear() {
 	m.settings.clear()
 	m.shares.clear()
 	m.scan.clear()
+	m.received.clear()
+	m.anchoring.clear()
+	m.peers.clear()
+	m.alerts.clear()
+	m.exporting = nil
 	for _, o := range m.s.win.Canvas().Overlays().List() {
 		m.s.win.Canvas().Overlays().Remove(o)
 	}
@@ -81,11 +113,23 @@ func (m *mainScreen) clear() {
 func (m *mainScreen) changed() {
 	m.records.refresh()
 	m.trends.stale = true
+	if m.tabs.Selected() == m.receivedTab {
+		m.received.load()
+	}
 }
 
 func (m *mainScreen) showRecords() {
 	m.tabs.SelectIndex(0)
 }
+
+func (m *mainScreen) showReceived() { m.tabs.Select(m.receivedTab) }
+
+func (m *mainScreen) showAnchoring() { m.tabs.Select(m.anchoringTab) }
+
+func (m *mainScreen) showPeers() { m.tabs.Select(m.peersTab) }
+
+// showBackup shows the backup settings.
+func (m *mainScreen) showBackup() { m.tabs.Select(m.settingsTab) }
 
 // newShare shows the share form.
 func (m *mainScreen) newShare() {

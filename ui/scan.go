@@ -28,6 +28,7 @@ type scanView struct {
 	progress *widget.ProgressBarInfinite
 	message  *widget.Label
 	title    *widget.Label
+	export   *widget.Button
 	list     *widget.List
 	content  fyne.CanvasObject
 
@@ -63,6 +64,12 @@ func newScanView(m *mainScreen) *scanView {
 	v.message.Wrapping = fyne.TextWrapWord
 	v.message.Importance = widget.DangerImportance
 	v.title = boldLabel("")
+	v.export = widget.NewButtonWithIcon("Export these records…", theme.DocumentSaveIcon(), func() {
+		if v.received != nil {
+			v.m.openExport(receivedIDs(v.received), "“"+receivedLabel(*v.received)+"”")
+		}
+	})
+	v.export.Hide()
 	v.list = widget.NewList(
 		func() int {
 			if v.received == nil {
@@ -90,10 +97,16 @@ func newScanView(m *mainScreen) *scanView {
 			c.Objects[0].(*widget.Label).SetText(text)
 		},
 	)
+	v.list.OnSelected = func(i widget.ListItemID) {
+		if v.received != nil && i < len(v.received.Records) {
+			m.openRecord(v.received.Records[i].RecordID)
+			v.list.UnselectAll()
+		}
+	}
 	top := container.NewVBox(
 		widget.NewForm(widget.NewFormItem("Share link", v.link), widget.NewFormItem("Passcode", v.passcode)),
 		container.NewHBox(v.open, image),
-		v.progress, v.message, v.title,
+		v.progress, v.message, v.title, container.NewHBox(v.export),
 	)
 	v.content = container.NewBorder(container.NewPadded(top), nil, nil, nil, v.list)
 	return v
@@ -180,6 +193,7 @@ func (v *scanView) show(rcv *app.Received) {
 		}
 	}
 	v.title.SetText(fmt.Sprintf("%s from %s: %d records, %d verified", label, rcv.From, len(rcv.Records), verified))
+	v.export.Show()
 	v.list.Refresh()
 }
 
@@ -194,4 +208,5 @@ func (v *scanView) clear() {
 	v.passcode.SetText("")
 	v.title.SetText("")
 	v.message.SetText("")
+	v.export.Hide()
 }

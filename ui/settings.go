@@ -34,6 +34,7 @@ type settingsView struct {
 	hint     *widget.Label
 	message  *widget.Label
 	change   *widget.Button
+	backup   *backupCard
 	content  fyne.CanvasObject
 }
 
@@ -117,10 +118,12 @@ func newSettingsView(m *mainScreen) *settingsView {
 	about := widget.NewLabel(fmt.Sprintf("Medwallet keeps your health records encrypted on this computer.\n"+
 		"Wallet folder: %s\nApplication ID: %s", m.w.Dir(), AppID))
 	about.Wrapping = fyne.TextWrapWord
+	v.backup = newBackupCard(m)
 	v.content = container.NewVScroll(container.NewPadded(container.NewVBox(
 		widget.NewCard("Wallet", "", general),
 		widget.NewCard("Passphrase", "The recovery key keeps working after a change.",
 			container.NewVBox(passForm, v.message, container.NewHBox(v.change))),
+		v.backup.content,
 		widget.NewCard("About", "", about),
 	)))
 	return v
@@ -199,6 +202,7 @@ func (v *settingsView) clear() {
 	v.repeat.SetText("")
 	v.name.SetText("")
 	v.message.SetText("")
+	v.backup.clear()
 }
 
 // changePassphrase sets a new passphrase without the old one, right after

@@ -45,8 +45,17 @@ type shareView struct {
 	list     *widget.List
 	content  fyne.CanvasObject
 
-	shares []app.ShareInfo // UI goroutine only
+	// UI goroutine only.
+	shares   []app.ShareInfo
+	stopList func()        // ends the polling of the list, while it shows
+	stopLog  func()        // ends the polling of the open access log
+	logText  *widget.Label // the open access log
 }
+
+// pollInterval is how often the shares list, and an access log being
+// read, are fetched again while they are on screen, so that a clinician
+// opening a share shows up without a click.
+var pollInterval = 3 * time.Second
 
 func newShareView(m *mainScreen) *shareView {
 	v := &shareView{m: m}
@@ -140,19 +149,43 @@ func shareLine(sh app.ShareInfo) string {
 }
 
 // load lists the shares.
-func (v *shareView) load() {
+func (v *shareView) load() { v.fetch(false) }
+
+// fetch lists the shares; quiet polls say nothing when it fails (the
+// next poll tries again).
+func (v *shareView) fetch(quiet bool) {
 	sess := v.m.sess
 	v.m.s.background(func() {
 		list, err := app.ListShares(sess)
 		v.m.s.do(func() {
+			if v.m.s.main != v.m {
+				return
+			}
 			if err != nil {
-				showProblem(v.m.s.win, "list the shares", err)
+				if !quiet {
+					showProblem(v.m.s.win, "list the shares", err)
+				}
 				return
 			}
 			v.shares = list
 			v.list.Refresh()
 		})
 	})
+}
+
+// startPolling keeps the list current while the tab shows.
+func (v *shareView) startPolling() {
+	v.load()
+	if v.stopList == nil {
+		v.stopList = v.m.s.every(pollInterval, func() { v.fetch(true) })
+	}
+}
+
+func (v *shareView) stopPolling() {
+	if v.stopList != nil {
+		v.stopList()
+		v.stopList = nil
+	}
 }
 
 func (v *shareView) request() app.ShareRequest {
@@ -253,31 +286,62 @@ func (v *shareView) confirmRevoke(sh app.ShareInfo) {
 	}, win)
 }
 
-// showLog shows who opened a share and when.
+// showLog shows who opened a share and when, fetched again every few
+// seconds while it is open.
 func (v *shareView) showLog(sh app.ShareInfo) {
 	win := v.m.s.win
 	sess := v.m.sess
-	v.m.s.background(func() {
-		lg, err := app.ShareLog(context.Background(), sess, sh.ID)
-		v.m.s.do(func() {
-			if err != nil {
-				showProblem(win, "read the access log", err)
-				return
-			}
-			lines := accessLines(lg)
-			if len(lines) == 0 {
-				lines = []string{"Nobody has opened this share yet."}
-			}
-			l := widget.NewLabel(strings.Join(lines, "\n"))
-			l.Wrapping = fyne.TextWrapWord
-			scroll := container.NewVScroll(l)
-			scroll.SetMinSize(fyne.NewSize(520, 300))
-			dialog.ShowCustom("Access log", "Close", scroll, win)
+	l := widget.NewLabel("Reading the access log…")
+	l.Wrapping = fyne.TextWrapWord
+	scroll := container.NewVScroll(l)
+	scroll.SetMinSize(fyne.NewSize(560, 300))
+	v.stopLogPolling()
+	v.logText = l
+	fetch := func() {
+		v.m.s.background(func() {
+			lg, err := app.ShareLog(context.Background(), sess, sh.ID)
+			v.m.s.do(func() {
+				if v.logText != l {
+					return
+				}
+				if err != nil {
+					sentence, detail := explain(err)
+					l.SetText("The access log could not be read. " + sentence + "\n" + detail)
+					return
+				}
+				lines := accessLines(lg)
+				if len(lines) == 0 {
+					lines = []string{"Nobody has opened this share yet."}
+				}
+				l.SetText(strings.Join(lines, "\n"))
+			})
 		})
-	})
+	}
+	fetch()
+	v.stopLog = v.m.s.every(pollInterval, fetch)
+	d := dialog.NewCustom("Access log: "+shareTitle(sh), "Close", scroll, win)
+	d.SetOnClosed(v.stopLogPolling)
+	d.Show()
+}
+
+func (v *shareView) stopLogPolling() {
+	if v.stopLog != nil {
+		v.stopLog()
+		v.stopLog = nil
+	}
+	v.logText = nil
+}
+
+func shareTitle(sh app.ShareInfo) string {
+	if sh.Label != "" {
+		return sh.Label
+	}
+	return "share " + sh.ID
 }
 
 func (v *shareView) clear() {
+	v.stopPolling()
+	v.stopLogPolling()
 	v.shares = nil
 	v.list.Refresh()
 	v.passcode.SetText("")

@@ -28,6 +28,8 @@ type shell struct {
 	kdf keys.KDF
 	// noPeer keeps tests off the network.
 	noPeer bool
+	// peerOptions say how the wallet's peer runs (tests listen on loopback).
+	peerOptions app.PeerOptions
 
 	// Touched only on the UI goroutine.
 	session *app.Session
@@ -39,6 +41,7 @@ type shell struct {
 	createScreen   *createScreen
 	recoveryScreen *recoveryScreen
 	unlockScreen   *unlockScreen
+	restoring      *restoreForm // the restore form last opened
 	menu           *menus
 	lastTouch      time.Time
 
@@ -51,7 +54,7 @@ type shell struct {
 }
 
 func newShell(a fyne.App, w fyne.Window, dir string, kdf keys.KDF) *shell {
-	return &shell{app: a, win: w, dir: dir, kdf: kdf, name: filepath.Base(dir)}
+	return &shell{app: a, win: w, dir: dir, kdf: kdf, name: filepath.Base(dir), peerOptions: app.PeerOptions{MDNS: true}}
 }
 
 // start shows the first screen: creating a wallet, or unlocking one.
@@ -73,6 +76,33 @@ func (s *shell) background(work func()) {
 		defer s.work.Done()
 		work()
 	}()
+}
+
+// every runs fn on the UI goroutine every d until stop is called. The
+// ticking goroutine is not background work: tests wait for what fn starts,
+// not for the ticker.
+func (s *shell) every(d time.Duration, fn func()) (stop func()) {
+	t := time.NewTicker(d)
+	done := make(chan struct{})
+	go func() {
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				s.do(func() {
+					select {
+					case <-done:
+					default:
+						fn()
+					}
+				})
+			case <-done:
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }) }
 }
 
 // do runs fn on the UI goroutine, where widgets may change.
@@ -120,6 +150,7 @@ func (s *shell) opened(w *wallet.Wallet) {
 	s.win.SetContent(s.main.content)
 	s.setTitle()
 	s.menu.update()
+	s.main.alerts.start()
 }
 
 // lock closes the wallet. The session's OnLock callback then drops every
@@ -169,15 +200,23 @@ func (s *shell) touch() {
 }
 
 // startPeer runs the wallet's peer while the window has it open, so that
-// its shares can be fetched. It stops when the session locks.
+// its shares can be fetched, then anchors the log in the background when
+// witnesses are configured. The peer stops when the session locks.
 func (s *shell) startPeer(sess *app.Session) {
 	if s.noPeer {
 		return
 	}
+	opts := s.peerOptions
 	s.background(func() {
-		if _, err := app.StartPeer(sess, app.PeerOptions{MDNS: true}); err != nil {
+		if _, err := app.StartPeer(sess, opts); err != nil {
 			// Shares then need a clinic node; creating one says so.
 			fmt.Fprintf(os.Stderr, "medwallet: the wallet's peer did not start: %v\n", err)
+			return
 		}
+		s.do(func() {
+			if s.session == sess && s.main != nil {
+				s.main.anchoring.auto()
+			}
+		})
 	})
 }

@@ -13,6 +13,8 @@ type menus struct {
 	main                       *fyne.MainMenu
 	newRecord, importing, find *fyne.MenuItem
 	share, scan, lock          *fyne.MenuItem
+	export, received, anchor   *fyne.MenuItem
+	peers, backup              *fyne.MenuItem
 }
 
 func shortcut(key fyne.KeyName, mod fyne.KeyModifier) fyne.Shortcut {
@@ -45,6 +47,17 @@ func (s *shell) wire() {
 	m.share.Shortcut = shortcut(fyne.KeyS, ctrl|fyne.KeyModifierShift)
 	m.scan = fyne.NewMenuItem("Scan a share…", unlocked((*mainScreen).showScan))
 	m.scan.Shortcut = shortcut(fyne.KeyO, ctrl|fyne.KeyModifierShift)
+	m.export = fyne.NewMenuItem("Export…", unlocked((*mainScreen).showExport))
+	m.export.Shortcut = shortcut(fyne.KeyE, ctrl)
+	m.received = fyne.NewMenuItem("Received shares", unlocked((*mainScreen).showReceived))
+	m.received.Shortcut = shortcut(fyne.KeyR, ctrl|fyne.KeyModifierShift)
+	m.anchor = fyne.NewMenuItem("Witnesses and anchoring", unlocked((*mainScreen).showAnchoring))
+	m.anchor.Shortcut = shortcut(fyne.KeyA, ctrl|fyne.KeyModifierShift)
+	m.peers = fyne.NewMenuItem("Peers", unlocked((*mainScreen).showPeers))
+	m.peers.Shortcut = shortcut(fyne.KeyP, ctrl|fyne.KeyModifierShift)
+	m.backup = fyne.NewMenuItem("Back up…", unlocked((*mainScreen).showBackup))
+	m.backup.Shortcut = shortcut(fyne.KeyB, ctrl|fyne.KeyModifierShift)
+	restore := fyne.NewMenuItem("Restore a backup…", func() { s.showRestore() })
 	m.lock = fyne.NewMenuItem("Lock", s.lock)
 	m.lock.Shortcut = shortcut(fyne.KeyL, ctrl)
 	quit := fyne.NewMenuItem("Quit", s.quit)
@@ -57,10 +70,14 @@ func (s *shell) wire() {
 	})
 	keys := fyne.NewMenuItem("Keyboard shortcuts", func() {
 		dialog.ShowInformation("Keyboard shortcuts",
-			"Ctrl+F  search\nCtrl+N  new record\nCtrl+I  import a file\nCtrl+Shift+S  new share\nCtrl+Shift+O  scan a share\nCtrl+L  lock the wallet\nCtrl+Q  quit", s.win)
+			"Ctrl+F  search\nCtrl+N  new record\nCtrl+I  import a file\nCtrl+E  export records\nCtrl+Shift+S  new share\nCtrl+Shift+O  scan a share\n"+
+				"Ctrl+Shift+R  received shares\nCtrl+Shift+A  witnesses and anchoring\nCtrl+Shift+P  peers\nCtrl+Shift+B  back up\nCtrl+L  lock the wallet\nCtrl+Q  quit", s.win)
 	})
 	m.main = fyne.NewMainMenu(
-		fyne.NewMenu("Wallet", m.newRecord, m.importing, m.find, fyne.NewMenuItemSeparator(), m.share, m.scan, fyne.NewMenuItemSeparator(), m.lock, quit),
+		fyne.NewMenu("Wallet", m.newRecord, m.importing, m.export, m.find, fyne.NewMenuItemSeparator(),
+			m.share, m.scan, m.received, fyne.NewMenuItemSeparator(),
+			m.anchor, m.peers, fyne.NewMenuItemSeparator(),
+			m.backup, restore, fyne.NewMenuItemSeparator(), m.lock, quit),
 		fyne.NewMenu("Help", keys, about),
 	)
 	s.win.SetMainMenu(m.main)
@@ -83,7 +100,8 @@ func (m *menus) update() {
 		return
 	}
 	locked := m.s.main == nil
-	for _, it := range []*fyne.MenuItem{m.newRecord, m.importing, m.find, m.share, m.scan, m.lock} {
+	for _, it := range []*fyne.MenuItem{m.newRecord, m.importing, m.find, m.share, m.scan, m.lock,
+		m.export, m.received, m.anchor, m.peers, m.backup} {
 		it.Disabled = locked
 	}
 	m.main.Refresh()

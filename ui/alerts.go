@@ -1,0 +1,208 @@
+package ui
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"medwallet/wallet"
+	"medwallet/wallet/ledger"
+)
+
+// alerts are the unlocked window's warnings that must not block work: the
+// fork alarm, what the integrity check after unlock found, and a status
+// line that says what background anchoring is doing.
+type alerts struct {
+	m         *mainScreen
+	fork      *fyne.Container
+	forkText  *widget.Label
+	audit     *fyne.Container
+	auditText *widget.Label
+	status    *widget.Label
+	banners   *fyne.Container
+
+	forks    []ledger.Fork // UI goroutine only
+	problems []string      // what the audit named
+}
+
+const forkAdvice = "FORK ALARM: a witness has cosigned a different version of your wallet's log than the one on this computer. " +
+	"Either this wallet was restored from an older backup and then changed, or someone else has your wallet's keys and writes to a copy of it. " +
+	"What to do: create no new shares until this is cleared up. If you did not restore a backup, change your passphrase, keep your recovery key offline, " +
+	"and give the evidence to the clinic that runs the witness. Your records on this computer are unchanged."
+
+func newAlerts(m *mainScreen) *alerts {
+	a := &alerts{m: m}
+	a.forkText = widget.NewLabel("")
+	a.forkText.Wrapping = fyne.TextWrapWord
+	a.forkText.Importance = widget.DangerImportance
+	a.forkText.TextStyle.Bold = true
+	evidence := widget.NewButtonWithIcon("Show the evidence", theme.VisibilityIcon(), a.showEvidence)
+	anchoring := widget.NewButton("Witnesses…", m.showAnchoring)
+	a.fork = container.NewBorder(nil, nil, widget.NewIcon(theme.ErrorIcon()), container.NewVBox(evidence, anchoring), a.forkText)
+	a.fork.Hide()
+
+	a.auditText = widget.NewLabel("")
+	a.auditText.Wrapping = fyne.TextWrapWord
+	a.auditText.Importance = widget.WarningImportance
+	dismiss := widget.NewButtonWithIcon("Dismiss", theme.CancelIcon(), func() { a.audit.Hide() })
+	a.audit = container.NewBorder(nil, nil, widget.NewIcon(theme.WarningIcon()), container.NewVBox(dismiss), a.auditText)
+	a.audit.Hide()
+
+	a.status = widget.NewLabel("")
+	a.status.SizeName = theme.SizeNameCaptionText
+	a.status.Truncation = fyne.TextTruncateEllipsis
+	a.banners = container.NewVBox(a.fork, a.audit)
+	return a
+}
+
+// start runs the checks that follow an unlock, in the background: the
+// recorded fork alarms and the wallet's integrity audit.
+func (a *alerts) start() {
+	a.checkForks()
+	a.runAudit()
+}
+
+// checkForks shows the fork alarm when the wallet keeps evidence of one.
+func (a *alerts) checkForks() {
+	w := a.m.w
+	a.m.s.background(func() {
+		forks, err := w.Forks()
+		a.m.s.do(func() {
+			if err != nil || a.m.s.main != a.m {
+				return
+			}
+			a.setForks(forks)
+		})
+	})
+}
+
+func (a *alerts) setForks(forks []ledger.Fork) {
+	a.forks = forks
+	if len(forks) == 0 {
+		a.fork.Hide()
+		return
+	}
+	last := forks[len(forks)-1]
+	a.forkText.SetText(fmt.Sprintf("%s\n(%d alarm(s); the latest from witness %s on %s.)", forkAdvice,
+		len(forks), last.Witness, last.At.Local().Format("2 Jan 2006 15:04")))
+	a.fork.Show()
+}
+
+// showEvidence shows both checkpoints of every fork alarm, to copy or save
+// for the witness's operator. Checkpoints hold no health data.
+func (a *alerts) showEvidence() {
+	text := forkEvidence(a.forks)
+	grid := widget.NewLabel(text)
+	grid.TextStyle.Monospace = true
+	grid.Selectable = true
+	scroll := container.NewScroll(grid)
+	scroll.SetMinSize(fyne.NewSize(720, 420))
+	win := a.m.s.win
+	save := widget.NewButtonWithIcon("Save as text…", theme.DocumentSaveIcon(), func() {
+		saveFile(win, "medwallet-fork-evidence.txt", func(out io.Writer) error {
+			_, err := out.Write([]byte(text))
+			return err
+		})
+	})
+	copyText := widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), func() { a.m.s.app.Clipboard().SetContent(text) })
+	d := dialog.NewCustom("Fork alarm evidence", "Close",
+		container.NewBorder(nil, container.NewHBox(copyText, save), nil, nil, scroll), win)
+	d.Show()
+}
+
+// forkEvidence lays out the evidence of fork alarms as text.
+func forkEvidence(forks []ledger.Fork) string {
+	var b strings.Builder
+	for i, f := range forks {
+		fmt.Fprintf(&b, "Alarm %d: witness %s, %s\n", i+1, f.Witness, f.At.UTC().Format("2006-01-02 15:04:05 MST"))
+		fmt.Fprintf(&b, "Reason: %s\nThe witness had cosigned size %d.\n\n", f.Reason, f.WitnessSize)
+		fmt.Fprintf(&b, "The checkpoint this wallet sent:\n%s\n", strings.TrimRight(string(f.Ours), "\n"))
+		if len(f.Theirs) > 0 {
+			fmt.Fprintf(&b, "\nThe witness's checkpoint:\n%s\n", strings.TrimRight(string(f.Theirs), "\n"))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// runAudit compares every record version with the log in the background,
+// and names the records that fail, without blocking anything.
+func (a *alerts) runAudit() {
+	w := a.m.w
+	busy := a.m.sess.Busy()
+	a.m.s.background(func() {
+		defer busy()
+		rep, err := w.Audit()
+		var problems []string
+		if err != nil {
+			problems = append(problems, "the check itself failed: "+err.Error())
+		}
+		for _, name := range rep.Records {
+			problems = append(problems, recordName(w, name)+" was changed after it was logged")
+		}
+		for _, name := range rep.Unreadable {
+			problems = append(problems, name+" cannot be read")
+		}
+		for _, id := range w.Damaged() {
+			problems = append(problems, "record "+id+" failed its integrity check and is left out of the list")
+		}
+		if len(rep.Damaged) > 0 || (err == nil && !rep.RootOK) {
+			problems = append(problems, "the log's tree is damaged")
+		}
+		if err == nil && !rep.SignedOK {
+			problems = append(problems, "the latest signed checkpoint does not match the log")
+		}
+		a.m.s.do(func() {
+			if a.m.s.main != a.m {
+				return
+			}
+			a.setProblems(problems)
+		})
+	})
+}
+
+func (a *alerts) setProblems(problems []string) {
+	a.problems = problems
+	if len(problems) == 0 {
+		a.audit.Hide()
+		return
+	}
+	shown := problems
+	if len(shown) > 8 {
+		shown = append(shown[:8:8], fmt.Sprintf("and %d more", len(problems)-8))
+	}
+	a.auditText.SetText("The integrity check found problems: " + strings.Join(shown, "; ") + ". " +
+		"Restore the wallet from a backup (Settings → Restore) to get these records back as they were, and keep this copy as evidence.")
+	a.audit.Show()
+}
+
+// recordName turns the audit's "<id> version <n>" into the record's title
+// where it can still be read.
+func recordName(w *wallet.Wallet, name string) string {
+	id, _, _ := strings.Cut(name, " ")
+	rec, err := w.Get(id)
+	if err != nil || rec.Summary.Title == "" {
+		return name
+	}
+	return fmt.Sprintf("“%s” (%s)", rec.Summary.Title, name)
+}
+
+func (a *alerts) setStatus(text string) {
+	a.status.SetText(text)
+}
+
+func (a *alerts) clear() {
+	a.forks = nil
+	a.problems = nil
+	a.forkText.SetText("")
+	a.auditText.SetText("")
+	a.status.SetText("")
+	a.fork.Hide()
+	a.audit.Hide()
+}

@@ -1,0 +1,99 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"medwallet/app"
+	"medwallet/wallet"
+	"medwallet/wallet/ledger"
+)
+
+// proofInfo is what the detail view shows about a record's anchoring: the
+// verdict kept when it was received, or its check against the wallet's own
+// log.
+type proofInfo struct {
+	result   ledger.Result
+	received bool   // the verdict came with a received share
+	card     string // the health card verdict, for records that came in one
+}
+
+// proofOf computes the proof status of rec off the UI goroutine: received
+// records keep the verdict of their share (app.ReceivedCheck), the wallet's
+// own records are checked against its log (app.RecordStatus).
+func proofOf(sess *app.Session, rec wallet.Record) proofInfo {
+	if rec.Source.Type == wallet.SourceShare {
+		if rr, err := app.ReceivedCheck(sess, rec.ID); err == nil {
+			p := proofInfo{result: rr.Verification, received: true}
+			if rr.Card != nil {
+				p.card = fmt.Sprintf("Health card from %s: %s", firstNonEmpty(rr.Card.IssuerName, rr.Card.Issuer), rr.Card.Status)
+				if rr.Card.Reason != "" {
+					p.card += " (" + rr.Card.Reason + ")"
+				}
+			}
+			return p
+		}
+	}
+	return proofInfo{result: app.RecordStatus(sess.Wallet, rec)}
+}
+
+// proofDetail says in words what a verdict rests on: who cosigned and
+// when, or why it is not witnessed.
+func proofDetail(r ledger.Result) string {
+	var lines []string
+	if r.Status == ledger.Witnessed || r.Status == ledger.SignedOnly {
+		for _, c := range r.Witnesses {
+			lines = append(lines, fmt.Sprintf("Cosigned by %s on %s", c.Witness.Name, c.Time.Local().Format("2 Jan 2006 15:04")))
+		}
+	}
+	if r.Reason != "" {
+		lines = append(lines, upperFirst(r.Reason)+".")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// proofBadge is the badge row of the record detail.
+func proofBadge(p proofInfo) fyne.CanvasObject {
+	b := badges[p.result.Status]
+	label := boldLabel(b.label)
+	switch p.result.Status {
+	case ledger.Witnessed:
+		label.Importance = widget.SuccessImportance
+	case ledger.Tampered:
+		label.Importance = widget.DangerImportance
+	}
+	what := "Anchoring of this record in your wallet's log"
+	if p.received {
+		what = "Checked when the share was received"
+	}
+	note := widget.NewLabel(what + ".\n" + proofDetail(p.result))
+	note.Wrapping = fyne.TextWrapWord
+	note.Importance = widget.LowImportance
+	lines := container.NewVBox(label, note)
+	if p.card != "" {
+		card := widget.NewLabel(p.card)
+		card.Wrapping = fyne.TextWrapWord
+		lines.Add(card)
+	}
+	return container.NewBorder(nil, nil, container.NewVBox(widget.NewIcon(b.icon())), nil, lines)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

@@ -1,0 +1,326 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"medwallet/app"
+	"medwallet/wallet/kv"
+	"medwallet/wallet/ledger"
+)
+
+// anchorTimeout bounds one anchoring round with every witness.
+const anchorTimeout = 2 * time.Minute
+
+// witnessView is the anchoring status: the wallet's log and its latest
+// checkpoint, the witnesses with what each last cosigned, the quorum, and
+// "Anchor now" (app.Anchor) with its results and per-witness failures.
+type witnessView struct {
+	m        *mainScreen
+	logInfo  *widget.Label
+	quorum   *widget.Select
+	list     *widget.List
+	add      *entry
+	anchor   *widget.Button
+	progress *widget.ProgressBarInfinite
+	result   *widget.Label
+	content  fyne.CanvasObject
+
+	// UI goroutine only.
+	witnesses []ledger.Witness
+	running   bool
+	last      *ledger.Anchoring
+	lastErr   error
+}
+
+func newWitnessView(m *mainScreen) *witnessView {
+	v := &witnessView{m: m}
+	s := m.s
+	v.logInfo = widget.NewLabel("")
+	v.logInfo.Wrapping = fyne.TextWrapWord
+	v.quorum = widget.NewSelect(nil, nil)
+	v.list = widget.NewList(
+		func() int { return len(v.witnesses) },
+		func() fyne.CanvasObject {
+			name := boldLabel("")
+			name.Truncation = fyne.TextTruncateEllipsis
+			detail := widget.NewLabel("")
+			detail.Truncation = fyne.TextTruncateEllipsis
+			detail.SizeName = theme.SizeNameCaptionText
+			return container.NewBorder(nil, nil, widget.NewIcon(theme.ConfirmIcon()), nil, container.New(&tightVBox{}, name, detail))
+		},
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			if i >= len(v.witnesses) {
+				return
+			}
+			w := v.witnesses[i]
+			c := o.(*fyne.Container)
+			lines := c.Objects[0].(*fyne.Container).Objects
+			lines[0].(*widget.Label).SetText(w.Name)
+			lines[1].(*widget.Label).SetText(w.URL + " · " + witnessState(w, v.failure(w.Name)))
+			icon := theme.ConfirmIcon()
+			switch {
+			case v.failure(w.Name) != nil:
+				icon = theme.ErrorIcon()
+			case w.Pending || w.CosignedAt.IsZero():
+				icon = theme.QuestionIcon()
+			}
+			c.Objects[1].(*widget.Icon).SetResource(icon)
+		},
+	)
+	v.add = newEntry(s.touch)
+	v.add.SetPlaceHolder("/ip4/…/tcp/4001/p2p/12D3KooW…  or  https://node.clinic.example")
+	v.add.OnSubmitted = func(string) { v.anchorNow() }
+	v.anchor = widget.NewButtonWithIcon("Anchor now", theme.UploadIcon(), v.anchorNow)
+	v.anchor.Importance = widget.HighImportance
+	v.progress = widget.NewProgressBarInfinite()
+	v.progress.Hide()
+	v.result = widget.NewLabel("")
+	v.result.Wrapping = fyne.TextWrapWord
+	refresh := widget.NewButtonWithIcon("Refresh", theme.ViewRefreshIcon(), v.load)
+
+	intro := widget.NewLabel("Witnesses are clinic nodes that cosign your wallet's log, so that anyone you share with can check " +
+		"that your records were not changed or back-dated. They see only fingerprints, never health data.")
+	intro.Wrapping = fyne.TextWrapWord
+	top := container.NewVBox(
+		intro,
+		widget.NewCard("Your log", "", v.logInfo),
+		widget.NewForm(
+			widget.NewFormItem("Add a witness", v.add),
+			widget.NewFormItem("Records count as witnessed when", v.quorum),
+		),
+		container.NewHBox(v.anchor, refresh),
+		v.progress, v.result,
+		container.NewHBox(boldLabel("Witnesses")),
+	)
+	v.content = container.NewBorder(container.NewPadded(top), nil, nil, nil, v.list)
+	return v
+}
+
+// failure is why witness name did not cosign in the last round, if it did not.
+func (v *witnessView) failure(name string) error {
+	if v.last == nil {
+		return nil
+	}
+	return v.last.Failures[name]
+}
+
+// witnessState says what a witness last did for the wallet.
+func witnessState(w ledger.Witness, failed error) string {
+	var parts []string
+	switch {
+	case w.Pending:
+		parts = append(parts, "waiting for the clinic to approve the enrolment")
+	case w.CosignedAt.IsZero():
+		parts = append(parts, "has not cosigned yet")
+	default:
+		parts = append(parts, fmt.Sprintf("cosigned size %d on %s", w.Size, w.CosignedAt.Local().Format("2 Jan 2006 15:04")))
+	}
+	if failed != nil {
+		sentence, _ := explain(failed)
+		parts = append(parts, "last round failed: "+sentence)
+	}
+	return strings.Join(parts, " · ")
+}
+
+// load reads the log's state, the witnesses and the quorum.
+func (v *witnessView) load() {
+	w := v.m.w
+	v.m.s.background(func() {
+		size, latest, err := w.LogState()
+		var ws []ledger.Witness
+		if err == nil {
+			ws, err = w.Witnesses()
+		}
+		quorum := 1
+		if err == nil {
+			err = w.DB().View(func(tx kv.Txn) (err error) {
+				quorum, err = ledger.Quorum(tx)
+				return err
+			})
+		}
+		v.m.s.do(func() {
+			if v.m.s.main != v.m {
+				return
+			}
+			if err != nil {
+				sentence, detail := explain(err)
+				v.logInfo.SetText("The log's state could not be read. " + sentence + "\n" + detail)
+				return
+			}
+			v.show(size, latest, ws, quorum)
+		})
+	})
+}
+
+func (v *witnessView) show(size uint64, latest *ledger.SignedCheckpoint, ws []ledger.Witness, quorum int) {
+	v.witnesses = ws
+	info := fmt.Sprintf("%d record versions in the log.", size)
+	if latest == nil {
+		info += " It has never been signed: it is signed the first time you share or anchor."
+	} else {
+		info += fmt.Sprintf(" Latest checkpoint: size %d, signed on %s, cosigned by %d witness(es).",
+			latest.Size, latest.SignedAt.Local().Format("2 Jan 2006 15:04"), cosigners(latest.Note))
+		if latest.Size < size {
+			info += fmt.Sprintf(" The %d newest versions are not covered yet: anchor to cover them.", size-latest.Size)
+		}
+	}
+	v.logInfo.SetText(info)
+
+	n := max(len(ws), 1)
+	var opts []string
+	for k := 1; k <= n; k++ {
+		opts = append(opts, quorumLabel(k, len(ws)))
+	}
+	v.quorum.OnChanged = nil
+	v.quorum.Options = opts
+	v.quorum.SetSelected(quorumLabel(min(quorum, n), len(ws)))
+	v.quorum.OnChanged = func(label string) {
+		for k := 1; k <= n; k++ {
+			if quorumLabel(k, len(ws)) == label {
+				v.setQuorum(k)
+			}
+		}
+	}
+	v.list.Refresh()
+}
+
+func quorumLabel(k, n int) string {
+	return fmt.Sprintf("%d of %d witnesses cosign", k, n)
+}
+
+// cosigners counts the signature lines of a signed note after the log's
+// own.
+func cosigners(note []byte) int {
+	n := strings.Count(string(note), "\n— ")
+	return max(n-1, 0)
+}
+
+func (v *witnessView) setQuorum(k int) {
+	if err := v.m.w.SetQuorum(k); err != nil {
+		showProblem(v.m.s.win, "set the quorum", err)
+	}
+	v.load()
+}
+
+// anchorNow enrols the witness typed in the field, if any, then asks every
+// witness to cosign the log's latest checkpoint.
+func (v *witnessView) anchorNow() {
+	addr := strings.TrimSpace(v.add.Text)
+	var add []string
+	if addr != "" {
+		add = []string{addr}
+	}
+	v.run(add)
+}
+
+// auto anchors in the background after an unlock, when witnesses are
+// configured. It shows its progress in the status line only.
+func (v *witnessView) auto() {
+	w := v.m.w
+	v.m.s.background(func() {
+		ws, err := w.Witnesses()
+		if err != nil || len(ws) == 0 {
+			return
+		}
+		v.m.s.do(func() {
+			if v.m.s.main == v.m {
+				v.run(nil)
+			}
+		})
+	})
+}
+
+func (v *witnessView) run(add []string) {
+	if v.running {
+		return
+	}
+	p := v.m.sess.Peer
+	if p == nil {
+		v.result.Importance = widget.DangerImportance
+		v.result.SetText("The wallet's peer is not running, so no witness can be reached. Check the network connection, then lock and unlock the wallet to start it again.")
+		return
+	}
+	v.running = true
+	v.anchor.Disable()
+	v.progress.Show()
+	v.m.alerts.setStatus("Anchoring the log with its witnesses…")
+	sess := v.m.sess
+	v.m.s.background(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), anchorTimeout)
+		defer cancel()
+		a, err := app.Anchor(ctx, sess, p, add)
+		v.m.s.do(func() {
+			if v.m.s.main != v.m {
+				return
+			}
+			v.running = false
+			v.anchor.Enable()
+			v.progress.Hide()
+			v.last, v.lastErr = &a, err
+			if err == nil || len(add) == 0 {
+				v.add.SetText("")
+			}
+			v.showResult(a, err)
+			v.load()
+			if errors.Is(err, ledger.ErrFork) {
+				v.m.alerts.checkForks()
+			}
+		})
+	})
+}
+
+// showResult says what one round did: who cosigned, who did not and why,
+// and whether the quorum was met.
+func (v *witnessView) showResult(a ledger.Anchoring, err error) {
+	var lines []string
+	now := time.Now().Local().Format("15:04")
+	if a.Checkpoint.Size > 0 || a.Origin != "" {
+		lines = append(lines, fmt.Sprintf("Checkpoint of size %d signed.", a.Checkpoint.Size))
+	}
+	for _, c := range a.Cosigned {
+		lines = append(lines, fmt.Sprintf("Cosigned by %s on %s.", c.Witness.Name, c.Time.Local().Format("2 Jan 2006 15:04")))
+	}
+	names := make([]string, 0, len(a.Failures))
+	for name := range a.Failures {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		sentence, detail := explain(a.Failures[name])
+		lines = append(lines, fmt.Sprintf("%s did not cosign: %s (%s)", name, sentence, detail))
+	}
+	switch {
+	case err != nil:
+		sentence, detail := explain(err)
+		lines = append(lines, sentence, detail)
+		v.result.Importance = widget.DangerImportance
+		v.m.alerts.setStatus(fmt.Sprintf("Anchoring failed at %s: %s", now, sentence))
+	case a.Met:
+		lines = append(lines, fmt.Sprintf("Quorum met: %d of the %d required witnesses cosigned.", len(a.Cosigned), a.Quorum))
+		v.result.Importance = widget.SuccessImportance
+		v.m.alerts.setStatus(fmt.Sprintf("Anchored at %s: log size %d, cosigned by %d witness(es).", now, a.Checkpoint.Size, len(a.Cosigned)))
+	default:
+		v.result.Importance = widget.WarningImportance
+		v.m.alerts.setStatus(fmt.Sprintf("Anchored at %s without quorum: %d of %d witnesses cosigned.", now, len(a.Cosigned), a.Quorum))
+	}
+	v.result.SetText(strings.Join(lines, "\n"))
+}
+
+func (v *witnessView) clear() {
+	v.witnesses = nil
+	v.last, v.lastErr = nil, nil
+	v.list.Refresh()
+	v.logInfo.SetText("")
+	v.result.SetText("")
+	v.add.SetText("")
+}
