@@ -14,29 +14,29 @@ import (
 // mainScreen is the unlocked wallet: the records, lab trends, shares, scan
 // and settings tabs under a bar of common actions.
 type mainScreen struct {
-	s         *shell
-	sess      *app.Session
-	w         *wallet.Wallet
-	records   *recordsView
-	trends    *trendsView
-	settings  *settingsView
-	shares    *shareView
-	scan      *scanView
-	received  *receivedView
-	anchoring *witnessView
-	peers     *peersView
-	alerts    *alerts
-	exporting *exportForm // the export form last opened
-	form      *recordForm // the open add/edit form, if any
-	importing *importRun  // the import in progress or last finished
-	tabs      *container.AppTabs
+	s            *shell
+	sess         *app.Session
+	w            *wallet.Wallet
+	records      *recordsView
+	trends       *trendsView
+	settings     *settingsView
+	shares       *shareView
+	scan         *scanView
+	received     *receivedView
+	anchoring    *witnessView
+	peers        *peersView
+	alerts       *alerts
+	exporting    *exportForm // the export form last opened
+	form         *recordForm // the open add/edit form, if any
+	importing    *importRun  // the import in progress or last finished
+	tabs         *container.AppTabs
 	sharesTab    *container.TabItem
 	scanTab      *container.TabItem
 	receivedTab  *container.TabItem
 	anchoringTab *container.TabItem
 	peersTab     *container.TabItem
 	settingsTab  *container.TabItem
-	content   fyne.CanvasObject
+	content      fyne.CanvasObject
 }
 
 func newMainScreen(s *shell, sess *app.Session) *mainScreen {
