@@ -1,8 +1,10 @@
 package ui
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2/test"
 
@@ -11,6 +13,8 @@ import (
 )
 
 func TestShareCreatedInOneWalletOpensInAnotherWithBadges(t *testing.T) {
+	defer func(d time.Duration) { pollInterval = d }(pollInterval)
+	pollInterval = 20 * time.Millisecond
 	patient := unlocked(t)
 	if _, err := app.StartPeer(patient.session, app.PeerOptions{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}}); err != nil {
 		t.Fatal(err)
@@ -34,6 +38,13 @@ func TestShareCreatedInOneWalletOpensInAnotherWithBadges(t *testing.T) {
 		t.Fatalf("shares %+v", v.shares)
 	}
 	link := v.shares[0].Link
+	// The shares list and the open access log follow what happens.
+	pm.tabs.Select(pm.sharesTab)
+	v.showLog(v.shares[0])
+	settle(patient)
+	if v.logText == nil || !strings.Contains(v.logText.Text, "Nobody has opened") {
+		t.Fatalf("access log before any access: %v", v.logText)
+	}
 
 	clinician := unlocked(t)
 	if _, err := app.StartPeer(clinician.session, app.PeerOptions{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}}); err != nil {
@@ -57,6 +68,57 @@ func TestShareCreatedInOneWalletOpensInAnotherWithBadges(t *testing.T) {
 		if _, ok := badges[r.Verification.Status]; !ok {
 			t.Errorf("no badge for status %v", r.Verification.Status)
 		}
+	}
+	if !sv.export.Visible() {
+		t.Error("no export of the received records")
+	}
+
+	// Without a click, the patient's screen shows who opened the share.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(v.logText.Text, app.DefaultRecipient) || v.shares[0].Accesses == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the access log did not refresh: %q, %d accesses listed", v.logText.Text, v.shares[0].Accesses)
+		}
+		time.Sleep(20 * time.Millisecond)
+		settle(patient)
+	}
+
+	// The received share is listed with its records; one opens in the
+	// detail with the badge it was given.
+	cm := clinician.main
+	cm.showReceived()
+	settle(clinician)
+	rv := cm.received
+	if len(rv.received) != 1 || rv.received[0].Label != "For the clinic" {
+		t.Fatalf("received shares %+v", rv.received)
+	}
+	rv.shares.Select(0)
+	settle(clinician)
+	if rv.current == nil || len(rv.current.Records) == 0 {
+		t.Fatal("the share's records are not listed")
+	}
+	first := rv.current.Records[0]
+	rv.records.Select(0)
+	settle(clinician)
+	d := cm.records.detail
+	if d.rec == nil || d.rec.ID != first.RecordID {
+		t.Fatalf("detail shows %v, want %s", d.rec, first.RecordID)
+	}
+	if !d.proof.received || d.proof.result.Status != first.Verification.Status {
+		t.Errorf("detail badge %+v, the share's verdict %v", d.proof, first.Verification.Status)
+	}
+	if !strings.Contains(test.RenderToMarkup(clinician.win.Canvas()), badges[first.Verification.Status].label) {
+		t.Error("the badge is not in the detail")
+	}
+
+	// The received records export on their own.
+	ids := receivedIDs(rv.current)
+	f := cm.openExport(ids, "the share")
+	out := filepath.Join(t.TempDir(), "received.json")
+	f.run(out)
+	settle(clinician)
+	if f.err != nil || f.result == nil || f.result.Records != len(ids) {
+		t.Fatalf("export of received records: %+v, %v", f.result, f.err)
 	}
 
 	// Revoking stops the link.
