@@ -1,23 +1,48 @@
 #!/usr/bin/env bash
 # Screenshots of the desktop app's main screens for docs/screenshots: builds
-# bin/medwallet, creates a demo wallet from the Synthea fixtures, runs the
-# window under Xvfb, unlocks it by typing the passphrase, and captures each
-# screen with ImageMagick's import. Run from the repository root.
+# bin/medwallet and bin/medwallet-node, creates a demo wallet from the
+# Synthea fixtures, anchors it with a clinic node on loopback and redeems a
+# share another wallet hosted there, runs the window under Xvfb, unlocks it
+# by typing the passphrase, and captures each screen with ImageMagick's
+# import. Run from the repository root.
 set -euo pipefail
 root=$(pwd)
 bin="${BIN:-$root/bin/medwallet}"
 out="${OUT:-$root/docs/screenshots}"
 fixtures="${FIXTURES:-$root/../shared/fixtures}"
+node="${NODE:-$root/bin/medwallet-node}"
 [ -n "${BIN:-}" ] || go build -o "$bin" .
+[ -n "${NODE:-}" ] || CGO_ENABLED=0 go build -o "$node" ./cmd/medwallet-node
 mkdir -p "$out"
 work=$(mktemp -d)
-app_pid=""; xvfb_pid=""
-trap 'kill $app_pid $xvfb_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+app_pid=""; xvfb_pid=""; node_pid=""
+trap 'kill $app_pid $xvfb_pid $node_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 
 pass="demo passphrase for screenshots"
 export MEDWALLET_HOME="$work/wallet"
 MEDWALLET_PASSPHRASE=$pass "$bin" init >/dev/null
 MEDWALLET_PASSPHRASE=$pass "$bin" import "$fixtures"/fhir/synthea/*.json >/dev/null
+
+# A clinic node on loopback: the demo wallet's witness, and the host of a
+# share that another patient's wallet makes for it to redeem.
+"$node" --data "$work/node" --listen /ip4/127.0.0.1/tcp/0 >"$work/node.log" 2>&1 &
+node_pid=$!
+addr=""
+for _ in $(seq 100); do
+  addr=$(awk '/address:/ {print $2; exit}' "$work/node.log")
+  [ -n "$addr" ] && break
+  sleep 0.1
+done
+[ -n "$addr" ] || { echo "screenshots: the clinic node did not start"; cat "$work/node.log"; exit 1; }
+MEDWALLET_PASSPHRASE=$pass "$bin" anchor --witness "$addr" >/dev/null
+other="$work/other"
+MEDWALLET_HOME=$other MEDWALLET_PASSPHRASE=$pass "$bin" init >/dev/null
+MEDWALLET_HOME=$other MEDWALLET_PASSPHRASE=$pass "$bin" import "$fixtures"/fhir/synthea/Max_Kris_*.json >/dev/null
+MEDWALLET_HOME=$other MEDWALLET_PASSPHRASE=$pass "$bin" anchor --witness "$addr" >/dev/null
+link=$(MEDWALLET_HOME=$other MEDWALLET_PASSPHRASE=$pass "$bin" share create --kind immunization,allergy \
+  --label "Max Kris: immunizations and allergies" --host "$addr" --json | sed -n 's/.*"link": *"\([^"]*\)".*/\1/p')
+[ -n "$link" ] || { echo "screenshots: no share link"; exit 1; }
+MEDWALLET_PASSPHRASE=$pass "$bin" redeem "$link" --recipient "Dr Rivera" >/dev/null
 
 display=":$((110 + RANDOM % 9))"
 Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
@@ -68,8 +93,24 @@ shot share
 xdotool key --window "$win" ctrl+shift+o
 sleep 1
 shot scan
-click "${SETTINGS_X:-440}" "${TABS_Y:-95}" 1
+xdotool key --window "$win" ctrl+shift+r
+sleep 1.5
+click 200 "${RECEIVED_Y:-175}" 1.5
+shot received
+xdotool key --window "$win" ctrl+shift+a
+sleep 1.5
+shot witnesses
+xdotool key --window "$win" ctrl+shift+p
+sleep 1.5
+shot peers
+xdotool key --window "$win" ctrl+shift+b
+sleep 1.5
 shot settings
+xdotool key --window "$win" ctrl+e
+sleep 1.5
+shot export
+xdotool key --window "$win" Escape
+sleep 0.5
 xdotool key --window "$win" ctrl+n
 sleep 1
 shot new-record

@@ -129,7 +129,10 @@ func (m *mainScreen) showAnchoring() { m.tabs.Select(m.anchoringTab) }
 func (m *mainScreen) showPeers() { m.tabs.Select(m.peersTab) }
 
 // showBackup shows the backup settings.
-func (m *mainScreen) showBackup() { m.tabs.Select(m.settingsTab) }
+func (m *mainScreen) showBackup() {
+	m.tabs.Select(m.settingsTab)
+	m.settings.scroll.ScrollToBottom()
+}
 
 // newShare shows the share form.
 func (m *mainScreen) newShare() {

@@ -89,7 +89,7 @@ func newPeersView(m *mainScreen) *peersView {
 			lines := box.Objects[0].(*fyne.Container).Objects
 			name := c.Name
 			if name == "" {
-				name = "Peer " + c.ID.ShortString()
+				name = "Peer …" + shortID(c.ID.String())
 			}
 			lines[0].(*widget.Label).SetText(name + " · " + roleLabel(c.Role))
 			lines[1].(*widget.Label).SetText(contactLine(c))
@@ -126,9 +126,19 @@ func newPeersView(m *mainScreen) *peersView {
 		widget.NewFormItem("Role", v.role),
 	)
 	addCard := widget.NewCard("Add a peer", "", container.NewVBox(form, v.message, container.NewHBox(v.add)))
-	top := container.NewVBox(own, addCard, boldLabel("Address book"))
-	v.content = container.NewBorder(container.NewPadded(container.NewVScroll(top)), nil, nil, nil, v.list)
+	book := container.NewBorder(boldLabel("Address book"), nil, nil, nil, v.list)
+	split := container.NewVSplit(container.NewVScroll(container.NewPadded(container.NewVBox(own, addCard))), book)
+	split.Offset = 0.62
+	v.content = split
 	return v
+}
+
+// shortID is the end of a peer ID, enough to tell peers apart.
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[len(id)-8:]
+	}
+	return id
 }
 
 func contactAddrs(c peer.Contact) string {
@@ -239,7 +249,7 @@ func (v *peersView) submit() {
 func (v *peersView) confirmRemove(c peer.Contact) {
 	name := c.Name
 	if name == "" {
-		name = c.ID.ShortString()
+		name = "peer …" + shortID(c.ID.String())
 	}
 	book := v.book()
 	dialog.ShowConfirm("Remove "+name+"?", "The address book forgets this peer. Witnesses and shares it serves are not affected.", func(ok bool) {

@@ -35,6 +35,7 @@ type settingsView struct {
 	message  *widget.Label
 	change   *widget.Button
 	backup   *backupCard
+	scroll   *container.Scroll
 	content  fyne.CanvasObject
 }
 
@@ -119,13 +120,14 @@ func newSettingsView(m *mainScreen) *settingsView {
 		"Wallet folder: %s\nApplication ID: %s", m.w.Dir(), AppID))
 	about.Wrapping = fyne.TextWrapWord
 	v.backup = newBackupCard(m)
-	v.content = container.NewVScroll(container.NewPadded(container.NewVBox(
+	v.scroll = container.NewVScroll(container.NewPadded(container.NewVBox(
 		widget.NewCard("Wallet", "", general),
 		widget.NewCard("Passphrase", "The recovery key keeps working after a change.",
 			container.NewVBox(passForm, v.message, container.NewHBox(v.change))),
 		v.backup.content,
 		widget.NewCard("About", "", about),
 	)))
+	v.content = v.scroll
 	return v
 }
 
