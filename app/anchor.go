@@ -22,7 +22,8 @@ func (p *Peer) WitnessURL(addr string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		name := "witness " + id.ID.ShortString()
+		pid := id.ID.String()
+		name := "witness …" + pid[max(0, len(pid)-8):]
 		if c, err := p.Book.Get(id.ID); err == nil && c.Name != "" {
 			name = c.Name
 		}
