@@ -8,7 +8,6 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"medwallet/app"
 	"medwallet/wallet/backup"
@@ -78,20 +77,9 @@ func runExport(c *call, args []string) error {
 	if out == "" {
 		return errors.New("export: name the file to write with -o FILE")
 	}
-	kinds, err := parseKinds(c.str("kind"))
+	kinds, from, to, err := c.selection()
 	if err != nil {
 		return err
-	}
-	from, err := parseDay("from", c.str("from"))
-	if err != nil {
-		return err
-	}
-	to, err := parseDay("to", c.str("to"))
-	if err != nil {
-		return err
-	}
-	if !to.IsZero() {
-		to = to.Add(24*time.Hour - time.Nanosecond) // the whole day
 	}
 	var ids []string
 	for _, id := range strings.Split(c.str("ids"), ",") {

@@ -40,7 +40,7 @@ func init() {
 			c.opts["query"] = fs.String("query", "", "only records whose title, code or value contain every word")
 			c.opts["code"] = fs.String("code", "", "only records with this code (system|code, code, or display)")
 			c.opts["from"] = fs.String("from", "", "only records dated on or after YYYY-MM-DD")
-			c.opts["to"] = fs.String("to", "", "only records dated before YYYY-MM-DD")
+			c.opts["to"] = fs.String("to", "", "only records dated on or before YYYY-MM-DD")
 		},
 		run: runList,
 	})
@@ -159,6 +159,24 @@ func parseDay(flagName, s string) (time.Time, error) {
 	return t, nil
 }
 
+// selection reads --kind, --from and --to. The end is the last instant of
+// the --to day, so both ends are inclusive.
+func (c *call) selection() (kinds []fhir.Kind, from, to time.Time, err error) {
+	if kinds, err = parseKinds(c.str("kind")); err != nil {
+		return
+	}
+	if from, err = parseDay("from", c.str("from")); err != nil {
+		return
+	}
+	if to, err = parseDay("to", c.str("to")); err != nil {
+		return
+	}
+	if !to.IsZero() {
+		to = to.Add(24*time.Hour - time.Nanosecond)
+	}
+	return
+}
+
 func parseKinds(s string) ([]fhir.Kind, error) {
 	if s == "" {
 		return nil, nil
@@ -184,17 +202,12 @@ func runList(c *call, args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("list takes flags only, not %q", args[0])
 	}
-	kinds, err := parseKinds(c.str("kind"))
+	kinds, from, to, err := c.selection()
 	if err != nil {
 		return err
 	}
-	from, err := parseDay("from", c.str("from"))
-	if err != nil {
-		return err
-	}
-	to, err := parseDay("to", c.str("to"))
-	if err != nil {
-		return err
+	if !to.IsZero() {
+		to = to.Add(time.Nanosecond) // Query.To is exclusive
 	}
 	w, err := c.wallet()
 	if err != nil {

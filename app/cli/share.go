@@ -32,7 +32,7 @@ func init() {
 			c.opts["ids"] = &ids
 			c.opts["kind"] = fs.String("kind", "", "share records of these kinds, comma-separated ("+kindNames()+")")
 			c.opts["from"] = fs.String("from", "", "share records dated on or after YYYY-MM-DD")
-			c.opts["to"] = fs.String("to", "", "share records dated before YYYY-MM-DD")
+			c.opts["to"] = fs.String("to", "", "share records dated on or before YYYY-MM-DD")
 			c.opts["expires"] = fs.String("expires", "24h", "how long the link works: a duration such as 1h, 24h, 7d, 30d, or never")
 			c.opts["passcode-file"] = fs.String("passcode-file", "", "protect the share with the passcode on the first line of this file")
 			c.opts["label"] = fs.String("label", "", "a short description the recipient sees (at most 80 characters)")
@@ -129,14 +129,11 @@ func readPasscode(path string) (string, error) {
 func runShareCreate(c *call) error {
 	req := app.ShareRequest{IDs: *c.opts["ids"].(*multiFlag), Label: c.str("label"), Host: strings.TrimSpace(c.str("host"))}
 	var err error
-	if req.Kinds, err = parseKinds(c.str("kind")); err != nil {
+	if req.Kinds, req.From, req.To, err = c.selection(); err != nil {
 		return err
 	}
-	if req.From, err = parseDay("from", c.str("from")); err != nil {
-		return err
-	}
-	if req.To, err = parseDay("to", c.str("to")); err != nil {
-		return err
+	if !req.To.IsZero() {
+		req.To = req.To.Add(time.Nanosecond) // the search's end is exclusive
 	}
 	if req.Expires, req.LongLived, err = parseExpiry(c.str("expires")); err != nil {
 		return err
