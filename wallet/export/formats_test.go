@@ -526,3 +526,20 @@ func FuzzThumbnail(f *testing.F) {
 		}
 	})
 }
+
+type reference struct {
+	Reference string `json:"reference"`
+	Display   string `json:"display"`
+}
+
+func (c *codeableConcept) has(system, code string) bool {
+	if c == nil {
+		return false
+	}
+	for _, cd := range c.Coding {
+		if cd.Code == code && (system == "" || cd.System == system) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,7 +1,6 @@
 package export
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -54,18 +53,6 @@ func (c *codeableConcept) first() coding {
 	return c.Coding[0]
 }
 
-func (c *codeableConcept) has(system, code string) bool {
-	if c == nil {
-		return false
-	}
-	for _, cd := range c.Coding {
-		if cd.Code == code && (system == "" || cd.System == system) {
-			return true
-		}
-	}
-	return false
-}
-
 type quantity struct {
 	Value      json.Number `json:"value"`
 	Unit       string      `json:"unit"`
@@ -86,11 +73,6 @@ func (q *quantity) unit() string {
 type period struct {
 	Start string `json:"start"`
 	End   string `json:"end"`
-}
-
-type reference struct {
-	Reference string `json:"reference"`
-	Display   string `json:"display"`
 }
 
 type referenceRange struct {
@@ -209,23 +191,14 @@ type view struct {
 	ID           string `json:"id"`
 	Status       string `json:"status"`
 
-	ClinicalStatus     *codeableConcept `json:"clinicalStatus"`
-	VerificationStatus *codeableConcept `json:"verificationStatus"`
-	Criticality        string           `json:"criticality"`
-	Category           json.RawMessage  `json:"category"` // an array in most types, one concept in some
-	Code               *codeableConcept `json:"code"`
-	VaccineCode        *codeableConcept `json:"vaccineCode"`
-	MedicationCC       *codeableConcept `json:"medicationCodeableConcept"`
-	MedicationRef      *reference       `json:"medicationReference"`
-	Type               json.RawMessage  `json:"type"` // Encounter: array; DocumentReference: one concept
-	Class              *coding          `json:"class"`
-	Description        string           `json:"description"`
-	Title              string           `json:"title"`
-	DosageInstruction  []dosage         `json:"dosageInstruction"`
-	Dosage             []dosage         `json:"dosage"`
-	ReferenceRange     []referenceRange `json:"referenceRange"`
-	Component          []component      `json:"component"`
-	Content            []struct {
+	Criticality       string           `json:"criticality"`
+	Code              *codeableConcept `json:"code"`
+	Class             *coding          `json:"class"`
+	DosageInstruction []dosage         `json:"dosageInstruction"`
+	Dosage            []dosage         `json:"dosage"`
+	ReferenceRange    []referenceRange `json:"referenceRange"`
+	Component         []component      `json:"component"`
+	Content           []struct {
 		Attachment attachment `json:"attachment"`
 	} `json:"content"`
 	observationValue
@@ -287,26 +260,6 @@ func decodeFields(s reflect.Value, m map[string]json.RawMessage) {
 	}
 }
 
-// concepts decodes a field that is one CodeableConcept or an array of them.
-func concepts(raw json.RawMessage) []codeableConcept {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return nil
-	}
-	if raw[0] == '[' {
-		var out []codeableConcept
-		if json.Unmarshal(raw, &out) == nil {
-			return out
-		}
-		return nil
-	}
-	var one codeableConcept
-	if json.Unmarshal(raw, &one) == nil {
-		return []codeableConcept{one}
-	}
-	return nil
-}
-
 // date is the resource's clinically relevant date as written (FHIR dateTime,
 // ISO 8601), chosen by resource type.
 func (v *view) date() string {
@@ -329,94 +282,35 @@ func (v *view) date() string {
 		start(v.Period), v.Date, v.Issued)
 }
 
-// code is the resource's main concept.
-func (v *view) code() *codeableConcept {
-	switch {
-	case v.Code != nil:
-		return v.Code
-	case v.VaccineCode != nil:
-		return v.VaccineCode
-	case v.MedicationCC != nil:
-		return v.MedicationCC
+// summaryOf is the record's summary: the wallet's own, or, for a record
+// built without one, the one wallet/fhir derives from the resource.
+func summaryOf(rec *wallet.Record) fhir.Summary {
+	if rec.Summary.Kind != "" {
+		return rec.Summary
 	}
-	if t := concepts(v.Type); len(t) > 0 {
-		return &t[0]
+	if s, err := fhir.Summarize(rec.Resource); err == nil {
+		return s
 	}
-	return nil
+	return fhir.Summary{Kind: fhir.KindOther}
 }
 
-// title is what a list shows for the resource: the wallet's own summary
-// title, else the main concept's label.
+// title is what a list shows for the resource.
 func title(rec *wallet.Record, v *view) string {
-	if rec.Summary.Title != "" {
-		return rec.Summary.Title
-	}
-	if l := v.code().label(); l != "" {
-		return l
-	}
-	if v.MedicationRef != nil && v.MedicationRef.Display != "" {
-		return v.MedicationRef.Display
-	}
-	switch {
-	case v.Description != "":
-		return v.Description
-	case v.Title != "":
-		return v.Title
-	case len(v.Content) > 0 && v.Content[0].Attachment.Title != "":
-		return v.Content[0].Attachment.Title
+	if t := summaryOf(rec).Title; t != "" {
+		return t
 	}
 	return v.ResourceType
 }
 
 // status is the resource's status as a person reads it.
 func status(rec *wallet.Record, v *view) string {
-	if rec.Summary.Status != "" {
-		return rec.Summary.Status
-	}
-	if l := v.ClinicalStatus.label(); l != "" {
-		return l
+	if st := summaryOf(rec).Status; st != "" {
+		return st
 	}
 	return v.Status
 }
 
-// kindByType lists the kind of each resource type the wallet lists, for
-// records whose summary carries no kind.
-var kindByType = map[string]fhir.Kind{
-	"Patient":                  fhir.KindPatient,
-	"AllergyIntolerance":       fhir.KindAllergy,
-	"Condition":                fhir.KindCondition,
-	"MedicationRequest":        fhir.KindMedication,
-	"MedicationStatement":      fhir.KindMedication,
-	"MedicationAdministration": fhir.KindMedication,
-	"MedicationDispense":       fhir.KindMedication,
-	"Medication":               fhir.KindMedication,
-	"Immunization":             fhir.KindImmunization,
-	"DiagnosticReport":         fhir.KindReport,
-	"Procedure":                fhir.KindProcedure,
-	"Encounter":                fhir.KindEncounter,
-	"DocumentReference":        fhir.KindDocument,
-	"Composition":              fhir.KindDocument,
-	"CarePlan":                 fhir.KindCarePlan,
-}
-
-// kindOf is the record's kind: the summary's, else derived from the resource.
-func kindOf(rec *wallet.Record, v *view) fhir.Kind {
-	if rec.Summary.Kind != "" {
-		return rec.Summary.Kind
-	}
-	if v.ResourceType == "Observation" {
-		for _, c := range concepts(v.Category) {
-			switch {
-			case c.has("", "laboratory"):
-				return fhir.KindLab
-			case c.has("", "vital-signs"):
-				return fhir.KindVital
-			}
-		}
-		return fhir.KindObservation
-	}
-	if k, ok := kindByType[v.ResourceType]; ok {
-		return k
-	}
-	return fhir.KindOther
+// kindOf is the record's kind.
+func kindOf(rec *wallet.Record, _ *view) fhir.Kind {
+	return summaryOf(rec).Kind
 }
