@@ -22,19 +22,26 @@ func DefaultDir() string {
 	if d := os.Getenv("MEDWALLET_HOME"); d != "" {
 		return d
 	}
+	return DataDir("medwallet")
+}
+
+// DataDir is the directory name under the platform's per-user data
+// directory: Application Support on macOS, LOCALAPPDATA on Windows,
+// $XDG_DATA_HOME or ~/.local/share elsewhere.
+func DataDir(name string) string {
 	home, _ := os.UserHomeDir()
 	switch runtime.GOOS {
 	case "darwin":
-		return filepath.Join(home, "Library", "Application Support", "Medwallet")
+		return filepath.Join(home, "Library", "Application Support", name)
 	case "windows":
 		if d := os.Getenv("LOCALAPPDATA"); d != "" {
-			return filepath.Join(d, "Medwallet")
+			return filepath.Join(d, name)
 		}
 	}
 	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "medwallet")
+		return filepath.Join(d, name)
 	}
-	return filepath.Join(home, ".local", "share", "medwallet")
+	return filepath.Join(home, ".local", "share", name)
 }
 
 // Session is an unlocked wallet with its idle timer. When the timer fires

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"medwallet/app"
 )
 
 // Files in the data directory. Everything the node needs to come back as the
@@ -34,19 +36,7 @@ func DefaultDir() string {
 	if d := os.Getenv("MEDWALLET_NODE_HOME"); d != "" {
 		return d
 	}
-	home, _ := os.UserHomeDir()
-	switch runtime.GOOS {
-	case "darwin":
-		return filepath.Join(home, "Library", "Application Support", "medwallet-node")
-	case "windows":
-		if d := os.Getenv("LOCALAPPDATA"); d != "" {
-			return filepath.Join(d, "medwallet-node")
-		}
-	}
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "medwallet-node")
-	}
-	return filepath.Join(home, ".local", "share", "medwallet-node")
+	return app.DataDir("medwallet-node")
 }
 
 // settings is node.json: what must not change between starts.
