@@ -22,10 +22,8 @@ func init() {
 		flags: func(fs *flag.FlagSet, c *call) {
 			jsonFlag(fs, c)
 			c.opts["format"] = fs.String("format", "", "fhir, ndjson, ips, csv or pdf")
-			c.opts["kind"] = fs.String("kind", "", "only records of these kinds, comma-separated ("+kindNames()+")")
+			selectionFlags(fs, c, "only")
 			c.opts["ids"] = fs.String("ids", "", "only these records, comma-separated IDs")
-			c.opts["from"] = fs.String("from", "", "only records dated on or after YYYY-MM-DD")
-			c.opts["to"] = fs.String("to", "", "only records dated on or before YYYY-MM-DD")
 			c.opts["locale"] = fs.String("locale", "", "date format of the PDF, for example en-US, en-GB, de")
 			c.opts["noatt"] = fs.Bool("no-attachments", false, "leave attached files out of a FHIR or NDJSON export")
 			c.opts["o"] = fs.String("o", "", "the file to write (a directory ending in / for one NDJSON file per type)")

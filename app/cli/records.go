@@ -27,7 +27,7 @@ func init() {
 	})
 	register(&command{
 		name: "import", args: "[--json] FILE...",
-		summary: "import FHIR Bundles, single resources or NDJSON files",
+		summary: "import FHIR Bundles, resources, NDJSON, SMART Health Cards (files, shc:/ text, QR images) and PDF/PNG/JPEG/DICOM documents",
 		flags:   jsonFlag,
 		run:     runImport,
 	})
@@ -36,11 +36,9 @@ func init() {
 		summary: "list records, newest first",
 		flags: func(fs *flag.FlagSet, c *call) {
 			jsonFlag(fs, c)
-			c.opts["kind"] = fs.String("kind", "", "only records of these kinds, comma-separated ("+kindNames()+")")
+			selectionFlags(fs, c, "only")
 			c.opts["query"] = fs.String("query", "", "only records whose title, code or value contain every word")
 			c.opts["code"] = fs.String("code", "", "only records with this code (system|code, code, or display)")
-			c.opts["from"] = fs.String("from", "", "only records dated on or after YYYY-MM-DD")
-			c.opts["to"] = fs.String("to", "", "only records dated on or before YYYY-MM-DD")
 		},
 		run: runList,
 	})
@@ -157,6 +155,14 @@ func parseDay(flagName, s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("--%s %q: give a date as YYYY-MM-DD", flagName, s)
 	}
 	return t, nil
+}
+
+// selectionFlags adds --kind, --from and --to, read by selection; verb
+// begins each flag's help ("only", "share").
+func selectionFlags(fs *flag.FlagSet, c *call, verb string) {
+	c.opts["kind"] = fs.String("kind", "", verb+" records of these kinds, comma-separated ("+kindNames()+")")
+	c.opts["from"] = fs.String("from", "", verb+" records dated on or after YYYY-MM-DD")
+	c.opts["to"] = fs.String("to", "", verb+" records dated on or before YYYY-MM-DD")
 }
 
 // selection reads --kind, --from and --to. The end is the last instant of

@@ -30,9 +30,7 @@ func init() {
 			var ids multiFlag
 			fs.Var(&ids, "ids", "share these records (IDs from 'medwallet list'; repeatable or comma-separated)")
 			c.opts["ids"] = &ids
-			c.opts["kind"] = fs.String("kind", "", "share records of these kinds, comma-separated ("+kindNames()+")")
-			c.opts["from"] = fs.String("from", "", "share records dated on or after YYYY-MM-DD")
-			c.opts["to"] = fs.String("to", "", "share records dated on or before YYYY-MM-DD")
+			selectionFlags(fs, c, "share")
 			c.opts["expires"] = fs.String("expires", "24h", "how long the link works: a duration such as 1h, 24h, 7d, 30d, or never")
 			c.opts["passcode-file"] = fs.String("passcode-file", "", "protect the share with the passcode on the first line of this file")
 			c.opts["label"] = fs.String("label", "", "a short description the recipient sees (at most 80 characters)")
