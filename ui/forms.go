@@ -198,19 +198,7 @@ func (f *recordForm) layout() {
 }
 
 func (f *recordForm) chooseFile() {
-	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
-		if err != nil {
-			showProblem(f.m.s.win, "choose the file", err)
-			return
-		}
-		if r == nil {
-			return
-		}
-		r.Close()
-		f.setFile(r.URI())
-	}, f.m.s.win)
-	d.SetFilter(storage.NewExtensionFileFilter([]string{".pdf", ".png", ".jpg", ".jpeg", ".gif", ".tif", ".tiff", ".dcm", ".txt"}))
-	d.Show()
+	chooseFile(f.m.s.win, "choose the file", []string{".pdf", ".png", ".jpg", ".jpeg", ".gif", ".tif", ".tiff", ".dcm", ".txt"}, f.setFile)
 }
 
 func (f *recordForm) setFile(u fyne.URI) {

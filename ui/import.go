@@ -9,7 +9,6 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
-	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/widget"
 
 	"medwallet/app"
@@ -39,19 +38,7 @@ type importFailure struct {
 
 // chooseImport asks for a file to import.
 func (m *mainScreen) chooseImport() {
-	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
-		if err != nil {
-			showProblem(m.s.win, "choose the file", err)
-			return
-		}
-		if r == nil {
-			return
-		}
-		r.Close()
-		m.importURIs([]fyne.URI{r.URI()})
-	}, m.s.win)
-	d.SetFilter(storage.NewExtensionFileFilter([]string{".json", ".ndjson", ".jsonl", ".fhir", ".smart-health-card", ".txt", ".pdf", ".png", ".jpg", ".jpeg", ".dcm"}))
-	d.Show()
+	chooseFile(m.s.win, "choose the file", []string{".json", ".ndjson", ".jsonl", ".fhir", ".smart-health-card", ".txt", ".pdf", ".png", ".jpg", ".jpeg", ".dcm"}, func(u fyne.URI) { m.importURIs([]fyne.URI{u}) })
 }
 
 // importURIs imports dropped or chosen files; only local files can be.

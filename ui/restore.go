@@ -11,7 +11,6 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
-	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -134,19 +133,7 @@ func emptyOrMissing(dir string) bool {
 }
 
 func (f *restoreForm) chooseFile() {
-	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
-		if err != nil {
-			showProblem(f.s.win, "choose the backup file", err)
-			return
-		}
-		if r == nil {
-			return
-		}
-		r.Close()
-		f.file.SetText(r.URI().Path())
-	}, f.s.win)
-	d.SetFilter(storage.NewExtensionFileFilter([]string{".age"}))
-	d.Show()
+	chooseFile(f.s.win, "choose the backup file", []string{".age"}, func(u fyne.URI) { f.file.SetText(u.Path()) })
 }
 
 // chooseFolder picks an empty folder for the wallet, or the folder in

@@ -7,8 +7,6 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/dialog"
-	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -114,19 +112,7 @@ func newScanView(m *mainScreen) *scanView {
 
 // chooseImage reads the link from a QR code image file.
 func (v *scanView) chooseImage() {
-	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
-		if err != nil {
-			showProblem(v.m.s.win, "open the image", err)
-			return
-		}
-		if r == nil {
-			return
-		}
-		r.Close()
-		v.scanImage(r.URI())
-	}, v.m.s.win)
-	d.SetFilter(storage.NewExtensionFileFilter([]string{".png", ".jpg", ".jpeg", ".gif"}))
-	d.Show()
+	chooseFile(v.m.s.win, "open the image", []string{".png", ".jpg", ".jpeg", ".gif"}, v.scanImage)
 }
 
 // scanImage decodes a QR image (chosen or dropped) into the link field.
