@@ -258,7 +258,7 @@ func (n *Node) startHTTPS(publicURL string) error {
 		return err
 	}
 	ln := n.httpsLn
-	lim := withPeerDefaults(n.cfg.Limits)
+	lim := n.cfg.Limits.WithDefaults()
 	n.https = &http.Server{
 		Handler:           n.handler,
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get},
@@ -309,27 +309,6 @@ func publicBase(publicHost string, addr net.Addr, log *slog.Logger) string {
 func outerLimits(l peer.Limits) peer.Limits {
 	l.RequestsPerSecond, l.Burst = 1e6, 1<<30
 	l.MaxBodyBytes++
-	return l
-}
-
-// withPeerDefaults fills the timeouts the HTTPS server shares with the
-// libp2p one.
-func withPeerDefaults(l peer.Limits) peer.Limits {
-	if l.MaxHeaderBytes <= 0 {
-		l.MaxHeaderBytes = 16 << 10
-	}
-	if l.ReadHeaderTimeout <= 0 {
-		l.ReadHeaderTimeout = 10 * time.Second
-	}
-	if l.ReadTimeout <= 0 {
-		l.ReadTimeout = time.Minute
-	}
-	if l.WriteTimeout <= 0 {
-		l.WriteTimeout = 5 * time.Minute
-	}
-	if l.IdleTimeout <= 0 {
-		l.IdleTimeout = time.Minute
-	}
 	return l
 }
 

@@ -41,7 +41,10 @@ type Limits struct {
 	MaxStreamsPerPeer int
 }
 
-func (l Limits) withDefaults() Limits {
+// WithDefaults returns l with every zero field set to its default, for
+// servers outside this package (the clinic node's HTTPS) that share the
+// same limits.
+func (l Limits) WithDefaults() Limits {
 	if l.MaxBodyBytes <= 0 {
 		l.MaxBodyBytes = 1 << 20
 	}
@@ -78,7 +81,7 @@ func (l Limits) withDefaults() Limits {
 // libp2p peer (RemotePeer) or, on plain HTTPS, by the client's IP address,
 // so the clinic node can put the same guard in front of its HTTPS server.
 func Protect(h http.Handler, l Limits) http.Handler {
-	return &guard{next: h, limits: l.withDefaults(), clients: make(map[string]*requester)}
+	return &guard{next: h, limits: l.WithDefaults(), clients: make(map[string]*requester)}
 }
 
 type guard struct {

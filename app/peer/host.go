@@ -170,7 +170,7 @@ func New(cfg Config) (*Host, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	limits := cfg.Limits.withDefaults()
+	limits := cfg.Limits.WithDefaults()
 
 	rm, err := newResourceManager(limits)
 	if err != nil {
