@@ -12,7 +12,6 @@ import (
 	"github.com/transparency-dev/merkle/proof"
 
 	"medwallet/wallet/kv"
-	"medwallet/wallet/ledger/internal/kvtest"
 )
 
 const benchLeaves = 1_000_000
@@ -61,7 +60,7 @@ func BenchmarkAppend1M(b *testing.B) {
 	b.Run("badger", func(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
-			db, err := kvtest.OpenBadger(b.TempDir())
+			db, err := kv.OpenBadger(b.TempDir(), kv.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -76,7 +75,7 @@ func BenchmarkAppend1M(b *testing.B) {
 	b.Run("badger-batch", func(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
-			db, err := kvtest.OpenBadger(b.TempDir())
+			db, err := kv.OpenBadger(b.TempDir(), kv.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -113,7 +112,7 @@ func BenchmarkAppend1M(b *testing.B) {
 // The 1M-leaf log for proof benchmarks is built once per test binary.
 var (
 	proofLogOnce sync.Once
-	proofLogDB   *kvtest.Badger
+	proofLogDB   kv.DB
 	proofLogDir  string
 	proofLevels  [][][32]byte // the same tree in memory, for the reference
 )
@@ -124,7 +123,7 @@ func buildProofLog(b *testing.B) {
 		if proofLogDir, err = os.MkdirTemp("", "ledger-bench-"); err != nil {
 			b.Fatal(err)
 		}
-		if proofLogDB, err = kvtest.OpenBadger(proofLogDir); err != nil {
+		if proofLogDB, err = kv.OpenBadger(proofLogDir, kv.Options{}); err != nil {
 			b.Fatal(err)
 		}
 		cs := benchCommitments()

@@ -10,7 +10,6 @@ import (
 
 	"medwallet/wallet/kv"
 	"medwallet/wallet/ledger"
-	"medwallet/wallet/ledger/internal/kvtest"
 	"medwallet/wallet/ledger/witness"
 )
 
@@ -20,7 +19,7 @@ func anchor(t *testing.T, tl *testLog, hc *http.Client) (ledger.Anchoring, error
 }
 
 func TestAnchoredRecordVerifiesAsWitnessed(t *testing.T) {
-	tl := newTestLog(t, kvtest.NewMemory(), ledger.NewOrigin(), seededKey("log"))
+	tl := newTestLog(t, kv.Memory(), ledger.NewOrigin(), seededKey("log"))
 	tw := newTestWitness(t, "clinic.example/witness", witness.EnrollOpen)
 	w := tl.enroll(tw)
 	if w.Pending || w.Key != tw.server.Key().String() || w.URL != tw.http.URL {
@@ -66,7 +65,7 @@ func TestAnchoredRecordVerifiesAsWitnessed(t *testing.T) {
 }
 
 func TestAnchorReportJSON(t *testing.T) {
-	tl := newTestLog(t, kvtest.NewMemory(), ledger.NewOrigin(), seededKey("log"))
+	tl := newTestLog(t, kv.Memory(), ledger.NewOrigin(), seededKey("log"))
 	tw := newTestWitness(t, "clinic.example/witness", witness.EnrollOpen)
 	tl.enroll(tw)
 	tl.appendRecords(0, 2)
@@ -96,7 +95,7 @@ func TestAnchorReportJSON(t *testing.T) {
 }
 
 func TestQuorumKofN(t *testing.T) {
-	tl := newTestLog(t, kvtest.NewMemory(), ledger.NewOrigin(), seededKey("log"))
+	tl := newTestLog(t, kv.Memory(), ledger.NewOrigin(), seededKey("log"))
 	w1 := newTestWitness(t, "one.example/w", witness.EnrollOpen)
 	w2 := newTestWitness(t, "two.example/w", witness.EnrollOpen)
 	w3 := newTestWitness(t, "three.example/w", witness.EnrollManual) // never approved
@@ -142,7 +141,7 @@ func TestQuorumKofN(t *testing.T) {
 }
 
 func TestStaleWitnessSizeIsRetriedFromTheWitnessSize(t *testing.T) {
-	db := kvtest.NewMemory()
+	db := kv.Memory()
 	tl := newTestLog(t, db, ledger.NewOrigin(), seededKey("log"))
 	tw := newTestWitness(t, "clinic.example/witness", witness.EnrollOpen)
 	tl.enroll(tw)
@@ -174,7 +173,7 @@ func TestRewrittenLogRaisesForkAlarm(t *testing.T) {
 	origin := ledger.NewOrigin()
 	key := seededKey("log")
 	tw := newTestWitness(t, "clinic.example/witness", witness.EnrollOpen)
-	honest := newTestLog(t, kvtest.NewMemory(), origin, key)
+	honest := newTestLog(t, kv.Memory(), origin, key)
 	honest.enroll(tw)
 	honest.appendRecords(0, 4)
 	if _, err := anchor(t, honest, tw.client()); err != nil {
@@ -183,7 +182,7 @@ func TestRewrittenLogRaisesForkAlarm(t *testing.T) {
 
 	// The same wallet key, a different history (a rewritten log): the
 	// witness refuses the consistency proof and the wallet keeps evidence.
-	rewritten := newTestLog(t, kvtest.NewMemory(), origin, key)
+	rewritten := newTestLog(t, kv.Memory(), origin, key)
 	rewritten.enroll(tw)
 	rewritten.appendRecords(100, 6)
 	rewritten.db.Update(func(tx kv.Txn) error {
@@ -211,13 +210,13 @@ func TestSameSizeDifferentRootRaisesForkAlarm(t *testing.T) {
 	origin := ledger.NewOrigin()
 	key := seededKey("log")
 	tw := newTestWitness(t, "clinic.example/witness", witness.EnrollOpen)
-	a := newTestLog(t, kvtest.NewMemory(), origin, key)
+	a := newTestLog(t, kv.Memory(), origin, key)
 	a.enroll(tw)
 	a.appendRecords(0, 3)
 	if _, err := anchor(t, a, tw.client()); err != nil {
 		t.Fatal(err)
 	}
-	b := newTestLog(t, kvtest.NewMemory(), origin, key)
+	b := newTestLog(t, kv.Memory(), origin, key)
 	b.enroll(tw)
 	b.appendRecords(50, 3)
 	if _, err := anchor(t, b, tw.client()); !errors.Is(err, ledger.ErrFork) {
@@ -229,14 +228,14 @@ func TestWitnessAheadOfTheLogRaisesForkAlarm(t *testing.T) {
 	origin := ledger.NewOrigin()
 	key := seededKey("log")
 	tw := newTestWitness(t, "clinic.example/witness", witness.EnrollOpen)
-	a := newTestLog(t, kvtest.NewMemory(), origin, key)
+	a := newTestLog(t, kv.Memory(), origin, key)
 	a.enroll(tw)
 	a.appendRecords(0, 8)
 	if _, err := anchor(t, a, tw.client()); err != nil {
 		t.Fatal(err)
 	}
 	// A wallet restored from an old backup holds only 2 leaves.
-	b := newTestLog(t, kvtest.NewMemory(), origin, key)
+	b := newTestLog(t, kv.Memory(), origin, key)
 	b.enroll(tw)
 	b.appendRecords(0, 2)
 	if _, err := anchor(t, b, tw.client()); !errors.Is(err, ledger.ErrFork) {
@@ -245,7 +244,7 @@ func TestWitnessAheadOfTheLogRaisesForkAlarm(t *testing.T) {
 }
 
 func TestManualEnrollmentIsPendingUntilApproved(t *testing.T) {
-	tl := newTestLog(t, kvtest.NewMemory(), ledger.NewOrigin(), seededKey("log"))
+	tl := newTestLog(t, kv.Memory(), ledger.NewOrigin(), seededKey("log"))
 	tw := newTestWitness(t, "clinic.example/witness", witness.EnrollManual)
 	if w := tl.enroll(tw); !w.Pending {
 		t.Fatal("manual enrollment was not pending")
@@ -266,7 +265,7 @@ func TestManualEnrollmentIsPendingUntilApproved(t *testing.T) {
 }
 
 func TestAnchoringSurvivesAnUnreachableWitness(t *testing.T) {
-	tl := newTestLog(t, kvtest.NewMemory(), ledger.NewOrigin(), seededKey("log"))
+	tl := newTestLog(t, kv.Memory(), ledger.NewOrigin(), seededKey("log"))
 	tw := newTestWitness(t, "clinic.example/witness", witness.EnrollOpen)
 	tl.enroll(tw)
 	tw.http.Close()
@@ -281,7 +280,7 @@ func TestAnchoringSurvivesAnUnreachableWitness(t *testing.T) {
 }
 
 func TestProofKeepsTheBestCosignedCheckpoint(t *testing.T) {
-	tl := newTestLog(t, kvtest.NewMemory(), ledger.NewOrigin(), seededKey("log"))
+	tl := newTestLog(t, kv.Memory(), ledger.NewOrigin(), seededKey("log"))
 	tw := newTestWitness(t, "clinic.example/witness", witness.EnrollOpen)
 	tl.enroll(tw)
 	recs := tl.appendRecords(0, 3)
@@ -299,7 +298,7 @@ func TestProofKeepsTheBestCosignedCheckpoint(t *testing.T) {
 }
 
 func TestBrokenCosignatureFromTrustedWitnessIsTampered(t *testing.T) {
-	tl := newTestLog(t, kvtest.NewMemory(), ledger.NewOrigin(), seededKey("log"))
+	tl := newTestLog(t, kv.Memory(), ledger.NewOrigin(), seededKey("log"))
 	tw := newTestWitness(t, "clinic.example/witness", witness.EnrollOpen)
 	tl.enroll(tw)
 	recs := tl.appendRecords(0, 2)

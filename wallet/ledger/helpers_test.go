@@ -11,7 +11,6 @@ import (
 
 	"medwallet/wallet/kv"
 	"medwallet/wallet/ledger"
-	"medwallet/wallet/ledger/internal/kvtest"
 	"medwallet/wallet/ledger/witness"
 )
 
@@ -107,12 +106,12 @@ func (tl *testLog) prove(r record) []byte {
 type testWitness struct {
 	server *witness.Server
 	http   *httptest.Server
-	db     *kvtest.Memory
+	db     kv.DB
 }
 
 func newTestWitness(t *testing.T, name string, policy witness.Policy) *testWitness {
 	t.Helper()
-	db := kvtest.NewMemory()
+	db := kv.Memory()
 	s, err := witness.New(db, seededKey("witness "+name), name, policy)
 	if err != nil {
 		t.Fatal(err)

@@ -13,13 +13,12 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"medwallet/wallet/kv"
-	"medwallet/wallet/ledger/internal/kvtest"
 )
 
 // TestTreeMatchesMerkleVectors appends the leaves of transparency-dev/merkle's
 // RFC 6962 test vectors and checks every root and every stored node.
 func TestTreeMatchesMerkleVectors(t *testing.T) {
-	db := kvtest.NewMemory()
+	db := kv.Memory()
 	hasher := rfc6962.DefaultHasher
 	leaves := testonly.LeafInputs()
 	roots := testonly.RootHashes()
@@ -64,7 +63,7 @@ func TestTreeMatchesMerkleVectors(t *testing.T) {
 // TestInclusionAndConsistencyMatchMerkleVectors checks proofs against the
 // inclusion and consistency vectors of RFC 6962 via merkle's verifier.
 func TestInclusionAndConsistencyMatchMerkleVectors(t *testing.T) {
-	db := kvtest.NewMemory()
+	db := kv.Memory()
 	hasher := rfc6962.DefaultHasher
 	leaves := testonly.LeafInputs()
 	roots := testonly.RootHashes()
@@ -105,7 +104,7 @@ func TestInclusionAndConsistencyMatchMerkleVectors(t *testing.T) {
 // consistency proofs against golang.org/x/mod/sumdb/tlog for sizes 1..300.
 func TestTreeAgreesWithSumdbTlog(t *testing.T) {
 	const n = 300
-	db := kvtest.NewMemory()
+	db := kv.Memory()
 	var stored []tlog.Hash
 	reader := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
 		out := make([]tlog.Hash, len(idx))
@@ -218,7 +217,7 @@ func sameHashes(a [][32]byte, b []tlog.Hash) bool {
 // TestAppendAllStoresWhatAppendStores checks the batch path against leaf by
 // leaf appends, across transactions that end mid-group.
 func TestAppendAllStoresWhatAppendStores(t *testing.T) {
-	one, batch := kvtest.NewMemory(), kvtest.NewMemory()
+	one, batch := kv.Memory(), kv.Memory()
 	l, err := Open("medwallet/test", make([]byte, 64))
 	if err != nil {
 		t.Fatal(err)

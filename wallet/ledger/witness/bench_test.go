@@ -10,7 +10,6 @@ import (
 
 	"medwallet/wallet/kv"
 	"medwallet/wallet/ledger"
-	"medwallet/wallet/ledger/internal/kvtest"
 )
 
 // BenchmarkAddCheckpoint runs add-checkpoint through the HTTP handler with
@@ -36,7 +35,7 @@ func BenchmarkAddCheckpoint(b *testing.B) {
 	}
 
 	b.Run("badger", func(b *testing.B) {
-		db, err := kvtest.OpenBadger(b.TempDir())
+		db, err := kv.OpenBadger(b.TempDir(), kv.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}

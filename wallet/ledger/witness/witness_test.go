@@ -19,7 +19,6 @@ import (
 
 	"medwallet/wallet/kv"
 	"medwallet/wallet/ledger"
-	"medwallet/wallet/ledger/internal/kvtest"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -42,7 +41,7 @@ func newPatientLog(t testing.TB, origin, keyLabel string) *patientLog {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &patientLog{t: t, db: kvtest.NewMemory(), log: l}
+	return &patientLog{t: t, db: kv.Memory(), log: l}
 }
 
 // grow appends n leaves (salted differently per log key) and signs.
@@ -86,11 +85,11 @@ type fixture struct {
 	t      testing.TB
 	server *Server
 	http   *httptest.Server
-	db     *kvtest.Memory
+	db     kv.DB
 }
 
 func newFixture(t testing.TB, policy Policy) *fixture {
-	db := kvtest.NewMemory()
+	db := kv.Memory()
 	s, err := New(db, key("witness"), "witness.example/w1", policy)
 	if err != nil {
 		t.Fatal(err)
@@ -359,7 +358,7 @@ func TestManualEnrollmentWaitsForApproval(t *testing.T) {
 
 func TestWitnessStatePersistsAcrossRestart(t *testing.T) {
 	dir := t.TempDir()
-	db, err := kvtest.OpenBadger(dir)
+	db, err := kv.OpenBadger(dir, kv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +370,7 @@ func TestWitnessStatePersistsAcrossRestart(t *testing.T) {
 	}
 	db.Close()
 
-	db, err = kvtest.OpenBadger(dir)
+	db, err = kv.OpenBadger(dir, kv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
