@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"cmp"
 	"fmt"
 
 	"fyne.io/fyne/v2"
@@ -59,44 +60,7 @@ func newReceivedView(m *mainScreen) *receivedView {
 			v.pick(&v.received[i])
 		}
 	}
-	v.records = widget.NewList(
-		func() int {
-			if v.current == nil {
-				return 0
-			}
-			return len(v.current.Records)
-		},
-		func() fyne.CanvasObject {
-			l := widget.NewLabel("")
-			l.Truncation = fyne.TextTruncateEllipsis
-			return container.NewBorder(nil, nil, widget.NewIcon(theme.QuestionIcon()), nil, l)
-		},
-		func(i widget.ListItemID, o fyne.CanvasObject) {
-			if v.current == nil || i >= len(v.current.Records) {
-				return
-			}
-			r := v.current.Records[i]
-			b := badges[r.Verification.Status]
-			c := o.(*fyne.Container)
-			c.Objects[1].(*widget.Icon).SetResource(b.icon())
-			title := r.Summary.Title
-			if title == "" {
-				title = r.Summary.Kind.Label()
-			}
-			text := fmt.Sprintf("%s · %s · %s — %s", title, r.Summary.Kind.Label(), formatDate(r.Summary.Date), b.label)
-			if r.AttachmentOf != "" {
-				text = "Attached file · " + text
-			}
-			c.Objects[0].(*widget.Label).SetText(text)
-		},
-	)
-	v.records.OnSelected = func(i widget.ListItemID) {
-		m.s.touch()
-		if v.current != nil && i < len(v.current.Records) {
-			m.openRecord(v.current.Records[i].RecordID)
-			v.records.UnselectAll()
-		}
-	}
+	v.records = receivedRecordsList(m, func() *app.Received { return v.current })
 	v.title = boldLabel("Pick a share to see its records.")
 	v.title.Wrapping = fyne.TextWrapWord
 	v.export = widget.NewButtonWithIcon("Export these records…", theme.DocumentSaveIcon(), func() {
@@ -232,4 +196,52 @@ func (m *mainScreen) openRecord(id string) {
 		}
 	}
 	m.records.detail.show(id, 0)
+}
+
+// receivedRecordsList lists the records of one received share, each with
+// its verification badge; picking one opens it in the record detail. shown
+// is the share on screen (nil for none), read on the UI goroutine.
+func receivedRecordsList(m *mainScreen, shown func() *app.Received) *widget.List {
+	records := func() []app.ReceivedRecord {
+		if r := shown(); r != nil {
+			return r.Records
+		}
+		return nil
+	}
+	var list *widget.List
+	list = widget.NewList(
+		func() int { return len(records()) },
+		func() fyne.CanvasObject {
+			l := widget.NewLabel("")
+			l.Truncation = fyne.TextTruncateEllipsis
+			return container.NewBorder(nil, nil, widget.NewIcon(theme.QuestionIcon()), nil, l)
+		},
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			rs := records()
+			if i >= len(rs) {
+				return
+			}
+			r := rs[i]
+			b := badges[r.Verification.Status]
+			c := o.(*fyne.Container)
+			c.Objects[1].(*widget.Icon).SetResource(b.icon())
+			title := cmp.Or(r.Summary.Title, r.Summary.Kind.Label())
+			text := fmt.Sprintf("%s · %s · %s — %s", title, r.Summary.Kind.Label(), formatDate(r.Summary.Date), b.label)
+			if r.AttachmentOf != "" {
+				text = "Attached file · " + text
+			}
+			if r.Verification.Reason != "" && r.Verification.Status != ledger.Witnessed {
+				text += " (" + r.Verification.Reason + ")"
+			}
+			c.Objects[0].(*widget.Label).SetText(text)
+		},
+	)
+	list.OnSelected = func(i widget.ListItemID) {
+		m.s.touch()
+		if rs := records(); i < len(rs) {
+			m.openRecord(rs[i].RecordID)
+			list.UnselectAll()
+		}
+	}
+	return list
 }

@@ -68,39 +68,7 @@ func newScanView(m *mainScreen) *scanView {
 		}
 	})
 	v.export.Hide()
-	v.list = widget.NewList(
-		func() int {
-			if v.received == nil {
-				return 0
-			}
-			return len(v.received.Records)
-		},
-		func() fyne.CanvasObject {
-			l := widget.NewLabel("")
-			l.Truncation = fyne.TextTruncateEllipsis
-			return container.NewBorder(nil, nil, widget.NewIcon(theme.QuestionIcon()), nil, l)
-		},
-		func(i widget.ListItemID, o fyne.CanvasObject) {
-			if v.received == nil || i >= len(v.received.Records) {
-				return
-			}
-			r := v.received.Records[i]
-			b := badges[r.Verification.Status]
-			c := o.(*fyne.Container)
-			c.Objects[1].(*widget.Icon).SetResource(b.icon())
-			text := fmt.Sprintf("%s · %s · %s — %s", r.Summary.Title, r.Summary.Kind.Label(), formatDate(r.Summary.Date), b.label)
-			if r.Verification.Reason != "" && r.Verification.Status != ledger.Witnessed {
-				text += " (" + r.Verification.Reason + ")"
-			}
-			c.Objects[0].(*widget.Label).SetText(text)
-		},
-	)
-	v.list.OnSelected = func(i widget.ListItemID) {
-		if v.received != nil && i < len(v.received.Records) {
-			m.openRecord(v.received.Records[i].RecordID)
-			v.list.UnselectAll()
-		}
-	}
+	v.list = receivedRecordsList(m, func() *app.Received { return v.received })
 	top := container.NewVBox(
 		widget.NewForm(widget.NewFormItem("Share link", v.link), widget.NewFormItem("Passcode", v.passcode)),
 		container.NewHBox(v.open, image),
