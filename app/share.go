@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -73,7 +74,7 @@ var webClient = WebClient
 
 // ShareRequest says what to share, for how long and how.
 type ShareRequest struct {
-	// IDs names records; when empty, Kinds and From/To select them.
+	// IDs names records; Kinds and From/To select more (all together).
 	IDs   []string
 	Kinds []fhir.Kind
 	From  time.Time
@@ -386,11 +387,9 @@ func fitLink(l share.Link, addrs []string) (string, error) {
 }
 
 func selectRecords(w *wallet.Wallet, req ShareRequest) ([]wallet.Record, error) {
-	ids := req.IDs
-	if len(ids) == 0 {
-		if len(req.Kinds) == 0 && req.From.IsZero() && req.To.IsZero() {
-			return nil, ErrNothingToShare
-		}
+	// The records named and those the kinds and dates select, together.
+	ids := slices.Clone(req.IDs)
+	if len(req.Kinds) > 0 || !req.From.IsZero() || !req.To.IsZero() {
 		for _, e := range w.Search(wallet.Query{Kinds: req.Kinds, From: req.From, To: req.To}) {
 			ids = append(ids, e.ID)
 		}

@@ -175,6 +175,10 @@ func (d *detailView) fieldObjects(rec wallet.Record) []fyne.CanvasObject {
 				d.m.editRecord(rec)
 			}))
 		}
+		actions = append(actions, widget.NewButtonWithIcon("Add to share", theme.MailSendIcon(), func() {
+			d.m.shares.pick(rec.ID)
+			d.m.newShare()
+		}))
 		del := widget.NewButtonWithIcon("Delete", theme.DeleteIcon(), func() { d.confirmDelete(rec) })
 		del.Importance = widget.DangerImportance
 		actions = append(actions, del)

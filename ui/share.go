@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,6 +37,9 @@ var expiryChoices = []struct {
 type shareView struct {
 	m        *mainScreen
 	kinds    []*widget.Check // one per kind, in fhir.Kinds order
+	picked   []string        // records added one by one from their detail; UI goroutine only
+	pickedL  *widget.Label
+	unpick   *widget.Button
 	expiry   *widget.Select
 	passcode *widget.Entry
 	label    *entry
@@ -84,8 +88,13 @@ func newShareView(m *mainScreen) *shareView {
 	v.create = widget.NewButtonWithIcon("Create share", theme.MailSendIcon(), v.submit)
 	v.create.Importance = widget.HighImportance
 
+	v.pickedL = widget.NewLabel("")
+	v.unpick = widget.NewButtonWithIcon("Clear", theme.ContentClearIcon(), func() { v.setPicked(nil) })
+	v.setPicked(nil)
 	form := widget.NewForm(
-		widget.NewFormItem("Records", container.NewVBox(widget.NewLabel("Tick kinds to share; none ticked shares every record."), kindGrid)),
+		widget.NewFormItem("Records", container.NewVBox(
+			widget.NewLabel("Tick kinds to share, and add single records with “Add to share” in their detail."),
+			kindGrid, container.NewHBox(v.pickedL, v.unpick))),
 		widget.NewFormItem("Works for", v.expiry),
 		widget.NewFormItem("Passcode", v.passcode),
 		widget.NewFormItem("Label", v.label),
@@ -199,6 +208,7 @@ func (v *shareView) request() app.ShareRequest {
 			req.Kinds = append(req.Kinds, k)
 		}
 	}
+	req.IDs = slices.Clone(v.picked)
 	for _, e := range expiryChoices {
 		if e.label == v.expiry.Selected {
 			req.Expires = e.d
@@ -349,6 +359,29 @@ func (v *shareView) clear() {
 	v.message.SetText("")
 	for _, c := range v.kinds {
 		c.SetChecked(false)
+	}
+	v.setPicked(nil)
+}
+
+// pick adds one record to the share being prepared.
+func (v *shareView) pick(id string) {
+	if !slices.Contains(v.picked, id) {
+		v.setPicked(append(v.picked, id))
+	}
+}
+
+func (v *shareView) setPicked(ids []string) {
+	v.picked = ids
+	switch len(ids) {
+	case 0:
+		v.pickedL.SetText("No single records added.")
+		v.unpick.Hide()
+	case 1:
+		v.pickedL.SetText("1 record added.")
+		v.unpick.Show()
+	default:
+		v.pickedL.SetText(fmt.Sprintf("%d records added.", len(ids)))
+		v.unpick.Show()
 	}
 }
 

@@ -6,9 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"medwallet/app"
+	"medwallet/wallet"
 	"medwallet/wallet/fhir"
 )
 
@@ -128,4 +131,76 @@ func TestShareCreatedInOneWalletOpensInAnotherWithBadges(t *testing.T) {
 	if v.shares[0].Status == app.ShareActive {
 		t.Errorf("status after revoke %q", v.shares[0].Status)
 	}
+}
+
+func TestAddToShareSharesThatRecordAlongsideTickedKinds(t *testing.T) {
+	s := unlocked(t)
+	if _, err := app.StartPeer(s.session, app.PeerOptions{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}}); err != nil {
+		t.Fatal(err)
+	}
+	m := s.main
+	m.importFiles([]string{clemente})
+	settle(s)
+	imms := s.session.Wallet.Search(wallet.Query{Kinds: []fhir.Kind{fhir.KindImmunization}})
+	conds := s.session.Wallet.Search(wallet.Query{Kinds: []fhir.Kind{fhir.KindCondition}})
+	if len(imms) == 0 || len(conds) == 0 {
+		t.Fatal("the fixture has no immunizations or conditions")
+	}
+
+	// "Add to share" in a condition's detail, then tick immunizations.
+	m.openRecord(conds[0].ID)
+	settle(s)
+	tapButton(t, s.win, "Add to share")
+	v := m.shares
+	if len(v.picked) != 1 || v.picked[0] != conds[0].ID || !strings.Contains(v.pickedL.Text, "1 record") {
+		t.Fatalf("picked %v, %q", v.picked, v.pickedL.Text)
+	}
+	for i, k := range fhir.Kinds() {
+		v.kinds[i].SetChecked(k == fhir.KindImmunization)
+	}
+	test.Tap(v.create)
+	settle(s)
+	if v.message.Text != "" || len(v.shares) != 1 {
+		t.Fatalf("share not created: %q", v.message.Text)
+	}
+	if got, want := v.shares[0].Records, len(imms)+1; got != want {
+		t.Fatalf("the share holds %d records, want %d immunizations + the condition", got, want)
+	}
+	test.Tap(v.unpick)
+	if len(v.picked) != 0 {
+		t.Fatal("Clear left records picked")
+	}
+}
+
+// tapButton taps the button labelled text in the window's content.
+func tapButton(t *testing.T, win fyne.Window, text string) {
+	t.Helper()
+	var find func(o fyne.CanvasObject) *widget.Button
+	find = func(o fyne.CanvasObject) *widget.Button {
+		switch x := o.(type) {
+		case *widget.Button:
+			if x.Text == text && x.Visible() {
+				return x
+			}
+		case *fyne.Container:
+			for _, c := range x.Objects {
+				if b := find(c); b != nil {
+					return b
+				}
+			}
+		case fyne.Widget:
+			r := test.TempWidgetRenderer(t, x)
+			for _, c := range r.Objects() {
+				if b := find(c); b != nil {
+					return b
+				}
+			}
+		}
+		return nil
+	}
+	b := find(win.Content())
+	if b == nil {
+		t.Fatalf("no %q button on screen", text)
+	}
+	test.Tap(b)
 }
