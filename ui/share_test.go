@@ -172,35 +172,14 @@ func TestAddToShareSharesThatRecordAlongsideTickedKinds(t *testing.T) {
 	}
 }
 
-// tapButton taps the button labelled text in the window's content.
+// tapButton taps the visible button labelled text in the window's content.
 func tapButton(t *testing.T, win fyne.Window, text string) {
 	t.Helper()
-	var find func(o fyne.CanvasObject) *widget.Button
-	find = func(o fyne.CanvasObject) *widget.Button {
-		switch x := o.(type) {
-		case *widget.Button:
-			if x.Text == text && x.Visible() {
-				return x
-			}
-		case *fyne.Container:
-			for _, c := range x.Objects {
-				if b := find(c); b != nil {
-					return b
-				}
-			}
-		case fyne.Widget:
-			r := test.TempWidgetRenderer(t, x)
-			for _, c := range r.Objects() {
-				if b := find(c); b != nil {
-					return b
-				}
-			}
+	for _, o := range test.LaidOutObjects(win.Content()) {
+		if b, ok := o.(*widget.Button); ok && b.Text == text && b.Visible() {
+			test.Tap(b)
+			return
 		}
-		return nil
 	}
-	b := find(win.Content())
-	if b == nil {
-		t.Fatalf("no %q button on screen", text)
-	}
-	test.Tap(b)
+	t.Fatalf("no %q button on screen", text)
 }

@@ -10,6 +10,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -56,7 +57,8 @@ func newWitnessView(m *mainScreen) *witnessView {
 			detail := widget.NewLabel("")
 			detail.Truncation = fyne.TextTruncateEllipsis
 			detail.SizeName = theme.SizeNameCaptionText
-			return container.NewBorder(nil, nil, widget.NewIcon(theme.ConfirmIcon()), nil, container.New(&tightVBox{}, name, detail))
+			remove := widget.NewButtonWithIcon("Remove", theme.DeleteIcon(), nil)
+			return container.NewBorder(nil, nil, widget.NewIcon(theme.ConfirmIcon()), remove, container.New(&tightVBox{}, name, detail))
 		},
 		func(i widget.ListItemID, o fyne.CanvasObject) {
 			if i >= len(v.witnesses) {
@@ -75,6 +77,7 @@ func newWitnessView(m *mainScreen) *witnessView {
 				icon = theme.QuestionIcon()
 			}
 			c.Objects[1].(*widget.Icon).SetResource(icon)
+			c.Objects[2].(*widget.Button).OnTapped = func() { v.confirmRemove(w.Name) }
 		},
 	)
 	v.add = newEntry(s.touch)
@@ -323,4 +326,20 @@ func (v *witnessView) clear() {
 	v.logInfo.SetText("")
 	v.result.SetText("")
 	v.add.SetText("")
+}
+
+// confirmRemove asks, then stops anchoring with the named witness.
+func (v *witnessView) confirmRemove(name string) {
+	v.m.s.touch()
+	msg := "The wallet stops asking " + name + " to cosign its log. Cosignatures it already gave stay valid."
+	dialog.ShowConfirm("Remove this witness?", msg, func(ok bool) {
+		if !ok {
+			return
+		}
+		if err := v.m.sess.Wallet.RemoveWitness(name); err != nil {
+			showProblem(v.m.s.win, "remove the witness", err)
+			return
+		}
+		v.load()
+	}, v.m.s.win)
 }

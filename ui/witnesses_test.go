@@ -125,6 +125,17 @@ func TestAnchorNowEnrolsAClinicNodeThenAnchoringRunsAgainAfterUnlock(t *testing.
 	if !strings.HasPrefix(s.main.alerts.status.Text, "Anchored") {
 		t.Errorf("status line after unlock %q", s.main.alerts.status.Text)
 	}
+
+	// Removing the witness asks first, then forgets it.
+	v = s.main.anchoring
+	v.load()
+	settle(s)
+	v.confirmRemove(v.witnesses[0].Name)
+	confirmTopDialog(t, s.win, "Yes")
+	settle(s)
+	if ws, _ := s.main.w.Witnesses(); len(ws) != 0 || len(v.witnesses) != 0 {
+		t.Fatalf("after removal: stored %v, listed %v", ws, v.witnesses)
+	}
 }
 
 // TestForkAlarmWhenACopyOfTheWalletIsAnchoredWithTheSameWitness restores

@@ -2,6 +2,8 @@ package wallet
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -87,4 +89,29 @@ func (w *Wallet) Prove(r Record) (ledger.Proof, error) {
 		return err
 	})
 	return p, err
+}
+
+// ErrNoSuchWitness means no configured witness has the given name.
+var ErrNoSuchWitness = errors.New("no witness of that name is configured; see the witnesses list")
+
+// RemoveWitness stops anchoring with the named witness. Cosignatures it
+// already gave stay on the checkpoints that carry them.
+func (w *Wallet) RemoveWitness(name string) error {
+	unlock := w.lockWrite()
+	defer unlock()
+	if err := w.checkOpen(); err != nil {
+		return err
+	}
+	return w.db.Update(func(tx kv.Txn) error {
+		ws, err := ledger.Witnesses(tx)
+		if err != nil {
+			return err
+		}
+		for _, x := range ws {
+			if x.Name == name {
+				return ledger.RemoveWitness(tx, name)
+			}
+		}
+		return fmt.Errorf("remove witness %q: %w", name, ErrNoSuchWitness)
+	})
 }

@@ -2,6 +2,7 @@ package wallet
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"medwallet/wallet/fhir"
 	"medwallet/wallet/keys"
 	"medwallet/wallet/kv"
+	"medwallet/wallet/ledger"
 )
 
 const fixtureDir = "../../shared/fixtures"
@@ -410,5 +412,32 @@ func TestSettingsPersist(t *testing.T) {
 	b, _ := json.Marshal(w.Settings())
 	if !strings.Contains(string(b), "autoLockMinutes") {
 		t.Fatal(string(b))
+	}
+}
+
+func TestRemoveWitnessForgetsOnlyThatWitness(t *testing.T) {
+	w := newWallet(t)
+	w.db.Update(func(tx kv.Txn) error {
+		for _, n := range []string{"clinic-a", "clinic-b"} {
+			_, priv, _ := ed25519.GenerateKey(nil)
+			c, err := ledger.NewCosigner(n, priv, time.Now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ledger.SetWitness(tx, ledger.Witness{Name: n, Key: c.Key().String(), URL: "https://" + n}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return nil
+	})
+	if err := w.RemoveWitness("clinic-a"); err != nil {
+		t.Fatal(err)
+	}
+	ws, _ := w.Witnesses()
+	if len(ws) != 1 || ws[0].Name != "clinic-b" {
+		t.Fatalf("witnesses after removal: %+v", ws)
+	}
+	if err := w.RemoveWitness("clinic-a"); !errors.Is(err, ErrNoSuchWitness) {
+		t.Fatalf("removing an unknown witness: %v", err)
 	}
 }

@@ -26,7 +26,7 @@ func (m *multiFlag) Set(v string) error {
 
 func init() {
 	register(&command{
-		name: "anchor", args: "[--witness ADDR ...] [--quorum K] [--json]",
+		name: "anchor", args: "[--witness ADDR ...] [--remove-witness NAME] [--quorum K] [--json]",
 		summary: "sign the log and have witnesses (clinic nodes) cosign it",
 		flags: func(fs *flag.FlagSet, c *call) {
 			jsonFlag(fs, c)
@@ -34,6 +34,7 @@ func init() {
 			fs.Var(&w, "witness", "enrol with this witness first: a multiaddr ending in /p2p/<id>, or an https URL (repeatable)")
 			c.opts["witness"] = &w
 			c.opts["quorum"] = fs.Int("quorum", 0, "how many witnesses must cosign (default 1)")
+			c.opts["remove"] = fs.String("remove-witness", "", "stop anchoring with the witness of this name (as 'anchor' prints it), then anchor with the rest")
 		},
 		run: runAnchor,
 	})
@@ -70,6 +71,12 @@ func runAnchor(c *call, args []string) error {
 	p, err := c.peer()
 	if err != nil {
 		return err
+	}
+	if name := c.str("remove"); name != "" {
+		if err := c.session.Wallet.RemoveWitness(name); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.env.Stderr, "Removed witness %s.\n", name)
 	}
 	if k := *c.opts["quorum"].(*int); k > 0 {
 		if err := c.session.Wallet.SetQuorum(k); err != nil {
