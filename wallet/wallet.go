@@ -5,6 +5,7 @@
 package wallet
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -156,7 +157,7 @@ func (w *Wallet) load(fresh bool) error {
 		v, err := tx.Get([]byte(keyOrigin))
 		switch {
 		case errors.Is(err, kv.ErrNotFound) && fresh:
-			origin = ledger.NewOrigin()
+			origin = ledger.OriginForKey(w.master.SigningKey(keys.PurposeLog).Public().(ed25519.PublicKey))
 			return tx.Set([]byte(keyOrigin), []byte(origin))
 		case errors.Is(err, kv.ErrNotFound):
 			return fmt.Errorf("the store has no log origin: %w", kv.ErrTampered)

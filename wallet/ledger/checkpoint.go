@@ -2,7 +2,9 @@ package ledger
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base32"
 	"encoding/base64"
 	"errors"
@@ -125,11 +127,35 @@ func NoteOrigin(signed []byte) (string, error) {
 var originEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
 // NewOrigin returns a fresh opaque log origin, "medwallet/" followed by 128
-// random bits in lowercase unpadded base32. It carries no health data.
+// random bits in lowercase unpadded base32. Wallets made before origins were
+// bound to keys have such an origin; new logs take OriginForKey.
 func NewOrigin() string {
 	var b [16]byte
 	rand.Read(b[:]) // crypto/rand.Read never fails; it aborts the program instead.
 	return "medwallet/" + originEncoding.EncodeToString(b[:])
+}
+
+// originKeyChars is how many base32 characters of the key's hash an origin
+// bound to its key carries: 26 characters, 130 bits.
+const originKeyChars = 26
+
+// OriginForKey returns the origin bound to a log's Ed25519 public key:
+// "medwallet/" followed by the first 26 characters of the lowercase base32
+// SHA-256 of the key. Anyone holding the key can check the binding, so no
+// other key can claim the origin.
+func OriginForKey(pub ed25519.PublicKey) string {
+	sum := sha256.Sum256(pub)
+	return "medwallet/" + originEncoding.EncodeToString(sum[:])[:originKeyChars]
+}
+
+// OriginBound reports whether origin is the one OriginForKey derives from pub.
+// False for another key and for the random origins of wallets made before
+// origins were bound to keys: those have the same shape, so receivers and
+// witnesses bind such an origin to the first key they see for it and treat
+// another key as a forgery (a witness's open enrolment takes only bound
+// origins; an unbound one waits for the operator).
+func OriginBound(origin string, pub ed25519.PublicKey) bool {
+	return len(pub) == ed25519.PublicKeySize && origin == OriginForKey(pub)
 }
 
 // ValidOrigin reports whether origin can name a log: a valid note key name
