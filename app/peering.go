@@ -86,9 +86,7 @@ func StartPeer(s *Session, o PeerOptions) (*Peer, error) {
 	p := &Peer{Host: h, Shares: reg, Book: peer.NewBook(s.Wallet.DB()), server: srv,
 		clients: map[peer.ID]*http.Client{}, web: WebClient()}
 	s.OnClose(func() { h.Close() })
-	s.mu.Lock()
-	s.Peer = p
-	s.mu.Unlock()
+	s.setPeer(p)
 	return p, nil
 }
 

@@ -150,17 +150,10 @@ func loadMeta(db kv.DB, id string) (shareMeta, error) {
 	return m, err
 }
 
-// currentPeer is the session's running peer, or nil.
-func (s *Session) currentPeer() *Peer {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.Peer
-}
-
 // ensurePeer returns the session's peer, starting one that listens on
 // loopback only when none runs: enough to dial out to other peers.
 func ensurePeer(s *Session) (*Peer, error) {
-	if p := s.currentPeer(); p != nil {
+	if p := s.Peer(); p != nil {
 		return p, nil
 	}
 	return StartPeer(s, PeerOptions{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}})
@@ -194,7 +187,7 @@ func (s *Session) httpClient() *http.Client {
 // shareRegistry is the wallet's registry of its own shares: the running
 // peer's (which serves them), or one over the same store.
 func shareRegistry(s *Session) *share.Registry {
-	if p := s.currentPeer(); p != nil {
+	if p := s.Peer(); p != nil {
 		return p.Shares
 	}
 	return share.NewRegistry(s.Wallet.DB(), share.DefaultPrefix)
@@ -224,7 +217,7 @@ func CreateShare(ctx context.Context, s *Session, req ShareRequest) (*ShareResul
 	case !req.LongLived:
 		exp = now.Add(DefaultShareExpiry)
 	}
-	p := s.currentPeer()
+	p := s.Peer()
 	if req.Host == "" && p == nil {
 		return nil, fmt.Errorf("create share: %w", ErrNoPeer)
 	}

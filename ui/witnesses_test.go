@@ -70,7 +70,7 @@ func TestAnchorNowEnrolsAClinicNodeThenAnchoringRunsAgainAfterUnlock(t *testing.
 	s.unlockScreen.submit()
 	settle(s)
 	m := s.main
-	if s.session.Peer == nil {
+	if s.session.Peer() == nil {
 		t.Fatal("the wallet's peer did not start after unlock")
 	}
 	rec := addCondition(t, m.w, "Asthma")

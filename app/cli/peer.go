@@ -58,8 +58,8 @@ func (c *call) peer() (*app.Peer, error) {
 	if _, err := c.wallet(); err != nil {
 		return nil, err
 	}
-	if c.session.Peer != nil {
-		return c.session.Peer, nil
+	if p := c.session.Peer(); p != nil {
+		return p, nil
 	}
 	return app.StartPeer(c.session, app.PeerOptions{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}})
 }

@@ -149,7 +149,7 @@ func runShareCreate(c *call) error {
 		if _, err := c.wallet(); err != nil {
 			return err
 		}
-		startedHere = c.session.Peer == nil
+		startedHere = c.session.Peer() == nil
 		if _, err := c.peer(); err != nil {
 			return err
 		}
