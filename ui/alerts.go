@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"medwallet/app"
 	"medwallet/wallet"
 	"medwallet/wallet/ledger"
 )
@@ -31,10 +32,12 @@ type alerts struct {
 	problems []string      // what the audit named
 }
 
-const forkAdvice = "FORK ALARM: a witness has cosigned a different version of your wallet's log than the one on this computer. " +
-	"Either this wallet was restored from an older backup and then changed, or someone else has your wallet's keys and writes to a copy of it. " +
-	"What to do: create no new shares until this is cleared up. If you did not restore a backup, change your passphrase, keep your recovery key offline, " +
-	"and give the evidence to the clinic that runs the witness. Your records on this computer are unchanged."
+// forkBanner is the fork alarm's banner: what happened and what to do, as
+// the command line says it too (app.ForkAdvice).
+func forkBanner() string {
+	a, _ := app.AdviceFor(ledger.ErrFork)
+	return a.What + " " + app.ForkAdvice
+}
 
 func newAlerts(m *mainScreen) *alerts {
 	a := &alerts{m: m}
@@ -89,7 +92,7 @@ func (a *alerts) setForks(forks []ledger.Fork) {
 		return
 	}
 	last := forks[len(forks)-1]
-	a.forkText.SetText(fmt.Sprintf("%s\n(%d alarm(s); the latest from witness %s on %s.)", forkAdvice,
+	a.forkText.SetText(fmt.Sprintf("%s\n(%d alarm(s); the latest from witness %s on %s.)", forkBanner(),
 		len(forks), last.Witness, last.At.Local().Format("2 Jan 2006 15:04")))
 	a.fork.Show()
 }
