@@ -195,7 +195,7 @@ func TestForkAlarmWhenACopyOfTheWalletIsAnchoredWithTheSameWitness(t *testing.T)
 	if !m.alerts.fork.Visible() || !strings.Contains(test.RenderToMarkup(s.win.Canvas()), "FORK ALARM") {
 		t.Fatal("no fork alarm on screen")
 	}
-	evidence := forkEvidence(m.alerts.forks)
+	evidence := app.ForkEvidence(m.alerts.forks)
 	if !strings.Contains(evidence, "The checkpoint this wallet sent") || !strings.Contains(evidence, "witness.clinic.test") {
 		t.Errorf("evidence %q", evidence)
 	}

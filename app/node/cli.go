@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"medwallet/app"
 	"medwallet/wallet/ledger/witness"
 )
 
@@ -132,28 +133,11 @@ func (n *Node) WriteBanner(w io.Writer) {
 	fmt.Fprintf(w, "  data:         %s\n", n.Dir())
 }
 
-// splitInterspersed parses flags that may come before, between or after
-// positional arguments, returning the positional ones.
-func splitInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
 func runEnroll(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("medwallet-node enroll", stderr)
 	dir := fs.String("data", DefaultDir(), "data directory of the node")
 	asJSON := fs.Bool("json", false, "list as JSON")
-	pos, err := splitInterspersed(fs, args)
+	pos, err := app.SplitArgs(fs, args, nil)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
