@@ -37,4 +37,3 @@ func TestServerAnswersOnLoopbackWithSeparateDatabases(t *testing.T) {
 		t.Fatalf("test role is not the cluster's superuser (%v): migrations could not create tables", err)
 	}
 }
-
