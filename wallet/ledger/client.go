@@ -75,11 +75,11 @@ type LogNotFollowedError struct {
 func (e *LogNotFollowedError) Error() string {
 	switch {
 	case e.Enrolled && e.Status == http.StatusNotFound:
-		return fmt.Sprintf("witness %s does not follow this log yet (404): its operator has not approved the enrolment; they can add origin %s with verification key %s", e.Witness, e.Origin, e.VKey)
+		return fmt.Sprintf("witness %s does not follow this log yet (404): its operator has not approved the enrolment; ask them to approve it, or to add origin %s with verification key %s", e.Witness, e.Origin, e.VKey)
 	case e.Status == http.StatusNotFound:
 		return fmt.Sprintf("witness %s does not know this log (404): ask its operator to add origin %s with verification key %s", e.Witness, e.Origin, e.VKey)
 	default:
-		return fmt.Sprintf("witness %s does not accept this log's signature (%d): its operator has not added this log's key; ask them to add origin %s with verification key %s", e.Witness, e.Status, e.Origin, e.VKey)
+		return fmt.Sprintf("witness %s does not accept this log's signature (%d): its operator has not added this log or its key; ask its operator to add origin %s with verification key %s", e.Witness, e.Status, e.Origin, e.VKey)
 	}
 }
 
