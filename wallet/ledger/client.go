@@ -671,6 +671,9 @@ func (l *Log) cosign(ctx context.Context, db kv.DB, hc *http.Client, w Witness, 
 				return fork(fmt.Sprintf("the witness holds a different root for size %d", size), size, nil)
 			}
 			if attempt == 1 {
+				if size > cp.Size {
+					return fork(fmt.Sprintf("the witness has cosigned size %d but the log has only %d leaves", size, cp.Size), size, nil)
+				}
 				return cosignOutcome{err: fmt.Errorf("witness %s: %w: its size changed again to %d during the retry", w.Name, ErrRefused, size), witnessSize: &size}
 			}
 			old = size

@@ -330,3 +330,23 @@ func TestWitnessRejectingTheProofRaisesForkAlarmButForgedEvidenceIsNotKept(t *te
 		t.Fatalf("fork evidence %+v", forks)
 	}
 }
+
+func TestWitnessMovingItsSizeBeyondTheLogDuringTheRetryIsNotStored(t *testing.T) {
+	var calls atomic.Int32
+	hs, _ := fakeWitness(t, func(w http.ResponseWriter, _ []byte) {
+		w.Header().Set("Content-Type", ledger.SizeContentType)
+		w.WriteHeader(http.StatusConflict)
+		if calls.Add(1) == 1 {
+			w.Write([]byte("1\n"))
+			return
+		}
+		w.Write([]byte("1000000\n"))
+	})
+	tl := hostileSetup(t, hs)
+	if _, err := anchor(t, tl, hs.Client()); !errors.Is(err, ledger.ErrFork) {
+		t.Fatalf("409 1, then 409 1000000: %v, want ErrFork", err)
+	}
+	if ws := witnessState(t, tl); ws[0].Size != 0 {
+		t.Fatalf("a size beyond the log was stored: %+v", ws[0])
+	}
+}
