@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -172,40 +173,40 @@ func (s *Server) NewDatabase(t testing.TB) string {
 	return strings.Replace(s.URL, "/postgres?", "/"+name+"?", 1)
 }
 
-// Main is a TestMain body: it starts a server, runs the tests and stops
-// it. When the server cannot start, tests calling Require skip with the
-// reason, except under CI (env CI set), where the failure fails the run.
+// Main is a TestMain body: it runs the tests and stops the server if one
+// of them started it (through Require).
 func Main(m *testing.M) {
-	srv, err := Start()
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			fmt.Fprintf(os.Stderr, "PostgreSQL test server did not start (CI is set, so this fails the tests): %v\n", err)
-			os.Exit(1)
-		}
-		startErr = err
-	}
-	current = srv
 	code := m.Run()
-	if srv != nil {
-		srv.Stop()
-	}
+	StopServer()
 	os.Exit(code)
 }
 
+// StopServer stops the server Require started, if any, for a TestMain that
+// has more to do than Main.
+func StopServer() {
+	if current != nil {
+		current.Stop()
+	}
+}
+
 var (
+	once     sync.Once
 	current  *Server
 	startErr error
 )
 
-// Require returns the server Main started, or skips the test saying why
-// there is none.
+// Require returns the package's test server, starting it on first use. When
+// it cannot start the test is skipped saying why, except under CI (env CI
+// set), where it fails: CI must never skip the PostgreSQL tests. The
+// package's TestMain must call Main, which stops the server.
 func Require(t testing.TB) *Server {
 	t.Helper()
+	once.Do(func() { current, startErr = Start() })
 	if current == nil {
-		if startErr == nil {
-			t.Fatal("pgtest: Require without pgtest.Main in TestMain")
+		if os.Getenv("CI") != "" {
+			t.Fatalf("PostgreSQL test server did not start (CI is set, so this fails): %v", startErr)
 		}
-		t.Skipf("no PostgreSQL test server (install Debian's postgresql package; under CI this fails): %v", startErr)
+		t.Skipf("no PostgreSQL test server (install Debian's postgresql package, e.g. make deps-test; under CI this fails): %v", startErr)
 	}
 	return current
 }
