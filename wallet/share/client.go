@@ -94,8 +94,7 @@ type FetchedFile struct {
 // link (it keeps the wallet to the hosts the link names), or HTTP over
 // libp2p where the URL's host is a placeholder. With the U flag it GETs the
 // file directly; otherwise it POSTs a manifest request and follows embedded
-// and location entries. A location must be on the link's own origin, or
-// https elsewhere. The whole fetch ends by lim.Deadline, and each wait on
+// and location entries. The whole fetch ends by lim.Deadline, and each wait on
 // the server by lim.Idle. Errors never quote what the server sent beyond
 // its status code. Errors: ErrExpired, ErrUnsupportedVersion,
 // ErrPasscodeRequired (before any request), *ErrPasscode (401),
@@ -180,15 +179,6 @@ func (f *fetcher) manifest(ctx context.Context, l Link, recipient, passcode stri
 	}
 	if len(m.Files) > lim.MaxFiles {
 		return nil, fmt.Errorf("manifest lists %d files, limit %d: %w", len(m.Files), lim.MaxFiles, ErrTooLarge)
-	}
-	// Check every location before fetching any, so a manifest that points
-	// somewhere it may not makes no request at all.
-	for i, mf := range m.Files {
-		if mf.Location != "" {
-			if err := checkLocation(l.URL, mf.Location); err != nil {
-				return nil, fmt.Errorf("manifest file %d: %w", i, err)
-			}
-		}
 	}
 	var total int64
 	out := make([]FetchedFile, 0, len(m.Files))
@@ -315,6 +305,7 @@ func (p *progressReader) Read(b []byte) (int, error) {
 var (
 	errRedirectElsewhere = fmt.Errorf("the share's server redirected to another host: %w", ErrRefusedDestination)
 	errTooManyRedirects  = fmt.Errorf("the share's server redirected too many times: %w", ErrRefusedDestination)
+	errNotHTTPS          = fmt.Errorf("the share's manifest points at a file that is not on https: %w", ErrRefusedDestination)
 )
 
 // transportError describes a failed request without the transport's own
@@ -343,6 +334,8 @@ func transportError(ctx context.Context, err error) error {
 		msg = errRedirectElsewhere.Error()
 	case errors.Is(err, errTooManyRedirects):
 		msg = errTooManyRedirects.Error()
+	case errors.Is(err, errNotHTTPS):
+		msg = errNotHTTPS.Error()
 	case errors.Is(err, ErrRefusedDestination):
 		msg = ErrRefusedDestination.Error()
 	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &verify):

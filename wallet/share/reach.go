@@ -95,10 +95,10 @@ var (
 //     node the user added); the check runs on the resolved address at
 //     connect time, so a name that rebinds to 127.0.0.1 is still refused;
 //   - follows a redirect only to the same origin;
-//   - waits at most idle for response headers and a TLS handshake.
-//
-// Fetch itself refuses manifest locations that are not https on another
-// origin; together they keep a link to what it names.
+//   - waits at most idle for response headers and a TLS handshake;
+//   - sends nothing that is not https: the link's own origin is https, so a
+//     manifest location must be https too, on that origin or (as above) on
+//     a public address.
 func RedeemClient(base *http.Transport, l Link, allowPrivateLinkHost bool, idle time.Duration) (*http.Client, error) {
 	u, err := url.Parse(l.URL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
@@ -139,7 +139,7 @@ func RedeemClient(base *http.Transport, l Link, allowPrivateLinkHost bool, idle 
 		return d.DialContext(ctx, network, addr)
 	}
 	return &http.Client{
-		Transport: t,
+		Transport: httpsOnly{t},
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 3 {
 				return fmt.Errorf("too many redirects: %w", ErrRefusedDestination)
@@ -152,24 +152,17 @@ func RedeemClient(base *http.Transport, l Link, allowPrivateLinkHost bool, idle 
 	}, nil
 }
 
-// checkLocation enforces where a manifest may send the wallet for a file:
-// the link's own origin, or https elsewhere (whose address the client then
-// requires to be public). The location's text is the server's, so errors
-// do not quote it.
-func checkLocation(linkURL, location string) error {
-	lu, err := url.Parse(linkURL)
-	if err != nil {
-		return fmt.Errorf("link url: %w", ErrInvalidLink)
+// httpsOnly refuses every request that is not https before it is sent.
+type httpsOnly struct{ next *http.Transport }
+
+func (t httpsOnly) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Scheme != "https" || r.URL.User != nil {
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		return nil, errNotHTTPS
 	}
-	u, err := url.Parse(location)
-	if err != nil || u.Host == "" || u.User != nil {
-		return fmt.Errorf("location is not a plain http(s) URL: %w", ErrMalformedManifest)
-	}
-	if Origin(u) == Origin(lu) {
-		return nil
-	}
-	if u.Scheme != "https" {
-		return fmt.Errorf("location is not https on the link's own host: %w", ErrRefusedDestination)
-	}
-	return nil
+	return t.next.RoundTrip(r)
 }
+
+func (t httpsOnly) CloseIdleConnections() { t.next.CloseIdleConnections() }

@@ -237,26 +237,3 @@ func TestOriginNormalisesDefaultPortsAndCase(t *testing.T) {
 		}
 	}
 }
-
-func FuzzCheckLocation(f *testing.F) {
-	f.Add("https://node.example.org/shl/abc", "https://node.example.org/shl/abc/files/t")
-	f.Add("https://node.example.org/shl/abc", "http://node.example.org/x")
-	f.Add("http://p2p/shl/abc", "http://p2p/shl/abc/files/t")
-	f.Add("https://a.example/x", "https://user@b.example:99/y")
-	f.Fuzz(func(t *testing.T, link, location string) {
-		if len(link) > MaxURLParse || len(location) > maxLocation {
-			return
-		}
-		if checkLocation(link, location) != nil {
-			return
-		}
-		lu, _ := url.Parse(link)
-		u, err := url.Parse(location)
-		if err != nil {
-			t.Fatalf("accepted an unparsable location %q", location)
-		}
-		if Origin(u) != Origin(lu) && u.Scheme != "https" {
-			t.Fatalf("accepted %q for link %q: neither same origin nor https", location, link)
-		}
-	})
-}
