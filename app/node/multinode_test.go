@@ -565,3 +565,30 @@ func TestPGNodeKilledMidRevocationLeavesTheShareWhole(t *testing.T) {
 		}
 	}
 }
+
+// TestALocationFromOneNodeIsServedOnceByAnother: behind a load balancer a
+// clinician's manifest request and the file fetch that follows may reach
+// different nodes. The single-use location from one node works on another,
+// and only once in the whole cluster.
+func TestALocationFromOneNodeIsServedOnceByAnother(t *testing.T) {
+	c := startPGCluster(t, 3)
+	sh := c.hostShare("", 0)
+	r := c.manifest(0, sh.id, "")
+	var m share.Manifest
+	if r.code != 200 || json.Unmarshal(r.body, &m) != nil || len(m.Files) != 1 || m.Files[0].Location == "" {
+		t.Fatalf("manifest on node 0: %d %s %v", r.code, r.body, r.err)
+	}
+	u, err := url.Parse(m.Files[0].Location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.do(1, "GET", u.Path, "", nil)
+	if got.code != 200 || !strings.HasPrefix(string(got.body), testJWEPart) {
+		t.Fatalf("node 0's location fetched through node 1: %d %.80s", got.code, got.body)
+	}
+	for node := range 3 {
+		if again := c.do(node, "GET", u.Path, "", nil); again.code != http.StatusNotFound {
+			t.Fatalf("the used location again on node %d: %d, want 404 (single use across nodes)", node, again.code)
+		}
+	}
+}
