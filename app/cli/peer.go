@@ -25,10 +25,11 @@ func (m *multiFlag) Set(v string) error {
 
 func init() {
 	register(&command{
-		name: "anchor", args: "[--witness ADDR ...] [--remove-witness NAME] [--quorum K] [--json] | --evidence", json: true,
+		name: "anchor", args: "[--witness ADDR ... | --witness ADDR --witness-key VKEY] [--remove-witness NAME] [--quorum K] [--json] | --evidence", json: true,
 		summary: "sign the log and have witnesses (clinic nodes) cosign it; --evidence prints what a fork alarm kept",
 		setup: with(func(fs *flag.FlagSet, o *anchorOptions) {
 			fs.Var(&o.witnesses, "witness", "enrol with this witness first: a multiaddr ending in /p2p/<id>, or an https URL (repeatable)")
+			fs.StringVar(&o.witnessKey, "witness-key", "", "the --witness is a standard C2SP witness (no Medwallet enrolment) with this cosignature verification key, from its operator; give its operator what 'medwallet log' prints")
 			fs.IntVar(&o.quorum, "quorum", 0, "how many witnesses must cosign (default 1)")
 			fs.StringVar(&o.remove, "remove-witness", "", "stop anchoring with the witness of this name (as 'anchor' prints it), then anchor with the rest")
 			fs.BoolVar(&o.evidence, "evidence", false, "print the evidence of every fork alarm (both checkpoints, no health data) for the witness's operator, and anchor nothing")
@@ -46,10 +47,10 @@ func init() {
 }
 
 type anchorOptions struct {
-	witnesses multiFlag
-	quorum    int
-	remove    string
-	evidence  bool
+	witnesses          multiFlag
+	witnessKey, remove string
+	quorum             int
+	evidence           bool
 }
 
 type serveOptions struct {
@@ -91,7 +92,19 @@ func runAnchor(c *call, o *anchorOptions, args []string) error {
 			return err
 		}
 	}
-	a, err := app.Anchor(c.ctx, c.session, p, o.witnesses)
+	witnesses := o.witnesses
+	if vkey := o.witnessKey; vkey != "" {
+		if len(witnesses) != 1 {
+			return fmt.Errorf("anchor: give --witness-key with exactly one --witness, the witness it belongs to")
+		}
+		w, err := app.AddStandardWitness(c.session, p, witnesses[0], vkey)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.env.Stderr, "Added standard witness %s at %s.\n", w.Name, w.URL)
+		witnesses = nil
+	}
+	a, err := app.Anchor(c.ctx, c.session, p, witnesses)
 	if a.Checkpoint.Note != nil {
 		if c.json {
 			if perr := c.printJSON(a.Report()); perr != nil {

@@ -36,13 +36,15 @@ func init() {
 		}, runShare),
 	})
 	register(&command{
-		name: "redeem", args: "(LINK | --qr IMAGE) [--passcode-file F] [--recipient NAME] [--out FILE] [--json]", json: true,
+		name: "redeem", args: "(LINK | --qr IMAGE) [--passcode-file F] [--recipient NAME] [--out FILE] [--timeout D] [--allow-private-hosts] [--json]", json: true,
 		summary: "open a share link or QR code, verify the records and keep them under Received",
 		setup: with(func(fs *flag.FlagSet, o *redeemOptions) {
 			fs.StringVar(&o.qr, "qr", "", "read the link from this QR code image (PNG or JPEG)")
 			fs.StringVar(&o.passcodeFile, "passcode-file", "", "the share's passcode, on the first line of this file")
 			fs.StringVar(&o.recipient, "recipient", "", "your name or your clinic's, shown to the patient in the share's access log")
 			fs.StringVar(&o.out, "out", "", "also save the received FHIR Bundle to this file")
+			fs.DurationVar(&o.timeout, "timeout", 0, "give up waiting on the network after this long (default: the wallet's setting, 60s unless changed)")
+			fs.BoolVar(&o.allowPrivateHosts, "allow-private-hosts", false, "let the link's https host be on this computer or a private network (a clinic node on your LAN that is not one of your witnesses)")
 		}, runRedeem),
 	})
 	register(&command{
@@ -63,7 +65,11 @@ type shareOptions struct {
 	expires, passcodeFile, label, host, qr string
 }
 
-type redeemOptions struct{ qr, passcodeFile, recipient, out string }
+type redeemOptions struct {
+	qr, passcodeFile, recipient, out string
+	timeout                          time.Duration
+	allowPrivateHosts                bool
+}
 
 func runShare(c *call, o *shareOptions, args []string) error {
 	if len(args) == 0 {
@@ -332,7 +338,14 @@ func runRedeem(c *call, o *redeemOptions, args []string) error {
 	if _, err := c.wallet(); err != nil {
 		return err
 	}
-	rcv, err := app.Redeem(c.ctx, c.session, text, passcode, o.recipient)
+	if o.timeout < 0 {
+		return fmt.Errorf("redeem: --timeout must be positive, like 90s or 2m")
+	}
+	opts := []app.RedeemOption{app.RedeemTimeout(o.timeout)}
+	if o.allowPrivateHosts {
+		opts = append(opts, app.AllowPrivateHosts())
+	}
+	rcv, err := app.Redeem(c.ctx, c.session, text, passcode, o.recipient, opts...)
 	if err != nil {
 		return err
 	}
