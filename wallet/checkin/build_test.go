@@ -322,7 +322,7 @@ func TestBuildCarriesTheInsuranceCardAsACARINCoverage(t *testing.T) {
 
 func TestNewInsuranceCardRefusesWhatNoCardHolds(t *testing.T) {
 	for _, tc := range []struct {
-		name                                              string
+		name                                                 string
 		payer, member, group, plan, subscriber, relationship string
 	}{
 		{"no payer", " ", "M1", "", "", "", ""},
