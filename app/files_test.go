@@ -40,6 +40,13 @@ func filesWallet(t testing.TB) *wallet.Wallet {
 	return w
 }
 
+// sessionOf wraps a test wallet in a session that never locks by itself.
+func sessionOf(w *wallet.Wallet) *Session {
+	s := NewSession(w)
+	s.SetIdle(0)
+	return s
+}
+
 // addScan stores a DocumentReference with an attached PDF of n bytes.
 func addScan(t testing.TB, w *wallet.Wallet, n int) (wallet.Record, []byte) {
 	t.Helper()
@@ -129,7 +136,7 @@ func TestExportedFHIRAndNDJSONImportIntoANewWalletUnchanged(t *testing.T) {
 				{FormatNDJSON, filepath.Join(dir, "all.ndjson")},
 				{FormatNDJSON, filepath.Join(dir, "bulk") + "/"},
 			} {
-				res, err := ExportRecords(w, tc.format, export.Filter{}, tc.path, ExportOptions{})
+				res, err := ExportRecords(sessionOf(w), tc.format, export.Filter{}, tc.path, ExportOptions{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -137,7 +144,7 @@ func TestExportedFHIRAndNDJSONImportIntoANewWalletUnchanged(t *testing.T) {
 					t.Errorf("%s: exported %+v", tc.path, res)
 				}
 				fresh := filesWallet(t)
-				reports, err := ImportPaths(t.Context(), fresh, []string{strings.TrimSuffix(tc.path, "/")}, ImportOptions{})
+				reports, err := ImportPaths(t.Context(), sessionOf(fresh), []string{strings.TrimSuffix(tc.path, "/")}, ImportOptions{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -165,7 +172,7 @@ func TestExportedFHIRAndNDJSONImportIntoANewWalletUnchanged(t *testing.T) {
 					t.Errorf("%s: the document has %d versions after import, want 1", tc.path, len(vs))
 				}
 				// Importing the same export again changes nothing.
-				again, err := ImportPaths(t.Context(), fresh, []string{strings.TrimSuffix(tc.path, "/")}, ImportOptions{})
+				again, err := ImportPaths(t.Context(), sessionOf(fresh), []string{strings.TrimSuffix(tc.path, "/")}, ImportOptions{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -185,7 +192,7 @@ func TestExportSelectsByKindIDsAndDates(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	res, err := ExportRecords(w, FormatCSV, export.Filter{Kinds: []fhir.Kind{fhir.KindLab, fhir.KindVital}}, filepath.Join(dir, "labs.csv"), ExportOptions{})
+	res, err := ExportRecords(sessionOf(w), FormatCSV, export.Filter{Kinds: []fhir.Kind{fhir.KindLab, fhir.KindVital}}, filepath.Join(dir, "labs.csv"), ExportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,25 +204,25 @@ func TestExportSelectsByKindIDsAndDates(t *testing.T) {
 		t.Errorf("CSV starts %q", csv[:40])
 	}
 	one := w.Search(wallet.Query{})[0].ID
-	res, err = ExportRecords(w, FormatNDJSON, export.Filter{IDs: []string{one}}, filepath.Join(dir, "one.ndjson"), ExportOptions{})
+	res, err = ExportRecords(sessionOf(w), FormatNDJSON, export.Filter{IDs: []string{one}}, filepath.Join(dir, "one.ndjson"), ExportOptions{})
 	if err != nil || res.Records != 1 {
 		t.Fatalf("ids filter: %+v %v", res, err)
 	}
-	if _, err := ExportRecords(w, FormatFHIR, export.Filter{IDs: []string{"aaaaaaaaaaaaaaaa"}}, filepath.Join(dir, "x.json"), ExportOptions{}); !errors.Is(err, wallet.ErrNotFound) {
+	if _, err := ExportRecords(sessionOf(w), FormatFHIR, export.Filter{IDs: []string{"aaaaaaaaaaaaaaaa"}}, filepath.Join(dir, "x.json"), ExportOptions{}); !errors.Is(err, wallet.ErrNotFound) {
 		t.Errorf("unknown id: got %v", err)
 	}
 	future := time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := ExportRecords(w, FormatFHIR, export.Filter{From: future}, filepath.Join(dir, "none.json"), ExportOptions{}); !errors.Is(err, export.ErrNoRecords) {
+	if _, err := ExportRecords(sessionOf(w), FormatFHIR, export.Filter{From: future}, filepath.Join(dir, "none.json"), ExportOptions{}); !errors.Is(err, export.ErrNoRecords) {
 		t.Errorf("empty selection: got %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "none.json")); err == nil {
 		t.Error("an empty export left a file")
 	}
 	// An IPS of conditions only still has its subject.
-	if _, err := ExportRecords(w, FormatIPS, export.Filter{Kinds: []fhir.Kind{fhir.KindCondition}}, filepath.Join(dir, "ips.json"), ExportOptions{}); err != nil {
+	if _, err := ExportRecords(sessionOf(w), FormatIPS, export.Filter{Kinds: []fhir.Kind{fhir.KindCondition}}, filepath.Join(dir, "ips.json"), ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ExportRecords(w, "docx", export.Filter{}, filepath.Join(dir, "x.docx"), ExportOptions{}); err == nil {
+	if _, err := ExportRecords(sessionOf(w), "docx", export.Filter{}, filepath.Join(dir, "x.docx"), ExportOptions{}); err == nil {
 		t.Error("an unknown format was accepted")
 	}
 }
@@ -233,7 +240,7 @@ func TestPDFExportOfTheLargestFixtureCarriesTheCheckpoint(t *testing.T) {
 		t.Fatalf("no signed checkpoint: %v", err)
 	}
 	path := filepath.Join(t.TempDir(), "summary.pdf")
-	if _, err := ExportRecords(w, FormatPDF, export.Filter{}, path, ExportOptions{Locale: "de"}); err != nil {
+	if _, err := ExportRecords(sessionOf(w), FormatPDF, export.Filter{}, path, ExportOptions{Locale: "de"}); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(path)
@@ -277,7 +284,7 @@ func TestImportVerifiedCardStoresItWithTheIssuerAsSource(t *testing.T) {
 	} {
 		t.Run(filepath.Base(rel), func(t *testing.T) {
 			w := filesWallet(t)
-			reps, err := ImportPath(t.Context(), w, fixture(rel), ImportOptions{})
+			reps, err := ImportPaths(t.Context(), sessionOf(w), []string{fixture(rel)}, ImportOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -289,7 +296,7 @@ func TestImportVerifiedCardStoresItWithTheIssuerAsSource(t *testing.T) {
 			if rec.Source.Type != wallet.SourceProvider || rec.Source.Name != shc.SpecExampleIssuerName {
 				t.Errorf("source %+v", rec.Source)
 			}
-			again, err := ImportPath(t.Context(), w, fixture(rel), ImportOptions{})
+			again, err := ImportPaths(t.Context(), sessionOf(w), []string{fixture(rel)}, ImportOptions{})
 			if err != nil || again[0].Added+again[0].Updated != 0 {
 				t.Errorf("a second import: %+v %v", again, err)
 			}
@@ -299,7 +306,7 @@ func TestImportVerifiedCardStoresItWithTheIssuerAsSource(t *testing.T) {
 
 func TestImportRevokedCardIsStoredUnverifiedWithANote(t *testing.T) {
 	w := filesWallet(t)
-	reps, err := ImportPath(t.Context(), w, fixture("shc/example-03-e-file.smart-health-card"), ImportOptions{})
+	reps, err := ImportPaths(t.Context(), sessionOf(w), []string{fixture("shc/example-03-e-file.smart-health-card")}, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +322,7 @@ func TestImportRevokedCardIsStoredUnverifiedWithANote(t *testing.T) {
 
 func TestTwoCardsWithTheSameResourceIDsStayApart(t *testing.T) {
 	w := filesWallet(t)
-	reps, err := ImportPaths(t.Context(), w, []string{fixture("shc/example-00-e-file.smart-health-card"), fixture("shc/example-03-e-file.smart-health-card")}, ImportOptions{})
+	reps, err := ImportPaths(t.Context(), sessionOf(w), []string{fixture("shc/example-00-e-file.smart-health-card"), fixture("shc/example-03-e-file.smart-health-card")}, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,13 +338,13 @@ func TestChunkedCardQRCodesImportWhenNamedTogether(t *testing.T) {
 		fixture("shc/example-02-f-qr-code-numeric-value-1.txt"),
 	}
 	w := filesWallet(t)
-	if _, err := ImportPaths(t.Context(), w, parts[:2], ImportOptions{}); !errors.Is(err, shc.ErrIncompleteChunks) {
+	if _, err := ImportPaths(t.Context(), sessionOf(w), parts[:2], ImportOptions{}); !errors.Is(err, shc.ErrIncompleteChunks) {
 		t.Fatalf("two of three parts: got %v", err)
 	}
 	if w.Count() != 0 {
 		t.Fatal("an incomplete card stored records")
 	}
-	reps, err := ImportPaths(t.Context(), w, parts, ImportOptions{})
+	reps, err := ImportPaths(t.Context(), sessionOf(w), parts, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +370,7 @@ func TestChunkedCardQRImagesImportWhenNamedTogether(t *testing.T) {
 		paths = append(paths, p)
 	}
 	w := filesWallet(t)
-	reps, err := ImportPaths(t.Context(), w, paths, ImportOptions{})
+	reps, err := ImportPaths(t.Context(), sessionOf(w), paths, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +381,7 @@ func TestChunkedCardQRImagesImportWhenNamedTogether(t *testing.T) {
 
 func TestCardFromAnUnknownIssuerIsImportedUnverified(t *testing.T) {
 	w := filesWallet(t)
-	reps, err := ImportPath(t.Context(), w, fixture("shl/carin-insurance-example-expected-decrypted.smart-health-card"), ImportOptions{})
+	reps, err := ImportPaths(t.Context(), sessionOf(w), []string{fixture("shl/carin-insurance-example-expected-decrypted.smart-health-card")}, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,16 +397,16 @@ func TestAddedIssuerIsKeptInTheWallet(t *testing.T) {
 		t.Fatal(err)
 	}
 	crl, _ := os.ReadFile(fixture("shc/crl/3Kfdg-XwP-7gXyywtUfUADwBumDOPKMQx-iELL11W9s.json"))
-	if err := AddTrustedIssuer(w, "https://clinic.example/issuer", "Example clinic", jwks, crl); err != nil {
+	if err := AddTrustedIssuer(sessionOf(w), "https://clinic.example/issuer", "Example clinic", jwks, crl); err != nil {
 		t.Fatal(err)
 	}
-	if err := AddTrustedIssuer(w, "http://insecure.example", "x", jwks); err == nil {
+	if err := AddTrustedIssuer(sessionOf(w), "http://insecure.example", "x", jwks); err == nil {
 		t.Error("an http issuer was accepted")
 	}
-	if err := AddTrustedIssuer(w, "https://bad.example", "x", []byte(`{"keys":[{"kty":"EC"`)); err == nil {
+	if err := AddTrustedIssuer(sessionOf(w), "https://bad.example", "x", []byte(`{"keys":[{"kty":"EC"`)); err == nil {
 		t.Error("a broken JWKS was accepted")
 	}
-	list, err := TrustedIssuers(w)
+	list, err := TrustedIssuers(sessionOf(w))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,7 +430,7 @@ func TestAddedIssuerIsKeptInTheWallet(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w2.Close()
-	if list2, _ := TrustedIssuers(w2); len(list2) != len(list) {
+	if list2, _ := TrustedIssuers(sessionOf(w2)); len(list2) != len(list) {
 		t.Errorf("after reopening: %d issuers, want %d", len(list2), len(list))
 	}
 }
@@ -433,7 +440,7 @@ func TestImportedPDFBecomesADocumentWithItsFileAndCanBeRetitled(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "lab report.pdf")
 	data := append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte("x"), 100<<10)...)
 	os.WriteFile(path, data, 0o600)
-	reps, err := ImportPath(t.Context(), w, path, ImportOptions{})
+	reps, err := ImportPaths(t.Context(), sessionOf(w), []string{path}, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +456,7 @@ func TestImportedPDFBecomesADocumentWithItsFileAndCanBeRetitled(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatal("the stored file differs")
 	}
-	again, err := ImportPath(t.Context(), w, path, ImportOptions{})
+	again, err := ImportPaths(t.Context(), sessionOf(w), []string{path}, ImportOptions{})
 	if err != nil || again[0].Unchanged != 1 || w.Count() != 1 {
 		t.Fatalf("a second import: %+v %v", again[0], err)
 	}
@@ -475,7 +482,7 @@ func TestImportedPictureThatIsNotAQRCodeIsADocument(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rash.png")
 	os.WriteFile(path, buf.Bytes(), 0o600)
 	w := filesWallet(t)
-	reps, err := ImportPath(t.Context(), w, path, ImportOptions{})
+	reps, err := ImportPaths(t.Context(), sessionOf(w), []string{path}, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -486,7 +493,7 @@ func TestImportedPictureThatIsNotAQRCodeIsADocument(t *testing.T) {
 
 func TestImportOfASmartHealthLinkImageSaysToRedeemIt(t *testing.T) {
 	w := filesWallet(t)
-	_, err := ImportPath(t.Context(), w, fixture("shl/CARIN_INS_CD-shl.png"), ImportOptions{})
+	_, err := ImportPaths(t.Context(), sessionOf(w), []string{fixture("shl/CARIN_INS_CD-shl.png")}, ImportOptions{})
 	if err == nil || !strings.Contains(err.Error(), "redeem") {
 		t.Fatalf("got %v", err)
 	}
@@ -496,7 +503,7 @@ func TestImportOfAnUnknownFileNamesIt(t *testing.T) {
 	w := filesWallet(t)
 	path := filepath.Join(t.TempDir(), "notes.txt")
 	os.WriteFile(path, []byte("just some text"), 0o600)
-	if _, err := ImportPath(t.Context(), w, path, ImportOptions{}); err == nil || !strings.Contains(err.Error(), "notes.txt") {
+	if _, err := ImportPaths(t.Context(), sessionOf(w), []string{path}, ImportOptions{}); err == nil || !strings.Contains(err.Error(), "notes.txt") {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -505,7 +512,7 @@ func TestForeignBinaryStaysARecord(t *testing.T) {
 	w := filesWallet(t)
 	path := filepath.Join(t.TempDir(), "b.json")
 	os.WriteFile(path, []byte(`{"resourceType":"Binary","id":"b1","contentType":"text/plain","data":"aGVsbG8="}`), 0o600)
-	reps, err := ImportPath(t.Context(), w, path, ImportOptions{})
+	reps, err := ImportPaths(t.Context(), sessionOf(w), []string{path}, ImportOptions{})
 	if err != nil || reps[0].Added != 1 {
 		t.Fatalf("%+v %v", reps, err)
 	}
@@ -515,11 +522,11 @@ func TestExportedFileWhoseRecordIsMissingIsReported(t *testing.T) {
 	w := filesWallet(t)
 	addScan(t, w, 1000)
 	dir := filepath.Join(t.TempDir(), "bulk")
-	if _, err := ExportRecords(w, FormatNDJSON, export.Filter{}, dir+"/", ExportOptions{}); err != nil {
+	if _, err := ExportRecords(sessionOf(w), FormatNDJSON, export.Filter{}, dir+"/", ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	fresh := filesWallet(t)
-	reps, err := ImportPath(t.Context(), fresh, filepath.Join(dir, "Binary.ndjson"), ImportOptions{})
+	reps, err := ImportPaths(t.Context(), sessionOf(fresh), []string{filepath.Join(dir, "Binary.ndjson")}, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
