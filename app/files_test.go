@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"compress/zlib"
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -544,4 +545,77 @@ func FuzzParseInlineFile(f *testing.F) {
 			t.Fatalf("accepted a file without owner, hash or name: %+v", fl)
 		}
 	})
+}
+
+func TestImportOfAnExportWithAttachmentsIsOneTransaction(t *testing.T) {
+	w := filesWallet(t)
+	if _, err := w.Import(t.Context(), "a1c.json", []byte(`{"resourceType":"Observation","id":"a1c","status":"final","code":{"text":"HbA1c"},"valueQuantity":{"value":6.1,"unit":"%"}}`), wallet.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	addScan(t, w, 64<<10)
+	path := filepath.Join(t.TempDir(), "all.json")
+	if res, err := ExportRecords(sessionOf(w), FormatFHIR, export.Filter{}, path, ExportOptions{}); err != nil || res.Attachments != 1 {
+		t.Fatalf("export: %+v, %v", res, err)
+	}
+
+	// The import stops after its first record: nothing of the file stays,
+	// neither the records before nor the attached file.
+	fresh := filesWallet(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	_, err := ImportPaths(ctx, sessionOf(fresh), []string{path}, ImportOptions{Progress: func(done, _ int) {
+		if done >= 1 {
+			cancel()
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want cancelled", err)
+	}
+	des, _ := os.ReadDir(filepath.Join(fresh.Dir(), "attachments"))
+	size, _, _ := fresh.LogState()
+	if fresh.Count() != 0 || len(des) != 0 || size != 0 {
+		t.Errorf("after a failed import: %d records, %d attached files, log size %d; want none", fresh.Count(), len(des), size)
+	}
+	reps, err := ImportPaths(t.Context(), sessionOf(fresh), []string{path}, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reps[0].Added != 2 || reps[0].Attachments != 1 {
+		t.Errorf("the import again: %+v", reps[0].ImportReport)
+	}
+}
+
+func TestImportReportsTheRecordIDOfEachEntry(t *testing.T) {
+	w := filesWallet(t)
+	if _, err := w.ImportFile(t.Context(), fixture(roundTripFixtures[6]), wallet.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	scan, _ := addScan(t, w, 4<<10)
+	path := filepath.Join(t.TempDir(), "all.json")
+	if _, err := ExportRecords(sessionOf(w), FormatFHIR, export.Filter{}, path, ExportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fresh := filesWallet(t)
+	reps, err := ImportPaths(t.Context(), sessionOf(fresh), []string{path}, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := reps[0]
+	if len(rep.Entries) != w.Count() || rep.Added != w.Count() {
+		t.Fatalf("%d entries reported, %d added, for %d records", len(rep.Entries), rep.Added, w.Count())
+	}
+	want := contents(t, w)
+	for i, er := range rep.Entries {
+		r, err := fresh.Get(er.RecordID)
+		if err != nil {
+			t.Fatalf("entry %d (%s): record %q: %v", i, er.Where, er.RecordID, err)
+		}
+		h, _ := ledger.ResourceHash(r.Resource)
+		if _, ok := want[hex.EncodeToString(h[:])]; !ok || er.Summary.ResourceType != r.Summary.ResourceType {
+			t.Errorf("entry %d (%s) names record %s, which holds no exported resource", i, er.Where, er.RecordID)
+		}
+		if r.Summary.ResourceID == scan.Summary.ResourceID && (er.Attachments != 1 || len(r.Attachments) != 1) {
+			t.Errorf("the scan's entry: %d files reported, %d stored", er.Attachments, len(r.Attachments))
+		}
+	}
 }
