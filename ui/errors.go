@@ -49,6 +49,8 @@ var advice = []struct {
 	{ledger.ErrNoQuorum, "Too few witnesses cosigned the log this time. The checkpoint is kept; anchor again when the witnesses are reachable, or lower the number required."},
 	{ledger.ErrNotEnrolled, "The witness does not follow your wallet's log yet: its clinic must approve the enrolment first. Try again later."},
 	{ledger.ErrRefused, "The witness refused the checkpoint. Ask the clinic that runs it whether your wallet is still enrolled."},
+	{ledger.ErrLogNotAdded, "The witness's operator has not added your wallet's log yet. Give them the origin and verification key named below (the command 'medwallet log' prints them too), then anchor again."},
+	{ledger.ErrNoEnrollment, "This is a standard C2SP witness: it does not enrol wallets itself. Ask its operator for its verification key and give them your log's origin and key, named below; then add it with that key (medwallet anchor --witness URL --witness-key KEY)."},
 	{peer.ErrUnreachable, "That peer could not be reached. Check that it is running and that this computer is on the network, then try again."},
 	{peer.ErrWrongPeer, "A different peer answered at that address. Check the address with the clinic; it may have changed."},
 	{backup.ErrWrongKey, "That recovery key or passphrase does not open this backup. Check it, or choose the other way in if a backup passphrase was set when it was made."},
