@@ -42,7 +42,7 @@ type runningNode struct {
 	https  string // base URL of the HTTPS service, when it has one
 }
 
-func startBinary(t *testing.T, bin string, args ...string) *runningNode {
+func startBinary(t testing.TB, bin string, args ...string) *runningNode {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	stdout, err := cmd.StdoutPipe()
@@ -103,7 +103,7 @@ func startBinary(t *testing.T, bin string, args ...string) *runningNode {
 	}
 }
 
-func (rn *runningNode) kill(t *testing.T) {
+func (rn *runningNode) kill(t testing.TB) {
 	t.Helper()
 	if err := rn.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)

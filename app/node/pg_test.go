@@ -254,3 +254,19 @@ func TestMigrateKeygenAndEnrollCommandsOnAStore(t *testing.T) {
 		t.Fatalf("the running node does not see the approval (found %v, pending %v)", found, pending)
 	}
 }
+
+func TestEnrollThroughARunningStoreNodesDataDirectory(t *testing.T) {
+	n := startNode(t, Config{Store: migratedStore(t), WitnessKeyFile: witnessKeyFile(t, "store.test/witness")})
+	op, err := OpenOperator(n.Dir())
+	if err != nil {
+		t.Fatalf("enroll --data of a running PostgreSQL node: %v", err)
+	}
+	defer op.Close()
+	if _, err := op.Logs(); err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+	if _, err := OpenOperator(n.Dir()); !errors.Is(err, ErrNoNode) || !strings.Contains(err.Error(), "--store") {
+		t.Fatalf("enroll --data of a stopped PostgreSQL node: %v, want ErrNoNode pointing to --store", err)
+	}
+}
