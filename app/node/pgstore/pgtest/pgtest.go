@@ -56,7 +56,13 @@ func Start() (*Server, error) {
 			s.runAs = "nobody"
 		}
 	}
-	dir, err := os.MkdirTemp("", "medwallet-pgtest-")
+	base := ""
+	if s.runAs != "" {
+		// The unprivileged account must reach the directory: $TMPDIR of
+		// root may be private, /tmp never is.
+		base = "/tmp"
+	}
+	dir, err := os.MkdirTemp(base, "medwallet-pgtest-")
 	if err != nil {
 		return nil, fmt.Errorf("pgtest: temporary directory: %w", err)
 	}
