@@ -236,7 +236,7 @@ func FuzzReadArchive(f *testing.F) {
 	f.Add(good[:len(good)/2])
 	f.Add(tarOf([]member{{nameInfo, []byte(`{"format":"medwallet-backup","version":1}`)}}))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := readArchive(bytes.NewReader(data), discardSink{})
+		m, err := readArchive(bytes.NewReader(data), discardSink{}, int64(len(data)))
 		if err == nil && (m == nil || len(m.Entries) < 2) {
 			t.Fatal("an archive without info and header was accepted")
 		}

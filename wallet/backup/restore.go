@@ -38,6 +38,27 @@ type RestoreOptions struct {
 	// MaxScryptWorkFactor caps the scrypt work a passphrase backup may ask
 	// for (default: age's, 22).
 	MaxScryptWorkFactor int
+	// Size is the size of the backup file when src does not tell it (an
+	// *os.File or a bytes.Reader does); a member declaring more than the
+	// file can hold is refused before anything is written. 0: unknown.
+	Size int64
+}
+
+// capacity returns how much plaintext the backup in src can hold, or 0
+// when that is unknown. age adds to the plaintext, never removes.
+func (o RestoreOptions) capacity(src io.Reader) int64 {
+	if o.Size > 0 {
+		return o.Size
+	}
+	switch r := src.(type) {
+	case interface{ Stat() (fs.FileInfo, error) }:
+		if fi, err := r.Stat(); err == nil && fi.Mode().IsRegular() {
+			return fi.Size()
+		}
+	case interface{ Size() int64 }:
+		return r.Size()
+	}
+	return 0
 }
 
 // RestoreFile restores the backup at path into the new wallet directory dir.
@@ -106,7 +127,7 @@ func Restore(ctx context.Context, src io.Reader, dir string, k Key, o RestoreOpt
 	ra := newReadAhead(plain)
 	defer ra.Close()
 	plain = ra
-	m, err := readArchive(plain, s)
+	m, err := readArchive(plain, s, o.capacity(src))
 	if err != nil {
 		return Stats{}, err
 	}
