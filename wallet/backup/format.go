@@ -154,10 +154,14 @@ func appendKV(seg, key, value []byte) []byte {
 	return append(seg, value...)
 }
 
-// readSegment decodes one store segment from r (exactly the segment's
-// bytes), calling fn for every entry. Key and value are fresh slices.
-func readSegment(r io.Reader, fn func(key, value []byte) error) (int64, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+// readSegment decodes one store segment of size bytes from r (exactly the
+// segment's bytes), calling fn for every entry. Key and value are fresh
+// slices. A length is checked against the bytes left in the segment before
+// anything is allocated for it, so a corrupt length costs nothing.
+func readSegment(r io.Reader, size int64, fn func(key, value []byte) error) (int64, error) {
+	cr := &countingReader{r: r}
+	br := bufio.NewReaderSize(cr, 64<<10)
+	left := func() uint64 { return uint64(max(size-cr.n+int64(br.Buffered()), 0)) }
 	var n int64
 	for {
 		klen, err := binary.ReadUvarint(br)
@@ -170,6 +174,9 @@ func readSegment(r io.Reader, fn func(key, value []byte) error) (int64, error) {
 		if klen == 0 || klen > MaxKeySize {
 			return n, fmt.Errorf("store entry %d: key length %d out of range: %w", n, klen, ErrDamaged)
 		}
+		if klen > left() {
+			return n, fmt.Errorf("store entry %d: key length %d past the segment's end: %w", n, klen, ErrDamaged)
+		}
 		key := make([]byte, klen)
 		if _, err := io.ReadFull(br, key); err != nil {
 			return n, fmt.Errorf("store entry %d: key: %w", n, corruptOrTruncated(err))
@@ -180,6 +187,9 @@ func readSegment(r io.Reader, fn func(key, value []byte) error) (int64, error) {
 		}
 		if vlen > MaxValueSize {
 			return n, fmt.Errorf("store entry %d: value length %d over the %d limit: %w", n, vlen, MaxValueSize, ErrDamaged)
+		}
+		if vlen > left() {
+			return n, fmt.Errorf("store entry %d: value length %d past the segment's end: %w", n, vlen, ErrDamaged)
 		}
 		value := make([]byte, vlen)
 		if _, err := io.ReadFull(br, value); err != nil {
@@ -251,7 +261,7 @@ func readArchive(r io.Reader, s sink, capacity int64) (m *Manifest, err error) {
 		}
 		declared += th.Size
 		if capacity > 0 && declared > capacity {
-			return nil, fmt.Errorf("archive entry %d (%q) declares %d bytes, more than the %d-byte backup can hold: %w", i, th.Name, th.Size, capacity, ErrDamaged)
+			return nil, fmt.Errorf("archive entry %d (%q) declares %d bytes, more than the %d-byte backup can hold: %w", i, th.Name, th.Size, capacity, ErrTruncated)
 		}
 		if names[th.Name] {
 			return nil, fmt.Errorf("archive entry %q appears twice: %w", th.Name, ErrDamaged)
@@ -312,7 +322,7 @@ func readArchive(r io.Reader, s sink, capacity int64) (m *Manifest, err error) {
 			if th.Size > MaxSegmentSize {
 				return nil, fmt.Errorf("archive entry %q: %d bytes, over the limit: %w", th.Name, th.Size, ErrDamaged)
 			}
-			n, err := readSegment(body, s.kv)
+			n, err := readSegment(body, th.Size, s.kv)
 			kvCount += n
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", th.Name, err)

@@ -189,13 +189,13 @@ func TestRestoreRefusesMemberLargerThanTheBackup(t *testing.T) {
 	plain := archiveWith(c, raw)
 	sink := &recordingSink{}
 	_, err := readArchive(bytes.NewReader(plain), sink, int64(len(plain)))
-	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "can hold") {
-		t.Fatalf("readArchive = %v, want ErrDamaged saying the backup cannot hold it", err)
+	if !errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), "can hold") {
+		t.Fatalf("readArchive = %v, want ErrTruncated saying the backup cannot hold it", err)
 	}
 	if sink.attachments != 0 {
 		t.Fatal("the member reached the sink")
 	}
-	if err := c.restore(t, plain); !errors.Is(err, ErrDamaged) {
-		t.Fatalf("Restore = %v, want ErrDamaged", err)
+	if err := c.restore(t, plain); !errors.Is(err, ErrTruncated) {
+		t.Fatalf("Restore = %v, want ErrTruncated", err)
 	}
 }

@@ -345,13 +345,16 @@ func (s *restoreSink) finish(m *Manifest) error {
 	s.db = nil
 	var w *wallet.Wallet
 	var err error
+	// The restored store is the state the person chose: it starts a new
+	// log-state record (see wallet.ErrRolledBack).
+	accept := wallet.OpenOptions{AcceptOlderStore: true}
 	switch {
 	case s.key.RecoveryKey != nil:
-		w, err = wallet.OpenWithRecoveryKey(s.staging, *s.key.RecoveryKey)
+		w, err = wallet.OpenWithRecoveryKeyOptions(s.staging, *s.key.RecoveryKey, accept)
 	case len(s.key.WalletPassphrase) > 0:
-		w, err = wallet.Open(s.staging, s.key.WalletPassphrase)
+		w, err = wallet.OpenWithOptions(s.staging, s.key.WalletPassphrase, accept)
 	default:
-		w, err = wallet.Open(s.staging, s.key.Passphrase)
+		w, err = wallet.OpenWithOptions(s.staging, s.key.Passphrase, accept)
 	}
 	if err != nil {
 		return fmt.Errorf("restore: the restored wallet does not open: %w", err)

@@ -32,7 +32,7 @@ func (s Strength) Hint() string {
 	case s.Bits == 0:
 		return "Use four or more unrelated words, or 12+ mixed characters."
 	case s.Bits < MinPassphraseBits:
-		msg := fmt.Sprintf("Too weak (about %.0f bits, %d needed): easy to guess.", s.Bits, MinPassphraseBits)
+		msg := fmt.Sprintf("Weak (about %.0f bits, %d needed): easy to guess.", s.Bits, MinPassphraseBits)
 		if s.Why != "" {
 			msg += " It has " + s.Why + "."
 		}
