@@ -76,7 +76,7 @@ func StartPeer(s *Session, o PeerOptions) (*Peer, error) {
 		}
 		cfg.StaticRelays = append(cfg.StaticRelays, info)
 	}
-	reg := share.NewRegistry(s.Wallet.DB(), share.DefaultPrefix)
+	reg := s.Wallet.ShareRegistry()
 	srv, err := share.NewServer(share.ServerConfig{Registry: reg, Requester: ShareRequester})
 	if err != nil {
 		clear(key)
@@ -93,7 +93,7 @@ func StartPeer(s *Session, o PeerOptions) (*Peer, error) {
 		h.Close()
 		return nil, err
 	}
-	p := &Peer{Host: h, Shares: reg, Book: peer.NewBook(s.Wallet.DB()), server: srv,
+	p := &Peer{Host: h, Shares: reg, Book: peer.NewBook(s.Wallet.AddressBook()), server: srv,
 		clients: map[peer.ID]*http.Client{}, web: WebClient(), identityKey: key}
 	if o.MDNS {
 		if p.LAN, err = startLANHost(h, mux, o.ListenAddrs); err != nil {

@@ -34,8 +34,6 @@ const LogStateFile = "logstate.json"
 
 const (
 	purposeLogState = keys.Purpose("logstate")
-	keyLogState     = "meta/logstate"
-	keySeeds        = "meta/seeds"
 	logStateFormat  = 1
 	maxLogStateFile = 4 << 10
 )

@@ -19,6 +19,7 @@ import (
 	"medwallet/wallet/keys"
 	"medwallet/wallet/kv"
 	"medwallet/wallet/ledger"
+	"medwallet/wallet/share"
 )
 
 // Files inside a wallet directory.
@@ -66,6 +67,9 @@ type Wallet struct {
 	stateSize uint64
 	settings  Settings
 	damaged   []string
+
+	sharesOnce sync.Once
+	shares     *share.Registry
 }
 
 // Create makes a new wallet in dir (created if needed; it must not already
@@ -153,11 +157,6 @@ func OpenWithRecoveryKeyOptions(dir string, rk keys.RecoveryKey, o OpenOptions) 
 	}
 	return open(dir, h, m, false, o)
 }
-
-const (
-	keyOrigin   = "meta/origin"
-	keySettings = "meta/settings"
-)
 
 func open(dir string, h *keys.Header, m *keys.Master, fresh bool, o OpenOptions) (*Wallet, error) {
 	if err := makeOwnerOnly(dir); err != nil {
