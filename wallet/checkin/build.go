@@ -76,9 +76,15 @@ type Options struct {
 	// "urn:uuid:…"); references by "Patient/id" are found without it.
 	Patient        json.RawMessage
 	PatientFullURL string
+	// PatientAliases are the other names records use for the same person:
+	// the fullUrls or "Patient/id" references of the Patients of other files
+	// the wallet matched to this person. References to them are rewritten
+	// to the Patient; a subject or patient reference naming anyone else is
+	// refused (ErrSecondPatient), never silently pointed at this person.
+	PatientAliases []string
 	// Entries are the chosen records, with the Provenance resources that
-	// carry their log proofs. A Patient entry that is Patient itself is
-	// merged into it; any other Patient is refused.
+	// carry their log proofs. A Patient entry that is Patient itself (or
+	// one of its aliases) is merged into it; any other Patient is refused.
 	Entries []Entry
 	// Story is what the patient wants their doctor to know; when not empty
 	// it travels as a Patient Story PDF.
@@ -154,6 +160,9 @@ func BuildDetailed(opts Options) (Built, error) {
 	items := []*item{patient}
 	names := newNameIndex()
 	names.add(patient, 0)
+	for _, a := range opts.PatientAliases {
+		names.add(&item{oldURL: a}, 0)
+	}
 	for i, e := range opts.Entries {
 		h, err := head(e.Resource)
 		if err != nil {
@@ -416,14 +425,24 @@ func rewrite(it *item, items []*item, names *nameIndex, stripIdentityDocs bool) 
 	}
 	patientURL := items[0].newURL
 	changed := false
+	elsewhere := "" // a subject/patient reference naming someone else
 	var walk func(node any, key string)
 	walk = func(node any, key string) {
 		switch n := node.(type) {
 		case map[string]any:
 			if key == "subject" || key == "patient" {
-				if ref, _ := n["reference"].(string); ref != patientURL {
+				ref, _ := n["reference"].(string)
+				switch {
+				case ref == patientURL:
+				case ref == "" || strings.HasPrefix(ref, "#") || names.find(ref) == 0:
+					// Named by display or identifier only, by a contained
+					// resource, or by another name of this Patient.
 					n["reference"] = patientURL
 					changed = true
+				default:
+					if elsewhere == "" {
+						elsewhere = ref
+					}
 				}
 			} else if ref, ok := n["reference"].(string); ok {
 				if i := names.find(ref); i >= 0 && items[i].newURL != ref {
@@ -450,6 +469,9 @@ func rewrite(it *item, items []*item, names *nameIndex, stripIdentityDocs bool) 
 		}
 	}
 	walk(v, "")
+	if elsewhere != "" {
+		return fmt.Errorf("its subject %q is not this person (add it to PatientAliases if it is): %w", elsewhere, ErrSecondPatient)
+	}
 	if stripIdentityDocs {
 		if stripIdentityDocuments(v.(map[string]any)) {
 			changed = true

@@ -361,7 +361,7 @@ func TestBuildRewritesReferencesAndStripsProfilesEverywhere(t *testing.T) {
 		// Relative and absolute references to the Patient, a nested one in a
 		// contained resource, and a profile to strip.
 		{FullURL: "https://ehr.example.org/fhir/Condition/c1", Resource: json.RawMessage(`{"resourceType":"Condition","id":"c1","meta":{"profile":["x"],"versionId":"3"},"code":{"text":"Asthma"},"subject":{"reference":"Patient/p1"},"evidence":[{"detail":[{"reference":"Observation/o1/_history/2"}]}]}`)},
-		{FullURL: "", Resource: json.RawMessage(`{"resourceType":"Observation","id":"o1","code":{"text":"Peak flow"},"subject":{"reference":"https://ehr.example.org/fhir/Patient/p1"},"contained":[{"resourceType":"Observation","id":"inner","meta":{"profile":["y"]},"code":{"text":"Inner"},"subject":{"reference":"Patient/someone-else"}}],"hasMember":[{"reference":"#inner"}]}`)},
+		{FullURL: "", Resource: json.RawMessage(`{"resourceType":"Observation","id":"o1","code":{"text":"Peak flow"},"subject":{"reference":"https://ehr.example.org/fhir/Patient/p1"},"contained":[{"resourceType":"Observation","id":"inner","meta":{"profile":["y"]},"code":{"text":"Inner"},"subject":{"display":"Ada Lovelace"}}],"hasMember":[{"reference":"#inner"}]}`)},
 		// The same Patient again: merged, not a second Patient.
 		{FullURL: testPatientURL, Resource: json.RawMessage(testPatient)},
 	}
@@ -403,6 +403,42 @@ func TestBuildRefusesASecondPatient(t *testing.T) {
 	}
 	if _, err := Build(Options{Patient: json.RawMessage(testPatient), Entries: []Entry{{Resource: json.RawMessage(`[1,2]`)}}}); !errors.Is(err, ErrBadEntry) {
 		t.Errorf("an entry that is not a resource: %v, want ErrBadEntry", err)
+	}
+}
+
+func TestBuildCannotFileSomeoneElsesRecordsUnderThisPatient(t *testing.T) {
+	// A record about another person (a dependant's, or one from a file the
+	// wallet did not match to this person) must not be re-pointed at the
+	// patient checking in, however deeply its subject sits.
+	for name, res := range map[string]string{
+		"subject":           `{"resourceType":"Condition","id":"c9","code":{"text":"Measles"},"subject":{"reference":"Patient/child-1"}}`,
+		"patient":           `{"resourceType":"Immunization","id":"i9","vaccineCode":{"text":"MMR"},"patient":{"reference":"urn:uuid:5b0e6b7a-1111-4222-8333-944455556666"}}`,
+		"contained subject": `{"resourceType":"DiagnosticReport","id":"d9","code":{"text":"Panel"},"subject":{"reference":"Patient/p1"},"contained":[{"resourceType":"Observation","id":"o","code":{"text":"x"},"subject":{"reference":"https://other.example/fhir/Patient/p1x"}}]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Build(Options{Patient: json.RawMessage(testPatient), PatientFullURL: testPatientURL, Entries: []Entry{{Resource: json.RawMessage(res)}}, Now: checkinTime})
+			if !errors.Is(err, ErrSecondPatient) {
+				t.Fatalf("got %v, want ErrSecondPatient", err)
+			}
+		})
+	}
+}
+
+func TestBuildFollowsThePatientsOtherNames(t *testing.T) {
+	// The same person's records from another portal name that portal's
+	// Patient; the wallet matched it to this person and says so.
+	other := `{"resourceType":"Patient","id":"portal-7","name":[{"family":"Lovelace"}]}`
+	cond := `{"resourceType":"Condition","id":"c7","code":{"text":"Migraine"},"subject":{"reference":"Patient/portal-7"}}`
+	out, err := Build(Options{Patient: json.RawMessage(testPatient), PatientFullURL: testPatientURL,
+		PatientAliases: []string{"https://portal.example.com/fhir/Patient/portal-7"},
+		Entries:        []Entry{{FullURL: "https://portal.example.com/fhir/Patient/portal-7", Resource: json.RawMessage(other)}, {Resource: json.RawMessage(cond)}},
+		Now:            checkinTime})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireConformant(t, out)
+	if bytes.Contains(out, []byte("portal-7")) {
+		t.Error("the other portal's Patient or a reference to it went out")
 	}
 }
 
