@@ -17,6 +17,7 @@ import (
 	"medwallet/app/peer"
 	"medwallet/wallet"
 	"medwallet/wallet/backup"
+	"medwallet/wallet/checkin"
 	"medwallet/wallet/export"
 	"medwallet/wallet/fhir"
 	"medwallet/wallet/keys"
@@ -86,6 +87,20 @@ var sentinels = map[string]error{
 	"share.ErrPrivateAddress":      share.ErrPrivateAddress,
 	"share.ErrRefusedDestination":  share.ErrRefusedDestination,
 	"share.ErrTooManyDownloads":    share.ErrTooManyDownloads,
+	"keys.ErrWeakPassphrase":       keys.ErrWeakPassphrase,
+	"wallet.ErrStaleHeader":        wallet.ErrStaleHeader,
+	"wallet.ErrRotationUnfinished": wallet.ErrRotationUnfinished,
+	"wallet.ErrRolledBack":         wallet.ErrRolledBack,
+	"wallet.ErrForgedOrigin":       wallet.ErrForgedOrigin,
+	"wallet.ErrUnknownContact":     wallet.ErrUnknownContact,
+	"wallet.ErrNoSuchShare":        wallet.ErrNoSuchShare,
+	"wallet.ErrNotReceived":        wallet.ErrNotReceived,
+	"checkin.ErrNotACheckin":       checkin.ErrNotACheckin,
+	"checkin.ErrInvalidCard":       checkin.ErrInvalidCard,
+	"checkin.ErrNoPatient":         checkin.ErrNoPatient,
+	"checkin.ErrSecondPatient":     checkin.ErrSecondPatient,
+	"checkin.ErrBadEntry":          checkin.ErrBadEntry,
+	"checkin.ErrTooLarge":          checkin.ErrTooLarge,
 	"witness.ErrUnknownLog":        witness.ErrUnknownLog,
 	"witness.ErrNotPending":        witness.ErrNotPending,
 	"fhir.ErrTooLarge":             fhir.ErrTooLarge,

@@ -122,7 +122,7 @@ func RecordProof(s *Session, rec wallet.Record) Proof {
 			return Proof{Result: rr.Verification, Received: true, Share: rr.Share, Card: rr.Card}
 		}
 	}
-	return Proof{Result: RecordStatus(s.Wallet, rec)}
+	return Proof{Result: RecordStatus(s, rec)}
 }
 
 // ReceivedVerdict is the verdict that stands for a whole received share:

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -342,4 +344,47 @@ func TestOversizedManifestIsRefused(t *testing.T) {
 		t.Errorf("%v, want ErrTooLarge naming the manifest", err)
 	}
 	assertNothingReceived(t, clinician)
+}
+
+// FuzzCheckP2PSharePath: a peer-to-peer link's URL passes only when it
+// names a share, never a query or another endpoint.
+func FuzzCheckP2PSharePath(f *testing.F) {
+	id, _ := share.NewID()
+	f.Add(p2pHost + "/shl/" + id)
+	f.Add(p2pHost + "/shl/host")
+	f.Add(p2pHost + "/shl/" + id + "/log")
+	f.Add(p2pHost + "/shl/" + id + "?recipient=x")
+	f.Add("http://u:p@p2p/shl/" + id)
+	f.Fuzz(func(t *testing.T, raw string) {
+		if checkP2PSharePath(raw) != nil {
+			return
+		}
+		u, err := url.Parse(raw)
+		if err != nil || u.RawQuery != "" || !share.ValidID(path.Base(u.Path)) {
+			t.Fatalf("accepted %q", raw)
+		}
+	})
+}
+
+func TestBusyWorkHoldsOffAutoLockAndNetworkWaitsEndWithTheLock(t *testing.T) {
+	s := newSession(t, "s")
+	waiting, stop := s.untilLocked(context.Background())
+	defer stop()
+	done := s.Busy()
+	s.idleExpired() // the idle timer firing while an import runs
+	if s.Locked() {
+		t.Fatal("auto-lock closed the wallet during busy work")
+	}
+	done()
+	s.idleExpired()
+	if !s.Locked() {
+		t.Fatal("auto-lock did not close an idle wallet")
+	}
+	<-waiting.Done()
+	if !errors.Is(context.Cause(waiting), ErrSessionLocked) {
+		t.Errorf("a network wait ended with %v, want ErrSessionLocked", context.Cause(waiting))
+	}
+	if _, err := s.busyUnlessLocked(); !errors.Is(err, ErrSessionLocked) {
+		t.Errorf("busy work started on a locked session: %v", err)
+	}
 }

@@ -21,7 +21,7 @@ func init() {
 	register(&command{
 		name: "init", args: "[--new-passphrase-file F]", local: true,
 		summary: "create a wallet and print its recovery key once",
-		setup: with(func(fs *flag.FlagSet, o *passwdOptions) {
+		setup: with(func(fs *flag.FlagSet, o *initOptions) {
 			fs.StringVar(&o.newPassFile, "new-passphrase-file", "", "read the new wallet's passphrase from this file")
 		}, runInit),
 	})
@@ -47,10 +47,12 @@ func init() {
 		}, runShow),
 	})
 	register(&command{
-		name: "passwd", args: "[--new-passphrase-file F]",
-		summary: "change the passphrase (the recovery key keeps working)",
+		name: "passwd", args: "[--new-passphrase-file F] [--rotate] [--new-recovery-key]",
+		summary: "change the passphrase; --rotate also re-encrypts everything under a new master key, --new-recovery-key replaces the recovery key",
 		setup: with(func(fs *flag.FlagSet, o *passwdOptions) {
 			fs.StringVar(&o.newPassFile, "new-passphrase-file", "", "read the new passphrase from this file")
+			fs.BoolVar(&o.rotate, "rotate", false, "also replace the master key and re-encrypt the store, so copies of the old wallet.json stop working (gives a new recovery key)")
+			fs.BoolVar(&o.newRecoveryKey, "new-recovery-key", false, "replace the recovery key; the new one is printed once")
 		}, runPasswd),
 	})
 }
@@ -83,7 +85,12 @@ func (s *selectionFlags) parse() (kinds []fhir.Kind, from, to time.Time, err err
 	return
 }
 
-type passwdOptions struct{ newPassFile string }
+type initOptions struct{ newPassFile string }
+
+type passwdOptions struct {
+	newPassFile            string
+	rotate, newRecoveryKey bool
+}
 
 type listOptions struct {
 	selection   selectionFlags
@@ -106,7 +113,7 @@ func (c *call) printJSON(v any) error {
 	return enc.Encode(v)
 }
 
-func runInit(c *call, o *passwdOptions, args []string) error {
+func runInit(c *call, o *initOptions, args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("init takes no arguments")
 	}
@@ -133,7 +140,7 @@ func runImport(c *call, _ *noOptions, args []string) error {
 	if len(args) == 0 {
 		return fmt.Errorf("import: name at least one file")
 	}
-	w, err := c.wallet()
+	_, err := c.wallet() // opens c.session
 	if err != nil {
 		return err
 	}
@@ -143,7 +150,7 @@ func runImport(c *call, _ *noOptions, args []string) error {
 	}
 	// All paths in one call: chunked QR codes and an NDJSON export split by
 	// type belong together.
-	reports, err := app.ImportPaths(c.ctx, w, paths, app.ImportOptions{})
+	reports, err := app.ImportPaths(c.ctx, c.session, paths, app.ImportOptions{})
 	if !c.json {
 		for _, rep := range reports {
 			fmt.Fprintf(c.out(), "%s (%s): %d added, %d updated, %d already in the wallet, %d skipped\n",
@@ -379,9 +386,26 @@ func runPasswd(c *call, o *passwdOptions, args []string) error {
 		return err
 	}
 	defer clear(np)
-	if err := w.ChangePassphrase(np, keys.DefaultKDF); err != nil {
-		return err
+	var rk keys.RecoveryKey
+	switch {
+	case o.rotate:
+		if rk, err = w.RotateMasterKey(np, keys.DefaultKDF); err != nil {
+			return err
+		}
+		fmt.Fprintln(c.out(), "Passphrase changed and the master key replaced: the store and attachments are re-encrypted, and copies of the old wallet.json no longer open the wallet. The old recovery key no longer works.")
+	default:
+		if err := w.ChangePassphrase(np, keys.DefaultKDF); err != nil {
+			return err
+		}
+		if !o.newRecoveryKey {
+			fmt.Fprintln(c.out(), "Passphrase changed. The recovery key still works.")
+			return nil
+		}
+		if rk, err = w.ReplaceRecoveryKey(); err != nil {
+			return fmt.Errorf("the passphrase was changed, but: %w", err)
+		}
+		fmt.Fprintln(c.out(), "Passphrase changed. The old recovery key no longer works.")
 	}
-	fmt.Fprintln(c.out(), "Passphrase changed. The recovery key still works.")
+	fmt.Fprintf(c.out(), "\nNew recovery key (shown once; write it down or print it and keep it somewhere safe):\n\n    %s\n\n", rk.String())
 	return nil
 }

@@ -204,7 +204,7 @@ func TestMistypedRecoveryKeySaysItsRealShape(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	errs := stderr.String()
-	if !strings.Contains(errs, "14 groups of 4 letters and digits") || strings.Contains(errs, "64") || strings.Count(errs, "\n") != 1 {
+	if !strings.Contains(errs, "14 groups of 4 letters and digits") || strings.Contains(errs, "64 characters") || strings.Count(errs, "\n") != 1 {
 		t.Errorf("stderr %q", errs)
 	}
 }

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"medwallet/app/node/pgstore"
@@ -100,6 +102,18 @@ func bindWitness(db kv.DB, vkey string) error {
 	})
 }
 
+// readyReuse is how long one database answer stands for every readiness
+// probe, so that probes (the public /readyz included) cost the database at
+// most a couple of queries a second.
+const readyReuse = 500 * time.Millisecond
+
+// readiness is the last database check behind Ready.
+type readiness struct {
+	mu  sync.Mutex
+	at  time.Time
+	err error
+}
+
 // Ready reports whether the node can serve requests: always for a Badger
 // store (open while the process runs), and for PostgreSQL while the
 // database answers a query within readyTimeout.
@@ -108,9 +122,16 @@ func (n *Node) Ready(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
+	n.ready.mu.Lock()
+	defer n.ready.mu.Unlock()
+	if !n.ready.at.IsZero() && time.Since(n.ready.at) < readyReuse {
+		return n.ready.err
+	}
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	return p.Ping(ctx)
+	n.ready.err = p.Ping(ctx)
+	n.ready.at = time.Now()
+	return n.ready.err
 }
 
 // healthHandler serves GET /healthz (the process answers) and GET /readyz
@@ -190,4 +211,28 @@ func OpenStoreOperator(url string) (Operator, error) {
 		return nil, err
 	}
 	return &localOperator{Server: w, db: db}, nil
+}
+
+// ImportDataDir copies the Badger store of the stopped single node in dir
+// into the migrated, still empty database at url, so that a practice
+// growing into several nodes keeps its enrolments, witness state and
+// hosted shares. It returns how many keys it copied.
+func ImportDataDir(ctx context.Context, url, dir string) (int, error) {
+	if _, err := os.Stat(filepath.Join(dir, DBDir)); err != nil {
+		return 0, fmt.Errorf("%s: %w", dir, ErrNoNode)
+	}
+	src, err := kv.OpenBadger(filepath.Join(dir, DBDir), kv.Options{})
+	if errors.Is(err, kv.ErrInUse) {
+		return 0, fmt.Errorf("the node in %s is running: stop it first, so nothing changes while it is copied", dir)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("open the node's store in %s: %w", dir, err)
+	}
+	defer src.Close()
+	dst, err := pgstore.Open(ctx, url, pgstore.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer dst.Close()
+	return dst.Import(src)
 }

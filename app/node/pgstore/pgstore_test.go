@@ -377,3 +377,104 @@ func TestABadStoreURLDoesNotEchoItsPassword(t *testing.T) {
 		t.Fatalf("error for an unreachable store: %v", err)
 	}
 }
+
+func TestImportCopiesEverythingAndRefusesADatabaseInUse(t *testing.T) {
+	src := kv.Memory()
+	want := map[string]string{}
+	if err := src.Update(func(tx kv.Txn) error {
+		for i := range 1300 {
+			k, v := fmt.Sprintf("k/%05d", i), strings.Repeat("v", i%700)
+			want[k] = v
+			if err := tx.Set([]byte(k), []byte(v)); err != nil {
+				return err
+			}
+		}
+		return tx.Set([]byte{0xff, 0x00}, []byte{})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db, _ := openMigrated(t)
+	n, err := db.Import(src)
+	if err != nil || n != 1301 {
+		t.Fatalf("import: %d keys, %v", n, err)
+	}
+	got := 0
+	db.View(func(tx kv.Txn) error {
+		return tx.Iterate([]byte("k/"), func(k, v []byte) error {
+			if want[string(k)] != string(v) {
+				t.Fatalf("%s imported as %d bytes", k, len(v))
+			}
+			got++
+			return nil
+		})
+	})
+	if got != 1300 {
+		t.Fatalf("%d keys under k/ after import", got)
+	}
+	if _, err := db.Import(src); !errors.Is(err, ErrNotEmpty) {
+		t.Fatalf("second import: %v, want ErrNotEmpty", err)
+	}
+}
+
+// TestCommitsAreDurableWhateverTheServerDefault: the test server runs with
+// synchronous_commit off; the store's own sessions must not.
+func TestCommitsAreDurableWhateverTheServerDefault(t *testing.T) {
+	db, _ := openMigrated(t)
+	var setting string
+	if err := db.pool.QueryRow(context.Background(), "SHOW synchronous_commit").Scan(&setting); err != nil {
+		t.Fatal(err)
+	}
+	if setting != "on" {
+		t.Fatalf("synchronous_commit = %s in the store's sessions, want on", setting)
+	}
+}
+
+// conflictOnce runs an Update on a that reads key, lets b commit a write to
+// key, then writes key itself: a read-write conflict PostgreSQL must abort.
+// It returns the Update's error and how many times its callback ran.
+func conflictOnce(t *testing.T, a, b *DB, key []byte) (error, int) {
+	t.Helper()
+	runs := 0
+	err := a.Update(func(tx kv.Txn) error {
+		runs++
+		if _, err := tx.Get(key); err != nil && !errors.Is(err, kv.ErrNotFound) {
+			return err
+		}
+		if runs == 1 {
+			if err := b.Update(func(tx kv.Txn) error { return tx.Set(key, []byte("b")) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return tx.Set(key, fmt.Appendf(nil, "a%d", runs))
+	})
+	return err, runs
+}
+
+func TestUpdateRunsAgainAfterASerializationFailure(t *testing.T) {
+	a, url := openMigrated(t)
+	b := openDB(t, url)
+	err, runs := conflictOnce(t, a, b, []byte("k"))
+	if err != nil || runs != 2 || a.Retries() != 1 {
+		t.Fatalf("update after a conflict: %v, callback ran %d times, %d retries; want success on the second run", err, runs, a.Retries())
+	}
+	if got := listAll(t, a, "k"); got != "k=a2" {
+		t.Fatalf("stored %s, want the second run's write", got)
+	}
+}
+
+func TestUpdateGivesUpWithErrBusyAfterItsBound(t *testing.T) {
+	_, url := openMigrated(t)
+	a, err := Open(context.Background(), url, Options{MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b := openDB(t, url)
+	err, runs := conflictOnce(t, a, b, []byte("k"))
+	if !errors.Is(err, ErrBusy) || runs != 1 {
+		t.Fatalf("update with one attempt after a conflict: %v (ran %d times), want ErrBusy", err, runs)
+	}
+	if got := listAll(t, a, "k"); got != "k=b" {
+		t.Fatalf("stored %s, want only the other transaction's write", got)
+	}
+}
