@@ -329,6 +329,18 @@ func cardIssuerName(r shc.Result) string {
 // importGroup stores one group's resources (exact bytes) under its scope
 // and records the verdict of each against its record ID.
 func importGroup(ctx context.Context, w *wallet.Wallet, g *incoming, rcv *Received) error {
+	// The wallet's identity rule (resource:N and relative references made
+	// to resolve), applied here so that the records are found again below;
+	// a resource a proof covers keeps its exact bytes.
+	in := make([]fhir.BundleEntry, len(g.entries))
+	for i, e := range g.entries {
+		in[i] = fhir.BundleEntry{FullURL: e.FullURL, Resource: e.Resource, KeepBytes: e.Result.Status != ledger.NotAnchored}
+	}
+	if resolved, err := fhir.ResolveReferences(in, fhir.ResolveOptions{AssignIDs: true}); err == nil {
+		for i := range g.entries {
+			g.entries[i].Resource = resolved[i].Resource
+		}
+	}
 	var buf bytes.Buffer
 	buf.WriteString(`{"resourceType":"Bundle","type":"collection","entry":[`)
 	for i, e := range g.entries {
@@ -340,7 +352,7 @@ func importGroup(ctx context.Context, w *wallet.Wallet, g *incoming, rcv *Receiv
 		buf.WriteByte('}')
 	}
 	buf.WriteString("]}")
-	rep, err := w.Import(ctx, g.name, buf.Bytes(), wallet.ImportOptions{Source: g.source, Scope: g.scope})
+	rep, err := w.Import(ctx, g.name, buf.Bytes(), wallet.ImportOptions{Source: g.source, Scope: g.scope, Exact: true})
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,11 @@ type ImportOptions struct {
 	Source   Source   // defaults to {import, file name}
 	Scope    string   // keeps records from different senders apart (received shares)
 	Progress Progress // may be nil
+	// Exact stores every resource byte for byte (fhir.ParseExact), for
+	// resources a proof covers or that the caller already resolved with
+	// fhir.ResolveReferences; otherwise references between the file's
+	// resources are resolved (fhir.Parse).
+	Exact bool
 }
 
 // ImportFile imports one file. See Import.
@@ -58,7 +63,11 @@ func (w *Wallet) ImportFile(ctx context.Context, path string, o ImportOptions) (
 // records are named in the report with the reason. Cancelling ctx before the
 // end writes nothing.
 func (w *Wallet) Import(ctx context.Context, name string, data []byte, o ImportOptions) (*ImportReport, error) {
-	parsed, err := fhir.Parse(name, data)
+	parse := fhir.Parse
+	if o.Exact {
+		parse = fhir.ParseExact
+	}
+	parsed, err := parse(name, data)
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", name, err)
 	}

@@ -48,6 +48,19 @@ type Parsed struct {
 // JSON is a *SyntaxError naming the line and column, and nothing partial is
 // returned.
 func Parse(name string, data []byte) (*Parsed, error) {
+	return parse(name, data, true)
+}
+
+// ParseExact reads an import file as Parse does but leaves every resource
+// byte for byte as it is in the file (FullURL is the entry's fullUrl as
+// written): for resources a proof covers, whose references the sender's
+// Bundle already resolved, or that the caller resolved with
+// ResolveReferences.
+func ParseExact(name string, data []byte) (*Parsed, error) {
+	return parse(name, data, false)
+}
+
+func parse(name string, data []byte, resolve bool) (*Parsed, error) {
 	if len(data) > MaxImportSize {
 		return nil, fmt.Errorf("%s: %w: %d bytes, the limit is %d MiB; split the export into smaller files",
 			name, ErrTooLarge, len(data), MaxImportSize>>20)
@@ -60,7 +73,7 @@ func Parse(name string, data []byte) (*Parsed, error) {
 	if start == len(data) {
 		return nil, fmt.Errorf("%s: %w: the file is empty", name, ErrNotFHIR)
 	}
-	p := &parser{file: name, data: data, base: base, seen: make(map[string]seenEntry)}
+	p := &parser{file: name, data: data, base: base, seen: make(map[string]seenEntry), resolve: resolve}
 	if nl := bytes.IndexByte(data[start:], '\n'); nl >= 0 {
 		first := trimJSON(data[start : start+nl])
 		if len(first) > 0 && first[0] == '{' && skipSpace(data, start+nl+1) < len(data) && json.Valid(first) {
@@ -98,7 +111,13 @@ func Parse(name string, data []byte) (*Parsed, error) {
 
 // resolved applies the identity rule to the entries found.
 func (p *parser) resolved() (*Parsed, error) {
-	if err := resolveItems(p.items, p.aliases, ResolveOptions{AssignIDs: true}); err != nil {
+	if !p.resolve {
+		for i := range p.out.Entries {
+			p.out.Entries[i].FullURL = p.items[i].fullURL
+		}
+		return &p.out, nil
+	}
+	if err := resolveItems(p.items, p.aliases, ResolveOptions{AssignIDs: true, bulk: p.bulk()}); err != nil {
 		return nil, fmt.Errorf("%s: %w", p.file, err)
 	}
 	for i := range p.out.Entries {
@@ -106,6 +125,12 @@ func (p *parser) resolved() (*Parsed, error) {
 		p.out.Entries[i].FullURL = p.items[i].canonical
 	}
 	return &p.out, nil
+}
+
+// bulk reports whether the file is FHIR Bulk Data NDJSON: by its lines, or,
+// for a file of one line (which reads as one resource), by its name.
+func (p *parser) bulk() bool {
+	return p.out.Format == "ndjson" || p.out.Format == "resource" && strings.HasSuffix(strings.ToLower(p.file), ".ndjson")
 }
 
 // seenEntry is where a resource was first found and which entry it became.
@@ -127,8 +152,9 @@ type parser struct {
 	items   []refItem
 	aliases []refAlias
 	// at is the Bundle entry being read: its fullUrl and place.
-	at     refAlias
-	groups int
+	at      refAlias
+	groups  int
+	resolve bool
 }
 
 func (p *parser) skip(where, reason string) {

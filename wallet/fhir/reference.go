@@ -56,6 +56,10 @@ type ResolveOptions struct {
 	// as FHIR Bulk Data NDJSON expects (it has no fullUrl). Resources without
 	// an id keep none to be named by, so Relative implies AssignIDs.
 	Relative bool
+	// bulk: the entries are one file of a FHIR Bulk Data export, whose
+	// "Type/id" references name resources of the sibling files too; they
+	// become canonical URLs whether or not the resource is in this file.
+	bulk bool
 }
 
 // ResolveReferences applies the wallet's rule for identities in a Bundle to
@@ -229,10 +233,8 @@ func resolveItems(items []refItem, aliases []refAlias, o ResolveOptions) error {
 			c = it.fullURL
 		case restful[i] != "":
 			c = restful[i]
-		case isUUID(it.id):
-			c = "urn:uuid:" + strings.ToLower(it.id)
 		default:
-			c = "urn:uuid:" + DerivedUUID("entry", it.typ, it.id)
+			c = nameOf(it.typ, it.id)
 		}
 		if used[c] {
 			// The same resource twice (say, from two senders): the later one
@@ -260,12 +262,18 @@ func resolveItems(items []refItem, aliases []refAlias, o ResolveOptions) error {
 		last := 0
 		changed := false
 		for _, r := range it.refs {
-			j, ok := find(it, r.value)
-			if !ok || items[j].canonical == r.value {
+			to := ""
+			if j, ok := find(it, r.value); ok {
+				to = items[j].canonical
+			} else if t, id, ok := relativeRef(stripHistory(r.value)); ok && o.bulk && !o.Relative {
+				// Bulk Data names resources of the sibling files "Type/id".
+				to = nameOf(t, id)
+			}
+			if to == "" || to == r.value {
 				continue
 			}
 			b.Write(it.resource[last:r.start])
-			q, _ := json.Marshal(items[j].canonical)
+			q, _ := json.Marshal(to)
 			b.Write(q)
 			last = r.end
 			changed = true
@@ -276,6 +284,15 @@ func resolveItems(items []refItem, aliases []refAlias, o ResolveOptions) error {
 		}
 	}
 	return nil
+}
+
+// nameOf is the canonical URL of a resource of type typ and id id that no
+// one names by an absolute URL.
+func nameOf(typ, id string) string {
+	if isUUID(id) {
+		return "urn:uuid:" + strings.ToLower(id)
+	}
+	return "urn:uuid:" + DerivedUUID("entry", typ, id)
 }
 
 // findReferences lists the "reference" strings of a resource (at any depth,
