@@ -110,10 +110,10 @@ func Decrypt(key [32]byte, jwe string, maxPlaintext int64) ([]byte, Header, erro
 		return nil, h, fmt.Errorf("decrypt file: header fields have wrong types: %w", ErrMalformedJWE)
 	}
 	if h.Alg != "dir" || h.Enc != "A256GCM" {
-		return nil, h, fmt.Errorf("decrypt file: alg %q enc %q, want dir and A256GCM: %w", h.Alg, h.Enc, ErrMalformedJWE)
+		return nil, h, fmt.Errorf("decrypt file: alg and enc must be dir and A256GCM: %w", ErrMalformedJWE)
 	}
 	if h.Zip != "" && h.Zip != "DEF" {
-		return nil, h, fmt.Errorf("decrypt file: zip %q, only DEF is defined: %w", h.Zip, ErrMalformedJWE)
+		return nil, h, fmt.Errorf("decrypt file: zip must be DEF or absent: %w", ErrMalformedJWE)
 	}
 	iv, err := base64.RawURLEncoding.DecodeString(ivB64)
 	if err != nil || len(iv) != gcmIVSize {

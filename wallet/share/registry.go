@@ -325,6 +325,9 @@ func (r *Registry) deleteAll(txn kv.Txn, hid string) error {
 	if err := r.deletePrefix(txn, r.logPrefix(hid)); err != nil {
 		return err
 	}
+	if err := r.deletePrefix(txn, r.ticketPrefix(hid)); err != nil {
+		return err
+	}
 	return txn.Delete(r.headerKey(hid))
 }
 
