@@ -68,7 +68,7 @@ func StartPeer(s *Session, o PeerOptions) (*Peer, error) {
 		}
 		cfg.StaticRelays = append(cfg.StaticRelays, info)
 	}
-	reg := share.NewRegistry(s.Wallet.DB(), share.DefaultPrefix)
+	reg := s.Wallet.ShareRegistry()
 	srv, err := share.NewServer(share.ServerConfig{Registry: reg, Requester: ShareRequester})
 	if err != nil {
 		return nil, err
@@ -83,7 +83,7 @@ func StartPeer(s *Session, o PeerOptions) (*Peer, error) {
 		h.Close()
 		return nil, err
 	}
-	p := &Peer{Host: h, Shares: reg, Book: peer.NewBook(s.Wallet.DB()), server: srv,
+	p := &Peer{Host: h, Shares: reg, Book: peer.NewBook(s.Wallet.AddressBook()), server: srv,
 		clients: map[peer.ID]*http.Client{}, web: WebClient()}
 	s.OnClose(func() { h.Close() })
 	s.mu.Lock()

@@ -17,6 +17,7 @@ import (
 	"medwallet/wallet/keys"
 	"medwallet/wallet/kv"
 	"medwallet/wallet/ledger"
+	"medwallet/wallet/share"
 )
 
 // Files inside a wallet directory.
@@ -51,6 +52,9 @@ type Wallet struct {
 	attKey   []byte
 	settings Settings
 	damaged  []string
+
+	sharesOnce sync.Once
+	shares     *share.Registry
 }
 
 // Create makes a new wallet in dir (created if needed; it must not already
@@ -120,11 +124,6 @@ func OpenWithRecoveryKey(dir string, rk keys.RecoveryKey) (*Wallet, error) {
 	}
 	return open(dir, h, m, false)
 }
-
-const (
-	keyOrigin   = "meta/origin"
-	keySettings = "meta/settings"
-)
 
 func open(dir string, h *keys.Header, m *keys.Master, fresh bool) (*Wallet, error) {
 	db, err := kv.OpenBadger(filepath.Join(dir, dbDir), kv.Options{

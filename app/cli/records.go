@@ -108,7 +108,7 @@ func runImport(c *call, args []string) error {
 	if len(args) == 0 {
 		return fmt.Errorf("import: name at least one file")
 	}
-	w, err := c.wallet()
+	_, err := c.wallet() // opens c.session
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func runImport(c *call, args []string) error {
 	}
 	// All paths in one call: chunked QR codes and an NDJSON export split by
 	// type belong together.
-	reports, err := app.ImportPaths(c.ctx, w, paths, app.ImportOptions{})
+	reports, err := app.ImportPaths(c.ctx, c.session, paths, app.ImportOptions{})
 	if !c.json {
 		for _, rep := range reports {
 			fmt.Fprintf(c.out(), "%s (%s): %d added, %d updated, %d already in the wallet, %d skipped\n",

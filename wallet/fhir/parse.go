@@ -51,15 +51,9 @@ func Parse(name string, data []byte) (*Parsed, error) {
 	return parse(name, data, true)
 }
 
-// ParseExact reads an import file as Parse does but leaves every resource
-// byte for byte as it is in the file (FullURL is the entry's fullUrl as
-// written): for resources a proof covers, whose references the sender's
-// Bundle already resolved, or that the caller resolved with
-// ResolveReferences.
-func ParseExact(name string, data []byte) (*Parsed, error) {
-	return parse(name, data, false)
-}
-
+// parse is Parse; without resolve it leaves every resource byte for byte
+// as in the file (FullURL is the entry's fullUrl as written), as the tests
+// compare.
 func parse(name string, data []byte, resolve bool) (*Parsed, error) {
 	if len(data) > MaxImportSize {
 		return nil, fmt.Errorf("%s: %w: %d bytes, the limit is %d MiB; split the export into smaller files",
