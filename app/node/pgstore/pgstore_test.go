@@ -415,3 +415,16 @@ func TestImportCopiesEverythingAndRefusesADatabaseInUse(t *testing.T) {
 		t.Fatalf("second import: %v, want ErrNotEmpty", err)
 	}
 }
+
+// TestCommitsAreDurableWhateverTheServerDefault: the test server runs with
+// synchronous_commit off; the store's own sessions must not.
+func TestCommitsAreDurableWhateverTheServerDefault(t *testing.T) {
+	db, _ := openMigrated(t)
+	var setting string
+	if err := db.pool.QueryRow(context.Background(), "SHOW synchronous_commit").Scan(&setting); err != nil {
+		t.Fatal(err)
+	}
+	if setting != "on" {
+		t.Fatalf("synchronous_commit = %s in the store's sessions, want on", setting)
+	}
+}
