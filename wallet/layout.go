@@ -16,6 +16,10 @@ package wallet
 //	                                            (ledger.OriginForKey) for wallets made
 //	                                            since origins were bound to keys
 //	meta/settings             wallet            Settings, JSON                           v1
+//	meta/logstate             wallet            0x01 once logstate.json (beside          v3
+//	                                            wallet.json) was written (logstate.go)
+//	meta/seeds                wallet            the stable key seeds (log, identity,     v3
+//	                                            index), JSON, after a master-key rotation
 //	log/tree, log/node/…      wallet/ledger     the Merkle tree (ledger/tree.go)         v1
 //	log/checkpoint/latest     wallet/ledger     the latest signed checkpoint, JSON       v1
 //	log/checkpoint/witnessed  wallet/ledger     the latest cosigned checkpoint, JSON     v1
@@ -40,6 +44,10 @@ package wallet
 //	peer/book/<peer id>       wallet            Contact: a known peer (AddressBook),     v1
 //	                                            JSON
 //
+// v3 added meta/logstate and meta/seeds and changed no other key: a wallet
+// without them derives those keys from its master key as before, and gets
+// meta/logstate at its first unlock.
+//
 // v1 is the layout of the first release; v2 added received/o/ and changed
 // no other key, so wallets made before it open unchanged. Records received
 // since v2 are scoped by the key that signed them (SenderScope) rather
@@ -50,6 +58,8 @@ const (
 	prefixVersion        = "rec/v/"
 	keyOrigin            = "meta/origin"
 	keySettings          = "meta/settings"
+	keyLogState          = "meta/logstate"
+	keySeeds             = "meta/seeds"
 	prefixMyShare        = "myshares/"
 	prefixReceivedShare  = "received/s/"
 	prefixReceivedRecord = "received/r/"
