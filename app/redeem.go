@@ -191,7 +191,11 @@ func senderGroups(w *wallet.Wallet, entries []CheckedEntry, name string, src wal
 			if !ok {
 				pub, err := wallet.LogPublicKey(e.LogKey)
 				if err == nil {
-					err = w.BindOrigin(e.Result.Origin, pub)
+					var reclaimed int
+					reclaimed, err = w.BindOrigin(e.Result.Origin, pub)
+					if reclaimed > 0 {
+						rcv.Alarms = append(rcv.Alarms, fmt.Sprintf("FORGERY ALARM: %d record(s) received earlier under the patient's log %s were signed by another key; they are now marked tampered", reclaimed, e.Result.Origin))
+					}
 				}
 				b = binding{err: err}
 				if err == nil {

@@ -238,6 +238,26 @@ func TestRedeemForgeryBeforeTheGenuineShareNeverTouchesItsRecords(t *testing.T) 
 	if g.Version != 1 || !bytes.Contains(g.Resource, []byte(`"value":6.1`)) {
 		t.Errorf("the genuine record: v%d %s", g.Version, g.Resource)
 	}
+	// The key the origin is derived from takes it back, and what the
+	// forger sent under it before is now marked, with an alarm.
+	if !strings.Contains(strings.Join(genuine.Alarms, " "), "received earlier") {
+		t.Errorf("the genuine share's alarms %q say nothing of the earlier forgery", genuine.Alarms)
+	}
+	if len(forged.Records) != 1 || !forged.Records[0].Stored() {
+		t.Fatalf("the forgery that came first: %+v", forged.Records)
+	}
+	if chk, err := ReceivedCheck(clinician, forged.Records[0].RecordID); err != nil || chk.Verification.Status != ledger.Tampered {
+		t.Errorf("the earlier forgery's badge: %+v, %v", chk.Verification, err)
+	}
+	list, err := ListReceived(clinician)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range list {
+		if r.ID == forged.ID && (r.Records[0].Verification.Status != ledger.Tampered || len(r.Alarms) == 0) {
+			t.Errorf("the earlier forgery in the received list: %+v, alarms %q", r.Records[0].Verification, r.Alarms)
+		}
+	}
 	// The origin is now bound to the key it is derived from: the forger's
 	// next share is refused.
 	again, err := Redeem(ctx, clinician, servedShare(t, second, secondPeer, forgedBundle(t, origin, forger, hba1c("13.4"))), "", "x")

@@ -40,6 +40,11 @@ type IncomingFile struct {
 	// as it is without reading the bytes at all, and bytes that turn out
 	// different (a file changed while it was imported) fail the batch.
 	SHA256 []byte
+
+	// written is a file already in the attachment store (AddWithAttachments):
+	// it is not written again, and is removed when the record does not
+	// take it.
+	written *Attachment
 }
 
 // Batch is one file's worth of entries, stored in one transaction: every
@@ -125,7 +130,8 @@ func (w *Wallet) Store(ctx context.Context, b Batch) (*ImportReport, error) {
 	return w.store(ctx, b)
 }
 
-// store is Store with the writer lock held.
+// store is Store with the writer lock held. Record forms (Add, Update,
+// AddWithAttachments) come through here too.
 func (w *Wallet) store(ctx context.Context, b Batch) (*ImportReport, error) {
 	src := b.Source
 	if src.Type == "" {
@@ -192,6 +198,11 @@ func (w *Wallet) store(ctx context.Context, b Batch) (*ImportReport, error) {
 		}
 		if w.holdsSame(t.p, t.files) {
 			t.same = true
+			for _, f := range t.files {
+				if f.written != nil {
+					written = append(written, f.written.ID) // taken by no record
+				}
+			}
 			continue
 		}
 		for _, f := range t.files {
@@ -263,6 +274,15 @@ func (w *Wallet) store(ctx context.Context, b Batch) (*ImportReport, error) {
 	for _, id := range unused {
 		w.removeAttachment(id)
 	}
+	for k := range todo {
+		if todo[k].same {
+			for _, f := range todo[k].files {
+				if f.written != nil {
+					w.removeAttachment(f.written.ID)
+				}
+			}
+		}
+	}
 	return rep, nil
 }
 
@@ -315,6 +335,9 @@ func sameDigests(atts []Attachment, files []IncomingFile) bool {
 // writeIncomingFile stores one attached file encrypted and checks it
 // against the digest it was announced with.
 func (w *Wallet) writeIncomingFile(f IncomingFile) (Attachment, error) {
+	if f.written != nil {
+		return *f.written, nil
+	}
 	var r io.Reader
 	switch {
 	case f.Open != nil:

@@ -184,26 +184,26 @@ func TestBindOriginRefusesASecondKeyForAnOrigin(t *testing.T) {
 
 	// An older wallet's random origin is bound to the first key seen.
 	legacy := ledger.NewOrigin()
-	if err := w.BindOrigin(legacy, pub1); err != nil {
+	if _, err := w.BindOrigin(legacy, pub1); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.BindOrigin(legacy, pub1); err != nil {
+	if _, err := w.BindOrigin(legacy, pub1); err != nil {
 		t.Errorf("the bound key again: %v", err)
 	}
-	if err := w.BindOrigin(legacy, pub2); !errors.Is(err, ErrForgedOrigin) {
+	if _, err := w.BindOrigin(legacy, pub2); !errors.Is(err, ErrForgedOrigin) {
 		t.Errorf("another key: %v, want ErrForgedOrigin", err)
 	}
 
 	// An origin derived from a key belongs to it, and to no other key, even
 	// when another key claimed it first.
 	derived := ledger.OriginForKey(pub1)
-	if err := w.BindOrigin(derived, pub2); err != nil {
+	if _, err := w.BindOrigin(derived, pub2); err != nil {
 		t.Fatalf("a first claim by another key: %v", err)
 	}
-	if err := w.BindOrigin(derived, pub1); err != nil {
+	if _, err := w.BindOrigin(derived, pub1); err != nil {
 		t.Errorf("the key the origin is derived from: %v", err)
 	}
-	if err := w.BindOrigin(derived, pub2); !errors.Is(err, ErrForgedOrigin) {
+	if _, err := w.BindOrigin(derived, pub2); !errors.Is(err, ErrForgedOrigin) {
 		t.Errorf("the squatter after the owner: %v, want ErrForgedOrigin", err)
 	}
 
@@ -215,7 +215,7 @@ func TestBindOriginRefusesASecondKeyForAnOrigin(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w2.Close()
-	if err := w2.BindOrigin(legacy, pub2); !errors.Is(err, ErrForgedOrigin) {
+	if _, err := w2.BindOrigin(legacy, pub2); !errors.Is(err, ErrForgedOrigin) {
 		t.Errorf("after reopening: %v, want ErrForgedOrigin", err)
 	}
 	var stored []byte

@@ -187,14 +187,20 @@ func LogPublicKey(vkey string) (ed25519.PublicKey, error) {
 // belongs to it by construction and is remembered as such. An older
 // wallet's random origin is bound to the first key seen with it. A key
 // other than the bound one is ErrForgedOrigin, and nothing is changed.
-func (w *Wallet) BindOrigin(origin string, pub ed25519.PublicKey) error {
+//
+// A derived origin that another key claimed first (it cannot be told from
+// an older wallet's until its own key shows up) is taken back by its key:
+// the records received from the other key under that origin then have
+// their verdict changed to tampered, and reclaimed says how many.
+func (w *Wallet) BindOrigin(origin string, pub ed25519.PublicKey) (reclaimed int, err error) {
 	if len(pub) != ed25519.PublicKeySize {
-		return fmt.Errorf("log %q: the key is not an Ed25519 public key", origin)
+		return 0, fmt.Errorf("log %q: the key is not an Ed25519 public key", origin)
 	}
 	if err := ledger.ValidOrigin(origin); err != nil {
-		return fmt.Errorf("log %q: %w", origin, err)
+		return 0, fmt.Errorf("log %q: %w", origin, err)
 	}
-	err := w.db.Update(func(tx kv.Txn) error {
+	err = w.db.Update(func(tx kv.Txn) error {
+		reclaimed = 0
 		known, err := tx.Get(originKey(origin))
 		switch {
 		case errors.Is(err, kv.ErrNotFound):
@@ -206,12 +212,99 @@ func (w *Wallet) BindOrigin(origin string, pub ed25519.PublicKey) error {
 		case ledger.OriginBound(origin, pub) && !ledger.OriginBound(origin, known):
 			// The key the origin is derived from outranks whoever
 			// claimed it first.
+			if reclaimed, err = markForged(tx, origin, ed25519.PublicKey(known)); err != nil {
+				return err
+			}
 			return tx.Set(originKey(origin), pub)
 		}
 		return fmt.Errorf("log %q: %w", origin, ErrForgedOrigin)
 	})
 	if err != nil && !errors.Is(err, ErrForgedOrigin) {
-		return fmt.Errorf("bind log %q to its key: %w", origin, err)
+		return 0, fmt.Errorf("bind log %q to its key: %w", origin, err)
 	}
-	return err
+	return reclaimed, err
+}
+
+// markForged changes to tampered the verdict of every record received from
+// key under origin, in the records' badges and in the received shares'
+// lists, and returns how many records it changed.
+func markForged(tx kv.Txn, origin string, key ed25519.PublicKey) (int, error) {
+	scope := SenderScope(key) + "|"
+	forged := map[string]bool{}
+	verdict := func(r *ReceivedRecord) {
+		r.Verification = ledger.Result{Status: ledger.Tampered, Origin: origin, Index: r.Verification.Index,
+			Reason: fmt.Sprintf("forgery: log %s belongs to another key, which has since shown its records; this record was signed by someone else", origin)}
+	}
+	type update struct {
+		key []byte
+		val []byte
+	}
+	var updates []update
+	type candidate struct {
+		key []byte
+		rec ReceivedRecord
+	}
+	var cands []candidate
+	err := tx.Iterate([]byte(prefixReceivedRecord), func(k, v []byte) error {
+		var r ReceivedRecord
+		if json.Unmarshal(v, &r) == nil && r.Verification.Origin == origin && r.Verification.Status != ledger.Tampered {
+			cands = append(cands, candidate{append([]byte(nil), k...), r})
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range cands {
+		hb, err := tx.Get(headKey(c.rec.RecordID))
+		if err != nil {
+			continue // deleted since
+		}
+		var h head
+		if h.unmarshal(hb) != nil || !strings.HasPrefix(h.Identity, scope) {
+			continue
+		}
+		forged[c.rec.RecordID] = true
+		verdict(&c.rec)
+		b, err := json.Marshal(c.rec)
+		if err != nil {
+			return 0, err
+		}
+		updates = append(updates, update{c.key, b})
+	}
+	if len(forged) == 0 {
+		return 0, nil
+	}
+	err = tx.Iterate([]byte(prefixReceivedShare), func(k, v []byte) error {
+		var rcv Received
+		if json.Unmarshal(v, &rcv) != nil {
+			return nil
+		}
+		changed := false
+		for i := range rcv.Records {
+			if forged[rcv.Records[i].RecordID] && rcv.Records[i].Verification.Status != ledger.Tampered {
+				verdict(&rcv.Records[i])
+				changed = true
+			}
+		}
+		if !changed {
+			return nil
+		}
+		rcv.Alarms = append(rcv.Alarms, fmt.Sprintf("FORGERY ALARM: the records of this share that claim log %s were signed by another key than the one that log belongs to", origin))
+		b, err := json.Marshal(rcv)
+		if err != nil {
+			return err
+		}
+		updates = append(updates, update{append([]byte(nil), k...), b})
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, u := range updates {
+		if err := tx.Set(u.key, u.val); err != nil {
+			return 0, err
+		}
+	}
+	return len(forged), nil
 }

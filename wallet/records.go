@@ -2,6 +2,7 @@ package wallet
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base32"
@@ -373,31 +374,21 @@ func (w *Wallet) put(scope string, resource []byte, src Source, atts []Attachmen
 	if err := w.checkOpen(); err != nil {
 		return Record{}, err
 	}
-	p, err := w.prepare(scope, resource)
+	in := Incoming{Where: "the record", Resource: resource}
+	for _, a := range atts {
+		in.Files = append(in.Files, IncomingFile{Name: a.Name, ContentType: a.ContentType, SHA256: a.SHA256, written: &a})
+	}
+	rep, err := w.store(context.Background(), Batch{Name: "the record", Source: src, Scope: scope, Entries: []Incoming{in}})
 	if err != nil {
 		return Record{}, fmt.Errorf("add record: %w", err)
 	}
-	var h head
-	var unused []string
-	now := time.Now()
-	err = w.db.Update(func(tx kv.Txn) error {
-		hs, _, drop, err := w.writeVersions(tx, []prepared{p}, src, [][]Attachment{atts}, now, nil)
-		if err != nil {
-			return err
-		}
-		h, unused = hs[0], drop
-		return nil
-	})
-	if err != nil {
-		return Record{}, fmt.Errorf("add record: %w", err)
-	}
-	w.index.Put(h)
-	for _, id := range unused {
-		w.removeAttachment(id)
+	er := rep.Entries[0]
+	if er.Outcome == OutcomeSkipped {
+		return Record{}, fmt.Errorf("add record: %s", er.Reason)
 	}
 	var r Record
 	err = w.db.View(func(tx kv.Txn) (err error) {
-		r, err = getVersion(tx, h.ID, h.Version)
+		r, err = getVersion(tx, er.RecordID, er.Version)
 		return err
 	})
 	return r, err
