@@ -50,9 +50,6 @@ func loadPerson(t testing.TB, name string) (json.RawMessage, string, []Entry) {
 			patient, patientURL = e.Resource, e.FullURL
 			continue
 		}
-		if h.ResourceType == "Composition" {
-			continue // an IPS document's Composition names its author and custodian as subject-like roles
-		}
 		entries = append(entries, Entry{FullURL: e.FullURL, Resource: e.Resource})
 	}
 	if patient == nil {
