@@ -101,6 +101,9 @@ var sentinels = map[string]error{
 	"checkin.ErrSecondPatient":     checkin.ErrSecondPatient,
 	"checkin.ErrBadEntry":          checkin.ErrBadEntry,
 	"checkin.ErrTooLarge":          checkin.ErrTooLarge,
+	"export.ErrMixedTypes":         export.ErrMixedTypes,
+	"export.ErrSeveralPeople":      export.ErrSeveralPeople,
+	"fhir.ErrBundleType":           fhir.ErrBundleType,
 	"witness.ErrUnknownLog":        witness.ErrUnknownLog,
 	"witness.ErrNotPending":        witness.ErrNotPending,
 	"fhir.ErrTooLarge":             fhir.ErrTooLarge,
@@ -138,6 +141,7 @@ var notForPeople = map[string]string{
 	"peer.ErrAlreadyServing": "a programming error: each host serves one handler, set once at start",
 	"witness.ErrUnknownLog":  "the witness's own: wallets receive it as HTTP 404 (ledger.ErrNotEnrolled), medwallet-node's operator reads it",
 	"witness.ErrNotPending":  "the witness's own: only medwallet-node's enroll command returns it",
+	"fhir.ErrBundleType":     "a programming error: the wallet's own writers ask WriteBundle for collection and document Bundles only",
 }
 
 // declaredSentinels finds, by reading the source, every package-level

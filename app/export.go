@@ -46,7 +46,13 @@ type ExportOptions struct {
 	// NoAttachments leaves attached files out of FHIR and NDJSON exports.
 	NoAttachments bool
 	// Now is the export's generation time (default time.Now()).
-	Now      time.Time
+	Now time.Time
+	// IncludeIdentifiers prints the patient's social security, driver's
+	// licence and passport numbers in a PDF (left out by default).
+	IncludeIdentifiers bool
+	// Type picks one resource type for an NDJSON export to a single file
+	// (which holds one type); the others are named by its references.
+	Type     string
 	Progress export.Progress
 }
 
@@ -109,13 +115,16 @@ func ExportRecords(s *Session, format string, f export.Filter, path string, o Ex
 		case FormatFHIR:
 			return export.FHIR(out, all, opts...)
 		case FormatNDJSON:
+			if o.Type != "" {
+				return export.NDJSONOfType(out, all, o.Type, opts...)
+			}
 			return export.NDJSON(out, all, opts...)
 		case FormatIPS:
 			return export.IPS(out, recs, export.IPSOptions{Now: o.Now, Progress: o.Progress})
 		case FormatCSV:
 			return export.CSV(out, recs, opts...)
 		default:
-			po := export.PDFOptions{Now: o.Now, Locale: o.Locale, Progress: o.Progress}
+			po := export.PDFOptions{Now: o.Now, Locale: o.Locale, Progress: o.Progress, IncludeIdentifiers: o.IncludeIdentifiers}
 			if _, cp, err := w.LogState(); err == nil && cp != nil {
 				po.Checkpoint = string(cp.Note)
 			}

@@ -92,14 +92,25 @@ func (w *Wallet) readLogState() (*logState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", LogStateFile, err)
 	}
+	st, err := parseLogState(data)
+	if err != nil {
+		return nil, err
+	}
+	if !hmac.Equal(st.MAC, w.logStateMAC(st.Size, st.Root)) {
+		return nil, fmt.Errorf("%s does not verify under this wallet's key: it was changed, or belongs to another wallet", LogStateFile)
+	}
+	return st, nil
+}
+
+// parseLogState checks a log-state record's shape; its MAC is the caller's
+// to check.
+func parseLogState(data []byte) (*logState, error) {
 	var st logState
 	switch {
 	case len(data) > maxLogStateFile:
 		return nil, fmt.Errorf("%s is over %d bytes", LogStateFile, maxLogStateFile)
-	case json.Unmarshal(data, &st) != nil, st.Format != logStateFormat, len(st.Root) > 32:
+	case json.Unmarshal(data, &st) != nil, st.Format != logStateFormat, len(st.Root) > 32, len(st.MAC) != sha256.Size:
 		return nil, fmt.Errorf("%s is not a log-state record this version reads", LogStateFile)
-	case !hmac.Equal(st.MAC, w.logStateMAC(st.Size, st.Root)):
-		return nil, fmt.Errorf("%s does not verify under this wallet's key: it was changed, or belongs to another wallet", LogStateFile)
 	}
 	return &st, nil
 }
@@ -164,6 +175,11 @@ func (w *Wallet) checkLogState(fresh, accept bool) error {
 	if err != nil {
 		return fmt.Errorf("open the wallet's log: %w", err)
 	}
+	if sy, ok := w.db.(kv.Syncer); ok {
+		if err := sy.Sync(); err != nil {
+			return fmt.Errorf("open the wallet's store: %w", err)
+		}
+	}
 	if err := w.writeLogState(size, root); err != nil {
 		return err
 	}
@@ -176,11 +192,17 @@ func (w *Wallet) checkLogState(fresh, accept bool) error {
 }
 
 // recordLogState writes the log's state when a writer grew it. It runs
-// under the writer lock. A failure only leaves the record behind the store,
-// which the next write or unlock repairs; it never blocks the write.
+// under the writer lock. The store does not sync each commit, so it is
+// synced first: a power cut must never leave the record ahead of the store
+// (a false alarm at the next unlock). A failure only leaves the record
+// behind the store, which the next write or unlock repairs; it never
+// blocks the write.
 func (w *Wallet) recordLogState() {
 	size, root, err := w.storeState(0)
 	if err != nil || size == w.stateSize {
+		return
+	}
+	if sy, ok := w.db.(kv.Syncer); ok && sy.Sync() != nil {
 		return
 	}
 	if _, root, err = w.storeState(size); err == nil {

@@ -17,7 +17,7 @@ import (
 
 func init() {
 	register(&command{
-		name: "export", args: "--format fhir|ndjson|ips|csv|pdf [--kind K] [--ids A,B] [--from DATE] [--to DATE] [--locale xx-YY] [--no-attachments] -o FILE|DIR/", json: true,
+		name: "export", args: "--format fhir|ndjson|ips|csv|pdf [--kind K] [--ids A,B] [--from DATE] [--to DATE] [--locale xx-YY] [--no-attachments] [--type T] [--include-identifiers] -o FILE|DIR/", json: true,
 		summary: "write records to a file (ndjson with -o DIR/ writes one file per resource type)",
 		setup: with(func(fs *flag.FlagSet, o *exportOptions) {
 			fs.StringVar(&o.format, "format", "", "fhir, ndjson, ips, csv or pdf")
@@ -26,6 +26,8 @@ func init() {
 			fs.StringVar(&o.locale, "locale", "", "date format of the PDF, for example en-US, en-GB, de")
 			fs.BoolVar(&o.noAttachments, "no-attachments", false, "leave attached files out of a FHIR or NDJSON export")
 			fs.StringVar(&o.out, "o", "", "the file to write (a directory ending in / for one NDJSON file per type)")
+			fs.StringVar(&o.resourceType, "type", "", "the one resource type an NDJSON file holds (for example Observation)")
+			fs.BoolVar(&o.includeIdentifiers, "include-identifiers", false, "print social security, driver's licence and passport numbers in a PDF (left out by default)")
 		}, runExport),
 	})
 	register(&command{
@@ -55,9 +57,9 @@ func init() {
 }
 
 type exportOptions struct {
-	format, ids, locale, out string
-	selection                selectionFlags
-	noAttachments            bool
+	format, ids, locale, out, resourceType string
+	selection                              selectionFlags
+	noAttachments, includeIdentifiers      bool
 }
 
 type backupOptions struct{ out, backupPassFile string }
@@ -102,7 +104,8 @@ func runExport(c *call, o *exportOptions, args []string) error {
 		path += string(os.PathSeparator)
 	}
 	res, err := app.ExportRecords(c.session, format, export.Filter{Kinds: kinds, IDs: ids, From: from, To: to},
-		path, app.ExportOptions{Locale: o.locale, NoAttachments: o.noAttachments})
+		path, app.ExportOptions{Locale: o.locale, NoAttachments: o.noAttachments, Type: o.resourceType,
+			IncludeIdentifiers: o.includeIdentifiers})
 	if err != nil {
 		return err
 	}

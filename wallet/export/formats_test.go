@@ -115,9 +115,9 @@ func checkIPS(t *testing.T, data []byte, source []wallet.Record) (ipsComposition
 	}
 	// What an included resource refers to among the source records is included too.
 	srcURLs := map[string]bool{}
-	entries, _ := plan(source)
+	entries, _ := fhir.ResolveReferences(bundleEntries(source), fhir.ResolveOptions{AssignIDs: true})
 	for _, e := range entries {
-		srcURLs[e.fullURL] = true
+		srcURLs[e.FullURL] = true
 	}
 	for _, e := range b.Entry[1:] {
 		for _, ref := range references(e.Resource) {
@@ -164,7 +164,7 @@ func TestIPSOfIPSFixturesKeepsTheirReferencesResolvable(t *testing.T) {
 				t.Errorf("minimal IPS sections %v, want one allergy, medication and problem", filled)
 			}
 			if name == "ips/bundle-no-info-required-sections.json" {
-				if comp.Subject.Reference != "Patient/AAA1234" || filled["48765-2"] != 0 || filled["11369-6"] != 2 {
+				if comp.Subject.Reference != "https://terminz.azurewebsites.net/fhir/Patient/AAA1234" || filled["48765-2"] != 0 || filled["11369-6"] != 2 {
 					t.Errorf("subject %s sections %v", comp.Subject.Reference, filled)
 				}
 			}
@@ -259,13 +259,21 @@ func TestCSVDefusesFormulasButKeepsNegativeNumbers(t *testing.T) {
 
 func pdfText(t *testing.T, pdf []byte) string {
 	t.Helper()
+	return pdfTextMode(t, pdf, "-layout")
+}
+
+// pdfTextMode extracts a PDF's text with poppler's pdftotext: "-layout" as
+// it looks, "-raw" in content order (the lines of a wrapped table cell
+// follow one another).
+func pdfTextMode(t *testing.T, pdf []byte, mode string) string {
+	t.Helper()
 	bin, err := exec.LookPath("pdftotext")
 	if err != nil {
 		t.Skip("pdftotext (poppler-utils) is not installed; install it to check the PDF's text")
 	}
 	path := filepath.Join(t.TempDir(), "summary.pdf")
 	os.WriteFile(path, pdf, 0o600)
-	out, err := exec.Command(bin, "-layout", "-enc", "UTF-8", path, "-").Output()
+	out, err := exec.Command(bin, mode, "-enc", "UTF-8", path, "-").Output()
 	if err != nil {
 		t.Fatalf("pdftotext: %v", err)
 	}

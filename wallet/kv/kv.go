@@ -37,6 +37,12 @@ type DB interface {
 	Close() error
 }
 
+// Syncer is implemented by stores that can make every committed
+// transaction durable on demand (they do not sync each commit).
+type Syncer interface {
+	Sync() error
+}
+
 // KeyIterator is implemented by transactions that can list keys without
 // reading (or authenticating) their values.
 type KeyIterator interface {
