@@ -13,14 +13,18 @@ import (
 	"time"
 
 	"medwallet/wallet/ledger/witness"
+	"medwallet/wallet/share"
 )
 
 const usage = `usage:
   medwallet-node [--data DIR] [--listen MULTIADDR ...] [--https ADDR --cert F --key F]
                  [--public-host HOST] [--host-over-https] [--enroll open|manual] [--name NAME]
+                 [--quota-shares N] [--quota-bytes N] [--max-expiry D] [--max-long-lived-expiry D]
+                 [--witness-counter F]
   medwallet-node enroll list [--json] [--data DIR]
   medwallet-node enroll approve ORIGIN [--data DIR]
   medwallet-node enroll reject ORIGIN [--data DIR]
+  medwallet-node enroll remove ORIGIN [--data DIR]
 
 The data directory defaults to %s (MEDWALLET_NODE_HOME overrides it).
 `
@@ -72,6 +76,11 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&enroll, "enroll", "open", "who may enroll a log: open (anyone) or manual (queued for `enroll approve`)")
 	fs.StringVar(&cfg.Name, "name", "", "witness name, fixed at first start (default: <hostname>/medwallet-witness)")
 	fs.DurationVar(&cfg.PurgeInterval, "purge-every", DefaultPurgeInterval, "how often expired hosted shares are deleted")
+	fs.IntVar(&cfg.Quota.Shares, "quota-shares", share.DefaultQuotaShares, "live hosted shares one log may have (-1: no limit)")
+	fs.Int64Var(&cfg.Quota.Bytes, "quota-bytes", share.DefaultQuotaBytes, "bytes of hosted files one log may have (-1: no limit)")
+	fs.DurationVar(&cfg.MaxExpiry, "max-expiry", share.DefaultMaxExpiry, "longest a hosted share may live")
+	fs.DurationVar(&cfg.MaxLongLivedExpiry, "max-long-lived-expiry", 0, "longest a long-lived (L) share may live; 0 refuses L shares")
+	fs.StringVar(&cfg.WitnessCounter, "witness-counter", "", "file for the witness's cosignature counter, kept out of backups (default: witness.counter in the data directory)")
 	fs.BoolVar(&logJSON, "log-json", false, "write the log as JSON lines instead of text")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -129,6 +138,7 @@ func (n *Node) WriteBanner(w io.Writer) {
 	fmt.Fprintf(w, "  witness name: %s\n", n.Witness.Key().Name)
 	fmt.Fprintf(w, "  witness vkey: %s\n", n.WitnessKey())
 	fmt.Fprintf(w, "  enrollment:   %s\n", n.Policy())
+	fmt.Fprintf(w, "  hosting:      for followed logs only, signed uploads; %s\n", n.hostingSummary())
 	fmt.Fprintf(w, "  data:         %s\n", n.Dir())
 }
 
@@ -167,7 +177,7 @@ func runEnroll(args []string, stdout, stderr io.Writer) int {
 	action := pos[0]
 	switch {
 	case action == "list" && len(pos) == 1:
-	case (action == "approve" || action == "reject") && len(pos) == 2:
+	case (action == "approve" || action == "reject" || action == "remove") && len(pos) == 2:
 	default:
 		fs.Usage()
 		return 2
@@ -197,6 +207,12 @@ func runEnroll(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, "enroll reject: %v", decisionHint(err))
 		}
 		fmt.Fprintf(stdout, "rejected %s: the request is dropped (the wallet may ask again)\n", pos[1])
+	case "remove":
+		k, err := op.Remove(pos[1])
+		if err != nil {
+			return fail(stderr, "enroll remove: %v", decisionHint(err))
+		}
+		fmt.Fprintf(stdout, "removed %s: the witness no longer follows it, and %d hosted share(s) were deleted (the wallet may enrol again)\n", pos[1], k)
 	}
 	return 0
 }

@@ -51,3 +51,19 @@ func Keys(tx Txn, prefix []byte, fn func(key []byte) error) error {
 	}
 	return tx.Iterate(prefix, func(k, _ []byte) error { return fn(k) })
 }
+
+// Syncer is implemented by stores whose committed transactions may still
+// sit in operating-system buffers: Sync forces them to stable storage.
+type Syncer interface {
+	Sync() error
+}
+
+// Sync makes every transaction committed so far on db durable, where the
+// store needs telling (Badger without synchronous writes); others are
+// durable at commit already.
+func Sync(db DB) error {
+	if s, ok := db.(Syncer); ok {
+		return s.Sync()
+	}
+	return nil
+}
