@@ -231,6 +231,7 @@ func decisionHint(err error) error {
 type enrollmentJSON struct {
 	Origin     string    `json:"origin"`
 	Status     string    `json:"status"` // "pending" or "followed"
+	Bound      bool      `json:"bound"`  // the origin is derived from the log's key
 	Label      string    `json:"label,omitempty"`
 	VKey       string    `json:"vkey"`
 	Size       uint64    `json:"size"`
@@ -247,7 +248,7 @@ func status(e witness.Enrollment) string {
 func writeEnrollmentsJSON(stdout, stderr io.Writer, es []witness.Enrollment) int {
 	out := make([]enrollmentJSON, 0, len(es))
 	for _, e := range es {
-		out = append(out, enrollmentJSON{Origin: e.Origin, Status: status(e), Label: e.Label, VKey: e.VKey, Size: e.Size, EnrolledAt: e.EnrolledAt})
+		out = append(out, enrollmentJSON{Origin: e.Origin, Status: status(e), Bound: e.Bound, Label: e.Label, VKey: e.VKey, Size: e.Size, EnrolledAt: e.EnrolledAt})
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")

@@ -128,7 +128,7 @@ func (n *Node) relayAllowed(p peer.ID) bool {
 // can be reached through the relay.
 type nodeRelayACL struct{ n *Node }
 
-func (a nodeRelayACL) MayReserve(p peer.ID) bool { return a.n.relayAllowed(p) }
+func (a nodeRelayACL) MayReserve(p peer.ID) bool  { return a.n.relayAllowed(p) }
 func (a nodeRelayACL) MayReach(dest peer.ID) bool { return a.n.relayAllowed(dest) }
 
 // RemoveLog is the operator's `enroll remove`: the witness forgets the log,
