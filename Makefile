@@ -4,9 +4,10 @@
 GO      ?= go
 BIN     := bin
 # Fyne's cgo build needs these; the smoke test and the export tests need the rest.
+# (openssh-client: the litewitness test keeps the witness key in an ssh-agent.)
 FYNE_PKGS := libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev \
              libxi-dev libxxf86vm-dev libxkbcommon-dev libwayland-dev pkg-config gcc
-TEST_PKGS := xvfb xdotool x11-utils imagemagick poppler-utils age iproute2
+TEST_PKGS := xvfb xdotool x11-utils imagemagick poppler-utils age iproute2 postgresql openssh-client
 BENCHTIME ?= 1x
 
 .PHONY: run test bench build deps deps-build deps-test smoke package fuzz clean node
@@ -30,6 +31,7 @@ deps-build:
 	@scripts/apt-install.sh $(FYNE_PKGS)
 deps-test:
 	@scripts/apt-install.sh $(TEST_PKGS)
+	@scripts/pg-test-user.sh
 
 # Everything but the window builds and tests without cgo; the UI and the
 # real binary build with it; the smoke test runs the binary under Xvfb.

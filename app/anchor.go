@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
+	"net/url"
 	"strings"
 
 	"medwallet/app/peer"
@@ -11,11 +13,21 @@ import (
 )
 
 // WitnessURL turns what a person types for a witness (a multiaddr ending in
-// /p2p/<id>, or an https URL of a clinic node) into the base URL the log's
-// witness client calls, remembering a peer's addresses on the way.
+// /p2p/<id>, an https URL, or an http URL of a witness on this computer) into
+// the base URL the log's witness client calls, remembering a peer's addresses
+// on the way.
 func (p *Peer) WitnessURL(addr string) (string, error) {
 	switch {
 	case strings.HasPrefix(addr, "https://"):
+		return strings.TrimRight(addr, "/"), nil
+	case strings.HasPrefix(addr, "http://"):
+		// Plain HTTP only where nothing crosses a network: cosignatures are
+		// verified either way, but the checkpoint's origin is nobody else's
+		// business.
+		u, err := url.Parse(addr)
+		if err != nil || !isLoopback(u.Hostname()) {
+			return "", fmt.Errorf("witness %q: plain http is accepted only for a witness on this computer (127.0.0.1, ::1, localhost); use its https URL", addr)
+		}
 		return strings.TrimRight(addr, "/"), nil
 	case strings.HasPrefix(addr, "/"):
 		id, err := peer.ParseAddr(addr)
@@ -34,6 +46,14 @@ func (p *Peer) WitnessURL(addr string) (string, error) {
 		return PeerURL(info.ID), nil
 	}
 	return "", fmt.Errorf("witness %q: give a multiaddr ending in /p2p/<peer id> or an https:// URL", addr)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // Anchor enrols the wallet's log with any new witnesses given, then signs a
@@ -57,6 +77,10 @@ func Anchor(ctx context.Context, s *Session, p *Peer, witnesses []string) (ledge
 			continue
 		}
 		w, err := s.Wallet.Enroll(ctx, hc, url, s.Wallet.Settings().Name)
+		if errors.Is(err, ledger.ErrNoEnrollment) {
+			l := s.Wallet.Log()
+			return ledger.Anchoring{}, fmt.Errorf("witness %s: %w; ask its operator for its verification key and to add origin %s with verification key %s, then add it with that key (medwallet anchor --witness %s --witness-key KEY)", addr, err, l.Origin(), l.VerifierKey(), addr)
+		}
 		if err != nil {
 			return ledger.Anchoring{}, fmt.Errorf("enrol with witness %s: %w", addr, err)
 		}
@@ -75,4 +99,21 @@ func hasWitnessURL(ws []ledger.Witness, url string) bool {
 		}
 	}
 	return false
+}
+
+// AddStandardWitness configures a standard C2SP witness, one its operator
+// configures with the log's origin and verification key instead of Medwallet
+// enrolment: addr is where it listens (as WitnessURL takes it), vkey its
+// cosignature verification key from the operator. Anchor then uses it through
+// plain add-checkpoint.
+func AddStandardWitness(s *Session, p *Peer, addr, vkey string) (ledger.Witness, error) {
+	base, err := p.WitnessURL(addr)
+	if err != nil {
+		return ledger.Witness{}, err
+	}
+	w, err := s.Wallet.AddWitness(base, vkey)
+	if err != nil {
+		return ledger.Witness{}, fmt.Errorf("add witness %s: %w", addr, err)
+	}
+	return w, nil
 }

@@ -4,6 +4,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -59,6 +60,8 @@ type Session struct {
 	closers []func()
 	locked  bool
 	busy    int
+	// lockedC is closed when the session locks (made on first use).
+	lockedC chan struct{}
 }
 
 // NewSession wraps an open wallet. Auto-lock follows the wallet's setting.
@@ -93,15 +96,11 @@ func (s *Session) resetLocked() {
 }
 
 func (s *Session) idleExpired() {
-	s.mu.Lock()
-	busy := s.busy > 0
-	s.mu.Unlock()
-	if busy {
-		// Long work (an import, a backup) counts as activity.
+	// Long work (an import, a backup) counts as activity; waiting on the
+	// network does not (see untilLocked).
+	if !s.lock(true) {
 		s.Touch()
-		return
 	}
-	s.Lock()
 }
 
 // Touch records user activity and restarts the idle timer.
@@ -114,7 +113,19 @@ func (s *Session) Touch() {
 // Busy marks long-running work; the returned function ends it. A busy
 // session does not auto-lock.
 func (s *Session) Busy() func() {
+	done, _ := s.busyUnlessLocked()
+	return done
+}
+
+// busyUnlessLocked marks long-running work, as Busy does, unless the session
+// has already locked: checking and marking at once, so that auto-lock cannot
+// slip in between.
+func (s *Session) busyUnlessLocked() (func(), error) {
 	s.mu.Lock()
+	if s.locked {
+		s.mu.Unlock()
+		return func() {}, ErrSessionLocked
+	}
 	s.busy++
 	s.mu.Unlock()
 	return func() {
@@ -122,7 +133,28 @@ func (s *Session) Busy() func() {
 		s.busy--
 		s.mu.Unlock()
 		s.Touch()
+	}, nil
+}
+
+// untilLocked returns a context that ends, with ErrSessionLocked as its
+// cause, when the session locks: network waits run under it and are not
+// marked Busy, so a peer that trickles bytes cannot keep the wallet open.
+func (s *Session) untilLocked(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	s.mu.Lock()
+	if s.lockedC == nil { // not locked yet: Lock closes what it finds
+		s.lockedC = make(chan struct{})
 	}
+	lockedC := s.lockedC
+	s.mu.Unlock()
+	go func() {
+		select {
+		case <-lockedC:
+			cancel(ErrSessionLocked)
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { cancel(context.Canceled) }
 }
 
 // OnLock registers fn to run when the session locks.
@@ -147,13 +179,26 @@ func (s *Session) Locked() bool {
 }
 
 // Lock closes the wallet, zeroing its keys, and runs the OnLock callbacks.
-func (s *Session) Lock() {
+func (s *Session) Lock() { s.lock(false) }
+
+// lock locks the session; unlessBusy leaves a busy session open. It
+// reports whether the session is locked when it returns.
+func (s *Session) lock(unlessBusy bool) bool {
 	s.mu.Lock()
 	if s.locked {
 		s.mu.Unlock()
-		return
+		return true
+	}
+	if unlessBusy && s.busy > 0 {
+		s.mu.Unlock()
+		return false
 	}
 	s.locked = true
+	lockedC := s.lockedC
+	if lockedC == nil {
+		lockedC = make(chan struct{})
+		s.lockedC = lockedC
+	}
 	if s.timer != nil {
 		s.timer.Stop()
 	}
@@ -163,9 +208,12 @@ func (s *Session) Lock() {
 		closers[i]()
 	}
 	s.Wallet.Close()
+	// Network waits end once the wallet is closed, so none outlives it.
+	close(lockedC)
 	for _, fn := range onLock {
 		fn()
 	}
+	return true
 }
 
 // CheckSecret verifies a passphrase (or, with recovery, a recovery key's

@@ -9,21 +9,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"sort"
 	"strings"
 	"time"
 
-	"medwallet/app/peer"
 	"medwallet/wallet"
 	"medwallet/wallet/fhir"
 	"medwallet/wallet/kv"
 	"medwallet/wallet/ledger"
 	"medwallet/wallet/share"
 	"medwallet/wallet/shc"
-
-	ma "github.com/multiformats/go-multiaddr"
 )
 
 // Where the wallet keeps what it received: one note per redeemed share and,
@@ -40,9 +36,6 @@ const (
 
 // ErrNotReceived means the record did not come from a redeemed share.
 var ErrNotReceived = errors.New("the record did not come from a received share")
-
-// fetchLimits bound what a redeemed share may send.
-var fetchLimits = share.Limits{FileBytes: MaxShareBundle, TotalBytes: 4 * MaxShareBundle}
 
 // Received is a redeemed share: where it came from and what became of
 // every file and record in it.
@@ -107,13 +100,12 @@ type incoming struct {
 // proof (cosignatures count when the witness is one this wallet is
 // configured with), stores the records under Received and keeps the
 // verdicts for their badges. Standard links from other systems redeem too;
-// their records show as not anchored.
-func Redeem(ctx context.Context, s *Session, text, passcode, recipient string) (*Received, error) {
+// their records show as not anchored. The link reaches only what it names,
+// within a deadline (see RedeemOption).
+func Redeem(ctx context.Context, s *Session, text, passcode, recipient string, opts ...RedeemOption) (*Received, error) {
 	if s.Locked() {
 		return nil, ErrSessionLocked
 	}
-	done := s.Busy()
-	defer done()
 	l, err := share.Parse(text)
 	if err != nil {
 		return nil, fmt.Errorf("redeem: %w", err)
@@ -121,10 +113,17 @@ func Redeem(ctx context.Context, s *Session, text, passcode, recipient string) (
 	if recipient == "" {
 		recipient = DefaultRecipient
 	}
-	files, from, err := fetchShare(ctx, s, l, recipient, passcode)
+	files, from, err := fetchShare(ctx, s, l, recipient, passcode, redeemOptionsFor(s, opts))
 	if err != nil {
 		return nil, fmt.Errorf("redeem %s: %w", linkName(l), err)
 	}
+	// Waiting on the network above was not activity; storing is, and it
+	// starts only if the wallet is still unlocked.
+	done, err := s.busyUnlessLocked()
+	if err != nil {
+		return nil, fmt.Errorf("redeem %s: %w", linkName(l), err)
+	}
+	defer done()
 	w := s.Wallet
 	trusted, err := trustedWitnesses(w)
 	if err != nil {
@@ -199,86 +198,6 @@ func newReceiptID() string {
 	var b [12]byte
 	rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// definitive reports whether a fetch error is the share's own answer
-// (refused, expired, wrong passcode, bad content), so that trying another
-// place for it would change nothing or cost an attempt.
-func definitive(err error) bool {
-	var pe *share.ErrPasscode
-	return errors.As(err, &pe) || errors.Is(err, share.ErrNotFound) || errors.Is(err, share.ErrExpired) ||
-		errors.Is(err, share.ErrPasscodeRequired) || errors.Is(err, share.ErrDecrypt) || errors.Is(err, share.ErrTooLarge) ||
-		errors.Is(err, share.ErrUnsupportedVersion) || errors.Is(err, share.ErrMalformedJWE) ||
-		errors.Is(err, share.ErrMalformedManifest) || errors.Is(err, share.ErrUnknownContent)
-}
-
-// fetchShare gets a link's files from its _p2p peer first, then from its
-// https URL, and says which one answered.
-func fetchShare(ctx context.Context, s *Session, l share.Link, recipient, passcode string) ([]share.FetchedFile, string, error) {
-	var errs []error
-	if l.P2P != nil {
-		files, from, err := fetchP2P(ctx, s, l, recipient, passcode)
-		if err == nil {
-			return files, from, nil
-		}
-		if definitive(err) {
-			return nil, "", err
-		}
-		errs = append(errs, err)
-	}
-	if u, err := url.Parse(l.URL); err == nil && u.Scheme == "https" {
-		files, err := share.Fetch(ctx, s.httpClient(), l, recipient, passcode, fetchLimits)
-		if err == nil {
-			return files, u.Scheme + "://" + u.Host, nil
-		}
-		if definitive(err) || len(errs) == 0 {
-			return nil, "", err
-		}
-		errs = append(errs, fmt.Errorf("%s: %w", u.Host, err))
-	}
-	if len(errs) == 0 {
-		return nil, "", fmt.Errorf("the link names no peer and no https URL to fetch it from")
-	}
-	return nil, "", errors.Join(errs...)
-}
-
-func fetchP2P(ctx context.Context, s *Session, l share.Link, recipient, passcode string) ([]share.FetchedFile, string, error) {
-	info, err := peer.ParseAddr("/p2p/" + l.P2P.Peer)
-	if err != nil {
-		return nil, "", fmt.Errorf("the link's peer: %w", err)
-	}
-	for _, a := range l.P2P.Addrs {
-		m, err := ma.NewMultiaddr(a)
-		if err != nil {
-			continue // one unreadable address does not spoil the others
-		}
-		if bare, id := splitP2P(m); id == "" || id == info.ID.String() {
-			info.Addrs = append(info.Addrs, bare)
-		}
-	}
-	p, err := ensurePeer(s)
-	if err != nil {
-		return nil, "", err
-	}
-	if len(info.Addrs) > 0 {
-		p.Host.Libp2p().Peerstore().AddAddrs(info.ID, info.Addrs, time.Hour)
-	}
-	c := p.Host.Client(peer.AddrInfo{ID: info.ID})
-	defer c.CloseIdleConnections()
-	files, err := share.Fetch(ctx, c, l, recipient, passcode, fetchLimits)
-	if err != nil {
-		return nil, "", fmt.Errorf("peer %s: %w", info.ID, err)
-	}
-	return files, "peer " + info.ID.String(), nil
-}
-
-// splitP2P separates a trailing /p2p/<id> from a multiaddr.
-func splitP2P(m ma.Multiaddr) (ma.Multiaddr, string) {
-	bare, last := ma.SplitLast(m)
-	if last != nil && last.Protocol().Code == ma.P_P2P {
-		return bare, last.Value()
-	}
-	return m, ""
 }
 
 // cardGroups verifies the SMART Health Cards of a file and returns their

@@ -520,7 +520,7 @@ func TestHostedShareOverHTTPSIsAStandardLinkAndRevocationReachesTheNode(t *testi
 	if len(hosted) != 1 || len(hosted[0].Key) != 0 {
 		t.Fatalf("the node holds %d shares (key stored: %v)", len(hosted), len(hosted) == 1 && len(hosted[0].Key) > 0)
 	}
-	rcv, err := Redeem(ctx, clinician, res.Link, "", "Front desk")
+	rcv, err := Redeem(ctx, clinician, res.Link, "", "Front desk", AllowPrivateHosts())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -539,7 +539,7 @@ func TestHostedShareOverHTTPSIsAStandardLinkAndRevocationReachesTheNode(t *testi
 	if err := RevokeShare(ctx, patient, res.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Redeem(ctx, clinician, res.Link, "", "x"); !errors.Is(err, share.ErrNotFound) {
+	if _, err := Redeem(ctx, clinician, res.Link, "", "x", AllowPrivateHosts()); !errors.Is(err, share.ErrNotFound) {
 		t.Errorf("after revoke: %v", err)
 	}
 	hosted, _ = nodeReg.List()
@@ -656,7 +656,7 @@ func TestRedeemTheHL7IPSLinkFromAnotherSystem(t *testing.T) {
 	link, _ := l.Encode()
 
 	clinician := newSession(t, "clinician")
-	rcv, err := Redeem(context.Background(), clinician, "https://viewer.example.org/shlink.html#"+link, "", "Dr. Ngo")
+	rcv, err := Redeem(context.Background(), clinician, "https://viewer.example.org/shlink.html#"+link, "", "Dr. Ngo", AllowPrivateHosts())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -700,7 +700,7 @@ func TestRedeemACardLinkStoresTheCardsBundle(t *testing.T) {
 	defer srv.Close()
 	link, _ := share.Link{URL: srv.URL + "/card", Key: key, Flags: "U", Label: "Vaccination card"}.Encode()
 	clinician := newSession(t, "clinician")
-	rcv, err := Redeem(context.Background(), clinician, link, "", "Dr. Ngo")
+	rcv, err := Redeem(context.Background(), clinician, link, "", "Dr. Ngo", AllowPrivateHosts())
 	if err != nil {
 		t.Fatal(err)
 	}

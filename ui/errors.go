@@ -19,6 +19,7 @@ import (
 	"medwallet/wallet/keys"
 	"medwallet/wallet/kv"
 	"medwallet/wallet/ledger"
+	"medwallet/wallet/share"
 )
 
 // advice says, for each error callers switch on, what happened in words a
@@ -49,6 +50,11 @@ var advice = []struct {
 	{ledger.ErrNoQuorum, "Too few witnesses cosigned the log this time. The checkpoint is kept; anchor again when the witnesses are reachable, or lower the number required."},
 	{ledger.ErrNotEnrolled, "The witness does not follow your wallet's log yet: its clinic must approve the enrolment first. Try again later."},
 	{ledger.ErrRefused, "The witness refused the checkpoint. Ask the clinic that runs it whether your wallet is still enrolled."},
+	{ledger.ErrLogNotAdded, "The witness's operator has not added your wallet's log yet. Give them the origin and verification key named below (the command 'medwallet log' prints them too), then anchor again."},
+	{ledger.ErrNoEnrollment, "This is a standard C2SP witness: it does not enrol wallets itself. Ask its operator for its verification key and give them your log's origin and key, named below; then add it with that key (medwallet anchor --witness URL --witness-key KEY)."},
+	{share.ErrTimedOut, "The share's server did not answer in time. Check this computer's network and try again, or ask the sender whether the share is still online."},
+	{share.ErrPrivateAddress, "The link points at a server on this computer or your local network, which links may not do unless you allow it. If you trust it, tick “Open links whose server is on this computer or a private network” in Settings, or add the clinic node as a witness."},
+	{share.ErrRefusedDestination, "The link, or the server it names, tried to send Medwallet somewhere else, so nothing was fetched. Ask the sender for a new link."},
 	{peer.ErrUnreachable, "That peer could not be reached. Check that it is running and that this computer is on the network, then try again."},
 	{peer.ErrWrongPeer, "A different peer answered at that address. Check the address with the clinic; it may have changed."},
 	{backup.ErrWrongKey, "That recovery key or passphrase does not open this backup. Check it, or choose the other way in if a backup passphrase was set when it was made."},

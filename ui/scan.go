@@ -114,9 +114,9 @@ func (v *scanView) redeem() {
 	v.open.Disable()
 	passcode := v.passcode.Text
 	sess := v.m.sess
-	busy := sess.Busy()
+	// Not marked busy: waiting on the link's server must not hold off
+	// auto-lock (Redeem marks its own storing busy).
 	v.m.s.background(func() {
-		defer busy()
 		rcv, err := app.Redeem(context.Background(), sess, text, passcode, app.DefaultRecipient)
 		v.m.s.do(func() {
 			v.progress.Hide()

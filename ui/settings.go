@@ -105,10 +105,18 @@ func newSettingsView(m *mainScreen) *settingsView {
 	v.message.Wrapping = fyne.TextWrapWord
 	v.change = widget.NewButton("Change passphrase", v.changePassphrase)
 
+	// Off by default: a link someone else made may not reach this computer
+	// or the LAN unless its host is a witness the user added.
+	privateHosts := widget.NewCheck("Open links whose server is on this computer or a private network", func(on bool) {
+		v.save(func(st *wallet.Settings) { st.Redeem.AllowPrivateHosts = on })
+	})
+	privateHosts.Checked = cur.Redeem.AllowPrivateHosts
+
 	general := widget.NewForm(
 		widget.NewFormItem("Wallet name", container.NewBorder(nil, nil, nil, saveName, v.name)),
 		widget.NewFormItem("Lock automatically", v.autoLock),
 		widget.NewFormItem("Theme", v.theme),
+		widget.NewFormItem("Received links", privateHosts),
 	)
 	passForm := widget.NewForm(
 		widget.NewFormItem("Current passphrase", v.old),

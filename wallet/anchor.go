@@ -115,3 +115,25 @@ func (w *Wallet) RemoveWitness(name string) error {
 		return fmt.Errorf("remove witness %q: %w", name, ErrNoSuchWitness)
 	})
 }
+
+// AddWitness configures a standard C2SP witness (one without Medwallet
+// enrolment) at baseURL with its cosignature verification key vkey.
+func (w *Wallet) AddWitness(baseURL, vkey string) (ledger.Witness, error) {
+	unlock := w.lockWrite()
+	defer unlock()
+	if err := w.checkOpen(); err != nil {
+		return ledger.Witness{}, err
+	}
+	return w.log.AddWitness(w.db, baseURL, vkey)
+}
+
+// LogReport describes the wallet's log: its origin and verification key (what
+// a witness operator adds), its size and its latest checkpoint.
+func (w *Wallet) LogReport() (ledger.LogReport, error) {
+	var r ledger.LogReport
+	err := w.db.View(func(tx kv.Txn) (err error) {
+		r, err = w.log.Report(tx)
+		return err
+	})
+	return r, err
+}

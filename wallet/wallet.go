@@ -244,6 +244,18 @@ type Settings struct {
 	Name            string `json:"name,omitempty"`
 	AutoLockMinutes int    `json:"autoLockMinutes"`
 	Theme           string `json:"theme,omitempty"` // "light", "dark" or "" for the system's
+	// Redeem is how opening a link someone else made reaches its server.
+	Redeem RedeemSettings `json:"redeem,omitzero"`
+}
+
+// RedeemSettings bound what a link someone else made can make the wallet do.
+type RedeemSettings struct {
+	// TimeoutSeconds is the most a redeem may wait on the network; 0 means
+	// 60 s.
+	TimeoutSeconds int `json:"timeoutSeconds,omitempty"`
+	// AllowPrivateHosts lets a link's https host be on this computer or a
+	// private network (a clinic node on the LAN that is not a witness).
+	AllowPrivateHosts bool `json:"allowPrivateHosts,omitempty"`
 }
 
 // DefaultAutoLock is the idle time after which an unlocked wallet locks.
@@ -278,6 +290,9 @@ func (w *Wallet) Settings() Settings {
 func (w *Wallet) SaveSettings(s Settings) error {
 	if s.AutoLockMinutes < 0 || s.AutoLockMinutes > 24*60 {
 		return fmt.Errorf("auto-lock must be between 0 (never) and 1440 minutes, not %d", s.AutoLockMinutes)
+	}
+	if s.Redeem.TimeoutSeconds < 0 || s.Redeem.TimeoutSeconds > 3600 {
+		return fmt.Errorf("the redeem timeout must be between 1 and 3600 seconds, or 0 for the default, not %d", s.Redeem.TimeoutSeconds)
 	}
 	switch s.Theme {
 	case "", "light", "dark":

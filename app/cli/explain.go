@@ -5,6 +5,7 @@ import (
 
 	"medwallet/wallet/keys"
 	"medwallet/wallet/kv"
+	"medwallet/wallet/share"
 )
 
 // advice adds what to do to errors whose text says only what happened.
@@ -18,6 +19,7 @@ var advice = []struct {
 	{keys.ErrBadRecoveryKey, "it is 64 characters in groups as printed; check each group and try again"},
 	{keys.ErrNewerFormat, "install the latest Medwallet to open it"},
 	{keys.ErrCorruptHeader, "restore the wallet from a backup ('medwallet restore FILE.age') or unlock a copy of wallet.json you kept"},
+	{share.ErrPrivateAddress, "if you trust that server, run redeem again with --allow-private-hosts"},
 	{kv.ErrTampered, "the wallet's files were changed outside Medwallet; restore from a backup ('medwallet restore FILE.age')"},
 }
 

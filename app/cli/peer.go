@@ -26,13 +26,14 @@ func (m *multiFlag) Set(v string) error {
 
 func init() {
 	register(&command{
-		name: "anchor", args: "[--witness ADDR ...] [--remove-witness NAME] [--quorum K] [--json]",
+		name: "anchor", args: "[--witness ADDR ... | --witness ADDR --witness-key VKEY] [--remove-witness NAME] [--quorum K] [--json]",
 		summary: "sign the log and have witnesses (clinic nodes) cosign it",
 		flags: func(fs *flag.FlagSet, c *call) {
 			jsonFlag(fs, c)
 			var w multiFlag
 			fs.Var(&w, "witness", "enrol with this witness first: a multiaddr ending in /p2p/<id>, or an https URL (repeatable)")
 			c.opts["witness"] = &w
+			c.opts["witness-key"] = fs.String("witness-key", "", "the --witness is a standard C2SP witness (no Medwallet enrolment) with this cosignature verification key, from its operator; give its operator what 'medwallet log' prints")
 			c.opts["quorum"] = fs.Int("quorum", 0, "how many witnesses must cosign (default 1)")
 			c.opts["remove"] = fs.String("remove-witness", "", "stop anchoring with the witness of this name (as 'anchor' prints it), then anchor with the rest")
 		},
@@ -83,7 +84,19 @@ func runAnchor(c *call, args []string) error {
 			return err
 		}
 	}
-	a, err := app.Anchor(c.ctx, c.session, p, *c.opts["witness"].(*multiFlag))
+	witnesses := *c.opts["witness"].(*multiFlag)
+	if vkey := c.str("witness-key"); vkey != "" {
+		if len(witnesses) != 1 {
+			return fmt.Errorf("anchor: give --witness-key with exactly one --witness, the witness it belongs to")
+		}
+		w, err := app.AddStandardWitness(c.session, p, witnesses[0], vkey)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.env.Stderr, "Added standard witness %s at %s.\n", w.Name, w.URL)
+		witnesses = nil
+	}
+	a, err := app.Anchor(c.ctx, c.session, p, witnesses)
 	if a.Checkpoint.Note != nil {
 		if c.json {
 			if perr := c.printJSON(a.Report()); perr != nil {

@@ -40,7 +40,7 @@ func init() {
 		run: runShare,
 	})
 	register(&command{
-		name: "redeem", args: "(LINK | --qr IMAGE) [--passcode-file F] [--recipient NAME] [--out FILE] [--json]",
+		name: "redeem", args: "(LINK | --qr IMAGE) [--passcode-file F] [--recipient NAME] [--out FILE] [--timeout D] [--allow-private-hosts] [--json]",
 		summary: "open a share link or QR code, verify the records and keep them under Received",
 		flags: func(fs *flag.FlagSet, c *call) {
 			jsonFlag(fs, c)
@@ -48,6 +48,8 @@ func init() {
 			c.opts["passcode-file"] = fs.String("passcode-file", "", "the share's passcode, on the first line of this file")
 			c.opts["recipient"] = fs.String("recipient", "", "your name or your clinic's, shown to the patient in the share's access log")
 			c.opts["out"] = fs.String("out", "", "also save the received FHIR Bundle to this file")
+			c.opts["timeout"] = fs.Duration("timeout", 0, "give up waiting on the network after this long (default: the wallet's setting, 60s unless changed)")
+			c.opts["allow-private-hosts"] = fs.Bool("allow-private-hosts", false, "let the link's https host be on this computer or a private network (a clinic node on your LAN that is not one of your witnesses)")
 		},
 		run: runRedeem,
 	})
@@ -326,7 +328,15 @@ func runRedeem(c *call, args []string) error {
 	if _, err := c.wallet(); err != nil {
 		return err
 	}
-	rcv, err := app.Redeem(c.ctx, c.session, text, passcode, c.str("recipient"))
+	timeout := *c.opts["timeout"].(*time.Duration)
+	if timeout < 0 {
+		return fmt.Errorf("redeem: --timeout must be positive, like 90s or 2m")
+	}
+	opts := []app.RedeemOption{app.RedeemTimeout(timeout)}
+	if *c.opts["allow-private-hosts"].(*bool) {
+		opts = append(opts, app.AllowPrivateHosts())
+	}
+	rcv, err := app.Redeem(c.ctx, c.session, text, passcode, c.str("recipient"), opts...)
 	if err != nil {
 		return err
 	}

@@ -39,9 +39,10 @@ type runningNode struct {
 	id     string
 	addrs  []string
 	vkey   string
+	https  string // base URL of the HTTPS service, when it has one
 }
 
-func startBinary(t *testing.T, bin string, args ...string) *runningNode {
+func startBinary(t testing.TB, bin string, args ...string) *runningNode {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	stdout, err := cmd.StdoutPipe()
@@ -84,6 +85,8 @@ func startBinary(t *testing.T, bin string, args ...string) *runningNode {
 				rn.addrs = append(rn.addrs, value)
 			case "witness vkey":
 				rn.vkey = value
+			case "https":
+				rn.https = strings.Fields(value)[0]
 			case "data":
 				if rn.id == "" || len(rn.addrs) == 0 || rn.vkey == "" {
 					t.Fatalf("banner incomplete: id %q addrs %v vkey %q", rn.id, rn.addrs, rn.vkey)
@@ -100,7 +103,7 @@ func startBinary(t *testing.T, bin string, args ...string) *runningNode {
 	}
 }
 
-func (rn *runningNode) kill(t *testing.T) {
+func (rn *runningNode) kill(t testing.TB) {
 	t.Helper()
 	if err := rn.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)

@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"medwallet/app/node/pgstore"
 
 	"medwallet/wallet/ledger/witness"
 	"medwallet/wallet/share"
@@ -19,22 +22,34 @@ import (
 const usage = `usage:
   medwallet-node [--data DIR] [--listen MULTIADDR ...] [--https ADDR --cert F --key F]
                  [--public-host HOST] [--host-over-https] [--enroll open|manual] [--name NAME]
+                 [--store postgres://… --witness-key FILE] [--health ADDR]
                  [--quota-shares N] [--quota-bytes N] [--max-expiry D] [--max-long-lived-expiry D]
                  [--witness-counter F]
-  medwallet-node enroll list [--json] [--data DIR]
-  medwallet-node enroll approve ORIGIN [--data DIR]
-  medwallet-node enroll reject ORIGIN [--data DIR]
-  medwallet-node enroll remove ORIGIN [--data DIR]
+  medwallet-node enroll list [--json] [--data DIR | --store URL]
+  medwallet-node enroll approve ORIGIN [--data DIR | --store URL]
+  medwallet-node enroll reject ORIGIN [--data DIR | --store URL]
+  medwallet-node enroll remove ORIGIN [--data DIR | --store URL]
+  medwallet-node migrate --store URL
+  medwallet-node keygen -o FILE [--name NAME]
 
 The data directory defaults to %s (MEDWALLET_NODE_HOME overrides it).
+--store defaults to $MEDWALLET_NODE_STORE; without either the node keeps its
+state in the data directory.
 `
 
 // Main runs the medwallet-node command line with args (without the program
 // name) until ctx ends (SIGINT/SIGTERM in the real binary), and returns the
 // exit status: 0 for success, 1 for a failure, 2 for a usage error.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "enroll" {
-		return runEnroll(args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "enroll":
+			return runEnroll(args[1:], stdout, stderr)
+		case "migrate":
+			return runMigrate(ctx, args[1:], stdout, stderr)
+		case "keygen":
+			return runKeygen(args[1:], stdout, stderr)
+		}
 	}
 	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
 		fmt.Fprintf(stdout, usage, DefaultDir())
@@ -82,6 +97,9 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.MaxLongLivedExpiry, "max-long-lived-expiry", 0, "longest a long-lived (L) share may live; 0 refuses L shares")
 	fs.StringVar(&cfg.WitnessCounter, "witness-counter", "", "file for the witness's cosignature counter, kept out of backups (default: witness.counter in the data directory)")
 	fs.BoolVar(&logJSON, "log-json", false, "write the log as JSON lines instead of text")
+	fs.StringVar(&cfg.Store, "store", os.Getenv(EnvStore), "PostgreSQL URL of the database several nodes share (default $"+EnvStore+"; empty: Badger in the data directory)")
+	fs.StringVar(&cfg.WitnessKeyFile, "witness-key", "", "witness key file from `medwallet-node keygen` (required with --store)")
+	fs.StringVar(&cfg.HealthAddr, "health", "", "also serve /healthz and /readyz on plain HTTP at this address, for a load balancer")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -139,6 +157,12 @@ func (n *Node) WriteBanner(w io.Writer) {
 	fmt.Fprintf(w, "  witness vkey: %s\n", n.WitnessKey())
 	fmt.Fprintf(w, "  enrollment:   %s\n", n.Policy())
 	fmt.Fprintf(w, "  hosting:      for followed logs only, signed uploads; %s\n", n.hostingSummary())
+	if n.cfg.Store != "" {
+		fmt.Fprintf(w, "  store:        %s\n", pgstore.Redact(n.cfg.Store))
+	}
+	if a := n.HealthAddr(); a != "" {
+		fmt.Fprintf(w, "  health:       http://%s/readyz\n", a)
+	}
 	fmt.Fprintf(w, "  data:         %s\n", n.Dir())
 }
 
@@ -162,6 +186,7 @@ func splitInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 func runEnroll(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("medwallet-node enroll", stderr)
 	dir := fs.String("data", DefaultDir(), "data directory of the node")
+	store := fs.String("store", os.Getenv(EnvStore), "PostgreSQL URL of the nodes' shared database (default $"+EnvStore+")")
 	asJSON := fs.Bool("json", false, "list as JSON")
 	pos, err := splitInterspersed(fs, args)
 	if err != nil {
@@ -182,7 +207,12 @@ func runEnroll(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	op, err := OpenOperator(*dir)
+	var op Operator
+	if *store != "" {
+		op, err = OpenStoreOperator(*store)
+	} else {
+		op, err = OpenOperator(*dir)
+	}
 	if err != nil {
 		return fail(stderr, "enroll %s: %v", action, err)
 	}
@@ -269,4 +299,54 @@ func writeEnrollments(w io.Writer, es []witness.Enrollment) {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", e.Origin, status(e), e.Size, e.EnrolledAt.Format(time.DateOnly), e.Label)
 	}
 	tw.Flush()
+}
+
+func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("medwallet-node migrate", stderr)
+	store := fs.String("store", os.Getenv(EnvStore), "PostgreSQL URL of the nodes' shared database (default $"+EnvStore+")")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *store == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "medwallet-node migrate: give the database with --store postgres://… (or $"+EnvStore+")")
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	from, to, err := pgstore.Migrate(ctx, *store)
+	if err != nil {
+		return fail(stderr, "%v", err)
+	}
+	if from == to {
+		fmt.Fprintf(stdout, "the schema is up to date (version %d)\n", to)
+	} else {
+		fmt.Fprintf(stdout, "migrated the schema from version %d to %d\n", from, to)
+	}
+	return 0
+}
+
+func runKeygen(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("medwallet-node keygen", stderr)
+	out := fs.String("o", "", "file to write the witness key to (must not exist)")
+	name := fs.String("name", DefaultWitnessName(), "witness name (part of the vkey every wallet trusts)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *out == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "medwallet-node keygen: give the file to write with -o FILE")
+		return 2
+	}
+	vkey, err := WriteWitnessKey(*out, *name)
+	if err != nil {
+		return fail(stderr, "keygen: %v", err)
+	}
+	fmt.Fprintf(stdout, "wrote %s (owner-only): copy it to every node and start them with --witness-key %s\n", *out, *out)
+	fmt.Fprintf(stdout, "witness vkey: %s\n", vkey)
+	return 0
 }

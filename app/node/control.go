@@ -168,16 +168,17 @@ type Operator interface {
 }
 
 // ErrNoNode means the data directory holds no node.
-var ErrNoNode = errors.New("no medwallet-node data here: start the node once, or give its directory with --data")
+var ErrNoNode = errors.New("no medwallet-node data here: start the node once, or give its directory with --data (or, for nodes on PostgreSQL, the database with --store)")
 
-// OpenOperator reaches the node whose data directory is dir.
+// OpenOperator reaches the node whose data directory is dir: the running
+// node over its control socket (whatever its store), else its Badger store.
 func OpenOperator(dir string) (Operator, error) {
-	if _, err := os.Stat(filepath.Join(dir, WitnessKeyFile)); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w", dir, ErrNoNode)
-	}
 	sock := filepath.Join(dir, ControlSocket)
 	if c, err := dialControl(sock); err == nil {
 		return c, nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, WitnessKeyFile)); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", dir, ErrNoNode)
 	}
 	db, err := kv.OpenBadger(filepath.Join(dir, DBDir), kv.Options{})
 	if errors.Is(err, kv.ErrInUse) {

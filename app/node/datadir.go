@@ -78,7 +78,7 @@ func prepareDir(dir string) error {
 // loadOrCreateKey reads the Ed25519 key in file, generating and storing a
 // fresh one (0600) on first start.
 func loadOrCreateKey(file string) (ed25519.PrivateKey, bool, error) {
-	b, err := os.ReadFile(file)
+	_, err := os.Lstat(file)
 	if errors.Is(err, fs.ErrNotExist) {
 		_, key, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
@@ -93,25 +93,8 @@ func loadOrCreateKey(file string) (ed25519.PrivateKey, bool, error) {
 		}
 		return key, true, nil
 	}
-	if err != nil {
-		return nil, false, fmt.Errorf("read key %s: %w", file, err)
-	}
-	if fi, err := os.Stat(file); err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-		return nil, false, fmt.Errorf("key file %s is readable by others (mode %o): run chmod 600 on it, and consider the key exposed", file, fi.Mode().Perm())
-	}
-	block, _ := pem.Decode(b)
-	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, false, fmt.Errorf("key file %s is not a PEM private key: restore it from a backup of the data directory", file)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, false, fmt.Errorf("key file %s: %w", file, err)
-	}
-	key, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, false, fmt.Errorf("key file %s holds a %T, want an Ed25519 key", file, k)
-	}
-	return key, false, nil
+	key, _, err := readKeyFile(file)
+	return key, false, err
 }
 
 // writeFileAtomic writes data to file through a temporary file and a rename,

@@ -93,6 +93,17 @@ type Config struct {
 	// Logger receives one line per request and the node's events; nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// Store is a PostgreSQL URL (postgres://…) of a database, migrated with
+	// `medwallet-node migrate`, that several nodes share; empty keeps the
+	// node's state in Badger in Dir.
+	Store string
+	// WitnessKeyFile is a key file from `medwallet-node keygen` (key and
+	// witness name); required with Store so every node signs as one
+	// witness. Empty: the key generated in Dir and the name in node.json.
+	WitnessKeyFile string
+	// HealthAddr, when set, serves /healthz and /readyz on plain HTTP at
+	// this address for load balancers (they are on every transport too).
+	HealthAddr string
 }
 
 // Node is a running clinic node.
@@ -108,6 +119,8 @@ type Node struct {
 	httpsLn  net.Listener
 	httpsURL string
 	control  *controlServer
+	health   *http.Server
+	healthLn net.Listener
 	handler  http.Handler // the HTTPS-facing handler: logged and guarded
 
 	stop      context.CancelFunc
@@ -145,7 +158,7 @@ func Start(cfg Config) (n *Node, err error) {
 	if err := prepareDir(cfg.Dir); err != nil {
 		return nil, fmt.Errorf("start node: %w", err)
 	}
-	set, err := loadSettings(cfg.Dir, cfg.Name)
+	wKey, wName, err := witnessIdentity(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("start node: %w", err)
 	}
@@ -153,11 +166,7 @@ func Start(cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("start node: %w", err)
 	}
-	wKey, _, err := loadOrCreateKey(filepath.Join(cfg.Dir, WitnessKeyFile))
-	if err != nil {
-		return nil, fmt.Errorf("start node: %w", err)
-	}
-	db, err := openDB(cfg.Dir)
+	db, err := openStore(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("start node: %w", err)
 	}
@@ -168,7 +177,10 @@ func Start(cfg Config) (n *Node, err error) {
 		}
 	}()
 	n = started
-	if n.Witness, err = witness.New(db, wKey, set.WitnessName, cfg.Policy); err != nil {
+	if n.Witness, err = witness.New(db, wKey, wName, cfg.Policy); err != nil {
+		return nil, fmt.Errorf("start node: %w", err)
+	}
+	if err := bindWitness(db, n.WitnessKey()); err != nil {
 		return nil, fmt.Errorf("start node: %w", err)
 	}
 	n.Witness.Log = log
@@ -206,6 +218,7 @@ func Start(cfg Config) (n *Node, err error) {
 	}
 	n.mux = newMux(n.Witness, srv)
 	n.mux.HandleFunc("POST "+share.RelayGrantPath, n.serveRelayGrant)
+	n.mux.Handle("GET /readyz", n.healthHandler())
 
 	httpsLimits := cfg.Limits
 	if !cfg.HostOverHTTPS {
@@ -215,6 +228,11 @@ func Start(cfg Config) (n *Node, err error) {
 
 	if err := n.startControl(); err != nil {
 		return nil, fmt.Errorf("start node: %w", err)
+	}
+	if cfg.HealthAddr != "" {
+		if err := n.startHealth(cfg.HealthAddr); err != nil {
+			return nil, fmt.Errorf("start node: %w", err)
+		}
 	}
 	if n.host, err = peer.New(peer.Config{
 		Key:          idKey,
@@ -463,6 +481,9 @@ func (n *Node) Close() error {
 			cancel()
 		} else if n.httpsLn != nil {
 			n.httpsLn.Close()
+		}
+		if n.health != nil {
+			n.health.Close()
 		}
 		if n.host != nil {
 			if err := n.host.Close(); err != nil {

@@ -63,7 +63,7 @@ func PathClass(path string) (class, shareID string) {
 		return "witness/add-checkpoint", ""
 	case ledger.EnrollPath:
 		return "witness/enroll", ""
-	case "/healthz":
+	case "/healthz", "/readyz":
 		return "health", ""
 	case share.DefaultPathPrefix + "/host":
 		return "shl/host", ""

@@ -49,12 +49,59 @@ var ErrNotEnrolled = errors.New("ledger: witness does not follow this log; enrol
 // ErrRefused means the witness refused the log's signature or the request.
 var ErrRefused = errors.New("ledger: witness refused the checkpoint")
 
+// ErrNoEnrollment means the witness offers no Medwallet enrolment: it is a
+// standard C2SP witness, which its operator configures with the log's origin
+// and verification key. Add it with its own verification key (AddWitness).
+var ErrNoEnrollment = errors.New("ledger: the witness offers no Medwallet enrolment; it is a standard C2SP witness: add it with its verification key")
+
+// ErrLogNotAdded means a standard C2SP witness does not follow this log: its
+// operator has not added the log's origin and verification key (the error,
+// a *LogNotFollowedError, names both).
+var ErrLogNotAdded = errors.New("ledger: the witness's operator has not added this log")
+
+// LogNotFollowedError is a witness's 404 (unknown origin) or 403 (no trusted
+// signature) to add-checkpoint. It names what the witness's operator needs
+// to follow the log. It matches ErrLogNotAdded for a standard witness; for
+// a Medwallet node the wallet enrolled with, ErrNotEnrolled (404) or
+// ErrRefused (403).
+type LogNotFollowedError struct {
+	Witness  string // the witness's name
+	Status   int    // 404 or 403
+	Origin   string // the log's origin
+	VKey     string // the log's verification key
+	Enrolled bool   // a Medwallet node the wallet enrolled with
+}
+
+func (e *LogNotFollowedError) Error() string {
+	switch {
+	case e.Enrolled && e.Status == http.StatusNotFound:
+		return fmt.Sprintf("witness %s does not follow this log yet (404): its operator has not approved the enrolment; ask them to approve it, or to add origin %s with verification key %s", e.Witness, e.Origin, e.VKey)
+	case e.Status == http.StatusNotFound:
+		return fmt.Sprintf("witness %s does not know this log (404): ask its operator to add origin %s with verification key %s", e.Witness, e.Origin, e.VKey)
+	default:
+		return fmt.Sprintf("witness %s does not accept this log's signature (%d): its operator has not added this log or its key; ask its operator to add origin %s with verification key %s", e.Witness, e.Status, e.Origin, e.VKey)
+	}
+}
+
+// Is matches the sentinel callers switch on (see the type's comment).
+func (e *LogNotFollowedError) Is(target error) bool {
+	switch {
+	case !e.Enrolled:
+		return target == ErrLogNotAdded
+	case e.Status == http.StatusNotFound:
+		return target == ErrNotEnrolled
+	default:
+		return target == ErrRefused
+	}
+}
+
 // Witness is a witness the wallet is enrolled with and what it last cosigned.
 type Witness struct {
 	Name        string    `json:"name"`
 	Key         string    `json:"vkey"` // cosignature/v1 vkey
 	URL         string    `json:"url"`  // base URL; add-checkpoint is URL + "/add-checkpoint"
 	Pending     bool      `json:"pending,omitempty"`
+	Standard    bool      `json:"standard,omitempty"`    // a standard C2SP witness its operator configures, not enrolled
 	Size        uint64    `json:"size"`                  // size of the last checkpoint it cosigned for us
 	Checkpoint  []byte    `json:"checkpoint,omitempty"`  // that checkpoint, with its cosignature
 	Cosignature string    `json:"cosignature,omitempty"` // its latest cosignature line
@@ -201,7 +248,11 @@ func (l *Log) Enroll(ctx context.Context, db kv.DB, hc *http.Client, baseURL, la
 	if err != nil {
 		return Witness{}, fmt.Errorf("ledger: enroll with %s: %w", baseURL, err)
 	}
-	if status != http.StatusOK && status != http.StatusAccepted {
+	switch status {
+	case http.StatusOK, http.StatusAccepted:
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		return Witness{}, fmt.Errorf("ledger: enroll with %s: %w (%d on %s)", baseURL, ErrNoEnrollment, status, EnrollPath)
+	default:
 		return Witness{}, fmt.Errorf("ledger: enroll with %s: %w: %d %s", baseURL, ErrRefused, status, excerpt(respBody))
 	}
 	var resp EnrollResponse
@@ -231,6 +282,41 @@ func (l *Log) Enroll(ctx context.Context, db kv.DB, hc *http.Client, baseURL, la
 	})
 	if err != nil {
 		return Witness{}, fmt.Errorf("ledger: enroll with %s: %w", baseURL, err)
+	}
+	return w, nil
+}
+
+// AddWitness configures a standard C2SP witness: one whose operator adds the
+// log (its origin and verification key) instead of Medwallet enrolment, and
+// which speaks only add-checkpoint. baseURL is its submission prefix, vkey its
+// cosignature/v1 verification key, from its operator. Adding it again keeps
+// what it already cosigned; a witness of the same name with another key is
+// refused rather than replaced.
+func (l *Log) AddWitness(db kv.DB, baseURL, vkey string) (Witness, error) {
+	baseURL = strings.TrimRight(baseURL, "/")
+	key, err := ParseWitnessKey(strings.TrimSpace(vkey))
+	if err != nil {
+		return Witness{}, fmt.Errorf("ledger: add witness %s: %w", baseURL, err)
+	}
+	w := Witness{Name: key.Name, Key: key.String(), URL: baseURL, Standard: true}
+	err = db.Update(func(tx kv.Txn) error {
+		ws, err := Witnesses(tx)
+		if err != nil {
+			return err
+		}
+		for _, old := range ws {
+			if old.Name != w.Name {
+				continue
+			}
+			if old.Key != w.Key {
+				return fmt.Errorf("a witness named %s is already configured with another key (%s); remove it first if its operator changed keys", w.Name, old.Key)
+			}
+			w.Size, w.Checkpoint, w.Cosignature, w.CosignedAt = old.Size, old.Checkpoint, old.Cosignature, old.CosignedAt
+		}
+		return SetWitness(tx, w)
+	})
+	if err != nil {
+		return Witness{}, fmt.Errorf("ledger: add witness %s: %w", baseURL, err)
 	}
 	return w, nil
 }
@@ -268,6 +354,46 @@ func (a Anchoring) Report() AnchorReport {
 		r.Witnesses = append(r.Witnesses, AnchorWitness{VKey: c.Witness.String(), Time: c.Time})
 	}
 	return r
+}
+
+// LogReport is what a witness operator needs to add the log (its origin and
+// verification key) and the log's state: the stable JSON of `medwallet log
+// --json`.
+type LogReport struct {
+	Origin string `json:"origin"`
+	VKey   string `json:"vkey"`
+	Size   uint64 `json:"size"` // leaves in the log now
+	// Checkpoint is the latest signed checkpoint note with every cosignature
+	// it collected; empty (and CheckpointSize 0) before the first signing.
+	Checkpoint     string          `json:"checkpoint"`
+	CheckpointSize uint64          `json:"checkpoint_size"`
+	SignedAt       time.Time       `json:"signed_at,omitzero"`
+	Cosignatures   []AnchorWitness `json:"cosignatures"` // those by configured witnesses that verify
+}
+
+// Report describes the log for a witness operator and for the patient.
+func (l *Log) Report(tx kv.Txn) (LogReport, error) {
+	r := LogReport{Origin: l.origin, VKey: l.vkey, Cosignatures: []AnchorWitness{}}
+	var err error
+	if r.Size, err = l.Size(tx); err != nil {
+		return LogReport{}, fmt.Errorf("ledger: report: %w", err)
+	}
+	latest, err := l.Latest(tx)
+	if errors.Is(err, ErrNotAnchored) {
+		return r, nil
+	}
+	if err != nil {
+		return LogReport{}, fmt.Errorf("ledger: report: %w", err)
+	}
+	r.Checkpoint, r.CheckpointSize, r.SignedAt = string(latest.Note), latest.Size, latest.SignedAt
+	cs, err := l.cosignatures(tx, latest.Note)
+	if err != nil {
+		return LogReport{}, fmt.Errorf("ledger: report: %w", err)
+	}
+	for _, c := range cs {
+		r.Cosignatures = append(r.Cosignatures, AnchorWitness{VKey: c.Witness.String(), Time: c.Time})
+	}
+	return r, nil
 }
 
 // witnessTimeout bounds one witness exchange when ctx has no deadline.
@@ -545,6 +671,9 @@ func (l *Log) cosign(ctx context.Context, db kv.DB, hc *http.Client, w Witness, 
 				return fork(fmt.Sprintf("the witness holds a different root for size %d", size), size, nil)
 			}
 			if attempt == 1 {
+				if size > cp.Size {
+					return fork(fmt.Sprintf("the witness has cosigned size %d but the log has only %d leaves", size, cp.Size), size, nil)
+				}
 				return cosignOutcome{err: fmt.Errorf("witness %s: %w: its size changed again to %d during the retry", w.Name, ErrRefused, size), witnessSize: &size}
 			}
 			old = size
@@ -554,10 +683,10 @@ func (l *Log) cosign(ctx context.Context, db kv.DB, hc *http.Client, w Witness, 
 				theirs = body
 			}
 			return fork(fmt.Sprintf("the witness rejected the consistency proof from size %d to %d", old, cp.Size), old, theirs)
-		case http.StatusNotFound:
-			return cosignOutcome{err: fmt.Errorf("witness %s: %w", w.Name, ErrNotEnrolled)}
-		case http.StatusForbidden:
-			return cosignOutcome{err: fmt.Errorf("witness %s: %w: it does not accept the log's signature (403)", w.Name, ErrRefused)}
+		case http.StatusNotFound, http.StatusForbidden:
+			// litewitness answers 403 for an unknown origin too: either way
+			// its operator must add the log.
+			return cosignOutcome{err: &LogNotFollowedError{Witness: w.Name, Status: status, Origin: l.origin, VKey: l.vkey, Enrolled: !w.Standard}}
 		default:
 			return cosignOutcome{err: fmt.Errorf("witness %s: %w: %d %s", w.Name, ErrRefused, status, excerpt(body))}
 		}

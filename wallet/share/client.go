@@ -3,11 +3,14 @@ package share
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -21,6 +24,13 @@ type Limits struct {
 	TotalBytes        int64 // plaintext of all files together; default 256 MiB
 	MaxFiles          int   // files in one manifest; default 100
 	EmbeddedLengthMax int   // sent as embeddedLengthMax; default 128 KiB
+	// Deadline bounds the whole fetch, every request and retry included;
+	// default 60 s.
+	Deadline time.Duration
+	// Idle bounds each wait on the server: for response headers, and then
+	// for each further progressBytes of a body (or its end). A server that
+	// trickles a byte every few seconds is cut off after Idle; default 15 s.
+	Idle time.Duration
 }
 
 // DefaultLimits are the limits Fetch applies to zero fields.
@@ -30,7 +40,16 @@ var DefaultLimits = Limits{
 	TotalBytes:        256 << 20,
 	MaxFiles:          100,
 	EmbeddedLengthMax: 128 << 10,
+	Deadline:          60 * time.Second,
+	Idle:              15 * time.Second,
 }
+
+// progressBytes is how much of a body must arrive within each Idle window.
+const progressBytes = 1 << 10
+
+// ErrTimedOut means the share's server (or peer) did not answer in time:
+// the redeem's deadline passed, or the server stopped making progress.
+var ErrTimedOut = errors.New("the share's server did not answer in time; try again, or ask the patient whether it is still online")
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits
@@ -49,6 +68,12 @@ func (l Limits) withDefaults() Limits {
 	if l.EmbeddedLengthMax > 0 {
 		d.EmbeddedLengthMax = l.EmbeddedLengthMax
 	}
+	if l.Deadline > 0 {
+		d.Deadline = l.Deadline
+	}
+	if l.Idle > 0 {
+		d.Idle = l.Idle
+	}
 	return d
 }
 
@@ -65,12 +90,16 @@ type FetchedFile struct {
 }
 
 // Fetch resolves link l and returns its decrypted files. It uses c for every
-// request, so the caller chooses the transport (HTTPS, or HTTP over libp2p
-// where the URL's host is a placeholder). With the U flag it GETs the file
-// directly; otherwise it POSTs a manifest request and follows embedded and
-// location entries. Errors: ErrExpired, ErrUnsupportedVersion,
+// request, so the caller chooses the transport: RedeemClient for an https
+// link (it keeps the wallet to the hosts the link names), or HTTP over
+// libp2p where the URL's host is a placeholder. With the U flag it GETs the
+// file directly; otherwise it POSTs a manifest request and follows embedded
+// and location entries. The whole fetch ends by lim.Deadline, and each wait on
+// the server by lim.Idle. Errors never quote what the server sent beyond
+// its status code. Errors: ErrExpired, ErrUnsupportedVersion,
 // ErrPasscodeRequired (before any request), *ErrPasscode (401),
-// ErrNotFound (404), ErrRateLimited (429), ErrTooLarge, ErrDecrypt.
+// ErrNotFound (404), ErrRateLimited (429), ErrTooLarge, ErrDecrypt,
+// ErrTimedOut, ErrRefusedDestination; a cancelled ctx's cause is kept.
 func Fetch(ctx context.Context, c *http.Client, l Link, recipient, passcode string, lim Limits) ([]FetchedFile, error) {
 	lim = lim.withDefaults()
 	if recipient == "" || len(recipient) > maxRecipient {
@@ -88,21 +117,31 @@ func Fetch(ctx context.Context, c *http.Client, l Link, recipient, passcode stri
 	if c == nil {
 		c = http.DefaultClient
 	}
+	ctx, cancel := context.WithTimeoutCause(ctx, lim.Deadline,
+		fmt.Errorf("the share did not arrive within %s: %w", lim.Deadline, ErrTimedOut))
+	defer cancel()
+	f := &fetcher{c: c, lim: lim}
 	if l.HasFlag('U') {
-		f, err := fetchDirect(ctx, c, l, recipient, lim)
+		file, err := f.direct(ctx, l, recipient)
 		if err != nil {
 			return nil, fmt.Errorf("fetch share: %w", err)
 		}
-		return []FetchedFile{f}, nil
+		return []FetchedFile{file}, nil
 	}
-	files, err := fetchManifest(ctx, c, l, recipient, passcode, lim)
+	files, err := f.manifest(ctx, l, recipient, passcode)
 	if err != nil {
 		return nil, fmt.Errorf("fetch share: %w", err)
 	}
 	return files, nil
 }
 
-func fetchDirect(ctx context.Context, c *http.Client, l Link, recipient string, lim Limits) (FetchedFile, error) {
+// fetcher holds what every request of one Fetch shares.
+type fetcher struct {
+	c   *http.Client
+	lim Limits
+}
+
+func (f *fetcher) direct(ctx context.Context, l Link, recipient string) (FetchedFile, error) {
 	u, err := url.Parse(l.URL)
 	if err != nil {
 		return FetchedFile{}, fmt.Errorf("link url: %w", ErrInvalidLink)
@@ -110,14 +149,19 @@ func fetchDirect(ctx context.Context, c *http.Client, l Link, recipient string, 
 	q := u.Query()
 	q.Set("recipient", recipient)
 	u.RawQuery = q.Encode()
-	jwe, err := get(ctx, c, u.String(), jweLimit(lim.FileBytes))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return FetchedFile{}, fmt.Errorf("link url: %w", ErrInvalidLink)
+	}
+	jwe, err := f.do(req, jweLimit(f.lim.FileBytes), "the file")
 	if err != nil {
 		return FetchedFile{}, fmt.Errorf("direct file: %w", err)
 	}
-	return openFile(l.Key, string(jwe), "", lim.FileBytes)
+	return openFile(l.Key, string(jwe), "", f.lim.FileBytes)
 }
 
-func fetchManifest(ctx context.Context, c *http.Client, l Link, recipient, passcode string, lim Limits) ([]FetchedFile, error) {
+func (f *fetcher) manifest(ctx context.Context, l Link, recipient, passcode string) ([]FetchedFile, error) {
+	lim := f.lim
 	embedMax := lim.EmbeddedLengthMax
 	body, _ := json.Marshal(ManifestRequest{Recipient: recipient, Passcode: passcode, EmbeddedLengthMax: &embedMax})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.URL, bytes.NewReader(body))
@@ -125,7 +169,7 @@ func fetchManifest(ctx context.Context, c *http.Client, l Link, recipient, passc
 		return nil, fmt.Errorf("manifest request: %w", ErrInvalidLink)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	raw, err := do(c, req, lim.ManifestBytes)
+	raw, err := f.do(req, lim.ManifestBytes, "the manifest")
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
@@ -141,22 +185,26 @@ func fetchManifest(ctx context.Context, c *http.Client, l Link, recipient, passc
 	for i, mf := range m.Files {
 		jwe := mf.Embedded
 		if jwe == "" {
-			b, err := get(ctx, c, mf.Location, jweLimit(lim.FileBytes))
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, mf.Location, nil)
+			if err != nil {
+				return nil, fmt.Errorf("file %d: location: %w", i, ErrMalformedManifest)
+			}
+			b, err := f.do(req, jweLimit(lim.FileBytes), fmt.Sprintf("file %d", i))
 			if err != nil {
 				return nil, fmt.Errorf("file %d: %w", i, err)
 			}
 			jwe = string(b)
 		}
-		f, err := openFile(l.Key, jwe, mf.ContentType, min(lim.FileBytes, lim.TotalBytes-total))
+		file, err := openFile(l.Key, jwe, mf.ContentType, min(lim.FileBytes, lim.TotalBytes-total))
 		if err != nil {
 			if errors.Is(err, ErrTooLarge) && lim.TotalBytes-total < lim.FileBytes {
 				return nil, fmt.Errorf("file %d: files together exceed %d bytes: %w", i, lim.TotalBytes, ErrTooLarge)
 			}
 			return nil, fmt.Errorf("file %d: %w", i, err)
 		}
-		f.LastUpdated = mf.LastUpdated
-		total += int64(len(f.Plaintext))
-		out = append(out, f)
+		file.LastUpdated = mf.LastUpdated
+		total += int64(len(file.Plaintext))
+		out = append(out, file)
 	}
 	return out, nil
 }
@@ -183,32 +231,34 @@ func openFile(key [32]byte, jwe, manifestType string, limit int64) (FetchedFile,
 	return FetchedFile{ContentType: ct, Plaintext: plain}, nil
 }
 
-func get(ctx context.Context, c *http.Client, u string, limit int64) ([]byte, error) {
-	pu, err := url.Parse(u)
-	if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") {
-		return nil, fmt.Errorf("location is not an http(s) URL: %w", ErrMalformedManifest)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, fmt.Errorf("location: %w", ErrMalformedManifest)
-	}
-	return do(c, req, limit)
-}
-
 // do sends req and returns at most limit bytes of a 200 response body,
-// mapping the protocol's status codes to this package's errors.
-func do(c *http.Client, req *http.Request, limit int64) ([]byte, error) {
-	resp, err := c.Do(req)
+// mapping the protocol's status codes to this package's errors. what names
+// the body in size errors. A watchdog cancels the request when the server
+// takes longer than Idle for its headers or for each progressBytes of body.
+func (f *fetcher) do(req *http.Request, limit int64, what string) ([]byte, error) {
+	idle := f.lim.Idle
+	ctx, cancel := context.WithCancelCause(req.Context())
+	defer cancel(nil)
+	watchdog := time.AfterFunc(idle, func() {
+		cancel(fmt.Errorf("the share's server stopped sending for %s: %w", idle, ErrTimedOut))
+	})
+	defer watchdog.Stop()
+	resp, err := f.c.Do(req.WithContext(ctx))
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach the share's server: %w", err)
+		return nil, transportError(ctx, err)
 	}
 	defer resp.Body.Close()
+	watchdog.Reset(idle)
+	body := &progressReader{r: resp.Body, watchdog: watchdog, idle: idle}
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusNotFound:
 		return nil, ErrNotFound
 	case http.StatusUnauthorized:
-		b, _ := readLimited(resp.Body, 4096)
+		b, err := readLimited(body, 4096, "the passcode answer")
+		if ctx.Err() != nil || (err != nil && !errors.Is(err, ErrTooLarge)) {
+			return nil, transportError(ctx, err)
+		}
 		var pr passcodeResponse
 		if json.Unmarshal(b, &pr) != nil || pr.RemainingAttempts == nil {
 			return nil, fmt.Errorf("server refused the passcode without saying how many attempts remain: %w", &ErrPasscode{Remaining: 0})
@@ -217,20 +267,117 @@ func do(c *http.Client, req *http.Request, limit int64) ([]byte, error) {
 	case http.StatusTooManyRequests:
 		return nil, ErrRateLimited
 	default:
-		return nil, fmt.Errorf("server answered %s", resp.Status)
+		// The reason phrase and body are the server's words: not repeated.
+		return nil, fmt.Errorf("the share's server answered HTTP %d", resp.StatusCode)
 	}
-	return readLimited(resp.Body, limit)
+	b, err := readLimited(body, limit, what)
+	watchdog.Stop()
+	if ctx.Err() != nil {
+		// A cancelled body can read as a clean end: what arrived is partial.
+		return nil, transportError(ctx, context.Cause(ctx))
+	}
+	if err != nil && !errors.Is(err, ErrTooLarge) {
+		return nil, transportError(ctx, err)
+	}
+	return b, err
 }
 
-func readLimited(r io.Reader, limit int64) ([]byte, error) {
+// progressReader restarts the watchdog each time another progressBytes of
+// the body have arrived.
+type progressReader struct {
+	r        io.Reader
+	watchdog *time.Timer
+	idle     time.Duration
+	since    int
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.since += n
+	if p.since >= progressBytes {
+		p.since = 0
+		p.watchdog.Reset(p.idle)
+	}
+	return n, err
+}
+
+// Refusals RedeemClient's redirect policy reports.
+var (
+	errRedirectElsewhere = fmt.Errorf("the share's server redirected to another host: %w", ErrRefusedDestination)
+	errTooManyRedirects  = fmt.Errorf("the share's server redirected too many times: %w", ErrRefusedDestination)
+	errNotHTTPS          = fmt.Errorf("the share's manifest points at a file that is not on https: %w", ErrRefusedDestination)
+)
+
+// transportError describes a failed request without the transport's own
+// text, which can quote what the server sent (a malformed status line, a
+// certificate's names, a redirect's target). The cause stays reachable with
+// errors.Is and errors.As.
+func transportError(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); cause != nil {
+		// The deadline, the watchdog, or the caller's own cancellation
+		// (a wallet that locked): the cause says which.
+		return cause
+	}
+	var (
+		unknownCA *x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		verify    *tls.CertificateVerificationError
+		op        *net.OpError
+		netErr    net.Error
+	)
+	msg := "the connection to the share's server failed, or its answer was not valid HTTP"
+	switch {
+	case errors.Is(err, ErrPrivateAddress):
+		msg = ErrPrivateAddress.Error()
+	case errors.Is(err, errRedirectElsewhere):
+		msg = errRedirectElsewhere.Error()
+	case errors.Is(err, errTooManyRedirects):
+		msg = errTooManyRedirects.Error()
+	case errors.Is(err, errNotHTTPS):
+		msg = errNotHTTPS.Error()
+	case errors.Is(err, ErrRefusedDestination):
+		msg = ErrRefusedDestination.Error()
+	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &verify):
+		msg = "the share's server has a certificate that is not valid for its name or not trusted"
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return &hiddenError{msg: "the connection to the share's server timed out", cause: errors.Join(ErrTimedOut, err)}
+	case errors.As(err, &op) && op.Op == "dial":
+		msg = "cannot connect to the share's server: is it online, and is the link whole?"
+	}
+	return &hiddenError{msg: msg, cause: err}
+}
+
+// hiddenError shows a fixed description of an error whose own text must
+// not be shown.
+type hiddenError struct {
+	msg   string
+	cause error
+}
+
+func (e *hiddenError) Error() string { return e.msg }
+func (e *hiddenError) Unwrap() error { return e.cause }
+
+func readLimited(r io.Reader, limit int64, what string) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading response: %w", err)
+		return nil, fmt.Errorf("reading %s: %w", what, err)
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("response exceeds %d bytes: %w", limit, ErrTooLarge)
+		return nil, fmt.Errorf("%s is over %s, more than any share this app accepts: %w", what, sizeText(limit), ErrTooLarge)
 	}
 	return b, nil
+}
+
+// sizeText writes a byte count the way a person reads it.
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // SniffContentType names the SHL content type of a plaintext that came
@@ -414,7 +561,7 @@ func hostDo(c *http.Client, req *http.Request, want int, limit int64) ([]byte, e
 		return nil, fmt.Errorf("cannot reach the host: %w", err)
 	}
 	defer resp.Body.Close()
-	b, err := readLimited(resp.Body, limit)
+	b, err := readLimited(resp.Body, limit, "the host's answer")
 	if err != nil {
 		return nil, err
 	}

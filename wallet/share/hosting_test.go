@@ -393,7 +393,7 @@ func TestJunkRequestsCannotFlushAccessLog(t *testing.T) {
 		if s == sh && len(log) > maxFailureEntries+8 {
 			t.Errorf("1,000 junk requests made %d log entries; failures must be collapsed", len(log))
 		}
-		if n := len(strings.Split(outcomes(log), ",")); n != 1001 {
+		if n := requests(log); n != 1001 {
 			t.Errorf("share %.6s: the log accounts for %d requests, want 1001", s.ID, n)
 		}
 	}
@@ -418,7 +418,7 @@ func TestRequestsBeyondTheShareRateAreRefused(t *testing.T) {
 	if r := postManifest(t, h, sh.ID, `{"recipient":"x"}`); r.StatusCode != http.StatusOK {
 		t.Errorf("after the bucket refilled: %d", r.StatusCode)
 	}
-	if n := len(strings.Split(outcomes(waitLog(t, h.reg, sh.ID, shareBurst+1)), ",")); n != shareBurst+1 {
+	if n := requests(waitLog(t, h.reg, sh.ID, shareBurst+1)); n != shareBurst+1 {
 		t.Errorf("%d requests logged, want only the %d served", n, shareBurst+1)
 	}
 }

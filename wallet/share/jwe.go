@@ -154,10 +154,10 @@ func parseCompact(jwe string) (compactJWE, error) {
 		return c, fmt.Errorf("header fields have wrong types: %w", ErrMalformedJWE)
 	}
 	if h.Alg != "dir" || h.Enc != "A256GCM" {
-		return c, fmt.Errorf("alg %q enc %q, want dir and A256GCM: %w", h.Alg, h.Enc, ErrMalformedJWE)
+		return c, fmt.Errorf("alg and enc must be dir and A256GCM: %w", ErrMalformedJWE)
 	}
 	if h.Zip != "" && h.Zip != "DEF" {
-		return c, fmt.Errorf("zip %q, only DEF is defined: %w", h.Zip, ErrMalformedJWE)
+		return c, fmt.Errorf("zip must be DEF or absent: %w", ErrMalformedJWE)
 	}
 	if c.iv, err = base64.RawURLEncoding.DecodeString(ivB64); err != nil || len(c.iv) != gcmIVSize {
 		return c, fmt.Errorf("IV must be 12 bytes of base64url: %w", ErrMalformedJWE)

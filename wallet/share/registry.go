@@ -94,6 +94,10 @@ type Registry struct {
 
 	locks  keyedLocks
 	verify *fairQueue
+	// burst and refill are the per-share request bucket (shareBurst,
+	// shareRefill); tests that flood on purpose widen them.
+	burst  float64
+	refill time.Duration
 	// verifyHook, in tests, runs before each passcode check.
 	verifyHook func(id string)
 }
@@ -103,7 +107,7 @@ func NewRegistry(db kv.DB, prefix string) *Registry {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	return &Registry{db: db, prefix: prefix, verify: newFairQueue(verifyWorkers)}
+	return &Registry{db: db, prefix: prefix, verify: newFairQueue(verifyWorkers), burst: shareBurst, refill: shareRefill}
 }
 
 func (r *Registry) now() time.Time {
@@ -522,6 +526,9 @@ func (r *Registry) deleteAll(txn kv.Txn, hid, owner string) error {
 	if err := r.deletePrefix(txn, r.logPrefix(hid)); err != nil {
 		return err
 	}
+	if err := r.deletePrefix(txn, r.ticketPrefix(hid)); err != nil {
+		return err
+	}
 	if owner != "" {
 		if err := txn.Delete(append(r.ownerPrefix(owner), hid...)); err != nil {
 			return err
@@ -596,6 +603,12 @@ func (r *Registry) Log(id string, e AccessEntry) error {
 // appendLog writes e to s's access log: an open as an entry of its own, a
 // failure folded into the entry of the same failure.
 func (r *Registry) appendLog(txn kv.Txn, s *Share, e AccessEntry) error {
+	_, err := r.logEntry(txn, s, e)
+	return err
+}
+
+// logEntry is appendLog, returning the key of the entry e went into.
+func (r *Registry) logEntry(txn kv.Txn, s *Share, e AccessEntry) ([]byte, error) {
 	e.Recipient = clip(e.Recipient)
 	e.Requester = clip(e.Requester)
 	if e.Time.IsZero() {
@@ -610,7 +623,7 @@ func (r *Registry) appendLog(txn kv.Txn, s *Share, e AccessEntry) error {
 		key = r.openKey(hid, s.LogSeq)
 		s.LogSeq++
 		s.OpenEntries++
-		return r.putLogEntry(txn, key, e)
+		return key, r.putLogEntry(txn, key, e)
 	case e.Outcome == OutcomeOK:
 		key = r.failureKey(hid, e.Outcome)
 	default:
@@ -621,26 +634,51 @@ func (r *Registry) appendLog(txn kv.Txn, s *Share, e AccessEntry) error {
 	case err == nil:
 		var prev AccessEntry
 		if err := json.Unmarshal(old, &prev); err != nil {
-			return fmt.Errorf("a stored log entry is corrupt: %w", err)
+			return nil, fmt.Errorf("a stored log entry is corrupt: %w", err)
 		}
 		prev.Count = max(prev.Count, 1) + 1
 		if prev.First.IsZero() {
 			prev.First = prev.Time
 		}
 		prev.Time = e.Time
-		return r.putLogEntry(txn, key, prev)
+		return key, r.putLogEntry(txn, key, prev)
 	case !errors.Is(err, kv.ErrNotFound):
-		return err
+		return nil, err
 	case e.Outcome != OutcomeOK && s.FailureEntries >= maxFailureEntries:
 		// Too many different failures: fold the rest by outcome alone.
 		e.Recipient, e.Requester = variousRequesters, variousRequesters
-		return r.foldLog(txn, r.failureKey(hid, e.Outcome), e)
+		key = r.failureKey(hid, e.Outcome)
+		return key, r.foldLog(txn, key, e)
 	case e.Outcome == OutcomeOK:
 		e.Recipient, e.Requester = variousRequesters, variousRequesters
-		return r.foldLog(txn, key, e)
+		return key, r.foldLog(txn, key, e)
 	}
 	s.FailureEntries++
-	return r.putLogEntry(txn, key, e)
+	return key, r.putLogEntry(txn, key, e)
+}
+
+// unlog takes back one request from the failure entry under key (a guess
+// logged as wrong before it was checked, which turned out right).
+func (r *Registry) unlog(txn kv.Txn, s *Share, key []byte) error {
+	old, err := txn.Get(key)
+	if errors.Is(err, kv.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var e AccessEntry
+	if err := json.Unmarshal(old, &e); err != nil {
+		return fmt.Errorf("a stored log entry is corrupt: %w", err)
+	}
+	if e.Count > 1 {
+		e.Count--
+		return r.putLogEntry(txn, key, e)
+	}
+	if e.Recipient != variousRequesters {
+		s.FailureEntries--
+	}
+	return txn.Delete(key)
 }
 
 // foldLog adds e to the entry under key, creating it if needed.
@@ -704,9 +742,11 @@ type OpenRequest struct {
 // answering), ErrRateLimited, ErrPasscodeRequired and *ErrPasscode (logged).
 func (r *Registry) Open(id string, req OpenRequest) (*Share, error) {
 	var (
-		s      *Share
-		hash   *PasscodeHash
-		result error
+		s           *Share
+		hash        *PasscodeHash
+		result      error
+		remaining   int    // attempts left after this guess's own
+		pessimistic []byte // the log entry a guess was counted in
 	)
 	err := r.modify(id, func(txn kv.Txn, fresh *Share) error {
 		now := r.now()
@@ -716,7 +756,7 @@ func (r *Registry) Open(id string, req OpenRequest) (*Share, error) {
 		if req.Direct && (!fresh.HasFlag('U') || fresh.Passcode != nil) {
 			return ErrNotFound
 		}
-		if !fresh.takeRequest(now) {
+		if !fresh.takeRequest(now, r.burst, r.refill) {
 			return ErrRateLimited
 		}
 		entry := AccessEntry{Recipient: req.Recipient, Requester: req.Requester, Outcome: OutcomeOK}
@@ -728,9 +768,16 @@ func (r *Registry) Open(id string, req OpenRequest) (*Share, error) {
 			entry.Outcome = OutcomePasscodeMissing
 			result = fmt.Errorf("%w: %w", ErrPasscodeRequired, &ErrPasscode{Remaining: max(fresh.AttemptsLeft, 0)})
 		default:
-			fresh.AttemptsLeft-- // reserved; given back if the passcode is right
+			// The attempt is counted and logged as wrong before the check,
+			// in one transaction, and given back if the passcode is right:
+			// a node that stops mid-check leaves a counted, logged attempt.
+			fresh.AttemptsLeft--
+			remaining = max(fresh.AttemptsLeft, 0)
 			hash = fresh.Passcode
-			return nil
+			entry.Outcome = OutcomeWrongPasscode
+			var err error
+			pessimistic, err = r.logEntry(txn, fresh, entry)
+			return err
 		}
 		return r.appendLog(txn, fresh, entry)
 	})
@@ -757,15 +804,16 @@ func (r *Registry) Open(id string, req OpenRequest) (*Share, error) {
 		case fresh.Expired(r.now()):
 			return ErrExpired
 		}
-		entry := AccessEntry{Recipient: req.Recipient, Requester: req.Requester, Outcome: OutcomeOK}
-		if right {
-			fresh.AttemptsLeft++
-			s = fresh
-		} else {
-			entry.Outcome = OutcomeWrongPasscode
-			result = &ErrPasscode{Remaining: max(fresh.AttemptsLeft, 0)}
+		if !right {
+			result = &ErrPasscode{Remaining: remaining}
+			return nil
 		}
-		return r.appendLog(txn, fresh, entry)
+		fresh.AttemptsLeft++
+		s = fresh
+		if err := r.unlog(txn, fresh, pessimistic); err != nil {
+			return err
+		}
+		return r.appendLog(txn, fresh, AccessEntry{Recipient: req.Recipient, Requester: req.Requester, Outcome: OutcomeOK})
 	})
 	if err != nil {
 		return nil, err

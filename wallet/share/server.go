@@ -1,7 +1,6 @@
 package share
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -13,7 +12,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -30,7 +28,6 @@ const (
 	// manifest, so manifests stay well under a client's 1 MiB limit.
 	defaultEmbedMax = 256 << 10
 	embedBudget     = 768 << 10
-	maxTickets      = 4096
 )
 
 // ServerConfig configures a Server.
@@ -69,15 +66,6 @@ type Server struct {
 	cfg ServerConfig
 	reg *Registry
 	mux *http.ServeMux
-
-	mu      sync.Mutex
-	tickets map[string]ticket
-}
-
-type ticket struct {
-	id  string
-	n   int
-	exp time.Time
 }
 
 // NewServer returns a Server for cfg.
@@ -96,7 +84,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		cfg.MaxUpload = DefaultMaxUpload
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	s := &Server{cfg: cfg, reg: cfg.Registry, mux: http.NewServeMux(), tickets: map[string]ticket{}}
+	s := &Server{cfg: cfg, reg: cfg.Registry, mux: http.NewServeMux()}
 	p := cfg.Prefix
 	s.mux.HandleFunc("POST "+p+"/{id}", s.handleManifest)
 	s.mux.HandleFunc("GET "+p+"/{id}", s.handleDirect)
@@ -272,10 +260,12 @@ func (s *Server) handleManifest(w http.ResponseWriter, r *http.Request) {
 			mf.Embedded = string(jwe)
 			budget -= f.Size
 		} else {
-			t, err := s.issueTicket(id, i)
+			t, err := s.reg.IssueTicket(id, i, s.cfg.TicketTTL)
 			if err != nil {
+				// Busy or a storage failure: either way the client may
+				// retry, and the error's text stays in this process.
 				w.Header().Set("Retry-After", "10")
-				writeJSON(w, http.StatusServiceUnavailable, errorBody{err.Error()})
+				writeJSON(w, http.StatusServiceUnavailable, errorBody{"this share's files cannot be handed out right now; try again shortly"})
 				return
 			}
 			mf.Location = s.base(r) + s.cfg.Prefix + "/" + id + "/files/" + t
@@ -283,44 +273,6 @@ func (s *Server) handleManifest(w http.ResponseWriter, r *http.Request) {
 		m.Files = append(m.Files, mf)
 	}
 	writeJSON(w, http.StatusOK, m)
-}
-
-func (s *Server) issueTicket(id string, n int) (string, error) {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("random ticket: %w", err)
-	}
-	t := base64.RawURLEncoding.EncodeToString(b[:])
-	now := s.reg.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.tickets) >= maxTickets/2 {
-		for k, v := range s.tickets {
-			if now.After(v.exp) {
-				delete(s.tickets, k)
-			}
-		}
-	}
-	if len(s.tickets) >= maxTickets {
-		return "", fmt.Errorf("too many downloads in progress; try again shortly")
-	}
-	s.tickets[t] = ticket{id: id, n: n, exp: now.Add(s.cfg.TicketTTL)}
-	return t, nil
-}
-
-// takeTicket consumes a ticket: every location works once.
-func (s *Server) takeTicket(id, t string) (ticket, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	tk, ok := s.tickets[t]
-	if !ok {
-		return ticket{}, false
-	}
-	delete(s.tickets, t)
-	if tk.id != id || s.reg.now().After(tk.exp) {
-		return ticket{}, false
-	}
-	return tk, true
 }
 
 func writeJOSE(w http.ResponseWriter, jwe []byte) {
@@ -332,8 +284,12 @@ func writeJOSE(w http.ResponseWriter, jwe []byte) {
 
 func (s *Server) handleTicket(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	tk, ok := s.takeTicket(id, r.PathValue("ticket"))
-	if !ok {
+	if !ValidID(id) {
+		notFound(w)
+		return
+	}
+	n, ok, err := s.reg.TakeTicket(id, r.PathValue("ticket"))
+	if err != nil || !ok {
 		notFound(w)
 		return
 	}
@@ -341,7 +297,7 @@ func (s *Server) handleTicket(w http.ResponseWriter, r *http.Request) {
 		notFound(w)
 		return
 	}
-	jwe, err := s.reg.File(id, tk.n)
+	jwe, err := s.reg.File(id, n)
 	if err != nil {
 		notFound(w)
 		return

@@ -103,11 +103,20 @@ func waitLog(t *testing.T, reg *Registry, id string, n int) []AccessEntry {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(strings.Split(outcomes(log), ",")) >= n || time.Now().After(deadline) {
+		if requests(log) >= n || time.Now().After(deadline) {
 			return log
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// requests counts the logged requests, collapsed entries by their count.
+func requests(log []AccessEntry) int {
+	n := 0
+	for _, e := range log {
+		n += max(e.Count, 1)
+	}
+	return n
 }
 
 // outcomes lists the logged requests' outcomes, one per request (collapsed

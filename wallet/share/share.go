@@ -53,13 +53,13 @@ type Share struct {
 	RateAt     time.Time `json:"rateAt,omitzero"`
 }
 
-// takeRequest takes one request from the share's rate bucket, reporting
-// false when it is empty.
-func (s *Share) takeRequest(now time.Time) bool {
+// takeRequest takes one request from the share's rate bucket of burst
+// requests refilled one per refill, reporting false when it is empty.
+func (s *Share) takeRequest(now time.Time, burst float64, refill time.Duration) bool {
 	if s.RateAt.IsZero() || now.Before(s.RateAt) {
-		s.RateTokens = shareBurst
+		s.RateTokens = burst
 	} else {
-		s.RateTokens = min(shareBurst, s.RateTokens+float64(now.Sub(s.RateAt))/float64(shareRefill))
+		s.RateTokens = min(burst, s.RateTokens+float64(now.Sub(s.RateAt))/float64(refill))
 	}
 	s.RateAt = now
 	if s.RateTokens < 1 {
