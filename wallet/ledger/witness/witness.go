@@ -563,6 +563,7 @@ func (s *Server) Logs() ([]Enrollment, error) {
 			if err := json.Unmarshal(value, &e); err != nil {
 				return fmt.Errorf("witness: stored log %s is damaged: %w", key[len(logPrefix):], err)
 			}
+			e.Bound = storedBound(e) // enrolments stored before the field
 			es = append(es, e)
 			return nil
 		})
