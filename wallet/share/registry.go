@@ -67,6 +67,15 @@ type AccessEntry struct {
 	First     time.Time `json:"first,omitzero"`
 }
 
+// Summary is the outcome as a person reads it: a collapsed entry says how
+// many times it happened since when.
+func (e AccessEntry) Summary() string {
+	if e.Count > 1 {
+		return fmt.Sprintf("%s ×%d since %s", e.Outcome, e.Count, e.First.Local().Format(time.DateTime))
+	}
+	return e.Outcome
+}
+
 // Quota bounds what one log may host: live (unrevoked, unexpired) shares
 // and the bytes of their files. Zero fields mean no limit.
 type Quota struct {
