@@ -243,9 +243,14 @@ func (s *Session) CheckSecret(secret []byte, recovery bool) error {
 // OpenWithRecoveryText unlocks the wallet in dir with a recovery key typed
 // by hand.
 func OpenWithRecoveryText(dir, text string) (*wallet.Wallet, error) {
+	return OpenWithRecoveryTextOptions(dir, text, wallet.OpenOptions{})
+}
+
+// OpenWithRecoveryTextOptions is OpenWithRecoveryText with options.
+func OpenWithRecoveryTextOptions(dir, text string, o wallet.OpenOptions) (*wallet.Wallet, error) {
 	rk, err := keys.ParseRecoveryKey(text)
 	if err != nil {
 		return nil, err
 	}
-	return wallet.OpenWithRecoveryKey(dir, rk)
+	return wallet.OpenWithRecoveryKeyOptions(dir, rk, o)
 }

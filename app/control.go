@@ -16,7 +16,8 @@ import (
 
 // ControlSocket is the name of the owning process's socket inside the
 // wallet directory. The directory is owner-only and the socket is 0600;
-// every request also carries the passphrase, checked like an unlock.
+// every request also carries the passphrase, checked like an unlock, one
+// request at a time with a growing delay after each wrong one.
 const ControlSocket = "control.sock"
 
 // ControlRequest is one command line handed to the owning process.
@@ -47,6 +48,41 @@ type Runner func(ctx context.Context, req ControlRequest, stdout, stderr io.Writ
 // the session locks. It refuses to start while another live process serves
 // the same wallet.
 func ServeControl(ctx context.Context, s *Session, run Runner) error {
+	return serveControl(ctx, s, run, &secretGate{check: s.CheckSecret, sleep: time.Sleep})
+}
+
+// secretGate checks one passphrase at a time: requests that arrive
+// together queue, and every wrong one holds the gate for a delay that
+// doubles with each consecutive failure (1 s, 2 s, 4 s … up to a minute),
+// so a burst of guesses in parallel costs the guesser what the same
+// guesses one after another would. A right passphrase resets the delay.
+type secretGate struct {
+	mu       sync.Mutex
+	failures int
+	check    func(secret []byte, recovery bool) error
+	sleep    func(time.Duration)
+}
+
+const (
+	firstGuessDelay = time.Second
+	maxGuessDelay   = time.Minute
+)
+
+func (g *secretGate) try(secret []byte, recovery bool) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	err := g.check(secret, recovery)
+	if err == nil {
+		g.failures = 0
+		return nil
+	}
+	d := firstGuessDelay << min(g.failures, 6)
+	g.failures++
+	g.sleep(min(d, maxGuessDelay))
+	return err
+}
+
+func serveControl(ctx context.Context, s *Session, run Runner, gate *secretGate) error {
 	path := filepath.Join(s.Wallet.Dir(), ControlSocket)
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		c.Close()
@@ -73,13 +109,13 @@ func ServeControl(ctx context.Context, s *Session, run Runner) error {
 			if err != nil {
 				return
 			}
-			go serveControlConn(ctx, s, run, conn)
+			go serveControlConn(ctx, s, run, gate, conn)
 		}
 	}()
 	return nil
 }
 
-func serveControlConn(ctx context.Context, s *Session, run Runner, conn net.Conn) {
+func serveControlConn(ctx context.Context, s *Session, run Runner, gate *secretGate, conn net.Conn) {
 	defer conn.Close()
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var req ControlRequest
@@ -89,8 +125,7 @@ func serveControlConn(ctx context.Context, s *Session, run Runner, conn net.Conn
 	conn.SetReadDeadline(time.Time{})
 	enc := &frameWriter{enc: json.NewEncoder(conn)}
 	defer clear(req.Passphrase)
-	if err := s.CheckSecret(req.Passphrase, req.Recovery); err != nil {
-		time.Sleep(time.Second) // slows guessing through the socket
+	if err := gate.try(req.Passphrase, req.Recovery); err != nil {
 		fmt.Fprintf(enc.stream(false), "medwallet: unlock wallet at %s: %v\n", s.Wallet.Dir(), err)
 		enc.exit(1)
 		return

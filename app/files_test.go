@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"compress/zlib"
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -38,6 +39,13 @@ func filesWallet(t testing.TB) *wallet.Wallet {
 	}
 	t.Cleanup(func() { w.Close() })
 	return w
+}
+
+// sessionOf wraps a test wallet in a session that never locks by itself.
+func sessionOf(w *wallet.Wallet) *Session {
+	s := NewSession(w)
+	s.SetIdle(0)
+	return s
 }
 
 // addScan stores a DocumentReference with an attached PDF of n bytes.
@@ -129,7 +137,7 @@ func TestExportedFHIRAndNDJSONImportIntoANewWalletUnchanged(t *testing.T) {
 				{FormatNDJSON, filepath.Join(dir, "all.ndjson")},
 				{FormatNDJSON, filepath.Join(dir, "bulk") + "/"},
 			} {
-				res, err := ExportRecords(w, tc.format, export.Filter{}, tc.path, ExportOptions{})
+				res, err := ExportRecords(sessionOf(w), tc.format, export.Filter{}, tc.path, ExportOptions{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -137,7 +145,7 @@ func TestExportedFHIRAndNDJSONImportIntoANewWalletUnchanged(t *testing.T) {
 					t.Errorf("%s: exported %+v", tc.path, res)
 				}
 				fresh := filesWallet(t)
-				reports, err := ImportPaths(t.Context(), fresh, []string{strings.TrimSuffix(tc.path, "/")}, ImportOptions{})
+				reports, err := ImportPaths(t.Context(), sessionOf(fresh), []string{strings.TrimSuffix(tc.path, "/")}, ImportOptions{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -165,7 +173,7 @@ func TestExportedFHIRAndNDJSONImportIntoANewWalletUnchanged(t *testing.T) {
 					t.Errorf("%s: the document has %d versions after import, want 1", tc.path, len(vs))
 				}
 				// Importing the same export again changes nothing.
-				again, err := ImportPaths(t.Context(), fresh, []string{strings.TrimSuffix(tc.path, "/")}, ImportOptions{})
+				again, err := ImportPaths(t.Context(), sessionOf(fresh), []string{strings.TrimSuffix(tc.path, "/")}, ImportOptions{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -185,7 +193,7 @@ func TestExportSelectsByKindIDsAndDates(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	res, err := ExportRecords(w, FormatCSV, export.Filter{Kinds: []fhir.Kind{fhir.KindLab, fhir.KindVital}}, filepath.Join(dir, "labs.csv"), ExportOptions{})
+	res, err := ExportRecords(sessionOf(w), FormatCSV, export.Filter{Kinds: []fhir.Kind{fhir.KindLab, fhir.KindVital}}, filepath.Join(dir, "labs.csv"), ExportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,25 +205,25 @@ func TestExportSelectsByKindIDsAndDates(t *testing.T) {
 		t.Errorf("CSV starts %q", csv[:40])
 	}
 	one := w.Search(wallet.Query{})[0].ID
-	res, err = ExportRecords(w, FormatNDJSON, export.Filter{IDs: []string{one}}, filepath.Join(dir, "one.ndjson"), ExportOptions{})
+	res, err = ExportRecords(sessionOf(w), FormatNDJSON, export.Filter{IDs: []string{one}}, filepath.Join(dir, "one.ndjson"), ExportOptions{})
 	if err != nil || res.Records != 1 {
 		t.Fatalf("ids filter: %+v %v", res, err)
 	}
-	if _, err := ExportRecords(w, FormatFHIR, export.Filter{IDs: []string{"aaaaaaaaaaaaaaaa"}}, filepath.Join(dir, "x.json"), ExportOptions{}); !errors.Is(err, wallet.ErrNotFound) {
+	if _, err := ExportRecords(sessionOf(w), FormatFHIR, export.Filter{IDs: []string{"aaaaaaaaaaaaaaaa"}}, filepath.Join(dir, "x.json"), ExportOptions{}); !errors.Is(err, wallet.ErrNotFound) {
 		t.Errorf("unknown id: got %v", err)
 	}
 	future := time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := ExportRecords(w, FormatFHIR, export.Filter{From: future}, filepath.Join(dir, "none.json"), ExportOptions{}); !errors.Is(err, export.ErrNoRecords) {
+	if _, err := ExportRecords(sessionOf(w), FormatFHIR, export.Filter{From: future}, filepath.Join(dir, "none.json"), ExportOptions{}); !errors.Is(err, export.ErrNoRecords) {
 		t.Errorf("empty selection: got %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "none.json")); err == nil {
 		t.Error("an empty export left a file")
 	}
 	// An IPS of conditions only still has its subject.
-	if _, err := ExportRecords(w, FormatIPS, export.Filter{Kinds: []fhir.Kind{fhir.KindCondition}}, filepath.Join(dir, "ips.json"), ExportOptions{}); err != nil {
+	if _, err := ExportRecords(sessionOf(w), FormatIPS, export.Filter{Kinds: []fhir.Kind{fhir.KindCondition}}, filepath.Join(dir, "ips.json"), ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ExportRecords(w, "docx", export.Filter{}, filepath.Join(dir, "x.docx"), ExportOptions{}); err == nil {
+	if _, err := ExportRecords(sessionOf(w), "docx", export.Filter{}, filepath.Join(dir, "x.docx"), ExportOptions{}); err == nil {
 		t.Error("an unknown format was accepted")
 	}
 }
@@ -233,7 +241,7 @@ func TestPDFExportOfTheLargestFixtureCarriesTheCheckpoint(t *testing.T) {
 		t.Fatalf("no signed checkpoint: %v", err)
 	}
 	path := filepath.Join(t.TempDir(), "summary.pdf")
-	if _, err := ExportRecords(w, FormatPDF, export.Filter{}, path, ExportOptions{Locale: "de"}); err != nil {
+	if _, err := ExportRecords(sessionOf(w), FormatPDF, export.Filter{}, path, ExportOptions{Locale: "de"}); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(path)
@@ -277,7 +285,7 @@ func TestImportVerifiedCardStoresItWithTheIssuerAsSource(t *testing.T) {
 	} {
 		t.Run(filepath.Base(rel), func(t *testing.T) {
 			w := filesWallet(t)
-			reps, err := ImportPath(t.Context(), w, fixture(rel), ImportOptions{})
+			reps, err := ImportPaths(t.Context(), sessionOf(w), []string{fixture(rel)}, ImportOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -289,7 +297,7 @@ func TestImportVerifiedCardStoresItWithTheIssuerAsSource(t *testing.T) {
 			if rec.Source.Type != wallet.SourceProvider || rec.Source.Name != shc.SpecExampleIssuerName {
 				t.Errorf("source %+v", rec.Source)
 			}
-			again, err := ImportPath(t.Context(), w, fixture(rel), ImportOptions{})
+			again, err := ImportPaths(t.Context(), sessionOf(w), []string{fixture(rel)}, ImportOptions{})
 			if err != nil || again[0].Added+again[0].Updated != 0 {
 				t.Errorf("a second import: %+v %v", again, err)
 			}
@@ -299,7 +307,7 @@ func TestImportVerifiedCardStoresItWithTheIssuerAsSource(t *testing.T) {
 
 func TestImportRevokedCardIsStoredUnverifiedWithANote(t *testing.T) {
 	w := filesWallet(t)
-	reps, err := ImportPath(t.Context(), w, fixture("shc/example-03-e-file.smart-health-card"), ImportOptions{})
+	reps, err := ImportPaths(t.Context(), sessionOf(w), []string{fixture("shc/example-03-e-file.smart-health-card")}, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +323,7 @@ func TestImportRevokedCardIsStoredUnverifiedWithANote(t *testing.T) {
 
 func TestTwoCardsWithTheSameResourceIDsStayApart(t *testing.T) {
 	w := filesWallet(t)
-	reps, err := ImportPaths(t.Context(), w, []string{fixture("shc/example-00-e-file.smart-health-card"), fixture("shc/example-03-e-file.smart-health-card")}, ImportOptions{})
+	reps, err := ImportPaths(t.Context(), sessionOf(w), []string{fixture("shc/example-00-e-file.smart-health-card"), fixture("shc/example-03-e-file.smart-health-card")}, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,13 +339,13 @@ func TestChunkedCardQRCodesImportWhenNamedTogether(t *testing.T) {
 		fixture("shc/example-02-f-qr-code-numeric-value-1.txt"),
 	}
 	w := filesWallet(t)
-	if _, err := ImportPaths(t.Context(), w, parts[:2], ImportOptions{}); !errors.Is(err, shc.ErrIncompleteChunks) {
+	if _, err := ImportPaths(t.Context(), sessionOf(w), parts[:2], ImportOptions{}); !errors.Is(err, shc.ErrIncompleteChunks) {
 		t.Fatalf("two of three parts: got %v", err)
 	}
 	if w.Count() != 0 {
 		t.Fatal("an incomplete card stored records")
 	}
-	reps, err := ImportPaths(t.Context(), w, parts, ImportOptions{})
+	reps, err := ImportPaths(t.Context(), sessionOf(w), parts, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +371,7 @@ func TestChunkedCardQRImagesImportWhenNamedTogether(t *testing.T) {
 		paths = append(paths, p)
 	}
 	w := filesWallet(t)
-	reps, err := ImportPaths(t.Context(), w, paths, ImportOptions{})
+	reps, err := ImportPaths(t.Context(), sessionOf(w), paths, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +382,7 @@ func TestChunkedCardQRImagesImportWhenNamedTogether(t *testing.T) {
 
 func TestCardFromAnUnknownIssuerIsImportedUnverified(t *testing.T) {
 	w := filesWallet(t)
-	reps, err := ImportPath(t.Context(), w, fixture("shl/carin-insurance-example-expected-decrypted.smart-health-card"), ImportOptions{})
+	reps, err := ImportPaths(t.Context(), sessionOf(w), []string{fixture("shl/carin-insurance-example-expected-decrypted.smart-health-card")}, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,16 +398,16 @@ func TestAddedIssuerIsKeptInTheWallet(t *testing.T) {
 		t.Fatal(err)
 	}
 	crl, _ := os.ReadFile(fixture("shc/crl/3Kfdg-XwP-7gXyywtUfUADwBumDOPKMQx-iELL11W9s.json"))
-	if err := AddTrustedIssuer(w, "https://clinic.example/issuer", "Example clinic", jwks, crl); err != nil {
+	if err := AddTrustedIssuer(sessionOf(w), "https://clinic.example/issuer", "Example clinic", jwks, crl); err != nil {
 		t.Fatal(err)
 	}
-	if err := AddTrustedIssuer(w, "http://insecure.example", "x", jwks); err == nil {
+	if err := AddTrustedIssuer(sessionOf(w), "http://insecure.example", "x", jwks); err == nil {
 		t.Error("an http issuer was accepted")
 	}
-	if err := AddTrustedIssuer(w, "https://bad.example", "x", []byte(`{"keys":[{"kty":"EC"`)); err == nil {
+	if err := AddTrustedIssuer(sessionOf(w), "https://bad.example", "x", []byte(`{"keys":[{"kty":"EC"`)); err == nil {
 		t.Error("a broken JWKS was accepted")
 	}
-	list, err := TrustedIssuers(w)
+	list, err := TrustedIssuers(sessionOf(w))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,7 +431,7 @@ func TestAddedIssuerIsKeptInTheWallet(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w2.Close()
-	if list2, _ := TrustedIssuers(w2); len(list2) != len(list) {
+	if list2, _ := TrustedIssuers(sessionOf(w2)); len(list2) != len(list) {
 		t.Errorf("after reopening: %d issuers, want %d", len(list2), len(list))
 	}
 }
@@ -433,7 +441,7 @@ func TestImportedPDFBecomesADocumentWithItsFileAndCanBeRetitled(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "lab report.pdf")
 	data := append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte("x"), 100<<10)...)
 	os.WriteFile(path, data, 0o600)
-	reps, err := ImportPath(t.Context(), w, path, ImportOptions{})
+	reps, err := ImportPaths(t.Context(), sessionOf(w), []string{path}, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +457,7 @@ func TestImportedPDFBecomesADocumentWithItsFileAndCanBeRetitled(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatal("the stored file differs")
 	}
-	again, err := ImportPath(t.Context(), w, path, ImportOptions{})
+	again, err := ImportPaths(t.Context(), sessionOf(w), []string{path}, ImportOptions{})
 	if err != nil || again[0].Unchanged != 1 || w.Count() != 1 {
 		t.Fatalf("a second import: %+v %v", again[0], err)
 	}
@@ -475,7 +483,7 @@ func TestImportedPictureThatIsNotAQRCodeIsADocument(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rash.png")
 	os.WriteFile(path, buf.Bytes(), 0o600)
 	w := filesWallet(t)
-	reps, err := ImportPath(t.Context(), w, path, ImportOptions{})
+	reps, err := ImportPaths(t.Context(), sessionOf(w), []string{path}, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -486,7 +494,7 @@ func TestImportedPictureThatIsNotAQRCodeIsADocument(t *testing.T) {
 
 func TestImportOfASmartHealthLinkImageSaysToRedeemIt(t *testing.T) {
 	w := filesWallet(t)
-	_, err := ImportPath(t.Context(), w, fixture("shl/CARIN_INS_CD-shl.png"), ImportOptions{})
+	_, err := ImportPaths(t.Context(), sessionOf(w), []string{fixture("shl/CARIN_INS_CD-shl.png")}, ImportOptions{})
 	if err == nil || !strings.Contains(err.Error(), "redeem") {
 		t.Fatalf("got %v", err)
 	}
@@ -496,7 +504,7 @@ func TestImportOfAnUnknownFileNamesIt(t *testing.T) {
 	w := filesWallet(t)
 	path := filepath.Join(t.TempDir(), "notes.txt")
 	os.WriteFile(path, []byte("just some text"), 0o600)
-	if _, err := ImportPath(t.Context(), w, path, ImportOptions{}); err == nil || !strings.Contains(err.Error(), "notes.txt") {
+	if _, err := ImportPaths(t.Context(), sessionOf(w), []string{path}, ImportOptions{}); err == nil || !strings.Contains(err.Error(), "notes.txt") {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -505,7 +513,7 @@ func TestForeignBinaryStaysARecord(t *testing.T) {
 	w := filesWallet(t)
 	path := filepath.Join(t.TempDir(), "b.json")
 	os.WriteFile(path, []byte(`{"resourceType":"Binary","id":"b1","contentType":"text/plain","data":"aGVsbG8="}`), 0o600)
-	reps, err := ImportPath(t.Context(), w, path, ImportOptions{})
+	reps, err := ImportPaths(t.Context(), sessionOf(w), []string{path}, ImportOptions{})
 	if err != nil || reps[0].Added != 1 {
 		t.Fatalf("%+v %v", reps, err)
 	}
@@ -515,11 +523,11 @@ func TestExportedFileWhoseRecordIsMissingIsReported(t *testing.T) {
 	w := filesWallet(t)
 	addScan(t, w, 1000)
 	dir := filepath.Join(t.TempDir(), "bulk")
-	if _, err := ExportRecords(w, FormatNDJSON, export.Filter{}, dir+"/", ExportOptions{}); err != nil {
+	if _, err := ExportRecords(sessionOf(w), FormatNDJSON, export.Filter{}, dir+"/", ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	fresh := filesWallet(t)
-	reps, err := ImportPath(t.Context(), fresh, filepath.Join(dir, "Binary.ndjson"), ImportOptions{})
+	reps, err := ImportPaths(t.Context(), sessionOf(fresh), []string{filepath.Join(dir, "Binary.ndjson")}, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -537,4 +545,77 @@ func FuzzParseInlineFile(f *testing.F) {
 			t.Fatalf("accepted a file without owner, hash or name: %+v", fl)
 		}
 	})
+}
+
+func TestImportOfAnExportWithAttachmentsIsOneTransaction(t *testing.T) {
+	w := filesWallet(t)
+	if _, err := w.Import(t.Context(), "a1c.json", []byte(`{"resourceType":"Observation","id":"a1c","status":"final","code":{"text":"HbA1c"},"valueQuantity":{"value":6.1,"unit":"%"}}`), wallet.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	addScan(t, w, 64<<10)
+	path := filepath.Join(t.TempDir(), "all.json")
+	if res, err := ExportRecords(sessionOf(w), FormatFHIR, export.Filter{}, path, ExportOptions{}); err != nil || res.Attachments != 1 {
+		t.Fatalf("export: %+v, %v", res, err)
+	}
+
+	// The import stops after its first record: nothing of the file stays,
+	// neither the records before nor the attached file.
+	fresh := filesWallet(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	_, err := ImportPaths(ctx, sessionOf(fresh), []string{path}, ImportOptions{Progress: func(done, _ int) {
+		if done >= 1 {
+			cancel()
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want cancelled", err)
+	}
+	des, _ := os.ReadDir(filepath.Join(fresh.Dir(), "attachments"))
+	size, _, _ := fresh.LogState()
+	if fresh.Count() != 0 || len(des) != 0 || size != 0 {
+		t.Errorf("after a failed import: %d records, %d attached files, log size %d; want none", fresh.Count(), len(des), size)
+	}
+	reps, err := ImportPaths(t.Context(), sessionOf(fresh), []string{path}, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reps[0].Added != 2 || reps[0].Attachments != 1 {
+		t.Errorf("the import again: %+v", reps[0].ImportReport)
+	}
+}
+
+func TestImportReportsTheRecordIDOfEachEntry(t *testing.T) {
+	w := filesWallet(t)
+	if _, err := w.ImportFile(t.Context(), fixture(roundTripFixtures[6]), wallet.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	scan, _ := addScan(t, w, 4<<10)
+	path := filepath.Join(t.TempDir(), "all.json")
+	if _, err := ExportRecords(sessionOf(w), FormatFHIR, export.Filter{}, path, ExportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fresh := filesWallet(t)
+	reps, err := ImportPaths(t.Context(), sessionOf(fresh), []string{path}, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := reps[0]
+	if len(rep.Entries) != w.Count() || rep.Added != w.Count() {
+		t.Fatalf("%d entries reported, %d added, for %d records", len(rep.Entries), rep.Added, w.Count())
+	}
+	want := contents(t, w)
+	for i, er := range rep.Entries {
+		r, err := fresh.Get(er.RecordID)
+		if err != nil {
+			t.Fatalf("entry %d (%s): record %q: %v", i, er.Where, er.RecordID, err)
+		}
+		h, _ := ledger.ResourceHash(r.Resource)
+		if _, ok := want[hex.EncodeToString(h[:])]; !ok || er.Summary.ResourceType != r.Summary.ResourceType {
+			t.Errorf("entry %d (%s) names record %s, which holds no exported resource", i, er.Where, er.RecordID)
+		}
+		if r.Summary.ResourceID == scan.Summary.ResourceID && (er.Attachments != 1 || len(r.Attachments) != 1) {
+			t.Errorf("the scan's entry: %d files reported, %d stored", er.Attachments, len(r.Attachments))
+		}
+	}
 }

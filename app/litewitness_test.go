@@ -278,7 +278,7 @@ func TestAnchorWithLitewitness(t *testing.T) {
 		t.Fatalf("anchor with litewitness: %v %+v", err, a)
 	}
 	checkCosignedByLiteWitness(t, lw, w, a.Checkpoint.Note)
-	if got := app.RecordStatus(w, first[0]); got.Status != ledger.Witnessed || got.Witnesses[0].Witness.Name != liteWitnessName {
+	if got := app.RecordStatus(s, first[0]); got.Status != ledger.Witnessed || got.Witnesses[0].Witness.Name != liteWitnessName {
 		t.Fatalf("record after litewitness cosigned: %v (%s)", got.Status, got.Reason)
 	}
 
@@ -291,7 +291,7 @@ func TestAnchorWithLitewitness(t *testing.T) {
 	if got := lw.size(t, w.Log().Origin()); got != 5 {
 		t.Fatalf("litewitness recorded size %d, want 5", got)
 	}
-	if got := app.RecordStatus(w, later[1]); got.Status != ledger.Witnessed {
+	if got := app.RecordStatus(s, later[1]); got.Status != ledger.Witnessed {
 		t.Fatalf("later record: %v (%s)", got.Status, got.Reason)
 	}
 

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"fmt"
 	"net/http"
 	"strings"
@@ -9,7 +11,6 @@ import (
 	"time"
 
 	"medwallet/app/peer"
-	"medwallet/wallet/keys"
 	"medwallet/wallet/share"
 )
 
@@ -23,22 +24,31 @@ func PeerURL(id peer.ID) string { return PeerScheme + "://" + id.String() }
 
 // Peer is the wallet's libp2p peer while it is unlocked: it serves the
 // wallet's shares to clinicians and reaches witnesses, clinic nodes and
-// other wallets. Its identity derives from the master key, so it is the same
-// after a restart or a restore.
+// other wallets. Its identity is the wallet's lasting one (share links and
+// clinic nodes name its peer ID), the same after a restart, a restore or a
+// rotation of the master key; it never announces itself on the LAN. When
+// the person turns LAN discovery on, a second host with a throwaway identity
+// made for this session does the announcing, so the LAN never learns the
+// lasting peer ID from Medwallet.
 type Peer struct {
-	Host     *peer.Host
+	Host *peer.Host
+	// LAN is the host announced on the LAN by mDNS, when that is on.
+	LAN      *peer.Host
 	Shares   *share.Registry
 	Book     *peer.Book
 	server   *share.Server
 	clientMu sync.Mutex
 	clients  map[peer.ID]*http.Client
 	web      *http.Client
+	// identityKey is the lasting identity's private key, zeroed when the
+	// host closes (the session locks).
+	identityKey []byte
 }
 
 // PeerOptions say how the wallet's peer runs.
 type PeerOptions struct {
 	ListenAddrs []string // nil: all interfaces, TCP and QUIC, random ports
-	MDNS        bool     // find and be found by peers on the LAN
+	MDNS        bool     // find and be found by peers on the LAN, under a throwaway identity
 	Relays      []string // multiaddrs of circuit relays (clinic nodes) to keep a reservation with
 }
 
@@ -53,17 +63,15 @@ func ShareRequester(r *http.Request) string {
 
 // StartPeer starts the wallet's peer. It stops when the session locks.
 func StartPeer(s *Session, o PeerOptions) (*Peer, error) {
-	m, err := s.Wallet.Master()
+	key, err := s.Wallet.IdentityKey()
 	if err != nil {
 		return nil, err
 	}
-	cfg := peer.Config{Key: m.SigningKey(keys.PurposeIdentity), ListenAddrs: o.ListenAddrs}
-	if o.MDNS {
-		cfg.MDNS = "medwallet"
-	}
+	cfg := peer.Config{Key: key, ListenAddrs: o.ListenAddrs}
 	for _, r := range o.Relays {
 		info, err := peer.ParseAddr(r)
 		if err != nil {
+			clear(key)
 			return nil, fmt.Errorf("relay %s: %w", r, err)
 		}
 		cfg.StaticRelays = append(cfg.StaticRelays, info)
@@ -75,13 +83,15 @@ func StartPeer(s *Session, o PeerOptions) (*Peer, error) {
 			return share.RequestRelay(ctx, c, PeerURL(relay), signer, self.String(), time.Now())
 		}
 	}
-	reg := share.NewRegistry(s.Wallet.DB(), share.DefaultPrefix)
+	reg := s.Wallet.ShareRegistry()
 	srv, err := share.NewServer(share.ServerConfig{Registry: reg, Requester: ShareRequester})
 	if err != nil {
+		clear(key)
 		return nil, err
 	}
 	h, err := peer.New(cfg)
 	if err != nil {
+		clear(key)
 		return nil, fmt.Errorf("start the wallet's peer: %w", err)
 	}
 	mux := http.NewServeMux()
@@ -90,13 +100,59 @@ func StartPeer(s *Session, o PeerOptions) (*Peer, error) {
 		h.Close()
 		return nil, err
 	}
-	p := &Peer{Host: h, Shares: reg, Book: peer.NewBook(s.Wallet.DB()), server: srv,
-		clients: map[peer.ID]*http.Client{}, web: WebClient()}
-	s.OnClose(func() { h.Close() })
+	p := &Peer{Host: h, Shares: reg, Book: peer.NewBook(s.Wallet.AddressBook()), server: srv,
+		clients: map[peer.ID]*http.Client{}, web: WebClient(), identityKey: key}
+	if o.MDNS {
+		if p.LAN, err = startLANHost(h, mux, o.ListenAddrs); err != nil {
+			h.Close()
+			return nil, err
+		}
+	}
+	s.OnClose(func() {
+		if p.LAN != nil {
+			p.LAN.Close()
+		}
+		h.Close() // zeroes the identity key
+	})
 	s.mu.Lock()
 	s.Peer = p
 	s.mu.Unlock()
 	return p, nil
+}
+
+// startLANHost starts the host that announces on the LAN: a fresh random
+// identity each time, serving the same shares, and handing the clinic
+// nodes and peers it finds to the lasting host so links naming them can be
+// dialled on the LAN.
+func startLANHost(lasting *peer.Host, mux http.Handler, listen []string) (*peer.Host, error) {
+	lan, err := peer.New(lanHostConfig(lasting, listen))
+	if err != nil {
+		return nil, fmt.Errorf("announce on the LAN: %w", err)
+	}
+	if err := lan.Serve(mux); err != nil {
+		lan.Close()
+		return nil, fmt.Errorf("announce on the LAN: %w", err)
+	}
+	return lan, nil
+}
+
+// lanHostConfig is the LAN host's configuration: a fresh random identity.
+func lanHostConfig(lasting *peer.Host, listen []string) peer.Config {
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	return peer.Config{
+		Key: key, ListenAddrs: listen, MDNS: "medwallet",
+		OnPeerFound: func(info peer.AddrInfo) {
+			lasting.Libp2p().Peerstore().AddAddrs(info.ID, info.Addrs, time.Hour)
+		},
+	}
+}
+
+// WindowPeerOptions are how the desktop window runs the wallet's peer:
+// base (listen addresses, relays), announcing on the LAN only when the
+// wallet's settings say so. It is off until the person turns it on.
+func WindowPeerOptions(s *Session, base PeerOptions) PeerOptions {
+	base.MDNS = s.Wallet.Settings().AnnounceOnLAN
+	return base
 }
 
 // WebClient is the client for https URLs (clinic nodes, other SHL hosts):

@@ -243,6 +243,9 @@ type CheckedEntry struct {
 	Result   ledger.Result
 	// AttachmentOf is the fullUrl of the record a Binary belongs to.
 	AttachmentOf string
+	// LogKey is the note verifier key of the log whose proof came with the
+	// record (for a Binary, its record's), whatever the verdict.
+	LogKey string
 }
 
 // checkedBundle is the outcome of verifying a shared Bundle: the records (and
@@ -331,6 +334,7 @@ func verifyBundle(data []byte, trusted []ledger.WitnessKey, quorum int) (*checke
 		case !ok:
 			ce.Result = ledger.Result{Status: ledger.NotAnchored, Reason: "no log proof came with this record"}
 		default:
+			ce.LogKey = pc.VKey
 			ce.Result = ledger.VerifyPinned(e.Resource, pc.Proof, pc.VKey, trusted, quorum)
 			if ce.Result.Status != ledger.Tampered && ce.Result.Origin != pc.Origin {
 				ce.Result = ledger.Result{Status: ledger.Tampered, Index: ce.Result.Index,
@@ -351,6 +355,9 @@ func verifyBundle(data []byte, trusted []ledger.WitnessKey, quorum int) (*checke
 			continue
 		}
 		ce.Result, ce.AttachmentOf = checkAttachment(ce.Resource, out.Entries, byURL)
+		if j, ok := byURL[ce.AttachmentOf]; ok && ce.AttachmentOf != "" {
+			ce.LogKey = out.Entries[j].LogKey
+		}
 	}
 	return out, nil
 }

@@ -16,17 +16,12 @@ import (
 
 	"medwallet/wallet"
 	"medwallet/wallet/fhir"
-	"medwallet/wallet/kv"
 	"medwallet/wallet/ledger"
 	"medwallet/wallet/share"
 	"medwallet/wallet/shc"
 )
 
-// Where the wallet keeps what it received: one note per redeemed share and,
-// per received record, the verdict its badge shows.
 const (
-	receivedSharePrefix  = "received/s/"
-	receivedRecordPrefix = "received/r/"
 	// DefaultRecipient is the name sent to the share's server when the
 	// clinician gives none; the patient sees it in the access log.
 	DefaultRecipient = "a Medwallet user"
@@ -35,55 +30,16 @@ const (
 )
 
 // ErrNotReceived means the record did not come from a redeemed share.
-var ErrNotReceived = errors.New("the record did not come from a received share")
+var ErrNotReceived = wallet.ErrNotReceived
 
-// Received is a redeemed share: where it came from and what became of
-// every file and record in it.
-type Received struct {
-	ID       string    `json:"id"`
-	Label    string    `json:"label"`
-	From     string    `json:"from"` // "peer <id>" or the https origin that served it
-	Scope    string    `json:"scope"`
-	Received time.Time `json:"received"`
-	// Origin is the patient's log that signed the records' proofs, when
-	// they came with proofs from one log.
-	Origin  string           `json:"origin,omitempty"`
-	Records []ReceivedRecord `json:"records"`
-	Files   []ReceivedFile   `json:"files"`
-	Skipped []fhir.Skipped   `json:"skipped,omitempty"`
-	// Bundle is the FHIR content as received (the first FHIR file, or all
-	// of them as one collection), for saving with redeem --out. Not stored.
-	Bundle []byte `json:"-"`
-}
-
-// ReceivedRecord is one record stored from a share, with the verdict on it.
-type ReceivedRecord struct {
-	RecordID     string        `json:"recordId"`
-	Summary      fhir.Summary  `json:"summary"`
-	Verification ledger.Result `json:"verification"`
-	// AttachmentOf is the record ID of the record an attached file (a
-	// Binary) belongs to.
-	AttachmentOf string `json:"attachmentOf,omitempty"`
-	// Card is set for records that came inside a SMART Health Card.
-	Card *CardCheck `json:"card,omitempty"`
-	// Share is the ID of the Received it came with.
-	Share string `json:"share,omitempty"`
-}
-
-// CardCheck is the verdict on the SMART Health Card a record came in.
-type CardCheck struct {
-	Issuer     string     `json:"issuer"`
-	IssuerName string     `json:"issuerName,omitempty"`
-	Status     shc.Status `json:"status"`
-	Reason     string     `json:"reason,omitempty"`
-}
-
-// ReceivedFile is one file of a share and what became of it.
-type ReceivedFile struct {
-	ContentType string `json:"contentType"`
-	Bytes       int    `json:"bytes"`
-	Outcome     string `json:"outcome"`
-}
+// The received shares and their verdicts are the wallet's (see
+// wallet/received.go); these names keep the use cases' vocabulary.
+type (
+	Received       = wallet.Received
+	ReceivedRecord = wallet.ReceivedRecord
+	CardCheck      = wallet.CardCheck
+	ReceivedFile   = wallet.ReceivedFile
+)
 
 // incoming is a group of resources to import together: one scope, one source.
 type incoming struct {
@@ -134,7 +90,13 @@ func Redeem(ctx context.Context, s *Session, text, passcode, recipient string, o
 		rcv.Label = "Shared records"
 	}
 	src := wallet.Source{Type: wallet.SourceShare, Name: rcv.Label, Detail: from}
-	shared := &incoming{name: "share " + rcv.Label, source: src}
+	// Records that come without a proof are kept apart by where the link
+	// fetched them from; those with one by the key that signed it.
+	linkScope := "shl:" + strings.SplitN(l.URL, "?", 2)[0]
+	if l.P2P != nil {
+		linkScope = "peer:" + l.P2P.Peer
+	}
+	var checked []CheckedEntry
 	var groups []*incoming
 	var fhirFiles [][]byte
 	for _, f := range files {
@@ -146,15 +108,14 @@ func Redeem(ctx context.Context, s *Session, text, passcode, recipient string, o
 				rf.Outcome = "not stored: " + err.Error()
 				break
 			}
-			shared.entries = append(shared.entries, cb.Entries...)
-			shared.cards = append(shared.cards, make([]*CardCheck, len(cb.Entries))...)
+			checked = append(checked, cb.Entries...)
 			if cb.Origin != "" {
 				rcv.Origin = cb.Origin
 			}
 			fhirFiles = append(fhirFiles, f.Plaintext)
 			rf.Outcome = fmt.Sprintf("FHIR: %d resources, %d with a log proof", len(cb.Entries), cb.Proofs)
 		case share.ContentSHC:
-			gs, outcome := cardGroups(s.Wallet, f.Plaintext, src, rcv.Label)
+			gs, outcome := cardGroups(s, f.Plaintext, src, rcv.Label)
 			groups = append(groups, gs...)
 			rf.Outcome = outcome
 		default:
@@ -162,29 +123,118 @@ func Redeem(ctx context.Context, s *Session, text, passcode, recipient string, o
 		}
 		rcv.Files = append(rcv.Files, rf)
 	}
-	switch {
-	case rcv.Origin != "":
-		shared.scope = "log:" + rcv.Origin
-	case l.P2P != nil:
-		shared.scope = "peer:" + l.P2P.Peer
-	default:
-		shared.scope = "shl:" + strings.SplitN(l.URL, "?", 2)[0]
+	senders, err := senderGroups(w, checked, "share "+rcv.Label, src, linkScope, rcv)
+	if err != nil {
+		return nil, fmt.Errorf("redeem %s: %w", linkName(l), err)
 	}
-	rcv.Scope = shared.scope
-	groups = append([]*incoming{shared}, groups...)
+	rcv.Scope = linkScope
+	if len(senders) > 0 {
+		rcv.Scope = senders[0].scope
+	}
+	groups = append(senders, groups...)
+	byURL := map[string]string{}
 	for _, g := range groups {
 		if len(g.entries) == 0 {
 			continue
 		}
-		if err := importGroup(ctx, w, g, rcv); err != nil {
+		if err := importGroup(ctx, w, g, rcv, byURL); err != nil {
 			return nil, fmt.Errorf("redeem %s: %w", linkName(l), err)
 		}
 	}
+	for i := range rcv.Records {
+		if rr := &rcv.Records[i]; rr.AttachmentOf != "" {
+			rr.AttachmentOf = byURL[rr.AttachmentOf]
+		}
+	}
+	if n := countStatus(rcv.Records, ledger.Tampered); n > 0 {
+		rcv.Alarms = append(rcv.Alarms, fmt.Sprintf("%d record(s) failed verification (tampered) and were not stored; they are listed marked TAMPERED", n))
+	}
 	rcv.Bundle = receivedBundle(fhirFiles)
-	if err := saveReceived(w.DB(), rcv); err != nil {
+	if err := w.SaveReceived(rcv); err != nil {
 		return nil, fmt.Errorf("redeem %s: keep the verification results: %w", linkName(l), err)
 	}
 	return rcv, nil
+}
+
+func countStatus(rs []ReceivedRecord, st ledger.Status) int {
+	n := 0
+	for _, r := range rs {
+		if r.Verification.Status == st {
+			n++
+		}
+	}
+	return n
+}
+
+// senderGroups sorts a share's FHIR entries by who signed them. An entry
+// whose proof verified is kept under the key that signed it
+// (wallet.SenderScope), once the wallet has checked that the log origin
+// the proof names is bound to that key (wallet.BindOrigin); an entry that
+// claims an origin bound to another key is a forgery, marked tampered so
+// that it is shown and never stored, and raises an alarm. Entries without a
+// proof are kept under the link they came from. Tampered entries stay in
+// their group to be listed, and are not stored.
+func senderGroups(w *wallet.Wallet, entries []CheckedEntry, name string, src wallet.Source, linkScope string, rcv *Received) ([]*incoming, error) {
+	type binding struct {
+		scope string
+		err   error
+	}
+	bound := map[string]binding{} // origin + key -> outcome
+	forged := map[string]int{}    // origin -> entries refused
+	var order []string
+	groups := map[string]*incoming{}
+	for _, e := range entries {
+		scope := linkScope
+		if e.LogKey != "" && e.Result.Status != ledger.Tampered {
+			k := e.Result.Origin + "\x00" + e.LogKey
+			b, ok := bound[k]
+			if !ok {
+				pub, err := wallet.LogPublicKey(e.LogKey)
+				if err == nil {
+					var reclaimed int
+					reclaimed, err = w.BindOrigin(e.Result.Origin, pub)
+					if reclaimed > 0 {
+						rcv.Alarms = append(rcv.Alarms, fmt.Sprintf("FORGERY ALARM: %d record(s) received earlier under the patient's log %s were signed by another key; they are now marked tampered", reclaimed, e.Result.Origin))
+					}
+				}
+				b = binding{err: err}
+				if err == nil {
+					b.scope = wallet.SenderScope(pub)
+				}
+				bound[k] = b
+			}
+			switch {
+			case errors.Is(b.err, wallet.ErrForgedOrigin):
+				e.Result = ledger.Result{Status: ledger.Tampered, Origin: e.Result.Origin, Index: e.Result.Index,
+					Reason: fmt.Sprintf("forgery: log %s is bound to another key in this wallet; these records were signed by someone else", e.Result.Origin)}
+				forged[e.Result.Origin]++
+			case b.err != nil && errors.Is(b.err, wallet.ErrLocked):
+				return nil, b.err
+			case b.err != nil:
+				e.Result = ledger.Result{Status: ledger.Tampered, Origin: e.Result.Origin, Index: e.Result.Index,
+					Reason: "the proof's log key cannot be bound to its origin: " + b.err.Error()}
+			default:
+				scope = b.scope
+			}
+		}
+		g := groups[scope]
+		if g == nil {
+			g = &incoming{name: name, scope: scope, source: src}
+			groups[scope] = g
+			order = append(order, scope)
+		}
+		g.entries = append(g.entries, e)
+		g.cards = append(g.cards, nil)
+	}
+	for origin, n := range forged {
+		rcv.Alarms = append(rcv.Alarms, fmt.Sprintf("FORGERY ALARM: %d record(s) claim the patient's log %s, which this wallet has bound to another key; they were refused. Someone other than that patient made this share.", n, origin))
+	}
+	sort.Strings(rcv.Alarms)
+	out := make([]*incoming, 0, len(order))
+	for _, sc := range order {
+		out = append(out, groups[sc])
+	}
+	return out, nil
 }
 
 func linkName(l share.Link) string {
@@ -202,8 +252,8 @@ func newReceiptID() string {
 
 // cardGroups verifies the SMART Health Cards of a file and returns their
 // FHIR Bundles to store, one group per card.
-func cardGroups(w *wallet.Wallet, plain []byte, src wallet.Source, label string) ([]*incoming, string) {
-	tl, err := TrustList(w)
+func cardGroups(s *Session, plain []byte, src wallet.Source, label string) ([]*incoming, string) {
+	tl, err := TrustList(s)
 	if err != nil {
 		return nil, "not stored: the trust list cannot be loaded: " + err.Error()
 	}
@@ -245,114 +295,49 @@ func cardIssuerName(r shc.Result) string {
 	return r.Issuer
 }
 
-// importGroup stores one group's resources (exact bytes) under its scope
-// and records the verdict of each against its record ID.
-func importGroup(ctx context.Context, w *wallet.Wallet, g *incoming, rcv *Received) error {
-	var buf bytes.Buffer
-	buf.WriteString(`{"resourceType":"Bundle","type":"collection","entry":[`)
+// importGroup stores one group's resources (exact bytes) under its scope in
+// one wallet.Store and lists each with its verdict and the record it
+// became. A tampered entry is listed, never stored. byURL learns the
+// record each entry's fullUrl became, for the attached files' owners.
+func importGroup(ctx context.Context, w *wallet.Wallet, g *incoming, rcv *Received, byURL map[string]string) error {
+	b := wallet.Batch{Name: g.name, Source: g.source, Scope: g.scope}
+	var from []int // the group entry of each batch entry
 	for i, e := range g.entries {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		buf.WriteString(`{"resource":`)
-		buf.Write(bytes.TrimSpace(e.Resource))
-		buf.WriteByte('}')
-	}
-	buf.WriteString("]}")
-	rep, err := w.Import(ctx, g.name, buf.Bytes(), wallet.ImportOptions{Source: g.source, Scope: g.scope})
-	if err != nil {
-		return err
-	}
-	rcv.Skipped = append(rcv.Skipped, rep.Skipped...)
-	ids := matchRecords(w, g.entries, rep)
-	byURL := map[string]string{}
-	for i, e := range g.entries {
-		if ids[i] != "" && e.FullURL != "" {
-			byURL[e.FullURL] = ids[i]
-		}
-	}
-	for i, e := range g.entries {
-		if ids[i] == "" {
+		if e.Result.Status == ledger.Tampered {
 			continue
 		}
-		rr := ReceivedRecord{RecordID: ids[i], Verification: e.Result, Card: g.cards[i], Share: rcv.ID}
-		if r, err := w.Get(ids[i]); err == nil {
-			rr.Summary = r.Summary
+		b.Entries = append(b.Entries, wallet.Incoming{Where: e.Where, Resource: json.RawMessage(bytes.TrimSpace(e.Resource))})
+		from = append(from, i)
+	}
+	stored := make([]*wallet.EntryResult, len(g.entries))
+	if len(b.Entries) > 0 {
+		rep, err := w.Store(ctx, b)
+		if err != nil {
+			return err
 		}
-		if e.AttachmentOf != "" {
-			rr.AttachmentOf = byURL[e.AttachmentOf]
+		rcv.Skipped = append(rcv.Skipped, rep.Skipped...)
+		for k := range rep.Entries {
+			if rep.Entries[k].Outcome != wallet.OutcomeSkipped {
+				stored[from[k]] = &rep.Entries[k]
+			}
+		}
+	}
+	for i, e := range g.entries {
+		rr := ReceivedRecord{Verification: e.Result, Card: g.cards[i], Share: rcv.ID, AttachmentOf: e.AttachmentOf}
+		switch {
+		case stored[i] != nil:
+			rr.RecordID, rr.Summary = stored[i].RecordID, stored[i].Summary
+			if e.FullURL != "" {
+				byURL[e.FullURL] = rr.RecordID
+			}
+		case e.Result.Status == ledger.Tampered:
+			rr.Summary, _ = fhir.Summarize(e.Resource) // shown, marked, not stored
+		default:
+			continue // skipped, and named in rcv.Skipped
 		}
 		rcv.Records = append(rcv.Records, rr)
 	}
 	return nil
-}
-
-// matchRecords finds the record ID each entry was stored as: the record of
-// the same type and id holding the same resource (the same bytes once
-// stored, or else the same canonical hash), preferring those this import
-// added or changed.
-func matchRecords(w *wallet.Wallet, entries []CheckedEntry, rep *wallet.ImportReport) []string {
-	fresh := map[string]bool{}
-	for _, id := range rep.IDs {
-		fresh[id] = true
-	}
-	cands := map[string][]string{}
-	for _, e := range w.Search(wallet.Query{}) {
-		k := e.Summary.ResourceType + "/" + e.Summary.ResourceID
-		cands[k] = append(cands[k], e.ID)
-	}
-	for k := range cands {
-		c := cands[k]
-		sort.SliceStable(c, func(i, j int) bool { return fresh[c[i]] && !fresh[c[j]] })
-	}
-	stored := map[string][]byte{}
-	out := make([]string, len(entries))
-	for i, e := range entries {
-		var h resourceHead
-		if json.Unmarshal(e.Resource, &h) != nil {
-			continue
-		}
-		form := storedForm(e.Resource)
-		var want *[32]byte
-		for _, id := range cands[h.ResourceType+"/"+h.ID] {
-			res, ok := stored[id]
-			if !ok {
-				r, err := w.Get(id)
-				if err != nil {
-					continue
-				}
-				res = r.Resource
-				stored[id] = res
-			}
-			if bytes.Equal(res, form) {
-				out[i] = id
-				break
-			}
-			if want == nil {
-				hw, err := ledger.ResourceHash(e.Resource)
-				if err != nil {
-					break
-				}
-				want = &hw
-			}
-			if got, err := ledger.ResourceHash(res); err == nil && got == *want {
-				out[i] = id
-				break
-			}
-		}
-	}
-	return out
-}
-
-// storedForm is how the wallet keeps a resource's bytes: compact JSON with
-// HTML characters escaped, as encoding/json writes a RawMessage.
-func storedForm(res []byte) []byte {
-	var c, h bytes.Buffer
-	if json.Compact(&c, res) != nil {
-		return nil
-	}
-	json.HTMLEscape(&h, c.Bytes())
-	return h.Bytes()
 }
 
 // receivedBundle is the FHIR content to save with --out: the one file as
@@ -393,49 +378,12 @@ func receivedBundle(files [][]byte) []byte {
 	return buf.Bytes()
 }
 
-func saveReceived(db kv.DB, rcv *Received) error {
-	b, err := json.Marshal(rcv)
-	if err != nil {
-		return err
-	}
-	return db.Update(func(tx kv.Txn) error {
-		if err := tx.Set([]byte(receivedSharePrefix+rcv.ID), b); err != nil {
-			return err
-		}
-		for _, r := range rcv.Records {
-			rb, err := json.Marshal(r)
-			if err != nil {
-				return err
-			}
-			if err := tx.Set([]byte(receivedRecordPrefix+r.RecordID), rb); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
 // ListReceived lists the shares this wallet redeemed, newest first.
 func ListReceived(s *Session) ([]Received, error) {
 	if s.Locked() {
 		return nil, ErrSessionLocked
 	}
-	out := []Received{}
-	err := s.Wallet.DB().View(func(tx kv.Txn) error {
-		return tx.Iterate([]byte(receivedSharePrefix), func(_, v []byte) error {
-			var r Received
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("a stored received share is unreadable: %w", err)
-			}
-			out = append(out, r)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list received shares: %w", err)
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Received.After(out[j].Received) })
-	return out, nil
+	return s.Wallet.ReceivedShares()
 }
 
 // ReceivedCheck returns the verdict kept for a received record: what its
@@ -444,18 +392,7 @@ func ReceivedCheck(s *Session, recordID string) (ReceivedRecord, error) {
 	if s.Locked() {
 		return ReceivedRecord{}, ErrSessionLocked
 	}
-	var r ReceivedRecord
-	err := s.Wallet.DB().View(func(tx kv.Txn) error {
-		b, err := tx.Get([]byte(receivedRecordPrefix + recordID))
-		if err != nil {
-			return err
-		}
-		return json.Unmarshal(b, &r)
-	})
-	if errors.Is(err, kv.ErrNotFound) {
-		return r, fmt.Errorf("record %s: %w", recordID, ErrNotReceived)
-	}
-	return r, err
+	return s.Wallet.ReceivedRecord(recordID)
 }
 
 // VerifiedRecord is one resource of a verified file.

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -342,4 +344,24 @@ func TestOversizedManifestIsRefused(t *testing.T) {
 		t.Errorf("%v, want ErrTooLarge naming the manifest", err)
 	}
 	assertNothingReceived(t, clinician)
+}
+
+// FuzzCheckP2PSharePath: a peer-to-peer link's URL passes only when it
+// names a share, never a query or another endpoint.
+func FuzzCheckP2PSharePath(f *testing.F) {
+	id, _ := share.NewID()
+	f.Add(p2pHost + "/shl/" + id)
+	f.Add(p2pHost + "/shl/host")
+	f.Add(p2pHost + "/shl/" + id + "/log")
+	f.Add(p2pHost + "/shl/" + id + "?recipient=x")
+	f.Add("http://u:p@p2p/shl/" + id)
+	f.Fuzz(func(t *testing.T, raw string) {
+		if checkP2PSharePath(raw) != nil {
+			return
+		}
+		u, err := url.Parse(raw)
+		if err != nil || u.RawQuery != "" || !share.ValidID(path.Base(u.Path)) {
+			t.Fatalf("accepted %q", raw)
+		}
+	})
 }

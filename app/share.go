@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,7 +19,6 @@ import (
 	"medwallet/app/peer"
 	"medwallet/wallet"
 	"medwallet/wallet/fhir"
-	"medwallet/wallet/kv"
 	"medwallet/wallet/ledger"
 	"medwallet/wallet/share"
 )
@@ -40,9 +37,6 @@ const (
 	// link's _p2p member says which peer serves it, so the host is never
 	// looked up, and a short one keeps the QR code small.
 	p2pHost = "http://p2p"
-	// mySharesPrefix is where the wallet keeps what it knows of its own
-	// shares beyond the registry: the link, the records, where it is hosted.
-	mySharesPrefix = "myshares/"
 	// anchorTimeout bounds asking witnesses to cosign before a share.
 	anchorTimeout = 20 * time.Second
 )
@@ -65,7 +59,7 @@ var (
 	// ErrShareTooLarge means the selection with its attached files is over MaxShareBundle.
 	ErrShareTooLarge = errors.New("the selection is too large to share")
 	// ErrNoSuchShare means the wallet has no share with that ID.
-	ErrNoSuchShare = errors.New("no such share; 'medwallet share list' shows them")
+	ErrNoSuchShare = wallet.ErrNoSuchShare
 )
 
 // webClient makes the client for https URLs; tests point it at their
@@ -110,46 +104,6 @@ type ShareResult struct {
 	Warnings   []string `json:"warnings,omitempty"`
 }
 
-// shareMeta is the wallet's own note about one of its shares, sealed in
-// its kv next to the registry.
-type shareMeta struct {
-	ID          string    `json:"id"`
-	Link        string    `json:"link"`
-	Records     []string  `json:"records"`
-	Host        string    `json:"host,omitempty"`     // as the patient named it
-	NodePeer    string    `json:"nodePeer,omitempty"` // the hosting node's peer ID, when hosted over libp2p
-	HostRevoked bool      `json:"hostRevoked,omitempty"`
-	Created     time.Time `json:"created"`
-}
-
-func metaKey(id string) []byte {
-	h := sha256.Sum256([]byte(id))
-	return []byte(mySharesPrefix + hex.EncodeToString(h[:]))
-}
-
-func saveMeta(db kv.DB, m shareMeta) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	return db.Update(func(tx kv.Txn) error { return tx.Set(metaKey(m.ID), b) })
-}
-
-func loadMeta(db kv.DB, id string) (shareMeta, error) {
-	var m shareMeta
-	err := db.View(func(tx kv.Txn) error {
-		b, err := tx.Get(metaKey(id))
-		if err != nil {
-			return err
-		}
-		return json.Unmarshal(b, &m)
-	})
-	if errors.Is(err, kv.ErrNotFound) {
-		return m, fmt.Errorf("share %.8s…: %w", id, ErrNoSuchShare)
-	}
-	return m, err
-}
-
 // currentPeer is the session's running peer, or nil.
 func (s *Session) currentPeer() *Peer {
 	s.mu.Lock()
@@ -191,13 +145,13 @@ func (s *Session) httpClient() *http.Client {
 		})}
 }
 
-// shareRegistry is the wallet's registry of its own shares: the running
-// peer's (which serves them), or one over the same store.
+// shareRegistry is the wallet's registry of its own shares, the one its
+// peer serves from.
 func shareRegistry(s *Session) *share.Registry {
 	if p := s.currentPeer(); p != nil {
 		return p.Shares
 	}
-	return share.NewRegistry(s.Wallet.DB(), share.DefaultPrefix)
+	return s.Wallet.ShareRegistry()
 }
 
 // CreateShare shares the selected records: it signs the log (and has the
@@ -261,7 +215,7 @@ func CreateShare(ctx context.Context, s *Session, req ShareRequest) (*ShareResul
 	if err := reg.Put(sh); err != nil {
 		return nil, fmt.Errorf("create share: %w", err)
 	}
-	meta := shareMeta{ID: sh.ID, Host: req.Host, Created: sh.Created}
+	meta := wallet.ShareNote{ID: sh.ID, Host: req.Host, Created: sh.Created}
 	for _, r := range recs {
 		meta.Records = append(meta.Records, r.ID)
 	}
@@ -272,7 +226,7 @@ func CreateShare(ctx context.Context, s *Session, req ShareRequest) (*ShareResul
 		return nil, fmt.Errorf("create share: %w", err)
 	}
 	meta.Link = text
-	if err := saveMeta(w.DB(), meta); err != nil {
+	if err := w.SaveShareNote(meta); err != nil {
 		reg.Delete(sh.ID)
 		return nil, fmt.Errorf("create share: %w", err)
 	}
@@ -291,7 +245,7 @@ func CreateShare(ctx context.Context, s *Session, req ShareRequest) (*ShareResul
 // a clinic node) and returns the link text.
 // auth signs an upload to a clinic node and carries the passcode for the
 // node to hash.
-func placeShare(ctx context.Context, s *Session, p *Peer, reg *share.Registry, sh *share.Share, key [32]byte, host string, auth share.UploadAuth, meta *shareMeta, res *ShareResult) (string, error) {
+func placeShare(ctx context.Context, s *Session, p *Peer, reg *share.Registry, sh *share.Share, key [32]byte, host string, auth share.UploadAuth, meta *wallet.ShareNote, res *ShareResult) (string, error) {
 	switch {
 	case host == "":
 		res.PeerToPeer = true
@@ -428,13 +382,7 @@ func signLog(ctx context.Context, s *Session, res *ShareResult) error {
 	if err != nil {
 		return err
 	}
-	quorum := 1
-	_ = w.DB().View(func(tx kv.Txn) error {
-		if q, err := ledger.Quorum(tx); err == nil {
-			quorum = q
-		}
-		return nil
-	})
+	quorum, _ := w.Quorum() // an unreadable quorum counts as 1: anchoring is attempted
 	cosigned := 0
 	for _, x := range ws {
 		if !x.Pending && x.Size >= size {
@@ -576,17 +524,14 @@ func ListShares(s *Session) ([]ShareInfo, error) {
 		return nil, ErrSessionLocked
 	}
 	reg := shareRegistry(s)
-	all, err := reg.List()
+	mine, err := s.Wallet.MyShares()
 	if err != nil {
-		return nil, fmt.Errorf("list shares: %w", err)
+		return nil, err
 	}
 	now := time.Now()
 	out := []ShareInfo{}
-	for _, sh := range all {
-		meta, err := loadMeta(s.Wallet.DB(), sh.ID)
-		if err != nil {
-			continue // a share served for someone else, not one of the patient's
-		}
+	for _, ms := range mine {
+		sh, meta := ms.Share, ms.Note
 		info := ShareInfo{
 			ID: sh.ID, Label: sh.Label, Status: shareStatus(sh, now), Created: sh.Created, Expires: sh.Exp,
 			LongLived: sh.HasFlag('L'), Passcode: sh.Passcode != nil, Records: len(meta.Records), Link: meta.Link,
@@ -624,7 +569,7 @@ func shareStatus(sh *share.Share, now time.Time) string {
 	return ShareActive
 }
 
-func hostName(meta shareMeta, rc share.HostReceipt) string {
+func hostName(meta wallet.ShareNote, rc share.HostReceipt) string {
 	if meta.NodePeer != "" && meta.Host != "" {
 		return meta.Host
 	}
@@ -632,7 +577,7 @@ func hostName(meta shareMeta, rc share.HostReceipt) string {
 }
 
 // hostClient is the client that reaches the node holding rc.
-func hostClient(s *Session, meta shareMeta) (*http.Client, error) {
+func hostClient(s *Session, meta wallet.ShareNote) (*http.Client, error) {
 	if meta.NodePeer == "" {
 		return s.httpClient(), nil
 	}
@@ -654,10 +599,11 @@ func RevokeShare(ctx context.Context, s *Session, id string) error {
 	if s.Locked() {
 		return ErrSessionLocked
 	}
-	meta, err := loadMeta(s.Wallet.DB(), id)
+	ms, err := s.Wallet.MyShare(id)
 	if err != nil {
 		return fmt.Errorf("revoke share: %w", err)
 	}
+	meta := ms.Note
 	reg := shareRegistry(s)
 	if err := reg.Revoke(id); err != nil {
 		return fmt.Errorf("revoke share %.8s…: %w", id, err)
@@ -684,7 +630,7 @@ func RevokeShare(ctx context.Context, s *Session, id string) error {
 		return fmt.Errorf("share %.8s… is revoked in this wallet, but not yet on the clinic node (%w); run the revoke again when the node is reachable", id, err)
 	}
 	meta.HostRevoked = true
-	return saveMeta(s.Wallet.DB(), meta)
+	return s.Wallet.SaveShareNote(meta)
 }
 
 // ShareAccess is one request for a share, as the patient sees it.
@@ -708,10 +654,11 @@ func ShareLog(ctx context.Context, s *Session, id string) (ShareAccessLog, error
 	if s.Locked() {
 		return ShareAccessLog{}, ErrSessionLocked
 	}
-	meta, err := loadMeta(s.Wallet.DB(), id)
+	ms, err := s.Wallet.MyShare(id)
 	if err != nil {
 		return ShareAccessLog{}, fmt.Errorf("share log: %w", err)
 	}
+	meta := ms.Note
 	reg := shareRegistry(s)
 	local, err := reg.AccessLog(id)
 	if err != nil {

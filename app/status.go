@@ -4,7 +4,6 @@ import (
 	"errors"
 
 	"medwallet/wallet"
-	"medwallet/wallet/kv"
 	"medwallet/wallet/ledger"
 )
 
@@ -16,7 +15,11 @@ import (
 // whom, when), signed by the patient's log only, not anchored yet (no
 // signed checkpoint covers it), or tampered (the stored record or the log
 // no longer match).
-func RecordStatus(w *wallet.Wallet, r wallet.Record) ledger.Result {
+func RecordStatus(s *Session, r wallet.Record) ledger.Result {
+	if s.Locked() {
+		return ledger.Result{Status: ledger.NotAnchored, Reason: "the wallet is locked"}
+	}
+	w := s.Wallet
 	proof, err := w.Prove(r)
 	switch {
 	case errors.Is(err, ledger.ErrNotAnchored), errors.Is(err, ledger.ErrBeyondLog):
@@ -32,15 +35,9 @@ func RecordStatus(w *wallet.Wallet, r wallet.Record) ledger.Result {
 	if err != nil {
 		return ledger.Result{Status: ledger.NotAnchored, Reason: err.Error()}
 	}
-	quorum := 1
-	if err := w.DB().View(func(tx kv.Txn) error {
-		q, err := ledger.Quorum(tx)
-		if err == nil {
-			quorum = q
-		}
-		return err
-	}); err != nil {
-		return ledger.Result{Status: ledger.NotAnchored, Reason: "read the quorum: " + err.Error()}
+	quorum, err := w.Quorum()
+	if err != nil {
+		return ledger.Result{Status: ledger.NotAnchored, Reason: err.Error()}
 	}
 	return ledger.VerifyPinned(r.Resource, proof.Marshal(), w.Log().VerifierKey(), trusted, quorum)
 }

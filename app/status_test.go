@@ -37,7 +37,7 @@ func signOwnLog(t *testing.T, w *wallet.Wallet) {
 func TestRecordStatusOfANewRecordIsNotAnchored(t *testing.T) {
 	s := newSession(t, "w")
 	rec := addCondition(t, s, "Asthma")
-	if got := RecordStatus(s.Wallet, rec); got.Status != ledger.NotAnchored || got.Reason == "" {
+	if got := RecordStatus(s, rec); got.Status != ledger.NotAnchored || got.Reason == "" {
 		t.Fatalf("status %v (%q), want not anchored with a reason", got.Status, got.Reason)
 	}
 }
@@ -46,7 +46,7 @@ func TestRecordStatusAfterSigningWithoutWitnessesIsSignedOnly(t *testing.T) {
 	s := newSession(t, "w")
 	rec := addCondition(t, s, "Asthma")
 	signOwnLog(t, s.Wallet)
-	got := RecordStatus(s.Wallet, rec)
+	got := RecordStatus(s, rec)
 	if got.Status != ledger.SignedOnly {
 		t.Fatalf("status %v (%q), want signed only", got.Status, got.Reason)
 	}
@@ -55,7 +55,7 @@ func TestRecordStatusAfterSigningWithoutWitnessesIsSignedOnly(t *testing.T) {
 	}
 	// A version added after the checkpoint is not covered by it.
 	later := addCondition(t, s, "Hay fever")
-	if got := RecordStatus(s.Wallet, later); got.Status != ledger.NotAnchored {
+	if got := RecordStatus(s, later); got.Status != ledger.NotAnchored {
 		t.Errorf("record newer than the checkpoint: %v (%q)", got.Status, got.Reason)
 	}
 }
@@ -69,7 +69,7 @@ func TestRecordStatusAfterAWitnessCosignedNamesTheWitness(t *testing.T) {
 	if err != nil || !a.Met {
 		t.Fatalf("anchor: met %v, %v", a.Met, err)
 	}
-	got := RecordStatus(s.Wallet, rec)
+	got := RecordStatus(s, rec)
 	if got.Status != ledger.Witnessed {
 		t.Fatalf("status %v (%q), want witnessed", got.Status, got.Reason)
 	}
@@ -80,7 +80,7 @@ func TestRecordStatusAfterAWitnessCosignedNamesTheWitness(t *testing.T) {
 	if err := s.Wallet.SetQuorum(2); err != nil {
 		t.Fatal(err)
 	}
-	if got := RecordStatus(s.Wallet, rec); got.Status != ledger.SignedOnly {
+	if got := RecordStatus(s, rec); got.Status != ledger.SignedOnly {
 		t.Errorf("quorum 2 of 1: %v (%q)", got.Status, got.Reason)
 	}
 }
@@ -91,12 +91,12 @@ func TestRecordStatusOfAnAlteredRecordIsTampered(t *testing.T) {
 	signOwnLog(t, s.Wallet)
 	altered := rec
 	altered.Resource = []byte(`{"resourceType":"Condition","id":"x","code":{"text":"Nothing wrong"}}`)
-	if got := RecordStatus(s.Wallet, altered); got.Status != ledger.Tampered {
+	if got := RecordStatus(s, altered); got.Status != ledger.Tampered {
 		t.Fatalf("altered record: %v (%q), want tampered", got.Status, got.Reason)
 	}
 	salted := rec
 	salted.Salt[0] ^= 1
-	if got := RecordStatus(s.Wallet, salted); got.Status != ledger.Tampered {
+	if got := RecordStatus(s, salted); got.Status != ledger.Tampered {
 		t.Errorf("wrong salt: %v (%q), want tampered", got.Status, got.Reason)
 	}
 }

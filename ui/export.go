@@ -244,7 +244,6 @@ func (f *exportForm) run(path string) {
 	f.bar.Show()
 	f.message.SetText("")
 	s := f.m.s
-	w := f.m.w
 	busy := f.m.sess.Busy()
 	s.background(func() {
 		defer busy()
@@ -258,7 +257,7 @@ func (f *exportForm) run(path string) {
 				s.do(func() { f.bar.SetValue(float64(pc) / 100) })
 			}
 		}
-		res, err := app.ExportRecords(w, format, flt, path, opts)
+		res, err := app.ExportRecords(f.m.sess, format, flt, path, opts)
 		if err != nil {
 			removeIfEmpty(path)
 		}

@@ -72,6 +72,9 @@ func (c *createScreen) submit() {
 	case c.pass.Text != c.repeat.Text:
 		c.message.SetText("The two passphrases differ. Type the same passphrase in both fields.")
 		return
+	case !keys.PassphraseStrength(c.pass.Text).OK():
+		c.message.SetText(keys.PassphraseStrength(c.pass.Text).Hint())
+		return
 	}
 	c.message.SetText("")
 	c.create.Disable()
@@ -125,9 +128,7 @@ func (s *shell) showRecoveryKey(w *wallet.Wallet, rk keys.RecoveryKey) {
 	warn := widget.NewLabel("If you forget your passphrase, this key is the only way back into your records. " +
 		"Write it down or save it, and keep it away from this computer. It is shown only now.")
 	warn.Wrapping = fyne.TextWrapWord
-	copyButton := widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), func() {
-		s.app.Clipboard().SetContent(text)
-	})
+	copyButton := widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), func() { s.copySecret(text) })
 	saveText := widget.NewButtonWithIcon("Save as text…", theme.DocumentSaveIcon(), func() {
 		saveFile(s.win, "medwallet-recovery-key.txt", func(out io.Writer) error {
 			_, err := io.WriteString(out, recoveryKeyText(text))

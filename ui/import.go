@@ -80,7 +80,6 @@ func (m *mainScreen) importFiles(paths []string) {
 	run.dialog.Resize(fyne.NewSize(440, 0))
 	run.dialog.Show()
 
-	w := m.w
 	busy := m.sess.Busy()
 	m.s.background(func() {
 		defer busy()
@@ -97,7 +96,7 @@ func (m *mainScreen) importFiles(paths []string) {
 			shown = permille
 			m.s.do(func() { run.bar.SetValue(float64(permille) / 1000) })
 		}
-		reports, err := app.ImportPaths(ctx, w, paths, app.ImportOptions{Progress: progress})
+		reports, err := app.ImportPaths(ctx, m.sess, paths, app.ImportOptions{Progress: progress})
 		run.reports = reports
 		if err != nil {
 			run.failed = append(run.failed, importFailure{what, err})

@@ -172,7 +172,7 @@ func (v *peersView) book() *peer.Book {
 	if p := v.m.sess.Peer; p != nil {
 		return p.Book
 	}
-	return peer.NewBook(v.m.w.DB())
+	return peer.NewBook(v.m.w.AddressBook())
 }
 
 // load shows the wallet's own peer and reads the address book.

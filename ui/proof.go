@@ -38,7 +38,7 @@ func proofOf(sess *app.Session, rec wallet.Record) proofInfo {
 			return p
 		}
 	}
-	return proofInfo{result: app.RecordStatus(sess.Wallet, rec)}
+	return proofInfo{result: app.RecordStatus(sess, rec)}
 }
 
 // proofDetail says in words what a verdict rests on: who cosigned and

@@ -239,7 +239,9 @@ func receivedRecordsList(m *mainScreen, shown func() *app.Received) *widget.List
 	list.OnSelected = func(i widget.ListItemID) {
 		m.s.touch()
 		if rs := records(); i < len(rs) {
-			m.openRecord(rs[i].RecordID)
+			if rs[i].Stored() { // a tampered record is listed, never stored
+				m.openRecord(rs[i].RecordID)
+			}
 			list.UnselectAll()
 		}
 	}

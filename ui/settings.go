@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -10,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"medwallet/wallet"
+	"medwallet/wallet/keys"
 )
 
 // autoLockChoices are the idle times offered, in minutes; 0 is never.
@@ -34,6 +36,9 @@ type settingsView struct {
 	hint     *widget.Label
 	message  *widget.Label
 	change   *widget.Button
+	rotate   *widget.Check
+	newRK    *widget.Check
+	lan      *widget.Check
 	backup   *backupCard
 	scroll   *container.Scroll
 	content  fyne.CanvasObject
@@ -104,6 +109,12 @@ func newSettingsView(m *mainScreen) *settingsView {
 	v.message = widget.NewLabel("")
 	v.message.Wrapping = fyne.TextWrapWord
 	v.change = widget.NewButton("Change passphrase", v.changePassphrase)
+	v.rotate = widget.NewCheck("Also replace the master key: re-encrypts everything, so old copies of wallet.json stop working (gives a new recovery key)", nil)
+	v.newRK = widget.NewCheck("Replace the recovery key (the new one is shown once)", nil)
+	v.lan = widget.NewCheck("Let Medwallets on this local network find this wallet (under a throwaway ID; from the next unlock)", func(on bool) {
+		v.save(func(st *wallet.Settings) { st.AnnounceOnLAN = on })
+	})
+	v.lan.Checked = cur.AnnounceOnLAN
 
 	// Off by default: a link someone else made may not reach this computer
 	// or the LAN unless its host is a witness the user added.
@@ -116,6 +127,7 @@ func newSettingsView(m *mainScreen) *settingsView {
 		widget.NewFormItem("Wallet name", container.NewBorder(nil, nil, nil, saveName, v.name)),
 		widget.NewFormItem("Lock automatically", v.autoLock),
 		widget.NewFormItem("Theme", v.theme),
+		widget.NewFormItem("Local network", v.lan),
 		widget.NewFormItem("Received links", privateHosts),
 	)
 	passForm := widget.NewForm(
@@ -123,6 +135,8 @@ func newSettingsView(m *mainScreen) *settingsView {
 		widget.NewFormItem("New passphrase", v.pass),
 		widget.NewFormItem("Repeat", v.repeat),
 		widget.NewFormItem("", v.hint),
+		widget.NewFormItem("", v.rotate),
+		widget.NewFormItem("", v.newRK),
 	)
 	about := widget.NewLabel(fmt.Sprintf("Medwallet keeps your health records encrypted on this computer.\n"+
 		"Wallet folder: %s\nApplication ID: %s", m.w.Dir(), AppID))
@@ -172,16 +186,27 @@ func (v *settingsView) changePassphrase() {
 	case v.pass.Text != v.repeat.Text:
 		v.fail("The two new passphrases differ. Type the same one in both fields.")
 		return
+	case !keys.PassphraseStrength(v.pass.Text).OK():
+		v.fail(keys.PassphraseStrength(v.pass.Text).Hint())
+		return
 	}
 	old, next := []byte(v.old.Text), []byte(v.pass.Text)
+	rotate, newRK := v.rotate.Checked, v.newRK.Checked
 	v.change.Disable()
 	v.message.Importance = widget.MediumImportance
 	v.message.SetText("Changing the passphrase…")
 	sess, kdf := v.m.sess, v.m.s.kdf
 	v.m.s.background(func() {
+		var rk keys.RecoveryKey
 		err := sess.CheckSecret(old, false)
-		if err == nil {
-			err = sess.Wallet.ChangePassphrase(next, kdf)
+		switch {
+		case err != nil:
+		case rotate:
+			rk, err = sess.Wallet.RotateMasterKey(next, kdf)
+		default:
+			if err = sess.Wallet.ChangePassphrase(next, kdf); err == nil && newRK {
+				rk, err = sess.Wallet.ReplaceRecoveryKey()
+			}
 		}
 		clear(old)
 		clear(next)
@@ -197,6 +222,11 @@ func (v *settingsView) changePassphrase() {
 			v.repeat.SetText("")
 			v.message.Importance = widget.SuccessImportance
 			v.message.SetText("Passphrase changed. Use the new one from now on.")
+			if rotate || newRK {
+				v.rotate.SetChecked(false)
+				v.newRK.SetChecked(false)
+				v.m.s.showNewRecoveryKey(rk)
+			}
 		})
 	})
 }
@@ -221,6 +251,10 @@ func (s *shell) changePassphrase(pass string) {
 	if s.session == nil {
 		return
 	}
+	if st := keys.PassphraseStrength(pass); !st.OK() {
+		dialog.ShowInformation("Choose a stronger passphrase", st.Hint(), s.win)
+		return
+	}
 	next := []byte(pass)
 	w, kdf, win := s.session.Wallet, s.kdf, s.win
 	s.background(func() {
@@ -234,4 +268,19 @@ func (s *shell) changePassphrase(pass string) {
 			dialog.ShowInformation("Passphrase changed", "Use the new passphrase from now on. Your recovery key still works.", win)
 		})
 	})
+}
+
+// showNewRecoveryKey shows a replaced recovery key once, with a Copy that
+// locking clears from the clipboard.
+func (s *shell) showNewRecoveryKey(rk keys.RecoveryKey) {
+	text := rk.String()
+	key := widget.NewLabel(strings.Join(recoveryLines(strings.Split(text, "-")), "\n"))
+	key.TextStyle = fyne.TextStyle{Monospace: true}
+	warn := widget.NewLabel("Your old recovery key no longer opens this wallet. Write this one down or print it, " +
+		"and keep it away from this computer. It is shown only now.")
+	warn.Wrapping = fyne.TextWrapWord
+	copyKey := widget.NewButton("Copy", func() { s.copySecret(text) })
+	d := dialog.NewCustom("New recovery key", "I have written it down", container.NewVBox(warn, key, container.NewHBox(copyKey)), s.win)
+	d.Resize(fyne.NewSize(560, 320))
+	d.Show()
 }

@@ -118,7 +118,7 @@ func newShareView(m *mainScreen) *shareView {
 			c := o.(*fyne.Container)
 			c.Objects[0].(*widget.Label).SetText(shareLine(sh))
 			buttons := c.Objects[1].(*fyne.Container).Objects
-			buttons[0].(*widget.Button).OnTapped = func() { s.app.Clipboard().SetContent(sh.Link) }
+			buttons[0].(*widget.Button).OnTapped = func() { s.copySecret(sh.Link) }
 			buttons[1].(*widget.Button).OnTapped = func() { v.showLog(sh) }
 			rv := buttons[2].(*widget.Button)
 			rv.OnTapped = func() { v.confirmRevoke(sh) }
@@ -264,7 +264,7 @@ func (v *shareView) showResult(res *app.ShareResult) {
 	}
 	infoLabel := widget.NewLabel(strings.Join(append([]string{info}, res.Warnings...), "\n"))
 	infoLabel.Wrapping = fyne.TextWrapWord
-	copyLink := widget.NewButtonWithIcon("Copy link", theme.ContentCopyIcon(), func() { v.m.s.app.Clipboard().SetContent(res.Link) })
+	copyLink := widget.NewButtonWithIcon("Copy link", theme.ContentCopyIcon(), func() { v.m.s.copySecret(res.Link) })
 	savePNG := widget.NewButtonWithIcon("Save QR as PNG… (to print)", theme.DocumentSaveIcon(), func() {
 		saveFile(win, "medwallet-share.png", func(out io.Writer) error {
 			_, err := out.Write(res.QRPNG)

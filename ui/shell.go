@@ -44,6 +44,9 @@ type shell struct {
 	restoring      *restoreForm // the restore form last opened
 	menu           *menus
 	lastTouch      time.Time
+	// copied are the share links and recovery keys this window put on the
+	// clipboard; locking clears the clipboard if it still holds one.
+	copied []string
 
 	// work counts background goroutines so tests can wait for them.
 	work sync.WaitGroup
@@ -54,7 +57,7 @@ type shell struct {
 }
 
 func newShell(a fyne.App, w fyne.Window, dir string, kdf keys.KDF) *shell {
-	return &shell{app: a, win: w, dir: dir, kdf: kdf, name: filepath.Base(dir), peerOptions: app.PeerOptions{MDNS: true}}
+	return &shell{app: a, win: w, dir: dir, kdf: kdf, name: filepath.Base(dir), peerOptions: app.PeerOptions{}}
 }
 
 // start shows the first screen: creating a wallet, or unlocking one.
@@ -168,6 +171,7 @@ func (s *shell) locked(sess *app.Session) {
 		return
 	}
 	s.session = nil
+	s.clearCopiedSecrets()
 	if s.main != nil {
 		s.main.clear()
 		s.main = nil
@@ -182,6 +186,7 @@ func (s *shell) quit() {
 		s.pending = nil
 	}
 	s.lock()
+	s.clearCopiedSecrets()
 	s.app.Quit()
 }
 
@@ -206,7 +211,7 @@ func (s *shell) startPeer(sess *app.Session) {
 	if s.noPeer {
 		return
 	}
-	opts := s.peerOptions
+	opts := app.WindowPeerOptions(sess, s.peerOptions)
 	s.background(func() {
 		if _, err := app.StartPeer(sess, opts); err != nil {
 			// Shares then need a clinic node; creating one says so.

@@ -15,7 +15,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"medwallet/app"
-	"medwallet/wallet/kv"
 	"medwallet/wallet/ledger"
 )
 
@@ -146,10 +145,7 @@ func (v *witnessView) load() {
 		}
 		quorum := 1
 		if err == nil {
-			err = w.DB().View(func(tx kv.Txn) (err error) {
-				quorum, err = ledger.Quorum(tx)
-				return err
-			})
+			quorum, err = w.Quorum()
 		}
 		v.m.s.do(func() {
 			if v.m.s.main != v.m {

@@ -60,6 +60,23 @@ func (w *Wallet) SetQuorum(k int) error {
 	return w.db.Update(func(tx kv.Txn) error { return ledger.SetQuorum(tx, k) })
 }
 
+// Quorum is how many witnesses must cosign for a record to count as
+// witnessed (1 unless SetQuorum said otherwise).
+func (w *Wallet) Quorum() (int, error) {
+	quorum := 1
+	err := w.db.View(func(tx kv.Txn) error {
+		q, err := ledger.Quorum(tx)
+		if err == nil {
+			quorum = q
+		}
+		return err
+	})
+	if err != nil {
+		return 1, fmt.Errorf("read the quorum: %w", err)
+	}
+	return quorum, nil
+}
+
 // LogState is the log's size and latest signed checkpoint (nil if never
 // signed).
 func (w *Wallet) LogState() (size uint64, latest *ledger.SignedCheckpoint, err error) {

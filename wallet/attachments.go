@@ -35,6 +35,11 @@ func (w *Wallet) WriteAttachment(name, contentType string, r io.Reader) (Attachm
 	if err := w.checkOpen(); err != nil {
 		return Attachment{}, err
 	}
+	return w.writeAttachment(name, contentType, r)
+}
+
+// writeAttachment is WriteAttachment with the wallet held open.
+func (w *Wallet) writeAttachment(name, contentType string, r io.Reader) (Attachment, error) {
 	var idb [16]byte
 	rand.Read(idb[:])
 	id := idEncoding.EncodeToString(idb[:])

@@ -1,6 +1,8 @@
 package wallet
 
 import (
+	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base32"
@@ -17,13 +19,9 @@ import (
 	"medwallet/wallet/ledger"
 )
 
-// Store keys. Every value is sealed by the kv layer with its key as
-// associated data, so a version is bound to its record ID and number.
-const (
-	prefixHead    = "rec/h/" // + id: the latest version's head
-	prefixVersion = "rec/v/" // + id + "/" + 8-digit version: the full version
-)
-
+// Record keys (see layout.go). Every value is sealed by the kv layer with
+// its key as associated data, so a version is bound to its record ID and
+// number.
 func headKey(id string) []byte { return []byte(prefixHead + id) }
 func versionKey(id string, v int) []byte {
 	return fmt.Appendf(nil, "%s%s/%08d", prefixVersion, id, v)
@@ -109,61 +107,75 @@ const (
 	outcomeUnchanged
 )
 
-// writeVersion stores p as the next version of its record inside tx and
-// appends its commitment to the log. It returns the new head, or the
-// existing one unchanged when the same content is already the latest.
-func (w *Wallet) writeVersion(tx kv.Txn, p prepared, src Source, atts []Attachment, now time.Time) (head, outcome, error) {
-	heads, outs, err := w.writeVersions(tx, []prepared{p}, src, atts, now, nil)
-	if err != nil {
-		return head{}, 0, err
-	}
-	return heads[0], outs[0], nil
-}
-
 // writeVersions stores each prepared resource as the next version of its
 // record inside tx, appending all their commitments to the log in one step.
-// Resources whose content is already the latest version are left as they
-// are. atts go with every new version (callers pass them for one resource).
-func (w *Wallet) writeVersions(tx kv.Txn, ps []prepared, src Source, atts []Attachment, now time.Time, cancel func(i int) error) ([]head, []outcome, error) {
-	heads := make([]head, len(ps))
-	outs := make([]outcome, len(ps))
+// atts[i] are the files (already written) that go with ps[i]; nil keeps the
+// files of the record's previous version. A resource whose content and
+// files are already the latest version is left as it is, and the IDs of
+// the files it brought are returned in unused for the caller to remove
+// once the transaction commits.
+func (w *Wallet) writeVersions(tx kv.Txn, ps []prepared, src Source, atts [][]Attachment, now time.Time, cancel func(i int) error) (heads []head, outs []outcome, unused []string, err error) {
+	heads = make([]head, len(ps))
+	outs = make([]outcome, len(ps))
 	var recs []Record
 	var idx []int
 	var commitments [][32]byte
 	for i, p := range ps {
 		if cancel != nil {
 			if err := cancel(i); err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 		}
+		var files []Attachment
+		if i < len(atts) {
+			files = atts[i]
+		}
 		prevVersion := 0
+		var prev *Record
 		b, err := tx.Get(headKey(p.id))
 		switch {
 		case err == nil:
 			var old head
 			if err := old.unmarshal(b); err != nil {
-				return nil, nil, fmt.Errorf("record %s: %w", p.id, err)
+				return nil, nil, nil, fmt.Errorf("record %s: %w", p.id, err)
 			}
-			if old.Hash == hex.EncodeToString(p.hash[:]) && len(atts) == 0 {
-				heads[i], outs[i] = old, outcomeUnchanged
-				continue
+			if old.Hash == hex.EncodeToString(p.hash[:]) {
+				if files == nil {
+					heads[i], outs[i] = old, outcomeUnchanged
+					continue
+				}
+				r, err := getVersion(tx, p.id, old.Version)
+				if err != nil {
+					return nil, nil, nil, err
+				}
+				if sameAttachments(r.Attachments, files) {
+					heads[i], outs[i] = old, outcomeUnchanged
+					for _, a := range files {
+						unused = append(unused, a.ID)
+					}
+					continue
+				}
+				prev = &r
 			}
 			prevVersion = old.Version
 			outs[i] = outcomeUpdated
 		case errors.Is(err, kv.ErrNotFound):
 			outs[i] = outcomeAdded
 		default:
-			return nil, nil, fmt.Errorf("record %s: %w", p.id, err)
+			return nil, nil, nil, fmt.Errorf("record %s: %w", p.id, err)
 		}
 		rec := Record{
 			ID: p.id, Version: prevVersion + 1, Resource: json.RawMessage(p.resource),
-			Summary: p.summary, Source: src, Added: now.UTC(), Attachments: atts,
+			Summary: p.summary, Source: src, Added: now.UTC(), Attachments: files,
 		}
-		if prevVersion > 0 && len(atts) == 0 {
+		if prevVersion > 0 && files == nil {
 			// An edit keeps the record's files unless it brings new ones.
-			prev, err := getVersion(tx, p.id, prevVersion)
-			if err != nil {
-				return nil, nil, err
+			if prev == nil {
+				r, err := getVersion(tx, p.id, prevVersion)
+				if err != nil {
+					return nil, nil, nil, err
+				}
+				prev = &r
 			}
 			rec.Attachments = prev.Attachments
 		}
@@ -173,33 +185,74 @@ func (w *Wallet) writeVersions(tx kv.Txn, ps []prepared, src Source, atts []Atta
 		commitments = append(commitments, ledger.Commitment(rec.Salt, p.hash))
 	}
 	if len(recs) == 0 {
-		return heads, outs, nil
+		return heads, outs, unused, nil
 	}
 	first, err := w.log.AppendAll(tx, commitments)
 	if err != nil {
-		return nil, nil, fmt.Errorf("append to the log: %w", err)
+		return nil, nil, nil, fmt.Errorf("append to the log: %w", err)
 	}
 	for j, rec := range recs {
 		p := ps[idx[j]]
 		rec.LeafIndex = first + uint64(j)
 		vb, err := json.Marshal(rec)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if err := tx.Set(versionKey(p.id, rec.Version), vb); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		h := head{
 			ID: p.id, Version: rec.Version, Summary: p.summary, Source: src, Added: rec.Added,
 			Hash: hex.EncodeToString(p.hash[:]), Identity: p.identity, Attach: len(rec.Attachments),
 		}
-		hb := h.marshal()
-		if err := tx.Set(headKey(p.id), hb); err != nil {
-			return nil, nil, err
+		if err := tx.Set(headKey(p.id), h.marshal()); err != nil {
+			return nil, nil, nil, err
 		}
 		heads[idx[j]] = h
 	}
-	return heads, outs, nil
+	return heads, outs, unused, nil
+}
+
+// sameAttachments reports whether two lists of files hold the same bytes
+// in the same order.
+func sameAttachments(a, b []Attachment) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bytes.Equal(a[i].SHA256, b[i].SHA256) {
+			return false
+		}
+	}
+	return true
+}
+
+// stored is a record's latest version with its content hash.
+type stored struct {
+	rec  Record
+	hash [32]byte
+}
+
+// latestVersion reads the latest version of record id.
+func latestVersion(tx kv.Txn, id string) (stored, error) {
+	b, err := tx.Get(headKey(id))
+	if err != nil {
+		return stored{}, err
+	}
+	var h head
+	if err := h.unmarshal(b); err != nil {
+		return stored{}, err
+	}
+	r, err := getVersion(tx, id, h.Version)
+	if err != nil {
+		return stored{}, err
+	}
+	var out stored
+	out.rec = r
+	if hb, err := hex.DecodeString(h.Hash); err == nil && len(hb) == 32 {
+		copy(out.hash[:], hb)
+	}
+	return out, nil
 }
 
 func getVersion(tx kv.Txn, id string, v int) (Record, error) {
@@ -321,23 +374,21 @@ func (w *Wallet) put(scope string, resource []byte, src Source, atts []Attachmen
 	if err := w.checkOpen(); err != nil {
 		return Record{}, err
 	}
-	p, err := w.prepare(scope, resource)
+	in := Incoming{Where: "the record", Resource: resource}
+	for _, a := range atts {
+		in.Files = append(in.Files, IncomingFile{Name: a.Name, ContentType: a.ContentType, SHA256: a.SHA256, written: &a})
+	}
+	rep, err := w.store(context.Background(), Batch{Name: "the record", Source: src, Scope: scope, Entries: []Incoming{in}})
 	if err != nil {
 		return Record{}, fmt.Errorf("add record: %w", err)
 	}
-	var h head
-	now := time.Now()
-	err = w.db.Update(func(tx kv.Txn) (err error) {
-		h, _, err = w.writeVersion(tx, p, src, atts, now)
-		return err
-	})
-	if err != nil {
-		return Record{}, fmt.Errorf("add record: %w", err)
+	er := rep.Entries[0]
+	if er.Outcome == OutcomeSkipped {
+		return Record{}, fmt.Errorf("add record: %s", er.Reason)
 	}
-	w.index.Put(h)
 	var r Record
 	err = w.db.View(func(tx kv.Txn) (err error) {
-		r, err = getVersion(tx, h.ID, h.Version)
+		r, err = getVersion(tx, er.RecordID, er.Version)
 		return err
 	})
 	return r, err

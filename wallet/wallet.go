@@ -9,14 +9,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
 	"medwallet/wallet/keys"
 	"medwallet/wallet/kv"
 	"medwallet/wallet/ledger"
+	"medwallet/wallet/share"
 )
 
 // Files inside a wallet directory.
@@ -32,6 +35,10 @@ var (
 	ErrExists   = errors.New("a wallet already exists there; choose another directory or remove it first")
 	ErrNotFound = errors.New("no such record")
 	ErrLocked   = errors.New("the wallet is locked; unlock it first")
+	// ErrStaleHeader means wallet.json unlocked but its master key does not
+	// open the store: it is a copy from before the master key was rotated,
+	// or from another wallet.
+	ErrStaleHeader = errors.New("this wallet.json does not open the store beside it: it is an old copy from before the master key was rotated, or belongs to another wallet; use the wallet's current wallet.json")
 )
 
 // Wallet is an open, unlocked wallet. All methods are safe for concurrent use.
@@ -41,16 +48,28 @@ type Wallet struct {
 
 	// mu guards the lifecycle (keys, store, index); writeMu serialises
 	// writers so that a long import never blocks readers.
-	mu       sync.RWMutex
-	writeMu  sync.Mutex
-	master   *keys.Master
-	db       kv.DB
-	log      *ledger.Log
-	index    *Index
-	idKey    []byte
-	attKey   []byte
-	settings Settings
-	damaged  []string
+	mu      sync.RWMutex
+	writeMu sync.Mutex
+	master  *keys.Master
+	db      kv.DB
+	log     *ledger.Log
+	index   *Index
+	idKey   []byte
+	attKey  []byte
+	// The keys the store, the log and the log-state record hold, kept so
+	// that Close can zero them (the store and the log use these slices).
+	badgerKey []byte
+	sealKey   []byte
+	logKey    []byte
+	stateKey  []byte
+	seeds     seeds
+	// stateSize is the log size last written to the log-state record.
+	stateSize uint64
+	settings  Settings
+	damaged   []string
+
+	sharesOnce sync.Once
+	shares     *share.Registry
 }
 
 // Create makes a new wallet in dir (created if needed; it must not already
@@ -71,7 +90,7 @@ func Create(dir string, passphrase []byte, kdf keys.KDF) (*Wallet, keys.Recovery
 	if err != nil {
 		return nil, keys.RecoveryKey{}, fmt.Errorf("create wallet: %w", err)
 	}
-	w, err := open(dir, h, m, true)
+	w, err := open(dir, h, m, true, OpenOptions{})
 	if err != nil {
 		return nil, keys.RecoveryKey{}, fmt.Errorf("create wallet: %w", err)
 	}
@@ -95,8 +114,21 @@ func Exists(dir string) bool {
 	return err == nil
 }
 
+// OpenOptions adjust how a wallet opens.
+type OpenOptions struct {
+	// AcceptOlderStore opens a store whose log is behind (or differs from)
+	// the log-state record beside it, and makes its state the one recorded:
+	// the person chose to keep an older copy of db/ (see ErrRolledBack).
+	AcceptOlderStore bool
+}
+
 // Open unlocks the wallet in dir with its passphrase.
 func Open(dir string, passphrase []byte) (*Wallet, error) {
+	return OpenWithOptions(dir, passphrase, OpenOptions{})
+}
+
+// OpenWithOptions is Open with options.
+func OpenWithOptions(dir string, passphrase []byte, o OpenOptions) (*Wallet, error) {
 	h, err := ReadHeader(dir)
 	if err != nil {
 		return nil, err
@@ -105,11 +137,16 @@ func Open(dir string, passphrase []byte) (*Wallet, error) {
 	if err != nil {
 		return nil, err
 	}
-	return open(dir, h, m, false)
+	return open(dir, h, m, false, o)
 }
 
 // OpenWithRecoveryKey unlocks the wallet in dir with its recovery key.
 func OpenWithRecoveryKey(dir string, rk keys.RecoveryKey) (*Wallet, error) {
+	return OpenWithRecoveryKeyOptions(dir, rk, OpenOptions{})
+}
+
+// OpenWithRecoveryKeyOptions is OpenWithRecoveryKey with options.
+func OpenWithRecoveryKeyOptions(dir string, rk keys.RecoveryKey, o OpenOptions) (*Wallet, error) {
 	h, err := ReadHeader(dir)
 	if err != nil {
 		return nil, err
@@ -118,46 +155,58 @@ func OpenWithRecoveryKey(dir string, rk keys.RecoveryKey) (*Wallet, error) {
 	if err != nil {
 		return nil, err
 	}
-	return open(dir, h, m, false)
+	return open(dir, h, m, false, o)
 }
 
-const (
-	keyOrigin   = "meta/origin"
-	keySettings = "meta/settings"
-)
-
-func open(dir string, h *keys.Header, m *keys.Master, fresh bool) (*Wallet, error) {
-	db, err := kv.OpenBadger(filepath.Join(dir, dbDir), kv.Options{
-		EncryptionKey: m.Key(keys.PurposeBadger),
-		SealKey:       m.Key(keys.PurposeRecord),
-	})
-	if errors.Is(err, kv.ErrInUse) {
+func open(dir string, h *keys.Header, m *keys.Master, fresh bool, o OpenOptions) (*Wallet, error) {
+	if err := makeOwnerOnly(dir); err != nil {
 		m.Wipe()
-		return nil, ErrInUse
+		return nil, err
 	}
+	if err := finishRotation(dir, m); err != nil {
+		m.Wipe()
+		return nil, err
+	}
+	badgerKey, sealKey := m.Key(keys.PurposeBadger), m.Key(keys.PurposeRecord)
+	db, err := kv.OpenBadger(filepath.Join(dir, dbDir), kv.Options{EncryptionKey: badgerKey, SealKey: sealKey})
 	if err != nil {
 		m.Wipe()
+		clear(badgerKey)
+		clear(sealKey)
+		if errors.Is(err, kv.ErrInUse) {
+			return nil, ErrInUse
+		}
+		if errors.Is(err, kv.ErrTampered) {
+			return nil, fmt.Errorf("open the wallet's store: %w", ErrStaleHeader)
+		}
 		return nil, fmt.Errorf("open the wallet's store: %w", err)
 	}
 	w := &Wallet{
-		dir: dir, header: h, master: m, db: db,
-		idKey:  m.Key(keys.PurposeIndex),
-		attKey: m.Key(keys.PurposeAttachment),
+		dir: dir, header: h, master: m, db: newSwapDB(db),
+		badgerKey: badgerKey, sealKey: sealKey,
+		attKey:   m.Key(keys.PurposeAttachment),
+		stateKey: m.Key(purposeLogState),
 	}
-	if err := w.load(fresh); err != nil {
+	if err := w.load(fresh, o); err != nil {
 		w.Close()
 		return nil, err
 	}
 	return w, nil
 }
 
-func (w *Wallet) load(fresh bool) error {
+func (w *Wallet) load(fresh bool, o OpenOptions) error {
+	var err error
+	if w.seeds, err = w.readSeeds(); err != nil {
+		return err
+	}
+	w.idKey = w.stableKey(keys.PurposeIndex)
+	w.logKey = w.stableSigningKey(keys.PurposeLog)
 	var origin string
-	err := w.db.Update(func(tx kv.Txn) error {
+	err = w.db.Update(func(tx kv.Txn) error {
 		v, err := tx.Get([]byte(keyOrigin))
 		switch {
 		case errors.Is(err, kv.ErrNotFound) && fresh:
-			origin = ledger.OriginForKey(w.master.SigningKey(keys.PurposeLog).Public().(ed25519.PublicKey))
+			origin = ledger.OriginForKey(ed25519.PrivateKey(w.logKey).Public().(ed25519.PublicKey))
 			return tx.Set([]byte(keyOrigin), []byte(origin))
 		case errors.Is(err, kv.ErrNotFound):
 			return fmt.Errorf("the store has no log origin: %w", kv.ErrTampered)
@@ -170,14 +219,43 @@ func (w *Wallet) load(fresh bool) error {
 	if err != nil {
 		return fmt.Errorf("open the wallet's log: %w", err)
 	}
-	if w.log, err = ledger.Open(origin, w.master.SigningKey(keys.PurposeLog)); err != nil {
+	if w.log, err = ledger.Open(origin, w.logKey); err != nil {
 		return fmt.Errorf("open the wallet's log: %w", err)
+	}
+	if err := w.checkLogState(fresh, o.AcceptOlderStore); err != nil {
+		return err
 	}
 	if w.settings, err = w.readSettings(); err != nil {
 		return err
 	}
 	w.index, err = w.loadIndex()
 	return err
+}
+
+// makeOwnerOnly sets dir to 0700 and wallet.json to 0600 whatever they
+// were (a copy, an unzip or a restore by hand may have left them open to
+// others): the directory holds the control socket and the sealed store,
+// whose file names and sizes alone say something. Windows has no such
+// modes; its per-user profile directories are private already.
+func makeOwnerOnly(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	for path, mode := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, HeaderFile): 0o600} {
+		fi, err := os.Stat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("open the wallet: %w", err)
+		}
+		if fi.Mode().Perm() != mode {
+			if err := os.Chmod(path, mode); err != nil {
+				return fmt.Errorf("open the wallet: make %s private to you: %w", path, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Dir is the wallet's directory.
@@ -193,8 +271,9 @@ func (w *Wallet) Log() *ledger.Log { return w.log }
 // peers) that keep their own state in it.
 func (w *Wallet) DB() kv.DB { return w.db }
 
-// Master gives the key material for derived identities (the peer's key).
-// It returns ErrLocked after Close.
+// Master gives the key material for backups. It returns ErrLocked after
+// Close. The peer's identity comes from IdentityKey, not from here: it
+// outlives a rotation of the master key.
 func (w *Wallet) Master() (*keys.Master, error) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
@@ -204,20 +283,45 @@ func (w *Wallet) Master() (*keys.Master, error) {
 	return w.master, nil
 }
 
-// Close locks the wallet: it zeroes the keys, drops the decrypted index and
-// closes the store.
+// Close locks the wallet: it closes the store, then zeroes every key the
+// wallet holds (the master key and each key derived from it: the store's
+// encryption and sealing keys, the log's signing key, the index and
+// attachment keys, the log-state key and the stable seeds) and drops the
+// decrypted index. Keys handed out (IdentityKey) are their holder's to
+// zero; the app's peer zeroes its own when the session locks.
 func (w *Wallet) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.master == nil {
 		return nil
 	}
+	err := w.db.Close()
+	w.zeroKeys()
+	return err
+}
+
+// zeroKeys wipes the master key, zeroes every key derived from it and
+// drops the index: the wallet is locked. The store is closed already.
+func (w *Wallet) zeroKeys() {
 	w.master.Wipe()
 	w.master = nil
-	clear(w.idKey)
-	clear(w.attKey)
+	for _, k := range [][]byte{w.idKey, w.attKey, w.badgerKey, w.sealKey, w.logKey, w.stateKey} {
+		clear(k)
+	}
+	w.seeds.wipe()
 	w.index = nil
-	return w.db.Close()
+}
+
+// IdentityKey returns the wallet's lasting libp2p identity key in a fresh
+// slice the caller zeroes when done. It is the same after a restart, a
+// restore or a rotation of the master key.
+func (w *Wallet) IdentityKey() (ed25519.PrivateKey, error) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.master == nil {
+		return nil, ErrLocked
+	}
+	return w.stableSigningKey(keys.PurposeIdentity), nil
 }
 
 // ChangePassphrase re-wraps the master key under a new passphrase. Records
@@ -244,6 +348,10 @@ type Settings struct {
 	Name            string `json:"name,omitempty"`
 	AutoLockMinutes int    `json:"autoLockMinutes"`
 	Theme           string `json:"theme,omitempty"` // "light", "dark" or "" for the system's
+	// AnnounceOnLAN lets the desktop window announce the wallet on the
+	// local network (mDNS), under a throwaway peer identity. Off unless the
+	// person turns it on.
+	AnnounceOnLAN bool `json:"announceOnLAN,omitempty"`
 	// Redeem is how opening a link someone else made reaches its server.
 	Redeem RedeemSettings `json:"redeem,omitzero"`
 }
@@ -310,11 +418,15 @@ func (w *Wallet) SaveSettings(s Settings) error {
 }
 
 // lockWrite takes the writer lock and holds the wallet open until the
-// returned function is called.
+// returned function is called, which also records the log's new size
+// outside the store when the writer grew it.
 func (w *Wallet) lockWrite() func() {
 	w.writeMu.Lock()
 	w.mu.RLock()
 	return func() {
+		if w.master != nil {
+			w.recordLogState()
+		}
 		w.mu.RUnlock()
 		w.writeMu.Unlock()
 	}

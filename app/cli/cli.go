@@ -64,15 +64,17 @@ func register(c *command) { commands[c.name] = c }
 // call is one invocation's state: the environment, the common flags and the
 // wallet once opened.
 type call struct {
-	ctx        context.Context
-	env        Env
-	walletDir  string
-	passFile   string
-	recovery   bool
-	json       bool
-	opts       map[string]any // the command's own flag values
-	session    *app.Session
-	ownSession bool
+	ctx       context.Context
+	env       Env
+	walletDir string
+	passFile  string
+	recovery  bool
+	// acceptOlder opens a rolled-back store (wallet.ErrRolledBack).
+	acceptOlder bool
+	json        bool
+	opts        map[string]any // the command's own flag values
+	session     *app.Session
+	ownSession  bool
 }
 
 // Usage is the command line's help text.
@@ -163,6 +165,7 @@ func (c *call) commonFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.walletDir, "wallet", c.walletDir, "wallet directory")
 	fs.StringVar(&c.passFile, "passphrase-file", c.passFile, "read the passphrase from the first line of this file")
 	fs.BoolVar(&c.recovery, "recovery-key", c.recovery, "unlock with the recovery key instead of the passphrase (prompted, or from --passphrase-file)")
+	fs.BoolVar(&c.acceptOlder, "accept-older-store", c.acceptOlder, "open a store older than the one this wallet last recorded (an older copy of db/ was put back) and keep it as the current state")
 }
 
 func (c *call) usageError(err error) int {
@@ -227,7 +230,7 @@ func (c *call) unlock() (*wallet.Wallet, error) {
 		if err != nil {
 			return nil, err
 		}
-		w, err := app.OpenWithRecoveryText(c.walletDir, string(s))
+		w, err := app.OpenWithRecoveryTextOptions(c.walletDir, string(s), wallet.OpenOptions{AcceptOlderStore: c.acceptOlder})
 		if err != nil {
 			return nil, fmt.Errorf("unlock wallet at %s: %w", c.walletDir, err)
 		}
@@ -238,7 +241,7 @@ func (c *call) unlock() (*wallet.Wallet, error) {
 		return nil, err
 	}
 	defer clear(pass)
-	w, err := wallet.Open(c.walletDir, pass)
+	w, err := wallet.OpenWithOptions(c.walletDir, pass, wallet.OpenOptions{AcceptOlderStore: c.acceptOlder})
 	if err != nil {
 		return nil, fmt.Errorf("unlock wallet at %s: %w", c.walletDir, err)
 	}

@@ -85,7 +85,7 @@ func runExport(c *call, args []string) error {
 			ids = append(ids, id)
 		}
 	}
-	w, err := c.wallet()
+	_, err = c.wallet() // opens c.session
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func runExport(c *call, args []string) error {
 	if strings.HasSuffix(out, "/") || strings.HasSuffix(out, string(os.PathSeparator)) {
 		path += string(os.PathSeparator)
 	}
-	res, err := app.ExportRecords(w, format, export.Filter{Kinds: kinds, IDs: ids, From: from, To: to},
+	res, err := app.ExportRecords(c.session, format, export.Filter{Kinds: kinds, IDs: ids, From: from, To: to},
 		path, app.ExportOptions{Locale: c.str("locale"), NoAttachments: *c.opts["noatt"].(*bool)})
 	if err != nil {
 		return err
@@ -240,7 +240,7 @@ func runTrust(c *call, args []string) error {
 	if len(args) == 0 {
 		return errors.New("trust: say 'add ISS JWKS-FILE' or 'list'")
 	}
-	w, err := c.wallet()
+	_, err := c.wallet() // opens c.session
 	if err != nil {
 		return err
 	}
@@ -261,7 +261,7 @@ func runTrust(c *call, args []string) error {
 			}
 			crls = append(crls, b)
 		}
-		if err := app.AddTrustedIssuer(w, args[1], c.str("name"), jwks, crls...); err != nil {
+		if err := app.AddTrustedIssuer(c.session, args[1], c.str("name"), jwks, crls...); err != nil {
 			return err
 		}
 		if !c.json {
@@ -270,7 +270,7 @@ func runTrust(c *call, args []string) error {
 		}
 		fallthrough
 	case "list":
-		list, err := app.TrustedIssuers(w)
+		list, err := app.TrustedIssuers(c.session)
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"golang.org/x/term"
+
+	"medwallet/wallet/keys"
 )
 
 // passphrase gets the wallet passphrase from --passphrase-file,
@@ -24,15 +26,28 @@ func (c *call) passphrase(prompt string) ([]byte, error) {
 }
 
 // newPassphrase asks for a new passphrase twice when prompting; from a file
-// or the environment it is taken as given.
+// or the environment it is taken as given. Either way it must reach
+// keys.MinPassphraseBits (the window's strength meter applies the same
+// rule).
 func (c *call) newPassphrase(fileFlag string) ([]byte, error) {
-	if fileFlag != "" {
-		return readSecretFile(c.abs(fileFlag))
+	var p []byte
+	var err error
+	switch {
+	case fileFlag != "":
+		p, err = readSecretFile(c.abs(fileFlag))
+	case c.passFile != "" || c.env.Getenv("MEDWALLET_PASSPHRASE") != "":
+		p, err = c.passphrase("")
+	default:
+		p, err = c.newPasswordPrompt()
 	}
-	if c.passFile != "" || c.env.Getenv("MEDWALLET_PASSPHRASE") != "" {
-		return c.passphrase("")
+	if err != nil {
+		return nil, err
 	}
-	return c.newPasswordPrompt()
+	if err := keys.CheckNewPassphrase(p); err != nil {
+		clear(p)
+		return nil, err
+	}
+	return p, nil
 }
 
 // newPasswordPrompt asks for a new passphrase twice.

@@ -52,10 +52,12 @@ func init() {
 		run: runShow,
 	})
 	register(&command{
-		name: "passwd", args: "[--new-passphrase-file F]",
-		summary: "change the passphrase (the recovery key keeps working)",
+		name: "passwd", args: "[--new-passphrase-file F] [--rotate] [--new-recovery-key]",
+		summary: "change the passphrase; --rotate also re-encrypts everything under a new master key, --new-recovery-key replaces the recovery key",
 		flags: func(fs *flag.FlagSet, c *call) {
 			c.opts["new"] = fs.String("new-passphrase-file", "", "read the new passphrase from this file")
+			c.opts["rotate"] = fs.Bool("rotate", false, "also replace the master key and re-encrypt the store, so copies of the old wallet.json stop working (gives a new recovery key)")
+			c.opts["new-recovery-key"] = fs.Bool("new-recovery-key", false, "replace the recovery key; the new one is printed once")
 		},
 		run: runPasswd,
 	})
@@ -108,7 +110,7 @@ func runImport(c *call, args []string) error {
 	if len(args) == 0 {
 		return fmt.Errorf("import: name at least one file")
 	}
-	w, err := c.wallet()
+	_, err := c.wallet() // opens c.session
 	if err != nil {
 		return err
 	}
@@ -118,7 +120,7 @@ func runImport(c *call, args []string) error {
 	}
 	// All paths in one call: chunked QR codes and an NDJSON export split by
 	// type belong together.
-	reports, err := app.ImportPaths(c.ctx, w, paths, app.ImportOptions{})
+	reports, err := app.ImportPaths(c.ctx, c.session, paths, app.ImportOptions{})
 	if !c.json {
 		for _, rep := range reports {
 			fmt.Fprintf(c.out(), "%s (%s): %d added, %d updated, %d already in the wallet, %d skipped\n",
@@ -345,9 +347,26 @@ func runPasswd(c *call, args []string) error {
 		return err
 	}
 	defer clear(np)
-	if err := w.ChangePassphrase(np, keys.DefaultKDF); err != nil {
-		return err
+	var rk keys.RecoveryKey
+	switch {
+	case *c.opts["rotate"].(*bool):
+		if rk, err = w.RotateMasterKey(np, keys.DefaultKDF); err != nil {
+			return err
+		}
+		fmt.Fprintln(c.out(), "Passphrase changed and the master key replaced: the store and attachments are re-encrypted, and copies of the old wallet.json no longer open the wallet. The old recovery key no longer works.")
+	default:
+		if err := w.ChangePassphrase(np, keys.DefaultKDF); err != nil {
+			return err
+		}
+		if !*c.opts["new-recovery-key"].(*bool) {
+			fmt.Fprintln(c.out(), "Passphrase changed. The recovery key still works.")
+			return nil
+		}
+		if rk, err = w.ReplaceRecoveryKey(); err != nil {
+			return fmt.Errorf("the passphrase was changed, but: %w", err)
+		}
+		fmt.Fprintln(c.out(), "Passphrase changed. The old recovery key no longer works.")
 	}
-	fmt.Fprintln(c.out(), "Passphrase changed. The recovery key still works.")
+	fmt.Fprintf(c.out(), "\nNew recovery key (shown once; write it down or print it and keep it somewhere safe):\n\n    %s\n\n", rk.String())
 	return nil
 }

@@ -291,6 +291,7 @@ type receivedView struct {
 	Records []receivedRecordView `json:"records"`
 	Files   []app.ReceivedFile   `json:"files"`
 	Skipped []fhir.Skipped       `json:"skipped,omitempty"`
+	Alarms  []string             `json:"alarms,omitempty"`
 }
 
 type receivedRecordView struct {
@@ -346,7 +347,7 @@ func runRedeem(c *call, args []string) error {
 		}
 	}
 	if c.json {
-		v := receivedView{ID: rcv.ID, Label: rcv.Label, From: rcv.From, Origin: rcv.Origin, Records: []receivedRecordView{}, Files: rcv.Files, Skipped: rcv.Skipped}
+		v := receivedView{ID: rcv.ID, Label: rcv.Label, From: rcv.From, Origin: rcv.Origin, Records: []receivedRecordView{}, Files: rcv.Files, Skipped: rcv.Skipped, Alarms: rcv.Alarms}
 		for _, r := range rcv.Records {
 			v.Records = append(v.Records, receivedRecordView{
 				RecordID: r.RecordID, Kind: r.Summary.Kind, ResourceType: r.Summary.ResourceType, Title: r.Summary.Title,
@@ -380,7 +381,10 @@ func printReceived(c *call, rcv *app.Received) {
 		}
 	}
 	if byStatus[app.StatusTampered] > 0 {
-		fmt.Fprintln(o, "  WARNING: some records do not match the patient's signed log; do not rely on them")
+		fmt.Fprintln(o, "  WARNING: some records do not match the patient's signed log; they were not stored, do not rely on them")
+	}
+	for _, a := range rcv.Alarms {
+		fmt.Fprintf(o, "  %s\n", a)
 	}
 	for _, f := range rcv.Files {
 		fmt.Fprintf(o, "  file %s (%d bytes): %s\n", f.ContentType, f.Bytes, f.Outcome)
@@ -389,7 +393,11 @@ func printReceived(c *call, rcv *app.Received) {
 	tw := tabwriter.NewWriter(o, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tVERIFICATION\tKIND\tDATE\tTITLE")
 	for _, r := range rcv.Records {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.RecordID, verdictText(r.Verification), r.Summary.Kind, formatDate(r.Summary.Date), clip(r.Summary.Title, 60))
+		id := r.RecordID
+		if !r.Stored() {
+			id = "(not stored)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", id, verdictText(r.Verification), r.Summary.Kind, formatDate(r.Summary.Date), clip(r.Summary.Title, 60))
 	}
 	tw.Flush()
 	for _, s := range rcv.Skipped {

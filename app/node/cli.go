@@ -29,8 +29,8 @@ const usage = `usage:
   medwallet-node enroll approve ORIGIN [--data DIR | --store URL]
   medwallet-node enroll reject ORIGIN [--data DIR | --store URL]
   medwallet-node enroll remove ORIGIN [--data DIR | --store URL]
-  medwallet-node migrate --store URL
-  medwallet-node keygen -o FILE [--name NAME]
+  medwallet-node migrate --store URL [--from-data DIR]
+  medwallet-node keygen -o FILE [--name NAME | --from-data DIR]
 
 The data directory defaults to %s (MEDWALLET_NODE_HOME overrides it).
 --store defaults to $MEDWALLET_NODE_STORE; without either the node keeps its
@@ -304,6 +304,7 @@ func writeEnrollments(w io.Writer, es []witness.Enrollment) {
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("medwallet-node migrate", stderr)
 	store := fs.String("store", os.Getenv(EnvStore), "PostgreSQL URL of the nodes' shared database (default $"+EnvStore+")")
+	fromData := fs.String("from-data", "", "also copy the state of the stopped single node with this data directory into the new database")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -325,13 +326,21 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	} else {
 		fmt.Fprintf(stdout, "migrated the schema from version %d to %d\n", from, to)
 	}
+	if *fromData != "" {
+		n, err := ImportDataDir(ctx, *store, *fromData)
+		if err != nil {
+			return fail(stderr, "migrate --from-data: %v", err)
+		}
+		fmt.Fprintf(stdout, "copied %d keys from %s; start the nodes with a key file from `medwallet-node keygen -o FILE --from-data %s`\n", n, *fromData, *fromData)
+	}
 	return 0
 }
 
 func runKeygen(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("medwallet-node keygen", stderr)
 	out := fs.String("o", "", "file to write the witness key to (must not exist)")
-	name := fs.String("name", DefaultWitnessName(), "witness name (part of the vkey every wallet trusts)")
+	name := fs.String("name", "", "witness name, part of the vkey every wallet trusts (default <hostname>/medwallet-witness)")
+	fromData := fs.String("from-data", "", "export the witness key and name of the single node with this data directory instead of making a new one")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -342,7 +351,19 @@ func runKeygen(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "medwallet-node keygen: give the file to write with -o FILE")
 		return 2
 	}
-	vkey, err := WriteWitnessKey(*out, *name)
+	var vkey string
+	var err error
+	switch {
+	case *fromData != "" && *name != "":
+		fmt.Fprintln(stderr, "medwallet-node keygen: --from-data keeps the node's witness name; leave out --name")
+		return 2
+	case *fromData != "":
+		vkey, err = ExportWitnessKey(*out, *fromData)
+	case *name == "":
+		vkey, err = WriteWitnessKey(*out, DefaultWitnessName())
+	default:
+		vkey, err = WriteWitnessKey(*out, *name)
+	}
 	if err != nil {
 		return fail(stderr, "keygen: %v", err)
 	}

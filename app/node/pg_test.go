@@ -12,11 +12,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"medwallet/app/node/pgstore"
 	"medwallet/app/node/pgstore/pgtest"
 	"medwallet/wallet/ledger"
 	"medwallet/wallet/ledger/witness"
+	"medwallet/wallet/share"
 )
 
 func TestMain(m *testing.M) {
@@ -270,5 +272,68 @@ func TestEnrollThroughARunningStoreNodesDataDirectory(t *testing.T) {
 	n.Close()
 	if _, err := OpenOperator(n.Dir()); !errors.Is(err, ErrNoNode) || !strings.Contains(err.Error(), "--store") {
 		t.Fatalf("enroll --data of a stopped PostgreSQL node: %v, want ErrNoNode pointing to --store", err)
+	}
+}
+
+// TestASingleNodeGrowsIntoSeveralKeepingItsWitnessAndShares: a practice's
+// node moves to PostgreSQL. Its witness key and name go into a key file,
+// its store into the database, and the nodes that start on it are the same
+// witness, at the same size for every log, hosting the same shares.
+func TestASingleNodeGrowsIntoSeveralKeepingItsWitnessAndShares(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "single")
+	single := startNode(t, Config{Dir: dir, Name: "grow.test/witness"})
+	l := newTestLog(t)
+	if _, err := single.Witness.Enroll(ledger.EnrollRequest{Origin: l.log.Origin(), VKey: l.log.VerifierKey(), Name: "patient"}); err != nil {
+		t.Fatal(err)
+	}
+	signed := l.grow(3, "before")
+	if _, err := single.Witness.AddCheckpoint(l.request(0, signed)); err != nil {
+		t.Fatal(err)
+	}
+	sh, err := share.NewShare(share.Options{Files: []share.File{{ContentType: share.ContentFHIR, JWE: []byte(testJWEPart + "..AAAA.BBBB.CCCC")}}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := single.Shares.Put(sh); err != nil {
+		t.Fatal(err)
+	}
+	vkey := single.WitnessKey()
+	single.Close()
+
+	run := func(args ...string) (int, string) {
+		var out, errb strings.Builder
+		code := Main(context.Background(), args, &out, &errb)
+		return code, out.String() + errb.String()
+	}
+	key := filepath.Join(t.TempDir(), "witness.key")
+	if code, out := run("keygen", "-o", key, "--from-data", dir, "--name", "other/name"); code != 2 {
+		t.Fatalf("keygen --from-data with another --name: %d %s", code, out)
+	}
+	if code, out := run("keygen", "-o", key, "--from-data", dir); code != 0 || !strings.Contains(out, vkey) {
+		t.Fatalf("keygen --from-data: %d %s, want the node's vkey %s", code, out, vkey)
+	}
+	url := pgtest.Require(t).NewDatabase(t)
+	if code, out := run("migrate", "--store", url, "--from-data", dir); code != 0 || !strings.Contains(out, "copied") {
+		t.Fatalf("migrate --from-data: %d %s", code, out)
+	}
+	if code, out := run("migrate", "--store", url, "--from-data", dir); code != 1 || !strings.Contains(out, "already holds") {
+		t.Fatalf("importing twice: %d %s, want a refusal", code, out)
+	}
+	a := startNode(t, Config{Store: url, WitnessKeyFile: key})
+	b := startNode(t, Config{Store: url, WitnessKeyFile: key})
+	if a.WitnessKey() != vkey || b.WitnessKey() != vkey {
+		t.Fatalf("vkeys %s and %s after the move, want %s", a.WitnessKey(), b.WitnessKey(), vkey)
+	}
+	if size, _, found := followedSize(t, b, l.log.Origin()); !found || size != 3 {
+		t.Fatalf("log after the move: found %v at size %d, want 3", found, size)
+	}
+	if _, err := a.Witness.AddCheckpoint(l.request(0, signed)); witness.HTTPStatus(err) != http.StatusConflict {
+		t.Fatalf("replaying size 3 from 0 after the move: %v, want 409", err)
+	}
+	if _, err := b.Witness.AddCheckpoint(l.request(3, l.grow(1, "after"))); err != nil {
+		t.Fatalf("extending the log after the move: %v", err)
+	}
+	if _, err := a.Shares.Get(sh.ID); err != nil {
+		t.Fatalf("hosted share after the move: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -191,4 +192,28 @@ func OpenStoreOperator(url string) (Operator, error) {
 		return nil, err
 	}
 	return &localOperator{Server: w, db: db, shares: share.NewRegistry(db, share.DefaultPrefix)}, nil
+}
+
+// ImportDataDir copies the Badger store of the stopped single node in dir
+// into the migrated, still empty database at url, so that a practice
+// growing into several nodes keeps its enrolments, witness state and
+// hosted shares. It returns how many keys it copied.
+func ImportDataDir(ctx context.Context, url, dir string) (int, error) {
+	if _, err := os.Stat(filepath.Join(dir, DBDir)); err != nil {
+		return 0, fmt.Errorf("%s: %w", dir, ErrNoNode)
+	}
+	src, err := kv.OpenBadger(filepath.Join(dir, DBDir), kv.Options{})
+	if errors.Is(err, kv.ErrInUse) {
+		return 0, fmt.Errorf("the node in %s is running: stop it first, so nothing changes while it is copied", dir)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("open the node's store in %s: %w", dir, err)
+	}
+	defer src.Close()
+	dst, err := pgstore.Open(ctx, url, pgstore.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer dst.Close()
+	return dst.Import(src)
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime"
 
 	"medwallet/wallet/ledger"
@@ -33,15 +34,37 @@ var ErrKeyFileExposed = errors.New("the key file is readable by other accounts")
 // WriteWitnessKey generates a witness key named name into file, which must
 // not exist yet, and returns its vkey.
 func WriteWitnessKey(file, name string) (string, error) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return "", fmt.Errorf("generate a witness key: %w", err)
+	}
+	return writeWitnessKey(file, name, key)
+}
+
+// ExportWitnessKey writes the witness key and name of the single node whose
+// data directory is dir into file (which must not exist), so that nodes
+// sharing a database go on as the same witness; it returns the vkey.
+func ExportWitnessKey(file, dir string) (string, error) {
+	if _, err := os.Stat(filepath.Join(dir, SettingsFile)); err != nil {
+		return "", fmt.Errorf("%s: %w", dir, ErrNoNode)
+	}
+	set, err := loadSettings(dir, "")
+	if err != nil {
+		return "", err
+	}
+	key, _, err := readKeyFile(filepath.Join(dir, WitnessKeyFile))
+	if err != nil {
+		return "", err
+	}
+	return writeWitnessKey(file, set.WitnessName, key)
+}
+
+func writeWitnessKey(file, name string, key ed25519.PrivateKey) (string, error) {
 	if err := validWitnessName(name); err != nil {
 		return "", err
 	}
 	if _, err := os.Lstat(file); err == nil {
 		return "", fmt.Errorf("%s already exists: keygen never overwrites a key (every wallet trusts the old one)", file)
-	}
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return "", fmt.Errorf("generate a witness key: %w", err)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {

@@ -1,7 +1,6 @@
 package peer
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,7 +11,7 @@ import (
 	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
-	"medwallet/wallet/kv"
+	"medwallet/wallet"
 )
 
 // Role says why a peer is in the address book.
@@ -42,31 +41,19 @@ const (
 	MaxNameLen      = 80
 	MaxAddrLen      = 1024
 	MaxContactAddrs = 16
-	maxContactBytes = 32 << 10
 )
 
 // ErrUnknownPeer is returned by Book.Get for a peer that is not in the book.
 var ErrUnknownPeer = errors.New("peer is not in the address book")
 
-// Book is the address book of known peers, kept in a kv.DB.
+// Book is the address book of known peers: libp2p values over the
+// contacts the wallet stores (wallet.AddressBook).
 type Book struct {
-	db kv.DB
+	store *wallet.AddressBook
 }
 
-// NewBook returns the address book stored in db.
-func NewBook(db kv.DB) *Book { return &Book{db: db} }
-
-const bookPrefix = "peer/book/"
-
-func bookKey(id ID) []byte { return []byte(bookPrefix + id.String()) }
-
-type storedContact struct {
-	Name    string    `json:"name"`
-	ID      string    `json:"id"`
-	Role    Role      `json:"role,omitempty"`
-	Addrs   []string  `json:"addrs,omitempty"`
-	Updated time.Time `json:"updated"`
-}
+// NewBook returns the address book kept in store.
+func NewBook(store *wallet.AddressBook) *Book { return &Book{store: store} }
 
 // Put adds or replaces the contact with c.ID. Updated is set to now when
 // zero.
@@ -77,18 +64,11 @@ func (b *Book) Put(c Contact) error {
 	if c.Updated.IsZero() {
 		c.Updated = time.Now().UTC()
 	}
-	s := storedContact{Name: c.Name, ID: c.ID.String(), Role: c.Role, Updated: c.Updated}
+	s := wallet.Contact{Name: c.Name, ID: c.ID.String(), Role: string(c.Role), Updated: c.Updated}
 	for _, a := range c.Addrs {
 		s.Addrs = append(s.Addrs, a.String())
 	}
-	val, err := json.Marshal(s)
-	if err != nil {
-		return fmt.Errorf("save peer %q: %w", c.Name, err)
-	}
-	if err := b.db.Update(func(t kv.Txn) error { return t.Set(bookKey(c.ID), val) }); err != nil {
-		return fmt.Errorf("save peer %q: %w", c.Name, err)
-	}
-	return nil
+	return b.store.Put(s)
 }
 
 func (c Contact) validate() error {
@@ -129,18 +109,14 @@ func validateName(name string) error {
 
 // Get returns the contact for id, or an error wrapping ErrUnknownPeer.
 func (b *Book) Get(id ID) (Contact, error) {
-	var c Contact
-	err := b.db.View(func(t kv.Txn) error {
-		val, err := t.Get(bookKey(id))
-		if errors.Is(err, kv.ErrNotFound) {
-			return ErrUnknownPeer
-		}
-		if err != nil {
-			return err
-		}
-		c, err = decodeContact(val)
-		return err
-	})
+	s, err := b.store.Get(id.String())
+	if errors.Is(err, wallet.ErrUnknownContact) {
+		return Contact{}, fmt.Errorf("look up peer %s: %w", id, ErrUnknownPeer)
+	}
+	if err != nil {
+		return Contact{}, err
+	}
+	c, err := decodeContact(s)
 	if err != nil {
 		return Contact{}, fmt.Errorf("look up peer %s: %w", id, err)
 	}
@@ -149,44 +125,30 @@ func (b *Book) Get(id ID) (Contact, error) {
 
 // List returns every contact, ordered by peer ID.
 func (b *Book) List() ([]Contact, error) {
-	var out []Contact
-	err := b.db.View(func(t kv.Txn) error {
-		return t.Iterate([]byte(bookPrefix), func(key, val []byte) error {
-			c, err := decodeContact(val)
-			if err != nil {
-				return fmt.Errorf("entry %q: %w", key, err)
-			}
-			out = append(out, c)
-			return nil
-		})
-	})
+	all, err := b.store.List()
 	if err != nil {
-		return nil, fmt.Errorf("list known peers: %w", err)
+		return nil, err
+	}
+	out := make([]Contact, 0, len(all))
+	for _, s := range all {
+		c, err := decodeContact(s)
+		if err != nil {
+			return nil, fmt.Errorf("list known peers: entry %q: %w", s.ID, err)
+		}
+		out = append(out, c)
 	}
 	return out, nil
 }
 
 // Remove deletes the contact for id; removing an unknown peer is not an error.
-func (b *Book) Remove(id ID) error {
-	if err := b.db.Update(func(t kv.Txn) error { return t.Delete(bookKey(id)) }); err != nil {
-		return fmt.Errorf("forget peer %s: %w", id, err)
-	}
-	return nil
-}
+func (b *Book) Remove(id ID) error { return b.store.Remove(id.String()) }
 
-func decodeContact(val []byte) (Contact, error) {
-	if len(val) > maxContactBytes {
-		return Contact{}, fmt.Errorf("stored contact of %d bytes is over %d", len(val), maxContactBytes)
-	}
-	var s storedContact
-	if err := json.Unmarshal(val, &s); err != nil {
-		return Contact{}, fmt.Errorf("stored contact: %w", err)
-	}
+func decodeContact(s wallet.Contact) (Contact, error) {
 	id, err := libp2ppeer.Decode(s.ID)
 	if err != nil {
 		return Contact{}, fmt.Errorf("stored contact: peer ID: %w", err)
 	}
-	c := Contact{Name: s.Name, ID: id, Role: s.Role, Updated: s.Updated}
+	c := Contact{Name: s.Name, ID: id, Role: Role(s.Role), Updated: s.Updated}
 	for _, as := range s.Addrs {
 		a, err := ma.NewMultiaddr(as)
 		if err != nil {

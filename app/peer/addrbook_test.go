@@ -8,11 +8,12 @@ import (
 
 	ma "github.com/multiformats/go-multiaddr"
 
+	"medwallet/wallet"
 	"medwallet/wallet/kv"
 )
 
 func TestAddressBookPutGetListRemove(t *testing.T) {
-	book := NewBook(kv.Memory())
+	book := NewBook(wallet.NewAddressBook(kv.Memory()))
 	clinic := Contact{
 		Name:  "Riverside Clinic",
 		ID:    testPeerID(t, "clinic"),
@@ -66,7 +67,7 @@ func TestAddressBookPutGetListRemove(t *testing.T) {
 }
 
 func TestAddressBookRefusesBadContacts(t *testing.T) {
-	book := NewBook(kv.Memory())
+	book := NewBook(wallet.NewAddressBook(kv.Memory()))
 	id := testPeerID(t, "someone")
 	other := testPeerID(t, "someone else")
 	for name, c := range map[string]Contact{

@@ -74,7 +74,8 @@ var (
 // Config says how to run a Host. Only Key is required.
 type Config struct {
 	// Key is the host's Ed25519 identity; the peer ID is derived from it, so
-	// the same key always gives the same peer ID.
+	// the same key always gives the same peer ID. The host uses this slice
+	// (libp2p keeps it, uncopied) and Close zeroes it.
 	Key ed25519.PrivateKey
 	// ListenAddrs are multiaddrs to listen on; nil means DefaultListenAddrs.
 	ListenAddrs []string
@@ -445,10 +446,18 @@ func (hp *Host) Close() error {
 	}
 	hp.wg.Wait()
 	errs = append(errs, hp.h.Close())
+	clear(hp.cfg.Key)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close peer %s: %w", hp.h.ID(), err)
 	}
 	return nil
+}
+
+// Announcing reports whether the host announces itself on the LAN (mDNS).
+func (hp *Host) Announcing() bool {
+	hp.mu.Lock()
+	defer hp.mu.Unlock()
+	return hp.mdns != nil
 }
 
 func (hp *Host) isClosed() bool {

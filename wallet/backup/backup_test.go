@@ -380,7 +380,7 @@ func TestPassphraseBackupOpensWithTheAgeCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := readArchive(bytes.NewReader(plain), discardSink{})
+	m, err := readArchive(bytes.NewReader(plain), discardSink{}, 0)
 	if err != nil {
 		t.Fatalf("the archive age decrypted is not readable: %v", err)
 	}

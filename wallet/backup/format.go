@@ -154,10 +154,14 @@ func appendKV(seg, key, value []byte) []byte {
 	return append(seg, value...)
 }
 
-// readSegment decodes one store segment from r (exactly the segment's
-// bytes), calling fn for every entry. Key and value are fresh slices.
-func readSegment(r io.Reader, fn func(key, value []byte) error) (int64, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+// readSegment decodes one store segment of size bytes from r (exactly the
+// segment's bytes), calling fn for every entry. Key and value are fresh
+// slices. A length is checked against the bytes left in the segment before
+// anything is allocated for it, so a corrupt length costs nothing.
+func readSegment(r io.Reader, size int64, fn func(key, value []byte) error) (int64, error) {
+	cr := &countingReader{r: r}
+	br := bufio.NewReaderSize(cr, 64<<10)
+	left := func() uint64 { return uint64(max(size-cr.n+int64(br.Buffered()), 0)) }
 	var n int64
 	for {
 		klen, err := binary.ReadUvarint(br)
@@ -170,6 +174,9 @@ func readSegment(r io.Reader, fn func(key, value []byte) error) (int64, error) {
 		if klen == 0 || klen > MaxKeySize {
 			return n, fmt.Errorf("store entry %d: key length %d out of range: %w", n, klen, ErrDamaged)
 		}
+		if klen > left() {
+			return n, fmt.Errorf("store entry %d: key length %d past the segment's end: %w", n, klen, ErrDamaged)
+		}
 		key := make([]byte, klen)
 		if _, err := io.ReadFull(br, key); err != nil {
 			return n, fmt.Errorf("store entry %d: key: %w", n, corruptOrTruncated(err))
@@ -180,6 +187,9 @@ func readSegment(r io.Reader, fn func(key, value []byte) error) (int64, error) {
 		}
 		if vlen > MaxValueSize {
 			return n, fmt.Errorf("store entry %d: value length %d over the %d limit: %w", n, vlen, MaxValueSize, ErrDamaged)
+		}
+		if vlen > left() {
+			return n, fmt.Errorf("store entry %d: value length %d past the segment's end: %w", n, vlen, ErrDamaged)
 		}
 		value := make([]byte, vlen)
 		if _, err := io.ReadFull(br, value); err != nil {
@@ -216,7 +226,15 @@ type sink interface {
 // readArchive reads a whole archive from r (the age plaintext), checking
 // names, order, limits, sizes and hashes against the manifest, and feeds
 // the contents to s. It returns the manifest only when everything matched.
-func readArchive(r io.Reader, s sink) (m *Manifest, err error) {
+//
+// capacity, when positive, is the most plaintext the archive can hold (the
+// size of the encrypted file): members whose declared sizes add up to more
+// are refused from their header, before s sees a byte of them. Sparse
+// members (GNU's old 'S' type or PAX GNU.sparse records), whose holes the
+// tar reader would fill with zeros, and every type but a regular file
+// (links, devices, fifos, directories) are refused the same way, so a few
+// kilobytes of backup can never make the sink write gigabytes.
+func readArchive(r io.Reader, s sink, capacity int64) (m *Manifest, err error) {
 	defer func() {
 		var de *decryptError
 		if errors.As(err, &de) && !errors.Is(err, ErrTruncated) && !errors.Is(err, ErrDamaged) {
@@ -226,7 +244,7 @@ func readArchive(r io.Reader, s sink) (m *Manifest, err error) {
 	tr := tar.NewReader(r)
 	var seen []ManifestEntry
 	names := make(map[string]bool)
-	var kvCount int64
+	var kvCount, declared int64
 	for i := 0; ; i++ {
 		th, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -238,11 +256,12 @@ func readArchive(r io.Reader, s sink) (m *Manifest, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("archive entry %d: %w", i, tarError(err, i))
 		}
-		if th.Typeflag != tar.TypeReg {
-			return nil, fmt.Errorf("archive entry %d (%q): not a regular file: %w", i, th.Name, ErrDamaged)
+		if err := checkMember(th); err != nil {
+			return nil, fmt.Errorf("archive entry %d (%q): %w", i, th.Name, err)
 		}
-		if th.Size < 0 {
-			return nil, fmt.Errorf("archive entry %d (%q): negative size: %w", i, th.Name, ErrDamaged)
+		declared += th.Size
+		if capacity > 0 && declared > capacity {
+			return nil, fmt.Errorf("archive entry %d (%q) declares %d bytes, more than the %d-byte backup can hold: %w", i, th.Name, th.Size, capacity, ErrTruncated)
 		}
 		if names[th.Name] {
 			return nil, fmt.Errorf("archive entry %q appears twice: %w", th.Name, ErrDamaged)
@@ -303,7 +322,7 @@ func readArchive(r io.Reader, s sink) (m *Manifest, err error) {
 			if th.Size > MaxSegmentSize {
 				return nil, fmt.Errorf("archive entry %q: %d bytes, over the limit: %w", th.Name, th.Size, ErrDamaged)
 			}
-			n, err := readSegment(body, s.kv)
+			n, err := readSegment(body, th.Size, s.kv)
 			kvCount += n
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", th.Name, err)
@@ -331,6 +350,38 @@ func readArchive(r io.Reader, s sink) (m *Manifest, err error) {
 		}
 		seen = append(seen, ManifestEntry{Name: th.Name, Size: th.Size, SHA256: hex.EncodeToString(h.Sum(nil))})
 	}
+}
+
+// checkMember refuses every member a writer never makes and whose content
+// is not simply the bytes that follow its header.
+func checkMember(th *tar.Header) error {
+	if th.Typeflag != tar.TypeReg {
+		what := "not a regular file"
+		switch th.Typeflag {
+		case tar.TypeGNUSparse:
+			what = "a sparse file"
+		case tar.TypeSymlink:
+			what = "a symbolic link"
+		case tar.TypeLink:
+			what = "a hard link"
+		case tar.TypeChar, tar.TypeBlock:
+			what = "a device"
+		case tar.TypeFifo:
+			what = "a named pipe"
+		case tar.TypeDir:
+			what = "a directory"
+		}
+		return fmt.Errorf("%s, which a backup never holds: %w", what, ErrDamaged)
+	}
+	for k := range th.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return fmt.Errorf("a sparse file, which a backup never holds: %w", ErrDamaged)
+		}
+	}
+	if th.Size < 0 {
+		return fmt.Errorf("negative size: %w", ErrDamaged)
+	}
+	return nil
 }
 
 // matches checks that m lists exactly the entries read.

@@ -38,6 +38,27 @@ type RestoreOptions struct {
 	// MaxScryptWorkFactor caps the scrypt work a passphrase backup may ask
 	// for (default: age's, 22).
 	MaxScryptWorkFactor int
+	// Size is the size of the backup file when src does not tell it (an
+	// *os.File or a bytes.Reader does); a member declaring more than the
+	// file can hold is refused before anything is written. 0: unknown.
+	Size int64
+}
+
+// capacity returns how much plaintext the backup in src can hold, or 0
+// when that is unknown. age adds to the plaintext, never removes.
+func (o RestoreOptions) capacity(src io.Reader) int64 {
+	if o.Size > 0 {
+		return o.Size
+	}
+	switch r := src.(type) {
+	case interface{ Stat() (fs.FileInfo, error) }:
+		if fi, err := r.Stat(); err == nil && fi.Mode().IsRegular() {
+			return fi.Size()
+		}
+	case interface{ Size() int64 }:
+		return r.Size()
+	}
+	return 0
 }
 
 // RestoreFile restores the backup at path into the new wallet directory dir.
@@ -106,7 +127,7 @@ func Restore(ctx context.Context, src io.Reader, dir string, k Key, o RestoreOpt
 	ra := newReadAhead(plain)
 	defer ra.Close()
 	plain = ra
-	m, err := readArchive(plain, s)
+	m, err := readArchive(plain, s, o.capacity(src))
 	if err != nil {
 		return Stats{}, err
 	}
@@ -324,13 +345,16 @@ func (s *restoreSink) finish(m *Manifest) error {
 	s.db = nil
 	var w *wallet.Wallet
 	var err error
+	// The restored store is the state the person chose: it starts a new
+	// log-state record (see wallet.ErrRolledBack).
+	accept := wallet.OpenOptions{AcceptOlderStore: true}
 	switch {
 	case s.key.RecoveryKey != nil:
-		w, err = wallet.OpenWithRecoveryKey(s.staging, *s.key.RecoveryKey)
+		w, err = wallet.OpenWithRecoveryKeyOptions(s.staging, *s.key.RecoveryKey, accept)
 	case len(s.key.WalletPassphrase) > 0:
-		w, err = wallet.Open(s.staging, s.key.WalletPassphrase)
+		w, err = wallet.OpenWithOptions(s.staging, s.key.WalletPassphrase, accept)
 	default:
-		w, err = wallet.Open(s.staging, s.key.Passphrase)
+		w, err = wallet.OpenWithOptions(s.staging, s.key.Passphrase, accept)
 	}
 	if err != nil {
 		return fmt.Errorf("restore: the restored wallet does not open: %w", err)

@@ -28,7 +28,13 @@ type PDFOptions struct {
 	// so a printout ties to the log. Empty means "not anchored".
 	Checkpoint string
 	// Title heads the first page (default "Health summary").
-	Title    string
+	Title string
+	// ListAll ends the summary with every record but the patient, one per
+	// line, in full (wrapped, never cut): type, title, status and date. The
+	// sections cut long cells and leave out kinds they have no table for;
+	// this list is what makes the PDF a complete rendering, as a Kill the
+	// Clipboard check-in requires.
+	ListAll  bool
 	Progress Progress
 }
 
@@ -172,6 +178,7 @@ func PDF(w io.Writer, recs []wallet.Record, opts PDFOptions) error {
 	}
 	var patient *view
 	unlisted := 0
+	var all []item
 	for i := range recs {
 		v, err := decodeView(&recs[i])
 		if err != nil {
@@ -183,6 +190,9 @@ func PDF(w io.Writer, recs []wallet.Record, opts PDFOptions) error {
 				patient = v
 			}
 			continue
+		}
+		if opts.ListAll {
+			all = append(all, item{&recs[i], v, v.date()})
 		}
 		si, ok := sectionOf[k]
 		if !ok {
@@ -237,7 +247,19 @@ func PDF(w io.Writer, recs []wallet.Record, opts PDFOptions) error {
 		}
 		opts.Progress.report(done, len(recs))
 	}
-	if unlisted > 0 {
+	if opts.ListAll {
+		writeList(pdf, tr, len(all), func(i int) string {
+			it := all[i]
+			line := title(it.rec, it.v) + " (" + it.v.ResourceType
+			if st := status(it.rec, it.v); st != "" {
+				line += ", " + st
+			}
+			if it.date != "" {
+				line += ", " + date(it.date)
+			}
+			return line + ")"
+		})
+	} else if unlisted > 0 {
 		pdf.Ln(2)
 		pdf.SetFont("Helvetica", "I", tableFontSize)
 		pdf.MultiCell(contentW, 4, tr(fmt.Sprintf("%d further records (for example practitioners, organizations, claims) are not shown in this summary; export them as FHIR JSON to see them.", unlisted)), "", "L", false)
@@ -324,6 +346,24 @@ func writeTable(pdf *fpdf.Fpdf, tr func(string) string, sec pdfSection, rows [][
 			pdf.CellFormat(col.width, rowH, cell, "", 0, "L", fill, 0, "")
 		}
 		pdf.Ln(-1)
+	}
+}
+
+// writeList prints n lines under "Every record (n)", each wrapped to the
+// page width rather than cut.
+func writeList(pdf *fpdf.Fpdf, tr func(string) string, n int, line func(int) string) {
+	if n == 0 {
+		return
+	}
+	if pdf.GetY()+10+3*rowH > pageH-bottomMargin {
+		pdf.AddPage()
+	}
+	pdf.Ln(2)
+	pdf.SetFont("Helvetica", "B", headerFontSize)
+	pdf.CellFormat(contentW, 8, tr(fmt.Sprintf("Every record (%d)", n)), "", 1, "L", false, 0, "")
+	pdf.SetFont("Helvetica", "", tableFontSize)
+	for i := 0; i < n; i++ {
+		pdf.MultiCell(contentW, 4, tr(line(i)), "", "L", false)
 	}
 }
 

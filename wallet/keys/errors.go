@@ -13,6 +13,8 @@ var (
 	// ErrBadRecoveryKey means the recovery key text is mistyped: a wrong
 	// length, a character recovery keys never use, or a failed checksum.
 	ErrBadRecoveryKey = errors.New("recovery key is mistyped")
+	// ErrWeakPassphrase means a new passphrase is below MinPassphraseBits.
+	ErrWeakPassphrase = errors.New("the new passphrase is too weak")
 	// ErrNoWallet means wallet.json does not exist.
 	ErrNoWallet = errors.New("no wallet")
 	// ErrNewerFormat means wallet.json was written by a newer Medwallet.

@@ -60,8 +60,8 @@ func TestCreateRefusesUnrunnableKDF(t *testing.T) {
 	for _, k := range []KDF{
 		{Name: "scrypt", Time: 1, MemoryKiB: 64, Threads: 1},
 		{Name: "argon2id", Time: 0, MemoryKiB: 64, Threads: 1},
-		{Name: "argon2id", Time: 101, MemoryKiB: 64, Threads: 1},
-		{Name: "argon2id", Time: 1, MemoryKiB: 4*1024*1024 + 1, Threads: 1},
+		{Name: "argon2id", Time: maxKDFTime + 1, MemoryKiB: 64, Threads: 1},
+		{Name: "argon2id", Time: 1, MemoryKiB: maxKDFMemoryKiB + 1, Threads: 1},
 		{Name: "argon2id", Time: 1, MemoryKiB: 64, Threads: 0},
 	} {
 		if _, _, _, err := Create([]byte("pass"), k); err == nil {
@@ -389,13 +389,25 @@ func TestParseHeaderRejectsCorruptHeaders(t *testing.T) {
 	}
 }
 
-func TestParseHeaderRefusesHostileKDFParameters(t *testing.T) {
+// TestHostileHeaderCannotMakeUnlockExpensive plays someone who puts a
+// crafted wallet.json in place (or inside a backup): every parameter that
+// sets Unlock's time or memory is bounded, and the refusal comes from
+// ParseHeader, before Argon2id runs.
+func TestHostileHeaderCannotMakeUnlockExpensive(t *testing.T) {
 	for name, f := range map[string]func(kdf map[string]any){
-		"memory over 4 GiB": func(kdf map[string]any) { kdf["memoryKiB"] = 4*1024*1024 + 1 },
-		"time over 100":     func(kdf map[string]any) { kdf["time"] = 101 },
-		"time zero":         func(kdf map[string]any) { kdf["time"] = 0 },
-		"threads zero":      func(kdf map[string]any) { kdf["threads"] = 0 },
-		"memory too small":  func(kdf map[string]any) { kdf["memoryKiB"] = 1 },
+		"memory over 256 MiB":       func(kdf map[string]any) { kdf["memoryKiB"] = maxKDFMemoryKiB + 1 },
+		"memory of 4 GiB":           func(kdf map[string]any) { kdf["memoryKiB"] = 4 * 1024 * 1024 },
+		"time over 16":              func(kdf map[string]any) { kdf["time"] = maxKDFTime + 1 },
+		"time 100":                  func(kdf map[string]any) { kdf["time"] = 100 },
+		"16 passes over 256 MiB":    func(kdf map[string]any) { kdf["time"], kdf["memoryKiB"] = 16, maxKDFMemoryKiB },
+		"threads 255":               func(kdf map[string]any) { kdf["threads"] = 255 },
+		"time zero":                 func(kdf map[string]any) { kdf["time"] = 0 },
+		"threads zero":              func(kdf map[string]any) { kdf["threads"] = 0 },
+		"memory too small":          func(kdf map[string]any) { kdf["memoryKiB"] = 1 },
+		"salt of 40 KiB":            func(kdf map[string]any) { kdf["salt"] = make([]byte, 40<<10) },
+		"salt of 1 byte":            func(kdf map[string]any) { kdf["salt"] = []byte{1} },
+		"memory as a huge number":   func(kdf map[string]any) { kdf["memoryKiB"] = 1e300 },
+		"time as a negative number": func(kdf map[string]any) { kdf["time"] = -1 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			doc := validHeaderJSON(t)
@@ -408,11 +420,16 @@ func TestParseHeaderRefusesHostileKDFParameters(t *testing.T) {
 }
 
 func TestParseHeaderAcceptsTheLargestAllowedParameters(t *testing.T) {
-	doc := validHeaderJSON(t)
-	kdf := doc["kdf"].(map[string]any)
-	kdf["memoryKiB"], kdf["time"], kdf["threads"] = 4*1024*1024, 100, 255
-	if _, err := ParseHeader(marshal(t, doc)); err != nil {
-		t.Fatalf("ParseHeader at the bounds: %v", err)
+	for _, p := range [][3]int{{maxKDFWorkKiB / maxKDFMemoryKiB, maxKDFMemoryKiB, maxKDFThreads}, {maxKDFTime, maxKDFWorkKiB / maxKDFTime, 1}} {
+		doc := validHeaderJSON(t)
+		kdf := doc["kdf"].(map[string]any)
+		kdf["time"], kdf["memoryKiB"], kdf["threads"] = p[0], p[1], p[2]
+		if _, err := ParseHeader(marshal(t, doc)); err != nil {
+			t.Fatalf("ParseHeader at the bounds %v: %v", p, err)
+		}
+	}
+	if err := DefaultKDF.checkParams(); err != nil {
+		t.Fatalf("DefaultKDF is out of bounds: %v", err)
 	}
 }
 

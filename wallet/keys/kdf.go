@@ -24,10 +24,15 @@ const (
 	kdfArgon2id = "argon2id"
 	saltSize    = 16
 
-	// Bounds that keep a hostile wallet.json from making Unlock run for
-	// hours or allocate more memory than a desktop has.
-	maxKDFTime      = 100
-	maxKDFMemoryKiB = 4 * 1024 * 1024 // 4 GiB
+	// Bounds that keep a hostile wallet.json (one put in place of the real
+	// one, or a crafted "backup") from making Unlock run for minutes or take
+	// gigabytes: 4 times DefaultKDF's memory, and a total work (passes times
+	// memory) of at most about 5 times DefaultKDF's, a few seconds on a
+	// slow laptop. Medwallet never writes parameters above them.
+	maxKDFTime      = 16
+	maxKDFMemoryKiB = 256 * 1024  // 256 MiB
+	maxKDFWorkKiB   = 1024 * 1024 // passes × memory, 1 GiB
+	maxKDFThreads   = 16
 )
 
 // checkParams validates everything but the salt, which Create and Rewrap
@@ -39,11 +44,14 @@ func (k KDF) checkParams() error {
 	if k.Time < 1 || k.Time > maxKDFTime {
 		return fmt.Errorf("argon2id time %d is outside 1..%d", k.Time, maxKDFTime)
 	}
-	if k.Threads < 1 {
-		return fmt.Errorf("argon2id threads must be at least 1")
+	if k.Threads < 1 || k.Threads > maxKDFThreads {
+		return fmt.Errorf("argon2id threads %d is outside 1..%d", k.Threads, maxKDFThreads)
 	}
 	if k.MemoryKiB < 8*uint32(k.Threads) || k.MemoryKiB > maxKDFMemoryKiB {
 		return fmt.Errorf("argon2id memory %d KiB is outside %d..%d KiB", k.MemoryKiB, 8*uint32(k.Threads), maxKDFMemoryKiB)
+	}
+	if uint64(k.Time)*uint64(k.MemoryKiB) > maxKDFWorkKiB {
+		return fmt.Errorf("argon2id work of %d passes over %d KiB is over the limit of %d MiB in all", k.Time, k.MemoryKiB, maxKDFWorkKiB>>10)
 	}
 	return nil
 }

@@ -20,19 +20,41 @@ const (
 // show the recovery key to the person once and write the header. An empty
 // passphrase is refused.
 func Create(passphrase []byte, kdf KDF) (*Header, *Master, RecoveryKey, error) {
-	m := &Master{}
-	rand.Read(m.key[:])
-	var rk RecoveryKey
-	rand.Read(rk[:])
-
+	m := NewMaster()
 	h := &Header{Format: FormatVersion, Created: time.Now().UTC().Truncate(time.Second)}
 	if err := h.Rewrap(m, passphrase, kdf); err != nil {
 		return nil, nil, RecoveryKey{}, fmt.Errorf("create wallet: %w", err)
 	}
-	kek := rk.wrapKey()
-	h.RecoveryWrap = Seal(kek, m.key[:], []byte(adRecoveryWrap))
-	clear(kek)
+	rk, err := h.NewRecoveryKey(m)
+	if err != nil {
+		return nil, nil, RecoveryKey{}, fmt.Errorf("create wallet: %w", err)
+	}
 	return h, m, rk, nil
+}
+
+// NewMaster returns a fresh random master key, for rotating a wallet's.
+func NewMaster() *Master {
+	m := &Master{}
+	rand.Read(m.key[:])
+	return m
+}
+
+// NewRecoveryKey makes a fresh recovery key, wraps m under it in place of
+// h's recovery wrap, and returns it for the caller to show once. The old
+// recovery key no longer opens h (copies of the old header still open with
+// it). h is unchanged if it fails. The caller writes h afterwards.
+func (h *Header) NewRecoveryKey(m *Master) (RecoveryKey, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.wiped {
+		return RecoveryKey{}, errors.New("replace the recovery key: the master key was wiped when the wallet locked: unlock it again")
+	}
+	var rk RecoveryKey
+	rand.Read(rk[:])
+	kek := rk.wrapKey()
+	defer clear(kek)
+	h.RecoveryWrap = Seal(kek, m.key[:], []byte(adRecoveryWrap))
+	return rk, nil
 }
 
 // Unlock unwraps the master key with the passphrase. It returns an error

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"image"
+	"image/color"
 	_ "image/jpeg" // DecodeQRFile reads JPEG photos
 	_ "image/png"  // and PNG screenshots
 	"io"
@@ -17,8 +18,17 @@ import (
 // QR limits.
 const (
 	// MaxQRImagePixels is the largest image DecodeQR and DecodeQRFile accept
-	// (40 megapixels), checked from the header before decoding.
-	MaxQRImagePixels = 40_000_000
+	// (24 megapixels: a 6000x4000 camera photo), checked from the header
+	// before decoding.
+	MaxQRImagePixels = 24_000_000
+	// MaxQRImageMemory bounds what decoding an image may allocate: the
+	// decoded pixels at the header's bytes per pixel, plus the greyscale
+	// working copies DecodeQR makes. A 24-megapixel 8-bit photo fits; a
+	// 16-bit RGBA image of the same size, which no camera writes, does not.
+	MaxQRImageMemory = 200 << 20
+	// qrWorkingBytesPerPixel is DecodeQR's own use: the greyscale copy, the
+	// stretched copy, an inverted copy and the binarizers' luminance.
+	qrWorkingBytesPerPixel = 4
 	// MaxQRImageFile is the largest image file DecodeQRFile reads.
 	MaxQRImageFile = 64 << 20
 	// maxQRPixelsPerSide caps EncodeQR's output.
@@ -161,14 +171,44 @@ func DecodeQRBytes(data []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("not a PNG or JPEG image: %w", err)
 	}
-	if int64(cfg.Width)*int64(cfg.Height) > MaxQRImagePixels {
-		return "", fmt.Errorf("%s image of %dx%d pixels is over the %d megapixel limit: %w", format, cfg.Width, cfg.Height, MaxQRImagePixels/1_000_000, ErrTooLarge)
+	pixels := int64(cfg.Width) * int64(cfg.Height)
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return "", fmt.Errorf("%s image of %dx%d pixels is empty: %w", format, cfg.Width, cfg.Height, ErrNoQRCode)
+	}
+	if pixels > MaxQRImagePixels {
+		return "", fmt.Errorf("%s image of %dx%d pixels is over the %d megapixel limit: crop it to the code, or take the photo at a lower resolution: %w",
+			format, cfg.Width, cfg.Height, MaxQRImagePixels/1_000_000, ErrTooLarge)
+	}
+	if need := pixels * (bytesPerPixel(cfg.ColorModel) + qrWorkingBytesPerPixel); need > MaxQRImageMemory {
+		return "", fmt.Errorf("%s image of %dx%d pixels would need %d MiB to decode, over the %d MiB limit: save it as an 8-bit image or crop it to the code: %w",
+			format, cfg.Width, cfg.Height, need>>20, MaxQRImageMemory>>20, ErrTooLarge)
 	}
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return "", fmt.Errorf("%s image is damaged: %w", format, err)
 	}
 	return DecodeQR(img)
+}
+
+// bytesPerPixel is how much the standard decoders allocate per pixel for an
+// image of model m; unknown models count as the largest (16-bit RGBA).
+func bytesPerPixel(m color.Model) int64 {
+	switch m {
+	case color.GrayModel, color.AlphaModel:
+		return 1
+	case color.Gray16Model, color.Alpha16Model:
+		return 2
+	case color.YCbCrModel, color.NYCbCrAModel:
+		return 4 // 4:4:4 with alpha at worst
+	case color.RGBAModel, color.NRGBAModel, color.CMYKModel:
+		return 4
+	case color.RGBA64Model, color.NRGBA64Model:
+		return 8
+	}
+	if _, ok := m.(color.Palette); ok {
+		return 1
+	}
+	return 8
 }
 
 func toGray(img image.Image) *image.Gray {

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"hash/crc32"
 	"image"
+	"image/color"
 	"image/png"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -246,4 +248,61 @@ func BenchmarkQR(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestQRDecompressionBombIsRefused plays someone who sends a "photo of a
+// code" that is a few hundred bytes of PNG declaring a huge image: the
+// decoder would allocate all its pixels before reading any. The refusal
+// comes from the header, within the pixel and memory budgets, without
+// allocating the image.
+func TestQRDecompressionBombIsRefused(t *testing.T) {
+	var buf bytes.Buffer
+	png.Encode(&buf, image.NewGray(image.Rect(0, 0, 1, 1)))
+	small := buf.Bytes()
+	for name, ihdr := range map[string]struct {
+		w, h         uint32
+		depth, color byte
+	}{
+		"900 megapixels of 1-bit grey":       {30000, 30000, 1, 0},
+		"20 megapixels of 16-bit RGBA":       {5000, 4000, 16, 6},
+		"24 megapixels of 16-bit grey+alpha": {6000, 4000, 16, 4},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := bytes.Clone(small)
+			binary.BigEndian.PutUint32(b[16:20], ihdr.w)
+			binary.BigEndian.PutUint32(b[20:24], ihdr.h)
+			b[24], b[25] = ihdr.depth, ihdr.color
+			binary.BigEndian.PutUint32(b[29:33], crc32.ChecksumIEEE(b[12:29]))
+			if _, _, err := image.DecodeConfig(bytes.NewReader(b)); err != nil {
+				t.Fatalf("the crafted PNG's header does not parse: %v", err)
+			}
+			var err error
+			alloc := allocatedBy(func() { _, err = DecodeQRBytes(b) })
+			if !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("%d-byte PNG of %dx%d: %v, want ErrTooLarge", len(b), ihdr.w, ihdr.h, err)
+			}
+			if alloc > 1<<20 {
+				t.Errorf("refusing it allocated %d bytes", alloc)
+			}
+		})
+	}
+}
+
+func TestQRPhotoSizedImagesAreWithinBudget(t *testing.T) {
+	for _, c := range []struct {
+		w, h  int64
+		model color.Model
+	}{{4000, 3000, color.YCbCrModel}, {6000, 4000, color.YCbCrModel}, {4000, 3000, color.NRGBAModel}} {
+		if c.w*c.h > MaxQRImagePixels || c.w*c.h*(bytesPerPixel(c.model)+qrWorkingBytesPerPixel) > MaxQRImageMemory {
+			t.Errorf("a %dx%d photo is over the budget", c.w, c.h)
+		}
+	}
+}
+
+func allocatedBy(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
 }

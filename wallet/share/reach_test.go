@@ -1,8 +1,10 @@
 package share
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -237,3 +239,32 @@ func TestOriginNormalisesDefaultPortsAndCase(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFetchAnswer feeds Fetch arbitrary answers (status and body) for the
+// manifest, and for a location the manifest may name, without a network:
+// it must not panic, and its error must never quote the body.
+func FuzzFetchAnswer(f *testing.F) {
+	const marker = "XYZZY-REMOTE"
+	f.Add(200, []byte(`{"files":[{"contentType":"application/fhir+json","location":"https://a.example/`+marker+`"}]}`))
+	f.Add(200, []byte(`{"files":[{"contentType":"application/fhir+json","embedded":"`+marker+`.a.b.c.d"}]}`))
+	f.Add(401, []byte(`{"remainingAttempts":"`+marker+`"}`))
+	f.Add(500, []byte(marker))
+	f.Add(200, []byte(marker))
+	key := randomKey()
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		if status < 100 || status > 999 {
+			return
+		}
+		c := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: status, Body: io.NopCloser(bytes.NewReader(body)), Header: http.Header{}, Request: r}, nil
+		})}
+		_, err := Fetch(context.Background(), c, Link{URL: "https://a.example/shl/m", Key: key}, "x", "", Limits{ManifestBytes: 64 << 10})
+		if err != nil && bytes.Contains(body, []byte(marker)) && strings.Contains(err.Error(), marker) {
+			t.Fatalf("error quotes the answer: %v", err)
+		}
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

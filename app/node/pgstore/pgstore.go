@@ -73,6 +73,10 @@ func Open(ctx context.Context, url string, o Options) (*DB, error) {
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
 	}
+	// A witness may send a cosignature only once the state it vouches for
+	// is on stable storage (C2SP tlog-witness), and a commit is what the
+	// node waits for: make commits durable whatever the server's default.
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", Redact(url), err)

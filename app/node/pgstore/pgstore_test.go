@@ -377,3 +377,54 @@ func TestABadStoreURLDoesNotEchoItsPassword(t *testing.T) {
 		t.Fatalf("error for an unreachable store: %v", err)
 	}
 }
+
+func TestImportCopiesEverythingAndRefusesADatabaseInUse(t *testing.T) {
+	src := kv.Memory()
+	want := map[string]string{}
+	if err := src.Update(func(tx kv.Txn) error {
+		for i := range 1300 {
+			k, v := fmt.Sprintf("k/%05d", i), strings.Repeat("v", i%700)
+			want[k] = v
+			if err := tx.Set([]byte(k), []byte(v)); err != nil {
+				return err
+			}
+		}
+		return tx.Set([]byte{0xff, 0x00}, []byte{})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db, _ := openMigrated(t)
+	n, err := db.Import(src)
+	if err != nil || n != 1301 {
+		t.Fatalf("import: %d keys, %v", n, err)
+	}
+	got := 0
+	db.View(func(tx kv.Txn) error {
+		return tx.Iterate([]byte("k/"), func(k, v []byte) error {
+			if want[string(k)] != string(v) {
+				t.Fatalf("%s imported as %d bytes", k, len(v))
+			}
+			got++
+			return nil
+		})
+	})
+	if got != 1300 {
+		t.Fatalf("%d keys under k/ after import", got)
+	}
+	if _, err := db.Import(src); !errors.Is(err, ErrNotEmpty) {
+		t.Fatalf("second import: %v, want ErrNotEmpty", err)
+	}
+}
+
+// TestCommitsAreDurableWhateverTheServerDefault: the test server runs with
+// synchronous_commit off; the store's own sessions must not.
+func TestCommitsAreDurableWhateverTheServerDefault(t *testing.T) {
+	db, _ := openMigrated(t)
+	var setting string
+	if err := db.pool.QueryRow(context.Background(), "SHOW synchronous_commit").Scan(&setting); err != nil {
+		t.Fatal(err)
+	}
+	if setting != "on" {
+		t.Fatalf("synchronous_commit = %s in the store's sessions, want on", setting)
+	}
+}

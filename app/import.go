@@ -1,0 +1,549 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"medwallet/wallet"
+	"medwallet/wallet/export"
+	"medwallet/wallet/fhir"
+	"medwallet/wallet/ledger"
+	"medwallet/wallet/share"
+	"medwallet/wallet/shc"
+)
+
+// ImportOptions adjust ImportPaths.
+type ImportOptions struct {
+	Progress wallet.Progress
+	// Trust verifies SMART Health Cards; nil means TrustList(s).
+	Trust *shc.TrustList
+	// Now judges card expiry and dates documents without a file time
+	// (default time.Now()).
+	Now time.Time
+}
+
+// What ImportReport.Kind says a file was.
+const (
+	ImportedFHIR     = "fhir"
+	ImportedCard     = "smart-health-card"
+	ImportedDocument = "document"
+)
+
+// ImportReport says what ImportPaths did with one file (or one set of
+// chunked QR codes, named together in File).
+type ImportReport struct {
+	wallet.ImportReport
+	Kind  string       `json:"kind"`
+	Cards []CardResult `json:"cards,omitempty"`
+	// Notes are what the person should know about the import, such as a
+	// card stored although its signature could not be verified.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// CardResult is the verdict on one imported SMART Health Card.
+type CardResult struct {
+	Issuer     string     `json:"issuer"`
+	IssuerName string     `json:"issuerName,omitempty"`
+	Status     shc.Status `json:"status"`
+	Reason     string     `json:"reason,omitempty"`
+	Records    int        `json:"records"`
+}
+
+// ImportPaths imports files of any kind the wallet reads, recognised by
+// content, never by name:
+//   - FHIR JSON (any Bundle, a resource, NDJSON), through wallet.Import,
+//     with the files a FHIR or NDJSON export of this app carries inline
+//     stored back as encrypted attachments of their records;
+//   - SMART Health Cards: .smart-health-card files, a bare JWS, shc:/ QR
+//     text files, and PNG/JPEG images of their QR codes (chunked shc:/i/n
+//     codes across several files named together are joined); each card is
+//     verified against the trust list and stored with a provider source
+//     when verified, else with an "unverified: <reason>" import source and a
+//     note;
+//   - PDF, PNG, JPEG and DICOM documents: stored encrypted as an attachment
+//     of a new DocumentReference (title and date editable with
+//     wallet.Update).
+//
+// A directory stands for the files in it (a Bulk Data NDJSON export). Files
+// named together share their attachments: an NDJSON export split by type
+// restores its files with their records. Each file is imported on its own
+// and atomically, its attachments included (wallet.Store); the first
+// failure stops and is returned with the reports of the files before it.
+// Each report's Entries say which record every entry of its file became.
+func ImportPaths(ctx context.Context, s *Session, paths []string, o ImportOptions) ([]*ImportReport, error) {
+	if s.Locked() {
+		return nil, ErrSessionLocked
+	}
+	done := s.Busy()
+	defer done()
+	w := s.Wallet
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	files, err := expandPaths(paths)
+	if err != nil {
+		return nil, err
+	}
+	var inputs []*importInput
+	for _, p := range files {
+		in, err := classify(p)
+		if err != nil {
+			return nil, err
+		}
+		inputs = append(inputs, in)
+	}
+	// Files attached to records travel as Binaries, possibly in another file
+	// of the set (Binary.ndjson beside DocumentReference.ndjson).
+	inline := map[string][]inlineFile{}
+	for _, in := range inputs {
+		if in.kind != inFHIR {
+			continue
+		}
+		if err := in.parseFHIR(); err != nil {
+			return nil, err
+		}
+		for _, f := range in.files {
+			inline[f.owner] = append(inline[f.owner], f)
+		}
+	}
+	if (o.Trust == nil) && slices.ContainsFunc(inputs, func(in *importInput) bool { return in.kind == inCard || in.kind == inChunk }) {
+		if o.Trust, err = TrustList(s); err != nil {
+			return nil, err
+		}
+	}
+	var reports []*ImportReport
+	var chunks []*importInput
+	for _, in := range inputs {
+		var rep *ImportReport
+		var err error
+		switch in.kind {
+		case inFHIR:
+			rep, err = importFHIR(ctx, w, in, inline, o)
+		case inCard:
+			rep, err = importCards(ctx, w, in.name, [][]byte{in.data}, o)
+		case inChunk:
+			chunks = append(chunks, in)
+			continue
+		case inDocument:
+			rep, err = importDocument(ctx, w, in, o)
+		}
+		if err != nil {
+			return reports, err
+		}
+		reports = append(reports, rep)
+	}
+	if len(chunks) > 0 {
+		rep, err := importChunks(ctx, w, chunks, o)
+		if err != nil {
+			return reports, err
+		}
+		reports = append(reports, rep)
+	}
+	// Files whose record was in none of the files given are reported.
+	for owner, fs := range inline {
+		if owner == "" {
+			continue
+		}
+		for _, f := range fs {
+			if rep := reportFor(reports, f.where); rep != nil && !f.used() {
+				rep.Skipped = append(rep.Skipped, fhir.Skipped{Where: f.where, Reason: "an attached file whose record is not among the files imported; import them together"})
+			}
+		}
+	}
+	return reports, nil
+}
+
+func reportFor(reports []*ImportReport, where string) *ImportReport {
+	for _, r := range reports {
+		if strings.HasPrefix(where, r.File+": ") {
+			return r
+		}
+	}
+	return nil
+}
+
+// used reports whether a record in the set took the file.
+func (f inlineFile) used() bool { return f.taken }
+
+// expandPaths replaces each directory by the regular, non-hidden files in it.
+func expandPaths(paths []string) ([]string, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("import: name at least one file")
+	}
+	var out []string
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("import %s: %w", p, err)
+		}
+		if !fi.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		des, err := os.ReadDir(p)
+		if err != nil {
+			return nil, fmt.Errorf("import %s: %w", p, err)
+		}
+		n := 0
+		for _, de := range des {
+			if de.Type().IsRegular() && !strings.HasPrefix(de.Name(), ".") {
+				out = append(out, filepath.Join(p, de.Name()))
+				n++
+			}
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("import %s: the folder holds no files", p)
+		}
+	}
+	return out, nil
+}
+
+type inputKind int
+
+const (
+	inFHIR inputKind = iota
+	inCard
+	inChunk
+	inDocument
+)
+
+// importInput is one file, classified.
+type importInput struct {
+	path, name  string
+	kind        inputKind
+	data        []byte // FHIR and card files, whole
+	qr          string // shc:/ text of a QR image or text file (inChunk)
+	contentType string // documents
+	parsed      *fhir.Parsed
+	files       []inlineFile // inline attachments found in a FHIR file
+	filesBad    []fhir.Skipped
+	entries     []fhir.Entry // the FHIR file's entries but those files
+}
+
+// classify reads enough of path to know what it is.
+func classify(path string) (*importInput, error) {
+	in := &importInput{path: path, name: filepath.Base(path)}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", path, err)
+	}
+	defer f.Close()
+	head := make([]byte, export.SniffHeadSize)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("import %s: %w", path, err)
+	}
+	head = head[:n]
+	if ct, err := export.SniffContentType(head, in.name); err == nil {
+		in.kind, in.contentType = inDocument, ct
+		if ct == export.TypePNG || ct == export.TypeJPEG {
+			// An image of a health card's QR code is a card, not a picture.
+			if text, err := share.DecodeQRFile(path); err == nil {
+				text = strings.TrimSpace(text)
+				switch {
+				case strings.HasPrefix(strings.ToLower(text), "shc:/"):
+					in.kind, in.qr = inChunk, text
+				case strings.Contains(text, "shlink:/") || strings.HasPrefix(text, "medwallet:/"):
+					return nil, fmt.Errorf("import %s: the image holds a SMART Health Link, not records; open it with 'medwallet redeem --qr %s'", path, in.name)
+				}
+			}
+		}
+		return in, nil
+	}
+	data, err := io.ReadAll(io.LimitReader(io.MultiReader(bytes.NewReader(head), f), fhir.MaxImportSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", path, err)
+	}
+	if len(data) > fhir.MaxImportSize {
+		return nil, fmt.Errorf("import %s: the file is larger than %d MiB; split it into smaller files", path, fhir.MaxImportSize>>20)
+	}
+	in.data = data
+	text := bytes.TrimSpace(data)
+	switch {
+	case bytes.HasPrefix(text, []byte("shc:/")):
+		in.kind, in.qr = inChunk, string(text)
+		if bytes.ContainsAny(text, "\n") {
+			// Several QR texts, one per line, are cards of their own or
+			// chunks of one: read them as a card file.
+			in.kind = inCard
+		}
+	case len(text) <= shc.MaxFileSize && isCardFile(text):
+		in.kind = inCard
+	case len(text) <= shc.MaxJWSSize && isJWS(text):
+		in.kind = inCard
+	default:
+		in.kind = inFHIR
+	}
+	return in, nil
+}
+
+func isCardFile(text []byte) bool {
+	if len(text) == 0 || text[0] != '{' || !bytes.Contains(text, []byte(`"verifiableCredential"`)) {
+		return false
+	}
+	var v struct {
+		VC []json.RawMessage `json:"verifiableCredential"`
+	}
+	return json.Unmarshal(text, &v) == nil && len(v.VC) > 0
+}
+
+func isJWS(text []byte) bool {
+	if bytes.Count(text, []byte(".")) != 2 {
+		return false
+	}
+	for _, c := range text {
+		if !(c == '.' || c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// parseFHIR parses a FHIR file and takes out the inline attachments.
+func (in *importInput) parseFHIR() error {
+	p, err := fhir.Parse(in.name, in.data)
+	if err != nil {
+		return fmt.Errorf("import %s: %w", in.path, err)
+	}
+	in.parsed = p
+	for _, e := range p.Entries {
+		f, ok, err := parseInlineFile(e.Resource, in.name+": "+e.Where)
+		switch {
+		case !ok:
+			in.entries = append(in.entries, e)
+		case err != nil:
+			in.filesBad = append(in.filesBad, fhir.Skipped{Where: e.Where, Reason: err.Error()})
+		default:
+			in.files = append(in.files, f)
+		}
+	}
+	return nil
+}
+
+// importFHIR imports one FHIR file as one wallet.Store batch: the entries'
+// exact bytes, each with the files an export of this app carried for it
+// inline (matched by the record's canonical hash, possibly from another
+// file of the set), all in one transaction.
+func importFHIR(ctx context.Context, w *wallet.Wallet, in *importInput, inline map[string][]inlineFile, o ImportOptions) (*ImportReport, error) {
+	b := wallet.Batch{Name: in.name, Format: in.parsed.Format, Progress: o.Progress,
+		Skipped: append(slices.Clone(in.parsed.Skipped), in.filesBad...)}
+	owned := make([][]inlineFile, len(in.entries))
+	for i, e := range in.entries {
+		inc := wallet.Incoming{Where: e.Where, Resource: e.Resource}
+		if hash, err := ledger.ResourceHash(e.Resource); err == nil {
+			owned[i] = unused(inline[hex.EncodeToString(hash[:])])
+			for _, f := range owned[i] {
+				inc.Files = append(inc.Files, wallet.IncomingFile{Name: f.name, ContentType: f.contentType, Data: f.data, SHA256: f.sha256})
+			}
+		}
+		b.Entries = append(b.Entries, inc)
+	}
+	rep, err := w.Store(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	for i, er := range rep.Entries {
+		if er.Outcome == wallet.OutcomeSkipped {
+			continue
+		}
+		for _, f := range owned[i] {
+			markUsed(inline, f)
+		}
+	}
+	return &ImportReport{ImportReport: *rep, Kind: ImportedFHIR}, nil
+}
+
+func unused(fs []inlineFile) []inlineFile {
+	var out []inlineFile
+	for _, f := range fs {
+		if !f.used() {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func markUsed(inline map[string][]inlineFile, f inlineFile) {
+	fs := inline[f.owner]
+	for i := range fs {
+		if fs[i].where == f.where {
+			fs[i].taken, fs[i].data = true, nil
+		}
+	}
+}
+
+// importCards verifies and imports the cards in the given inputs (card
+// files, JWS texts, or shc:/ texts one per line).
+func importCards(ctx context.Context, w *wallet.Wallet, name string, inputs [][]byte, o ImportOptions) (*ImportReport, error) {
+	var results []shc.Result
+	for _, data := range inputs {
+		var rs []shc.Result
+		var err error
+		if text := bytes.TrimSpace(data); bytes.HasPrefix(text, []byte("shc:/")) && bytes.Contains(text, []byte("\n")) {
+			rs, err = verifyQRLines(o.Trust, string(text), o.Now)
+		} else {
+			rs, err = o.Trust.VerifyInput(data, o.Now)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("import %s: %w", name, err)
+		}
+		results = append(results, rs...)
+	}
+	return storeCards(ctx, w, name, results, o)
+}
+
+// verifyQRLines reads a text file of shc:/ QR texts, one per line: single
+// codes are cards of their own, chunked codes are joined.
+func verifyQRLines(t *shc.TrustList, text string, now time.Time) ([]shc.Result, error) {
+	var single, chunked []string
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		c, err := shc.ParseQR(line)
+		if err != nil {
+			return nil, err
+		}
+		if c.Total > 1 {
+			chunked = append(chunked, line)
+		} else {
+			single = append(single, c.JWS)
+		}
+	}
+	if len(chunked) > 0 {
+		jws, err := shc.Assemble(chunked)
+		if err != nil {
+			return nil, err
+		}
+		single = append(single, jws)
+	}
+	var out []shc.Result
+	for _, jws := range single {
+		r, err := t.Verify(jws, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// importChunks joins the shc:/ codes of QR images and text files named
+// together: unchunked codes are cards of their own, chunked ones one card.
+func importChunks(ctx context.Context, w *wallet.Wallet, ins []*importInput, o ImportOptions) (*ImportReport, error) {
+	var names []string
+	var lines []string
+	for _, in := range ins {
+		names = append(names, in.name)
+		lines = append(lines, in.qr)
+	}
+	name := strings.Join(names, ", ")
+	rs, err := verifyQRLines(o.Trust, strings.Join(lines, "\n"), o.Now)
+	if errors.Is(err, shc.ErrIncompleteChunks) {
+		return nil, fmt.Errorf("import %s: %w: name every part of the card's QR codes in one import", name, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", name, err)
+	}
+	return storeCards(ctx, w, name, rs, o)
+}
+
+// storeCards stores each card's FHIR Bundle, scoped to the card so that
+// the resource ids cards reuse ("resource:0") never merge two cards.
+func storeCards(ctx context.Context, w *wallet.Wallet, name string, results []shc.Result, o ImportOptions) (*ImportReport, error) {
+	rep := &ImportReport{Kind: ImportedCard}
+	rep.File, rep.Format = name, "smart-health-card"
+	for i, r := range results {
+		cr := CardResult{Issuer: r.Issuer, IssuerName: r.IssuerName, Status: r.Status, Reason: r.Reason}
+		var src wallet.Source
+		if r.Status == shc.Verified {
+			issuer := r.IssuerName
+			if issuer == "" {
+				issuer = r.Issuer
+			}
+			src = wallet.Source{Type: wallet.SourceProvider, Name: issuer, Detail: "SMART Health Card signed by " + r.Issuer}
+		} else {
+			reason := r.Reason
+			if reason == "" {
+				reason = string(r.Status)
+			}
+			src = wallet.Source{Type: wallet.SourceImport, Name: name, Detail: "unverified: " + reason}
+			rep.Notes = append(rep.Notes, fmt.Sprintf("card %d (issuer %s) is %s: %s; its records are stored marked unverified", i+1, r.Issuer, r.Status, reason))
+		}
+		sum := sha256.Sum256([]byte(r.JWS))
+		scope := "shc|" + r.Issuer + "|" + hex.EncodeToString(sum[:12])
+		got, err := w.Import(ctx, fmt.Sprintf("%s (card %d)", name, i+1), r.Bundle, wallet.ImportOptions{Source: src, Scope: scope, Progress: o.Progress})
+		if err == nil {
+			rep.Entries = append(rep.Entries, got.Entries...)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("import %s: card %d: %w", name, i+1, err)
+		}
+		rep.Added += got.Added
+		rep.Updated += got.Updated
+		rep.Unchanged += got.Unchanged
+		rep.IDs = append(rep.IDs, got.IDs...)
+		rep.Skipped = append(rep.Skipped, got.Skipped...)
+		cr.Records = got.Added + got.Updated + got.Unchanged
+		rep.Cards = append(rep.Cards, cr)
+	}
+	return rep, nil
+}
+
+// importDocument stores a PDF, image or DICOM file as an encrypted
+// attachment of a new DocumentReference dated by the file's modification
+// time, in one wallet.Store. The same file again is one record, unchanged,
+// and is not written again.
+func importDocument(ctx context.Context, w *wallet.Wallet, in *importInput, o ImportOptions) (*ImportReport, error) {
+	f, err := os.Open(in.path)
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", in.path, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("import %s: %w", in.path, err)
+	}
+	// Hash first: the DocumentReference carries the digest, and a file
+	// already stored is not written again.
+	h := sha256.New()
+	size, err := io.Copy(h, io.LimitReader(f, wallet.MaxAttachmentSize+1))
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", in.path, err)
+	}
+	if size > wallet.MaxAttachmentSize {
+		return nil, fmt.Errorf("import %s: the file is larger than %d GiB", in.path, wallet.MaxAttachmentSize>>30)
+	}
+	sum := h.Sum(nil)
+	date := fi.ModTime()
+	if date.IsZero() {
+		date = o.Now
+	}
+	doc, err := export.Document(in.name, in.contentType, size, sum, "", date.UTC().Truncate(time.Second))
+	if err != nil {
+		return nil, err
+	}
+	path := in.path
+	rep, err := w.Store(ctx, wallet.Batch{Name: in.name, Format: in.contentType, Progress: o.Progress,
+		Entries: []wallet.Incoming{{Where: in.name, Resource: doc, Files: []wallet.IncomingFile{{
+			Name: in.name, ContentType: in.contentType, SHA256: sum,
+			Open: func() (io.ReadCloser, error) { return os.Open(path) },
+		}}}}})
+	if err != nil {
+		return nil, err
+	}
+	return &ImportReport{ImportReport: *rep, Kind: ImportedDocument}, nil
+}

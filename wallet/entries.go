@@ -1,0 +1,362 @@
+package wallet
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"time"
+
+	"medwallet/wallet/fhir"
+	"medwallet/wallet/kv"
+)
+
+// Incoming is one entry an importer hands the wallet: a FHIR resource's
+// exact JSON and the files attached to it. Every importer (FHIR files,
+// NDJSON, health cards, documents, received shares, the record forms) goes
+// through Store with these.
+type Incoming struct {
+	// Where names the entry in its file ("entry 3", "line 12"), for the
+	// report and for errors.
+	Where    string
+	Resource json.RawMessage
+	Files    []IncomingFile
+}
+
+// IncomingFile is a file attached to an incoming resource. Exactly one of
+// Data and Open gives its bytes; Open is called once, while the file is
+// stored, so a large file never sits in memory whole.
+type IncomingFile struct {
+	Name        string
+	ContentType string
+	Data        []byte
+	Open        func() (io.ReadCloser, error)
+	// SHA256, when set, is the digest the bytes must have. A record that
+	// already holds the same resource with files of these digests is left
+	// as it is without reading the bytes at all, and bytes that turn out
+	// different (a file changed while it was imported) fail the batch.
+	SHA256 []byte
+
+	// written is a file already in the attachment store (AddWithAttachments):
+	// it is not written again, and is removed when the record does not
+	// take it.
+	written *Attachment
+}
+
+// Batch is one file's worth of entries, stored in one transaction: every
+// record of it lands, attachments included, or none does.
+type Batch struct {
+	Name    string // the file, as reports and errors name it
+	Format  string // what the file was ("bundle/collection", "ndjson", ...)
+	Source  Source // defaults to {import, Name}
+	Scope   string // keeps records from different senders apart (see identityOf)
+	Entries []Incoming
+	// Skipped are the entries the file's reader could not take; they are
+	// reported with the batch's own.
+	Skipped  []fhir.Skipped
+	Progress Progress // may be nil
+}
+
+// Outcome is what Store did with one entry.
+type Outcome string
+
+const (
+	OutcomeAdded     Outcome = "added"     // a new record
+	OutcomeUpdated   Outcome = "updated"   // a new version of an existing record
+	OutcomeUnchanged Outcome = "unchanged" // the record already holds exactly this
+	OutcomeSkipped   Outcome = "skipped"   // not stored; Skip and Reason say why
+)
+
+// SkipCode says, for callers to switch on, why an entry was not stored.
+type SkipCode string
+
+const (
+	// SkipInvalid: the entry is not a FHIR resource the wallet can keep
+	// (no resourceType, unreadable JSON, no canonical form).
+	SkipInvalid SkipCode = "invalid"
+	// SkipDuplicate: the same resource (type and id, or content) appears
+	// earlier in the batch; the earlier one is stored.
+	SkipDuplicate SkipCode = "duplicate"
+)
+
+// EntryResult is what became of one Incoming, in the batch's order.
+type EntryResult struct {
+	Where       string       `json:"where"`
+	Outcome     Outcome      `json:"outcome"`
+	RecordID    string       `json:"recordId,omitempty"`
+	Version     int          `json:"version,omitempty"`
+	Summary     fhir.Summary `json:"summary"`
+	Attachments int          `json:"attachments,omitempty"` // files stored with this version
+	Skip        SkipCode     `json:"skip,omitempty"`
+	Reason      string       `json:"reason,omitempty"`
+}
+
+// ImportReport says what an import did with every entry of a file.
+type ImportReport struct {
+	File      string         `json:"file"`
+	Format    string         `json:"format"`
+	Added     int            `json:"added"`
+	Updated   int            `json:"updated"`
+	Unchanged int            `json:"unchanged"`
+	Skipped   []fhir.Skipped `json:"skipped"`
+	IDs       []string       `json:"ids"` // the records added or updated, in file order
+	// Attachments counts the files stored with added or updated records.
+	Attachments int `json:"attachments"`
+	// Entries has one result per Batch entry, in order (an Import of file
+	// bytes: per resource the reader found).
+	Entries []EntryResult `json:"entries,omitempty"`
+}
+
+// errFileChanged means an attached file's bytes were not the digest the
+// importer announced: it changed while it was being imported.
+var errFileChanged = errors.New("the file changed while it was being imported; try again")
+
+// Store adds the entries of one file atomically: every record of the batch
+// and every attached file lands, or nothing does (files written before a
+// failure are removed). The same resource stored again is the same record,
+// unchanged when its content and files are the same. Entries that cannot
+// become records are skipped and named in the report with a SkipCode.
+// Cancelling ctx before the end writes nothing.
+func (w *Wallet) Store(ctx context.Context, b Batch) (*ImportReport, error) {
+	unlock := w.lockWrite()
+	defer unlock()
+	if err := w.checkOpen(); err != nil {
+		return nil, err
+	}
+	return w.store(ctx, b)
+}
+
+// store is Store with the writer lock held. Record forms (Add, Update,
+// AddWithAttachments) come through here too.
+func (w *Wallet) store(ctx context.Context, b Batch) (*ImportReport, error) {
+	src := b.Source
+	if src.Type == "" {
+		src = Source{Type: SourceImport, Name: b.Name}
+	}
+	rep := &ImportReport{File: b.Name, Format: b.Format, Skipped: append([]fhir.Skipped(nil), b.Skipped...),
+		Entries: make([]EntryResult, len(b.Entries))}
+
+	// Deriving summaries and canonical hashes is the costly part of an
+	// import and needs no lock on the store: spread it over the cores.
+	results := make([]preparedEntry, len(b.Entries))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range max(1, min(runtime.GOMAXPROCS(0), len(b.Entries))) {
+		wg.Go(func() {
+			for i := range next {
+				p, err := w.prepare(b.Scope, b.Entries[i].Resource)
+				results[i] = preparedEntry{p, err}
+			}
+		})
+	}
+	for i := range b.Entries {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+
+	var todo []pending
+	seen := map[string]bool{}
+	for i, r := range results {
+		e := b.Entries[i]
+		er := &rep.Entries[i]
+		er.Where = e.Where
+		switch {
+		case r.err != nil:
+			er.Outcome, er.Skip, er.Reason = OutcomeSkipped, SkipInvalid, r.err.Error()
+		case seen[r.p.id]:
+			er.Outcome, er.Skip, er.Reason = OutcomeSkipped, SkipDuplicate, "the same resource appears earlier in the file"
+		default:
+			seen[r.p.id] = true
+			er.RecordID, er.Summary = r.p.id, r.p.summary
+			todo = append(todo, pending{entry: i, p: r.p, files: e.Files})
+			continue
+		}
+		rep.Skipped = append(rep.Skipped, fhir.Skipped{Where: e.Where, Reason: er.Reason})
+	}
+
+	// Attached files are written (encrypted) before the transaction; until
+	// it commits nothing refers to them, and a failure removes them.
+	var written []string
+	fail := func(err error) (*ImportReport, error) {
+		for _, id := range written {
+			w.removeAttachment(id)
+		}
+		return nil, fmt.Errorf("import %s: %w", b.Name, err)
+	}
+	for k := range todo {
+		t := &todo[k]
+		if len(t.files) == 0 {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return fail(fmt.Errorf("cancelled at %s; nothing was imported: %w", b.Entries[t.entry].Where, err))
+		}
+		if w.holdsSame(t.p, t.files) {
+			t.same = true
+			for _, f := range t.files {
+				if f.written != nil {
+					written = append(written, f.written.ID) // taken by no record
+				}
+			}
+			continue
+		}
+		for _, f := range t.files {
+			a, err := w.writeIncomingFile(f)
+			if err != nil {
+				return fail(fmt.Errorf("%s: %w", b.Entries[t.entry].Where, err))
+			}
+			written = append(written, a.ID)
+			t.atts = append(t.atts, a)
+		}
+	}
+
+	ps := make([]prepared, len(todo))
+	atts := make([][]Attachment, len(todo))
+	for k, t := range todo {
+		ps[k], atts[k] = t.p, t.atts
+		if t.same {
+			atts[k] = nil // compared by content below: unchanged
+		}
+	}
+	var heads []head
+	var unused []string
+	now := time.Now()
+	err := w.db.Update(func(tx kv.Txn) error {
+		hs, outs, drop, err := w.writeVersions(tx, ps, src, atts, now, func(k int) error {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("cancelled at %s; nothing was imported: %w", b.Entries[todo[k].entry].Where, err)
+			}
+			if b.Progress != nil && k > 0 {
+				b.Progress(k, len(ps))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		heads, unused = heads[:0], drop
+		for k, out := range outs {
+			er := &rep.Entries[todo[k].entry]
+			er.Version = hs[k].Version
+			switch out {
+			case outcomeAdded:
+				rep.Added++
+				er.Outcome = OutcomeAdded
+			case outcomeUpdated:
+				rep.Updated++
+				er.Outcome = OutcomeUpdated
+			case outcomeUnchanged:
+				rep.Unchanged++
+				er.Outcome = OutcomeUnchanged
+				continue
+			}
+			er.Attachments = len(atts[k])
+			rep.Attachments += len(atts[k])
+			heads = append(heads, hs[k])
+			rep.IDs = append(rep.IDs, hs[k].ID)
+		}
+		if b.Progress != nil {
+			b.Progress(len(ps), len(ps))
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return fail(err)
+	}
+	for _, h := range heads {
+		w.index.Put(h)
+	}
+	for _, id := range unused {
+		w.removeAttachment(id)
+	}
+	for k := range todo {
+		if todo[k].same {
+			for _, f := range todo[k].files {
+				if f.written != nil {
+					w.removeAttachment(f.written.ID)
+				}
+			}
+		}
+	}
+	return rep, nil
+}
+
+// pending is an entry on its way into the store.
+type pending struct {
+	entry int
+	p     prepared
+	files []IncomingFile
+	atts  []Attachment
+	same  bool // the record already holds this resource with these files
+}
+
+type preparedEntry struct {
+	p   prepared
+	err error
+}
+
+// holdsSame reports whether p's record already holds p's content with files
+// of the digests files announce, so nothing needs to be written.
+func (w *Wallet) holdsSame(p prepared, files []IncomingFile) bool {
+	for _, f := range files {
+		if len(f.SHA256) == 0 {
+			return false
+		}
+	}
+	same := false
+	w.db.View(func(tx kv.Txn) error {
+		prev, err := latestVersion(tx, p.id)
+		if err != nil {
+			return nil
+		}
+		same = prev.hash == p.hash && sameDigests(prev.rec.Attachments, files)
+		return nil
+	})
+	return same
+}
+
+func sameDigests(atts []Attachment, files []IncomingFile) bool {
+	if len(atts) != len(files) {
+		return false
+	}
+	for i := range atts {
+		if !bytes.Equal(atts[i].SHA256, files[i].SHA256) {
+			return false
+		}
+	}
+	return true
+}
+
+// writeIncomingFile stores one attached file encrypted and checks it
+// against the digest it was announced with.
+func (w *Wallet) writeIncomingFile(f IncomingFile) (Attachment, error) {
+	if f.written != nil {
+		return *f.written, nil
+	}
+	var r io.Reader
+	switch {
+	case f.Open != nil:
+		rc, err := f.Open()
+		if err != nil {
+			return Attachment{}, fmt.Errorf("attach %s: %w", f.Name, err)
+		}
+		defer rc.Close()
+		r = rc
+	default:
+		r = bytes.NewReader(f.Data)
+	}
+	a, err := w.writeAttachment(f.Name, f.ContentType, r)
+	if err != nil {
+		return Attachment{}, err
+	}
+	if len(f.SHA256) > 0 && !bytes.Equal(a.SHA256, f.SHA256) {
+		w.removeAttachment(a.ID)
+		return Attachment{}, fmt.Errorf("attach %s: %w", f.Name, errFileChanged)
+	}
+	return a, nil
+}

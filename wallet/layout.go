@@ -1,0 +1,69 @@
+package wallet
+
+// The key layout of a wallet's store (db/): every key the wallet, and the
+// packages it hands its store to, writes. The store is Badger, encrypted at
+// rest, and every value is additionally sealed by wallet/kv with
+// XChaCha20-Poly1305 under the record key, with the value's own key as
+// associated data, so no value can be moved to another key unnoticed.
+// wallet/keys/doc.go documents wallet.json, the file outside the store.
+//
+//	prefix / key              written by        value                                   since
+//	rec/h/<id>                wallet            a record's head: binary (head.go),       v1
+//	                                            format byte 1, for the index
+//	rec/v/<id>/<version>      wallet            one record version: JSON Record,         v1
+//	                                            version as 8 decimal digits
+//	meta/origin               wallet            the log's origin, text; key-bound        v1
+//	                                            (ledger.OriginForKey) for wallets made
+//	                                            since origins were bound to keys
+//	meta/settings             wallet            Settings, JSON                           v1
+//	meta/logstate             wallet            0x01 once logstate.json (beside          v3
+//	                                            wallet.json) was written (logstate.go)
+//	meta/seeds                wallet            the stable key seeds (log, identity,     v3
+//	                                            index), JSON, after a master-key rotation
+//	log/tree, log/node/…      wallet/ledger     the Merkle tree (ledger/tree.go)         v1
+//	log/checkpoint/latest     wallet/ledger     the latest signed checkpoint, JSON       v1
+//	log/checkpoint/witnessed  wallet/ledger     the latest cosigned checkpoint, JSON     v1
+//	log/witness/<name>        wallet/ledger     a configured witness, JSON               v1
+//	log/quorum                wallet/ledger     k of the k-of-n policy, decimal text     v1
+//	                                            (Quorum / SetQuorum)
+//	log/fork/<t>/<name>       wallet/ledger     fork alarm evidence, JSON                v1
+//	shl/s/<sha256(id)>        wallet/share      a share the wallet's peer serves, JSON   v1
+//	shl/f/<sha256(id)>/<n>    wallet/share      its encrypted files (compact JWE)        v1
+//	shl/l/<sha256(id)>/<seq>  wallet/share      its access log, JSON                     v1
+//	myshares/<sha256(id)>     wallet            ShareNote: the patient's note on one of  v1
+//	                                            their shares (link, records, host), JSON;
+//	                                            with shl/ it makes a MyShare
+//	received/s/<receipt id>   wallet            Received: one redeemed share and the     v1
+//	                                            verdict on every record in it, JSON
+//	received/r/<record id>    wallet            ReceivedRecord: the verdict a received   v1
+//	                                            record's badge shows, JSON
+//	received/o/<origin>       wallet            the 32-byte Ed25519 key a sender's log   v2
+//	                                            origin is bound to (BindOrigin)
+//	shc/trust                 wallet            the SMART Health Card issuers the user   v1
+//	                                            added, shc trust-list JSON
+//	peer/book/<peer id>       wallet            Contact: a known peer (AddressBook),     v1
+//	                                            JSON
+//
+// v3 added meta/logstate and meta/seeds and changed no other key: a wallet
+// without them derives those keys from its master key as before, and gets
+// meta/logstate at its first unlock.
+//
+// v1 is the layout of the first release; v2 added received/o/ and changed
+// no other key, so wallets made before it open unchanged. Records received
+// since v2 are scoped by the key that signed them (SenderScope) rather
+// than by the origin a share claimed: a share redeemed again after the
+// upgrade makes new records beside those it made before.
+const (
+	prefixHead           = "rec/h/"
+	prefixVersion        = "rec/v/"
+	keyOrigin            = "meta/origin"
+	keySettings          = "meta/settings"
+	keyLogState          = "meta/logstate"
+	keySeeds             = "meta/seeds"
+	prefixMyShare        = "myshares/"
+	prefixReceivedShare  = "received/s/"
+	prefixReceivedRecord = "received/r/"
+	prefixOriginKey      = "received/o/"
+	keyTrustList         = "shc/trust"
+	prefixAddressBook    = "peer/book/"
+)
