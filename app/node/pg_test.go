@@ -290,7 +290,7 @@ func TestASingleNodeGrowsIntoSeveralKeepingItsWitnessAndShares(t *testing.T) {
 	if _, err := single.Witness.AddCheckpoint(l.request(0, signed)); err != nil {
 		t.Fatal(err)
 	}
-	sh, err := share.NewShare(share.Options{Files: []share.File{{ContentType: share.ContentFHIR, JWE: []byte(testJWEPart + "..AAAA.BBBB.CCCC")}}}, time.Now())
+	sh, err := share.NewShare(share.Options{Files: []share.File{{ContentType: share.ContentFHIR, JWE: []byte(testJWEPart + "..AAAAAAAAAAAAAAAA.BBBB.AAAAAAAAAAAAAAAAAAAAAA")}}}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
