@@ -46,7 +46,10 @@ type ExportOptions struct {
 	// NoAttachments leaves attached files out of FHIR and NDJSON exports.
 	NoAttachments bool
 	// Now is the export's generation time (default time.Now()).
-	Now      time.Time
+	Now time.Time
+	// Type picks one resource type for an NDJSON export to a single file
+	// (which holds one type); the others are named by its references.
+	Type     string
 	Progress export.Progress
 }
 
@@ -109,6 +112,9 @@ func ExportRecords(s *Session, format string, f export.Filter, path string, o Ex
 		case FormatFHIR:
 			return export.FHIR(out, all, opts...)
 		case FormatNDJSON:
+			if o.Type != "" {
+				return export.NDJSONOfType(out, all, o.Type, opts...)
+			}
 			return export.NDJSON(out, all, opts...)
 		case FormatIPS:
 			return export.IPS(out, recs, export.IPSOptions{Now: o.Now, Progress: o.Progress})

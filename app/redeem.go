@@ -301,12 +301,23 @@ func cardIssuerName(r shc.Result) string {
 // record each entry's fullUrl became, for the attached files' owners.
 func importGroup(ctx context.Context, w *wallet.Wallet, g *incoming, rcv *Received, byURL map[string]string) error {
 	b := wallet.Batch{Name: g.name, Source: g.source, Scope: g.scope}
+	// The wallet's identity rule (fhir.ResolveReferences): a card's
+	// resource:N and another system's relative references are made to
+	// resolve; a resource a proof covers is stored byte for byte.
+	in := make([]fhir.BundleEntry, len(g.entries))
+	for i, e := range g.entries {
+		in[i] = fhir.BundleEntry{FullURL: e.FullURL, Resource: e.Resource, KeepBytes: e.Result.Status != ledger.NotAnchored}
+	}
+	resolved, err := fhir.ResolveReferences(in, fhir.ResolveOptions{AssignIDs: true})
+	if err != nil {
+		resolved = in // an entry that is not a resource is named by Store
+	}
 	var from []int // the group entry of each batch entry
 	for i, e := range g.entries {
 		if e.Result.Status == ledger.Tampered {
 			continue
 		}
-		b.Entries = append(b.Entries, wallet.Incoming{Where: e.Where, Resource: json.RawMessage(bytes.TrimSpace(e.Resource))})
+		b.Entries = append(b.Entries, wallet.Incoming{Where: e.Where, Resource: json.RawMessage(bytes.TrimSpace(resolved[i].Resource))})
 		from = append(from, i)
 	}
 	stored := make([]*wallet.EntryResult, len(g.entries))

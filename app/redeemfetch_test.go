@@ -365,3 +365,26 @@ func FuzzCheckP2PSharePath(f *testing.F) {
 		}
 	})
 }
+
+func TestBusyWorkHoldsOffAutoLockAndNetworkWaitsEndWithTheLock(t *testing.T) {
+	s := newSession(t, "s")
+	waiting, stop := s.untilLocked(context.Background())
+	defer stop()
+	done := s.Busy()
+	s.idleExpired() // the idle timer firing while an import runs
+	if s.Locked() {
+		t.Fatal("auto-lock closed the wallet during busy work")
+	}
+	done()
+	s.idleExpired()
+	if !s.Locked() {
+		t.Fatal("auto-lock did not close an idle wallet")
+	}
+	<-waiting.Done()
+	if !errors.Is(context.Cause(waiting), ErrSessionLocked) {
+		t.Errorf("a network wait ended with %v, want ErrSessionLocked", context.Cause(waiting))
+	}
+	if _, err := s.busyUnlessLocked(); !errors.Is(err, ErrSessionLocked) {
+		t.Errorf("busy work started on a locked session: %v", err)
+	}
+}

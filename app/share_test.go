@@ -674,8 +674,18 @@ func TestRedeemTheHL7IPSLinkFromAnotherSystem(t *testing.T) {
 	if len(rcv.Records) != len(entries) {
 		t.Errorf("%d records, want %d", len(rcv.Records), len(entries))
 	}
+	// The records are the bundle's resources under the wallet's identity
+	// rule (references resolved to the entries' fullUrls).
+	in := make([]fhir.BundleEntry, len(entries))
+	for i, e := range entries {
+		in[i] = fhir.BundleEntry{FullURL: e.FullURL, Resource: e.Resource}
+	}
+	resolved, err := fhir.ResolveReferences(in, fhir.ResolveOptions{AssignIDs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	wantHashes := map[[32]byte]bool{}
-	for _, e := range entries {
+	for _, e := range resolved {
 		h, _ := ledger.ResourceHash(e.Resource)
 		wantHashes[h] = true
 	}

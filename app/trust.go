@@ -33,7 +33,11 @@ func TrustList(s *Session) (*shc.TrustList, error) {
 
 func mergeIssuer(t *shc.TrustList, is shc.Issuer) error {
 	jwks, _ := json.Marshal(is.JWKS)
-	if err := t.AddIssuer(is.Iss, is.Name, jwks); err != nil {
+	add := t.AddIssuer
+	if is.Untrusted {
+		add = t.AddKnownIssuer // keys known, cards never verified
+	}
+	if err := add(is.Iss, is.Name, jwks); err != nil {
 		return fmt.Errorf("trust list: issuer %s: %w", is.Iss, err)
 	}
 	for _, c := range is.CRLs {

@@ -418,3 +418,18 @@ func TestWalletDirIsMadeOwnerOnly(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseLogState(f *testing.F) {
+	f.Add([]byte(`{"format":1,"size":2,"root":"` + strings.Repeat("A", 43) + `=","mac":"` + strings.Repeat("A", 43) + `="}`))
+	f.Add([]byte(`{"format":1,"size":0,"root":null,"mac":"` + strings.Repeat("A", 43) + `="}`))
+	f.Add([]byte(`{"format":2}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		st, err := parseLogState(data)
+		if err != nil {
+			return
+		}
+		if st.Format != logStateFormat || len(st.Root) > 32 || len(st.MAC) != 32 || len(data) > maxLogStateFile {
+			t.Fatalf("accepted %+v", st)
+		}
+	})
+}

@@ -92,14 +92,25 @@ func (w *Wallet) readLogState() (*logState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", LogStateFile, err)
 	}
+	st, err := parseLogState(data)
+	if err != nil {
+		return nil, err
+	}
+	if !hmac.Equal(st.MAC, w.logStateMAC(st.Size, st.Root)) {
+		return nil, fmt.Errorf("%s does not verify under this wallet's key: it was changed, or belongs to another wallet", LogStateFile)
+	}
+	return st, nil
+}
+
+// parseLogState checks a log-state record's shape; its MAC is the caller's
+// to check.
+func parseLogState(data []byte) (*logState, error) {
 	var st logState
 	switch {
 	case len(data) > maxLogStateFile:
 		return nil, fmt.Errorf("%s is over %d bytes", LogStateFile, maxLogStateFile)
-	case json.Unmarshal(data, &st) != nil, st.Format != logStateFormat, len(st.Root) > 32:
+	case json.Unmarshal(data, &st) != nil, st.Format != logStateFormat, len(st.Root) > 32, len(st.MAC) != sha256.Size:
 		return nil, fmt.Errorf("%s is not a log-state record this version reads", LogStateFile)
-	case !hmac.Equal(st.MAC, w.logStateMAC(st.Size, st.Root)):
-		return nil, fmt.Errorf("%s does not verify under this wallet's key: it was changed, or belongs to another wallet", LogStateFile)
 	}
 	return &st, nil
 }

@@ -17,7 +17,7 @@ import (
 
 func init() {
 	register(&command{
-		name: "export", args: "--format fhir|ndjson|ips|csv|pdf [--kind K] [--ids A,B] [--from DATE] [--to DATE] [--locale xx-YY] [--no-attachments] -o FILE|DIR/",
+		name: "export", args: "--format fhir|ndjson|ips|csv|pdf [--kind K] [--ids A,B] [--from DATE] [--to DATE] [--locale xx-YY] [--no-attachments] [--type T] -o FILE|DIR/",
 		summary: "write records to a file (ndjson with -o DIR/ writes one file per resource type)",
 		flags: func(fs *flag.FlagSet, c *call) {
 			jsonFlag(fs, c)
@@ -27,6 +27,7 @@ func init() {
 			c.opts["locale"] = fs.String("locale", "", "date format of the PDF, for example en-US, en-GB, de")
 			c.opts["noatt"] = fs.Bool("no-attachments", false, "leave attached files out of a FHIR or NDJSON export")
 			c.opts["o"] = fs.String("o", "", "the file to write (a directory ending in / for one NDJSON file per type)")
+			c.opts["type"] = fs.String("type", "", "the one resource type an NDJSON file holds (for example Observation)")
 		},
 		run: runExport,
 	})
@@ -97,7 +98,7 @@ func runExport(c *call, args []string) error {
 		path += string(os.PathSeparator)
 	}
 	res, err := app.ExportRecords(c.session, format, export.Filter{Kinds: kinds, IDs: ids, From: from, To: to},
-		path, app.ExportOptions{Locale: c.str("locale"), NoAttachments: *c.opts["noatt"].(*bool)})
+		path, app.ExportOptions{Locale: c.str("locale"), NoAttachments: *c.opts["noatt"].(*bool), Type: c.str("type")})
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ func TestExportWritesEveryFormat(t *testing.T) {
 	env := map[string]string{"MEDWALLET_PASSPHRASE": "pass phrase"}
 	outDir := t.TempDir()
 	for _, f := range []struct{ format, out string }{
-		{"fhir", "all.json"}, {"ndjson", "all.ndjson"}, {"ndjson", "bulk/"}, {"ips", "ips.json"}, {"csv", "labs.csv"}, {"pdf", "summary.pdf"},
+		{"fhir", "all.json"}, {"ndjson", "bulk/"}, {"ips", "ips.json"}, {"csv", "labs.csv"}, {"pdf", "summary.pdf"},
 	} {
 		// outDir + "/" + name keeps the trailing slash of "bulk/".
 		out, errs, code := run(t, dir, env, "export", "--format", f.format, "-o", outDir+"/"+f.out, "--json")
@@ -76,7 +76,21 @@ func TestExportWritesEveryFormat(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(outDir, "bulk", "Patient.ndjson")); err != nil {
 		t.Errorf("ndjson into a directory: %v", err)
 	}
-	_, errs, code := run(t, dir, env, "export", "--format", "fhir", "--kind", "lab", "--from", "2300-01-01", "-o", filepath.Join(outDir, "none.json"))
+	// One NDJSON file holds one resource type: several are refused with
+	// what to do, and --type picks one.
+	_, errs, code := run(t, dir, env, "export", "--format", "ndjson", "-o", filepath.Join(outDir, "all.ndjson"))
+	if code != 1 || !strings.Contains(errs, "one resource type") || !strings.Contains(errs, "directory") {
+		t.Errorf("ndjson of several types into one file: %d %q", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(outDir, "all.ndjson")); err == nil {
+		t.Error("a refused NDJSON export left a file")
+	}
+	if _, errs, code := run(t, dir, env, "export", "--format", "ndjson", "--type", "Patient", "-o", filepath.Join(outDir, "patients.ndjson")); code != 0 {
+		t.Errorf("ndjson --type Patient: %s", errs)
+	} else if b, _ := os.ReadFile(filepath.Join(outDir, "patients.ndjson")); !strings.HasPrefix(string(b), `{"resourceType":"Patient"`) {
+		t.Errorf("ndjson --type Patient wrote %.60q", b)
+	}
+	_, errs, code = run(t, dir, env, "export", "--format", "fhir", "--kind", "lab", "--from", "2300-01-01", "-o", filepath.Join(outDir, "none.json"))
 	if code != 1 || !strings.HasPrefix(errs, "medwallet: ") || strings.Count(errs, "\n") != 1 {
 		t.Errorf("an empty export: %d %q", code, errs)
 	}
@@ -163,7 +177,8 @@ func TestTrustAddAndList(t *testing.T) {
 		t.Fatalf("trust list %+v", list)
 	}
 	out, _, _ = run(t, dir, env, "trust", "list")
-	if !strings.Contains(out, "Example clinic") || !strings.Contains(out, "Medwallet") {
+	// The wallet ships no issuer: every one listed was added by you.
+	if !strings.Contains(out, "Example clinic") || !strings.Contains(out, "you") || strings.Contains(out, "Medwallet") {
 		t.Errorf("trust list:\n%s", out)
 	}
 }

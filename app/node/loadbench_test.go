@@ -99,8 +99,7 @@ func newLoadPlan(b *testing.B) *loadPlan {
 		p.logs, p.reqs = append(p.logs, l), append(p.reqs, reqs)
 	}
 	for range loadShares {
-		jwe := testJWEPart + "..AAAAAAAAAAAAAAAA." + strings.Repeat("y", 2048) + ".AAAAAAAAAAAAAAAAAAAAAA"
-		sh, err := share.NewShare(share.Options{Label: "check-in", Files: []share.File{{ContentType: share.ContentFHIR, JWE: []byte(jwe)}}}, time.Now())
+		sh, err := share.NewShare(share.Options{Label: "check-in", Files: []share.File{{ContentType: share.ContentFHIR, JWE: testJWE(strings.Repeat("y", 2048))}}}, time.Now())
 		if err != nil {
 			b.Fatal(err)
 		}

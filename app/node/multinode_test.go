@@ -322,13 +322,19 @@ type hostedShare struct {
 
 const testJWEPart = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0"
 
+// testJWE is a well-formed compact JWE ({"alg":"dir","enc":"A256GCM"}, a
+// 12-byte IV and a 16-byte tag) around ciphertext: a node stores hosted
+// files without the key, so it cannot tell it from a real one.
+func testJWE(ciphertext string) []byte {
+	return []byte(testJWEPart + "..AAAAAAAAAAAAAAAA." + ciphertext + ".AAAAAAAAAAAAAAAAAAAAAA")
+}
+
 func (c *pgCluster) hostShare(passcode string, maxAttempts int) hostedShare {
 	c.t.Helper()
-	jwe := testJWEPart + "..AAAAAAAAAAAAAAAA." + strings.Repeat("x", 4096) + ".AAAAAAAAAAAAAAAAAAAAAA"
 	sh, err := share.NewShare(share.Options{
 		Label: "check-in", Passcode: passcode, MaxAttempts: maxAttempts,
 		KDF:   share.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1},
-		Files: []share.File{{ContentType: share.ContentFHIR, JWE: []byte(jwe)}},
+		Files: []share.File{{ContentType: share.ContentFHIR, JWE: testJWE(strings.Repeat("x", 4096))}},
 	}, time.Now())
 	if err != nil {
 		c.t.Fatal(err)

@@ -121,6 +121,7 @@ type Node struct {
 	control  *controlServer
 	health   *http.Server
 	healthLn net.Listener
+	ready    readiness
 	handler  http.Handler // the HTTPS-facing handler: logged and guarded
 
 	stop      context.CancelFunc

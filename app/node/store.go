@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"medwallet/app/node/pgstore"
@@ -102,6 +103,18 @@ func bindWitness(db kv.DB, vkey string) error {
 	})
 }
 
+// readyReuse is how long one database answer stands for every readiness
+// probe, so that probes (the public /readyz included) cost the database at
+// most a couple of queries a second.
+const readyReuse = 500 * time.Millisecond
+
+// readiness is the last database check behind Ready.
+type readiness struct {
+	mu  sync.Mutex
+	at  time.Time
+	err error
+}
+
 // Ready reports whether the node can serve requests: always for a Badger
 // store (open while the process runs), and for PostgreSQL while the
 // database answers a query within readyTimeout.
@@ -110,9 +123,16 @@ func (n *Node) Ready(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
+	n.ready.mu.Lock()
+	defer n.ready.mu.Unlock()
+	if !n.ready.at.IsZero() && time.Since(n.ready.at) < readyReuse {
+		return n.ready.err
+	}
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	return p.Ping(ctx)
+	n.ready.err = p.Ping(ctx)
+	n.ready.at = time.Now()
+	return n.ready.err
 }
 
 // healthHandler serves GET /healthz (the process answers) and GET /readyz

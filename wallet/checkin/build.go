@@ -126,11 +126,12 @@ func Build(opts Options) ([]byte, error) {
 
 // item is a resource on its way into the Bundle.
 type item struct {
-	oldURL  string
-	newURL  string
-	typ, id string
-	raw     []byte
-	changed bool
+	oldURL   string
+	newURL   string
+	typ, id  string
+	raw      []byte
+	assignID bool // the resource had no id and gets it.id
+	changed  bool
 }
 
 // BuildDetailed makes a KTC check-in Bundle from opts: type collection with
@@ -176,15 +177,22 @@ func BuildDetailed(opts Options) (Built, error) {
 			}
 			return Built{}, fmt.Errorf("check-in: entry %d is Patient %q, not %q: %w", i+1, it.id, patient.id, ErrSecondPatient)
 		}
-		if prev, dup := names.byURL[it.oldURL]; dup && it.oldURL != "" {
-			return Built{}, fmt.Errorf("check-in: entries %d and %d share the fullUrl %q: %w", prev, i+1, it.oldURL, ErrBadEntry)
+		if _, dup := names.byURL[it.oldURL]; dup && it.oldURL != "" {
+			return Built{}, fmt.Errorf("check-in: entry %d has the fullUrl %q of an earlier entry: %w", i+1, it.oldURL, ErrBadEntry)
+		}
+		if _, dup := names.byTypeID[it.typ+"/"+it.id]; dup && it.id != "" {
+			return Built{}, fmt.Errorf("check-in: entry %d is %s/%s again: %w", i+1, it.typ, it.id, ErrBadEntry)
 		}
 		names.add(it, len(items))
 		items = append(items, it)
 	}
-	used := map[string]bool{}
 	for _, it := range items {
-		it.newURL = urnFor(it, used)
+		if it.id == "" {
+			// Named by the wallet's rule for identities, a resource needs an
+			// id; giving it one changes its bytes (and drops its proof).
+			it.id, it.assignID = idOf(it.oldURL), true
+		}
+		it.newURL = urnFor(it)
 	}
 
 	// Rewrite every resource but the Provenances first: whether a
@@ -362,21 +370,24 @@ var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 
 func isUUID(s string) bool { return uuidPattern.MatchString(s) }
 
-// urnFor is the item's fullUrl in the check-in: its urn:uuid fullUrl, else
-// urn:uuid of its id when that is a UUID, else a fresh random one.
-func urnFor(it *item, used map[string]bool) string {
-	var u string
-	switch {
-	case len(it.oldURL) > 9 && strings.EqualFold(it.oldURL[:9], "urn:uuid:") && isUUID(it.oldURL[9:]):
-		u = "urn:uuid:" + strings.ToLower(it.oldURL[9:])
-	case isUUID(it.id):
-		u = "urn:uuid:" + strings.ToLower(it.id)
+// urnFor is the item's fullUrl in the check-in, by the wallet's rule for
+// identities (see wallet/fhir's ResolveReferences) restricted to urn:uuid as
+// KTC asks: urn:uuid of its id when that is a UUID, else of a UUID derived
+// from its type and id. fhir.WriteBundle names the entries the same way.
+func urnFor(it *item) string {
+	if isUUID(it.id) {
+		return "urn:uuid:" + strings.ToLower(it.id)
 	}
-	for u == "" || used[u] {
-		u = "urn:uuid:" + newUUID()
+	return "urn:uuid:" + fhir.DerivedUUID("entry", it.typ, it.id)
+}
+
+// idOf is the id a resource without one gets: the UUID of its urn:uuid
+// fullUrl, else a fresh one.
+func idOf(fullURL string) string {
+	if len(fullURL) > 9 && strings.EqualFold(fullURL[:9], "urn:uuid:") && isUUID(fullURL[9:]) {
+		return strings.ToLower(fullURL[9:])
 	}
-	used[u] = true
-	return u
+	return newUUID()
 }
 
 func newUUID() string {
@@ -469,6 +480,10 @@ func rewrite(it *item, items []*item, names *nameIndex, stripIdentityDocs bool) 
 		}
 	}
 	walk(v, "")
+	if it.assignID {
+		v.(map[string]any)["id"] = it.id
+		changed = true
+	}
 	if elsewhere != "" {
 		return fmt.Errorf("its subject %q is not this person (add it to PatientAliases if it is): %w", elsewhere, ErrSecondPatient)
 	}
@@ -682,24 +697,27 @@ func documentReference(loinc, display, description string, pdf []byte, patientUR
 	return &item{newURL: "urn:uuid:" + id, typ: "DocumentReference", id: id, raw: raw}
 }
 
-// writeBundle writes items as the check-in Bundle.
+// writeBundle writes items as the check-in Bundle through the wallet's one
+// Bundle writer. The items are already named and their references already
+// rewritten, and the writer keeps their bytes; it must name them as Build
+// did, or references would dangle.
 func writeBundle(items []*item, now time.Time) ([]byte, error) {
-	var buf bytes.Buffer
-	fmt.Fprintf(&buf, `{"resourceType":"Bundle","id":%q,"type":"collection","timestamp":%q,"entry":[`, newUUID(), now.Format(time.RFC3339))
+	entries := make([]fhir.BundleEntry, len(items))
 	for i, it := range items {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		u, _ := json.Marshal(it.newURL)
-		buf.WriteString(`{"fullUrl":`)
-		buf.Write(u)
-		buf.WriteString(`,"resource":`)
-		buf.Write(it.raw)
-		buf.WriteByte('}')
-		if buf.Len() > MaxBundle {
-			return nil, fmt.Errorf("check-in: over %d MiB; share fewer records: %w", MaxBundle>>20, ErrTooLarge)
+		entries[i] = fhir.BundleEntry{FullURL: it.newURL, Resource: it.raw, KeepBytes: true}
+	}
+	var buf bytes.Buffer
+	written, err := fhir.WriteBundle(&buf, fhir.Bundle{Type: "collection", Timestamp: now, Entries: entries})
+	if err != nil {
+		return nil, fmt.Errorf("check-in: %w", err)
+	}
+	for i, e := range written {
+		if e.FullURL != items[i].newURL {
+			return nil, fmt.Errorf("check-in: the Bundle writer named %s %q %q, not %q", items[i].typ, items[i].id, e.FullURL, items[i].newURL)
 		}
 	}
-	buf.WriteString("]}")
+	if buf.Len() > MaxBundle {
+		return nil, fmt.Errorf("check-in: over %d MiB; share fewer records: %w", MaxBundle>>20, ErrTooLarge)
+	}
 	return buf.Bytes(), nil
 }

@@ -50,9 +50,6 @@ func loadPerson(t testing.TB, name string) (json.RawMessage, string, []Entry) {
 			patient, patientURL = e.Resource, e.FullURL
 			continue
 		}
-		if h.ResourceType == "Composition" {
-			continue // an IPS document's Composition names its author and custodian as subject-like roles
-		}
 		entries = append(entries, Entry{FullURL: e.FullURL, Resource: e.Resource})
 	}
 	if patient == nil {
@@ -467,5 +464,23 @@ func TestBuildKeepsProofsOfUnchangedRecordsAndDropsProofsItWouldBreak(t *testing
 	json.Compact(&compact, cond.Resource)
 	if !bytes.Contains(built.Bundle, compact.Bytes()) {
 		t.Error("an unchanged record's bytes were altered")
+	}
+}
+
+func TestBuildNamesResourcesWithoutIDAndRefusesTheSameResourceTwice(t *testing.T) {
+	const u = "urn:uuid:9a8b7c6d-1111-4222-8333-944455556666"
+	noID := `{"resourceType":"AllergyIntolerance","code":{"text":"Penicillin"},"patient":{"reference":"Patient/p1"}}`
+	out, err := Build(Options{Patient: json.RawMessage(testPatient), Entries: []Entry{{FullURL: u, Resource: json.RawMessage(noID)}}, Now: checkinTime})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireConformant(t, out)
+	b := readBundle(t, out)
+	if b.Entry[1].FullURL != u || !bytes.Contains(b.Entry[1].Resource, []byte(`"id":"9a8b7c6d-1111-4222-8333-944455556666"`)) {
+		t.Errorf("a resource without id: %s %s", b.Entry[1].FullURL, b.Entry[1].Resource)
+	}
+	_, err = Build(Options{Patient: json.RawMessage(testPatient), Entries: []Entry{{Resource: json.RawMessage(testCondition)}, {FullURL: "urn:uuid:x", Resource: json.RawMessage(testCondition)}}})
+	if !errors.Is(err, ErrBadEntry) {
+		t.Errorf("the same Condition twice: %v, want ErrBadEntry", err)
 	}
 }

@@ -5,14 +5,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gowebpki/jcs"
 
 	"medwallet/wallet"
 	"medwallet/wallet/fhir"
@@ -43,27 +42,50 @@ func loadRecords(t testing.TB, name string) []wallet.Record {
 	if err != nil {
 		t.Skipf("fixture %s not available: %v", name, err)
 	}
+	// As the wallet imports them: through fhir.Parse, identities resolved.
+	p, err := fhir.Parse(name, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recordsOf(t, name, p.Entries)
+}
+
+// rawRecords are a fixture's resources as stored before the identity rule
+// (as an old wallet holds them): exact bytes, references as written.
+func rawRecords(t testing.TB, name string) []wallet.Record {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(fixtures, name))
+	if err != nil {
+		t.Skipf("fixture %s not available: %v", name, err)
+	}
 	var b struct {
 		Entry []struct {
-			FullURL  string          `json:"fullUrl"`
 			Resource json.RawMessage `json:"resource"`
 		} `json:"entry"`
 	}
 	if err := json.Unmarshal(data, &b); err != nil {
 		t.Fatal(err)
 	}
-	recs := make([]wallet.Record, len(b.Entry))
-	for i, e := range b.Entry {
-		var h struct {
-			ResourceType string `json:"resourceType"`
-			ID           string `json:"id"`
+	var entries []fhir.Entry
+	for _, e := range b.Entry {
+		entries = append(entries, fhir.Entry{Resource: e.Resource})
+	}
+	return recordsOf(t, name, entries)
+}
+
+func recordsOf(t testing.TB, name string, entries []fhir.Entry) []wallet.Record {
+	t.Helper()
+	recs := make([]wallet.Record, len(entries))
+	for i, e := range entries {
+		sum, err := fhir.Summarize(e.Resource)
+		if err != nil {
+			t.Fatal(err)
 		}
-		json.Unmarshal(e.Resource, &h)
 		recs[i] = wallet.Record{
-			ID:       h.ResourceType + "/" + h.ID,
+			ID:       fmt.Sprintf("%s-%d", filepath.Base(name), i),
 			Version:  1,
 			Resource: e.Resource,
-			Summary:  fhir.Summary{ResourceType: h.ResourceType, ResourceID: h.ID},
+			Summary:  sum,
 			Source:   wallet.Source{Type: wallet.SourceImport, Name: filepath.Base(name)},
 		}
 	}
@@ -144,8 +166,39 @@ func TestFHIRExportUsesFullUrlsTheReferencesResolveTo(t *testing.T) {
 	recs = loadRecords(t, "ips/bundle-no-info-required-sections.json")
 	out.Reset()
 	FHIR(&out, recs)
-	if !strings.Contains(out.String(), `"fullUrl":"Patient/AAA1234"`) {
-		t.Fatal("relative references (Patient/AAA1234) need ResourceType/id fullUrls")
+	if !strings.Contains(out.String(), `"fullUrl":"https://terminz.azurewebsites.net/fhir/Patient/AAA1234"`) {
+		t.Fatal("the patient's original absolute fullUrl was not kept")
+	}
+	if strings.Contains(out.String(), `"fullUrl":"Patient/`) {
+		t.Fatal("a relative fullUrl was written")
+	}
+}
+
+func TestFHIRExportOfRecordsStoredBeforeTheRuleResolvesTheirReferences(t *testing.T) {
+	for _, name := range []string{"../shc/example-00-a-fhirBundle.json", "ips/bundle-no-info-required-sections.json", "ips/bundle-minimal.json"} {
+		recs := rawRecords(t, name)
+		var out bytes.Buffer
+		if err := FHIR(&out, recs); err != nil {
+			t.Fatal(err)
+		}
+		var b bundle
+		if err := json.Unmarshal(out.Bytes(), &b); err != nil {
+			t.Fatal(err)
+		}
+		urls := map[string]bool{}
+		for _, e := range b.Entry {
+			if !strings.HasPrefix(e.FullURL, "urn:uuid:") && !strings.HasPrefix(e.FullURL, "https://") {
+				t.Errorf("%s: fullUrl %q is not absolute", name, e.FullURL)
+			}
+			urls[e.FullURL] = true
+		}
+		for _, e := range b.Entry {
+			for _, ref := range references(e.Resource) {
+				if !urls[ref] {
+					t.Errorf("%s: reference %q does not resolve in the bundle", name, ref)
+				}
+			}
+		}
 	}
 }
 
@@ -159,10 +212,16 @@ func TestFHIRExportRefusesDamagedResources(t *testing.T) {
 	}
 }
 
-func TestNDJSONLinesAreTheResourcesCompacted(t *testing.T) {
-	recs := loadRecords(t, napoleon)
+func TestNDJSONLinesAreTheResourcesCompactedWithTypeIDReferences(t *testing.T) {
+	all := loadRecords(t, napoleon)
+	var recs []wallet.Record
+	for _, r := range all {
+		if r.Summary.ResourceType == "Observation" {
+			recs = append(recs, r)
+		}
+	}
 	var out bytes.Buffer
-	if err := NDJSON(&out, recs); err != nil {
+	if err := NDJSONOfType(&out, all, "Observation"); err != nil {
 		t.Fatal(err)
 	}
 	sc := bufio.NewScanner(&out)
@@ -172,18 +231,67 @@ func TestNDJSONLinesAreTheResourcesCompacted(t *testing.T) {
 		line := sc.Bytes()
 		var want bytes.Buffer
 		json.Compact(&want, recs[i].Resource)
-		if !bytes.Equal(line, want.Bytes()) {
-			t.Fatalf("line %d differs from the compacted resource (key order must be kept)", i+1)
+		// Only the reference strings change: "urn:uuid:X" becomes "Patient/X".
+		got := referenceRE.ReplaceAll(line, []byte(`"reference":""`))
+		if !bytes.Equal(got, referenceRE.ReplaceAll(want.Bytes(), []byte(`"reference":""`))) {
+			t.Fatalf("line %d differs from the compacted resource in more than references (key order must be kept)", i+1)
 		}
-		a, err1 := jcs.Transform(line)
-		b, err2 := jcs.Transform(recs[i].Resource)
-		if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
-			t.Fatalf("line %d: canonical JSON differs (%v, %v)", i+1, err1, err2)
+		for _, ref := range references(line) {
+			if strings.Contains(ref, ":") || strings.Count(ref, "/") != 1 {
+				t.Fatalf("line %d: reference %q is not Type/id", i+1, ref)
+			}
 		}
 		i++
 	}
 	if i != len(recs) {
 		t.Fatalf("%d lines for %d records", i, len(recs))
+	}
+}
+
+func TestNDJSONToOneFileRefusesMixedTypes(t *testing.T) {
+	recs := loadRecords(t, clemente)
+	err := NDJSON(&bytes.Buffer{}, recs)
+	if !errors.Is(err, ErrMixedTypes) || !strings.Contains(err.Error(), "directory") {
+		t.Fatalf("err = %v, want ErrMixedTypes saying to write a directory", err)
+	}
+	if err := NDJSONOfType(&bytes.Buffer{}, recs, "Specimen"); !errors.Is(err, ErrNoRecords) {
+		t.Fatalf("a type with no records: err = %v", err)
+	}
+}
+
+func TestNDJSONByTypeReferencesResolveAsBulkDataReadersDo(t *testing.T) {
+	recs := loadRecords(t, napoleon)
+	dir := t.TempDir()
+	paths, err := NDJSONByType(dir, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	var refs []string
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		typ := strings.TrimSuffix(filepath.Base(p), ".ndjson")
+		for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+			var h struct {
+				ResourceType, ID string
+			}
+			if err := json.Unmarshal(line, &h); err != nil || h.ResourceType != typ || h.ID == "" {
+				t.Fatalf("%s: line %.80s: type %q id %q (%v)", p, line, h.ResourceType, h.ID, err)
+			}
+			have[h.ResourceType+"/"+h.ID] = true
+			refs = append(refs, references(line)...)
+		}
+	}
+	if len(refs) < 100 {
+		t.Fatalf("only %d references", len(refs))
+	}
+	for _, r := range refs {
+		if !have[r] && !strings.HasPrefix(r, "#") {
+			t.Fatalf("reference %q names no line of the export", r)
+		}
 	}
 }
 

@@ -121,9 +121,9 @@ func checkIPS(t *testing.T, data []byte, source []wallet.Record) (ipsComposition
 	}
 	// What an included resource refers to among the source records is included too.
 	srcURLs := map[string]bool{}
-	entries, _ := plan(source)
+	entries, _ := fhir.ResolveReferences(bundleEntries(source), fhir.ResolveOptions{AssignIDs: true})
 	for _, e := range entries {
-		srcURLs[e.fullURL] = true
+		srcURLs[e.FullURL] = true
 	}
 	for _, e := range b.Entry[1:] {
 		for _, ref := range references(e.Resource) {
@@ -170,7 +170,7 @@ func TestIPSOfIPSFixturesKeepsTheirReferencesResolvable(t *testing.T) {
 				t.Errorf("minimal IPS sections %v, want one allergy, medication and problem", filled)
 			}
 			if name == "ips/bundle-no-info-required-sections.json" {
-				if comp.Subject.Reference != "Patient/AAA1234" || filled["48765-2"] != 0 || filled["11369-6"] != 2 {
+				if comp.Subject.Reference != "https://terminz.azurewebsites.net/fhir/Patient/AAA1234" || filled["48765-2"] != 0 || filled["11369-6"] != 2 {
 					t.Errorf("subject %s sections %v", comp.Subject.Reference, filled)
 				}
 			}

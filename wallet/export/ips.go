@@ -1,7 +1,6 @@
 package export
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -120,36 +119,41 @@ func IPS(w io.Writer, recs []wallet.Record, opts IPSOptions) error {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	entries, err := plan(recs)
+	if err := checkResources(recs); err != nil {
+		return fmt.Errorf("export IPS: %w", err)
+	}
+	// The names every record goes by in the document, by the one rule.
+	entries, err := fhir.ResolveReferences(bundleEntries(recs), fhir.ResolveOptions{AssignIDs: true})
 	if err != nil {
 		return fmt.Errorf("export IPS: %w", err)
 	}
-	// Look-up of every name a reference may use for an entry.
-	byRef := make(map[string]int, 2*len(entries))
+	byURL := make(map[string]int, len(entries))
 	for i, e := range entries {
-		byRef[e.fullURL] = i
-		if e.id != "" {
-			byRef[e.resourceType+"/"+e.id] = i
-			if _, taken := byRef["urn:uuid:"+e.id]; !taken {
-				byRef["urn:uuid:"+e.id] = i
-			}
-		}
+		byURL[e.FullURL] = i
 	}
 	patient := -1
 	views := make([]*view, len(entries))
 	kinds := make([]fhir.Kind, len(entries))
-	for i, e := range entries {
-		v, err := decodeView(e.rec)
+	types := make([]string, len(entries))
+	var people []int
+	for i := range entries {
+		v, err := decodeView(&recs[i])
 		if err != nil {
 			return fmt.Errorf("export IPS: %w", err)
 		}
-		views[i], kinds[i] = v, kindOf(e.rec, v)
-		if patient < 0 && e.resourceType == "Patient" {
-			patient = i
+		views[i], kinds[i], types[i] = v, kindOf(&recs[i], v), v.ResourceType
+		if v.ResourceType == "Patient" {
+			if patient < 0 {
+				patient = i
+			}
+			people = append(people, i)
 		}
 	}
 	if patient < 0 {
 		return fmt.Errorf("export IPS: %w", ErrNoPatient)
+	}
+	if names := distinctPeople(recs, views, people); len(names) > 1 {
+		return fmt.Errorf("export IPS: %w: the selection holds records of %d people (%s); select one person's records", ErrSeveralPeople, len(names), strings.Join(names, "; "))
 	}
 
 	included := make([]bool, len(entries))
@@ -157,22 +161,22 @@ func IPS(w io.Writer, recs []wallet.Record, opts IPSOptions) error {
 	order := []int{patient}
 	comp := jsComposition{
 		ResourceType: "Composition",
-		ID:           derivedUUID(append([]string{"ips", now.UTC().Format(time.RFC3339Nano)}, recordKeys(recs)...)...),
+		ID:           fhir.DerivedUUID(append([]string{"ips", now.UTC().Format(time.RFC3339Nano)}, recordKeys(recs)...)...),
 		Status:       "final",
 		Type:         jsConcept{Coding: []jsCoding{{loinc, "60591-5", "Patient summary Document"}}},
-		Subject:      jsReference{Reference: entries[patient].fullURL},
+		Subject:      jsReference{Reference: entries[patient].FullURL},
 		Date:         now.Format(time.RFC3339),
 		Title:        ipsTitle,
 	}
 	if opts.Author != "" {
 		comp.Author = []jsReference{{Display: opts.Author}}
 	} else {
-		comp.Author = []jsReference{{Reference: entries[patient].fullURL}}
+		comp.Author = []jsReference{{Reference: entries[patient].FullURL}}
 	}
 	for _, sec := range ipsSections {
 		var members []int
-		for i, e := range entries {
-			if i != patient && sec.holds(kinds[i], e.resourceType) {
+		for i := range entries {
+			if i != patient && sec.holds(kinds[i], types[i]) {
 				members = append(members, i)
 			}
 		}
@@ -186,12 +190,12 @@ func IPS(w io.Writer, recs []wallet.Record, opts IPSOptions) error {
 		}
 		var rows []string
 		for _, i := range members {
-			js.Entry = append(js.Entry, jsReference{Reference: entries[i].fullURL})
+			js.Entry = append(js.Entry, jsReference{Reference: entries[i].FullURL})
 			if !included[i] {
 				included[i] = true
 				order = append(order, i)
 			}
-			rows = append(rows, narrativeRow(entries[i].rec, views[i]))
+			rows = append(rows, narrativeRow(&recs[i], views[i]))
 		}
 		js.Text = jsNarrative{Status: "generated", Div: narrative(sec.title, rows)}
 		comp.Section = append(comp.Section, js)
@@ -199,8 +203,8 @@ func IPS(w io.Writer, recs []wallet.Record, opts IPSOptions) error {
 	// Pull in what the included resources refer to (medications, encounters,
 	// practitioners, organizations …) so the document stands on its own.
 	for next := 0; next < len(order); next++ {
-		for _, ref := range references(entries[order[next]].rec.Resource) {
-			if i, ok := byRef[ref]; ok && !included[i] {
+		for _, ref := range references(entries[order[next]].Resource) {
+			if i, ok := byURL[ref]; ok && !included[i] {
 				included[i] = true
 				order = append(order, i)
 			}
@@ -214,33 +218,60 @@ func IPS(w io.Writer, recs []wallet.Record, opts IPSOptions) error {
 	if err := enc.Encode(comp); err != nil {
 		return fmt.Errorf("export IPS: %w", err)
 	}
-	compJSON := bytes.TrimSpace(compBuf.Bytes())
-	bw := bufio.NewWriterSize(w, 64<<10)
-	head, _ := json.Marshal(struct {
-		ResourceType string `json:"resourceType"`
-		Identifier   struct {
-			System string `json:"system"`
-			Value  string `json:"value"`
-		} `json:"identifier"`
-		Type      string `json:"type"`
-		Timestamp string `json:"timestamp"`
-	}{ResourceType: "Bundle", Identifier: struct {
-		System string `json:"system"`
-		Value  string `json:"value"`
-	}{"urn:ietf:rfc:3986", "urn:uuid:" + derivedUUID("ips-bundle", comp.ID)}, Type: "document", Timestamp: now.Format(time.RFC3339)})
-	bw.Write(head[:len(head)-1])
-	bw.WriteString(`,"entry":[`)
-	writeEntry(bw, "urn:uuid:"+comp.ID, compJSON)
-	for n, i := range order {
-		bw.WriteByte(',')
-		writeEntry(bw, entries[i].fullURL, bytes.TrimSpace(entries[i].rec.Resource))
-		opts.Progress.report(n+1, len(order))
+	doc := []fhir.BundleEntry{{FullURL: "urn:uuid:" + comp.ID, Resource: bytes.TrimSpace(compBuf.Bytes())}}
+	for _, i := range order {
+		doc = append(doc, entries[i])
 	}
-	bw.WriteString("\n]}\n")
-	if err := bw.Flush(); err != nil {
+	_, err = fhir.WriteBundle(w, fhir.Bundle{
+		Type:       "document",
+		Identifier: "urn:uuid:" + fhir.DerivedUUID("ips-bundle", comp.ID),
+		Timestamp:  now,
+		Entries:    doc,
+		Progress:   opts.Progress,
+	})
+	if err != nil {
 		return fmt.Errorf("export IPS: %w", err)
 	}
 	return nil
+}
+
+// ErrSeveralPeople: an International Patient Summary is about one person,
+// and the selection holds the records of more than one.
+var ErrSeveralPeople = errors.New("an International Patient Summary is about one person")
+
+// distinctPeople names the different people among the Patient records
+// people: Patients with the same name and birth date are one person (the
+// same patient's record from two sources); a Patient without either is a
+// person of its own.
+func distinctPeople(recs []wallet.Record, views []*view, people []int) []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, i := range people {
+		v := views[i]
+		name := ""
+		for _, n := range v.Name {
+			if name = n.String(); name != "" {
+				break
+			}
+		}
+		key := strings.ToLower(strings.Join(strings.Fields(name), " ")) + "|" + v.BirthDate
+		if name == "" || v.BirthDate == "" {
+			key = "record|" + recs[i].ID
+		}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		label := name
+		if label == "" {
+			label = "a patient without a name"
+		}
+		if v.BirthDate != "" {
+			label += ", born " + v.BirthDate
+		}
+		names = append(names, label)
+	}
+	return names
 }
 
 func recordKeys(recs []wallet.Record) []string {

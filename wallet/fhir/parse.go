@@ -10,14 +10,17 @@ import (
 	"unicode/utf8"
 )
 
-// Entry is one resource found in an import file. Resource is the exact bytes
-// of the input (a sub-slice of the data given to Parse: do not modify that
-// data while using it). Where names it for messages, such as
-// "entry 12 (Observation/abc)" or "line 7 (Patient/p1)"; entries and lines
-// count from 1.
+// Entry is one resource found in an import file. Resource is the bytes of
+// the input with the file's identities resolved (see ResolveReferences): a
+// resource that needs no change is a sub-slice of the data given to Parse
+// (do not modify that data while using it). Where names it for messages,
+// such as "entry 12 (Observation/abc)" or "line 7 (Patient/p1)"; entries and
+// lines count from 1. FullURL is its canonical absolute URL, under which
+// the file's other resources now refer to it.
 type Entry struct {
 	Resource json.RawMessage
 	Where    string
+	FullURL  string
 }
 
 // Skipped is something in an import file that cannot become a record, with
@@ -38,9 +41,20 @@ type Parsed struct {
 // Bundle of any type (nested Bundles are flattened), a single resource, or
 // NDJSON (FHIR Bulk Data: one resource per line, blank lines allowed). Every
 // resource becomes an Entry and everything else a Skipped with its reason;
-// the same resource twice in a file is kept once. Malformed JSON is a
-// *SyntaxError naming the line and column, and nothing partial is returned.
+// the same resource twice in a file is kept once. Resources without an id
+// get one, and references between the file's resources ("resource:N",
+// "Type/id", fullUrls) are rewritten to the canonical URLs of the entries
+// they name, so they keep resolving wherever the records go next. Malformed
+// JSON is a *SyntaxError naming the line and column, and nothing partial is
+// returned.
 func Parse(name string, data []byte) (*Parsed, error) {
+	return parse(name, data, true)
+}
+
+// parse is Parse; without resolve it leaves every resource byte for byte
+// as in the file (FullURL is the entry's fullUrl as written), as the tests
+// compare.
+func parse(name string, data []byte, resolve bool) (*Parsed, error) {
 	if len(data) > MaxImportSize {
 		return nil, fmt.Errorf("%s: %w: %d bytes, the limit is %d MiB; split the export into smaller files",
 			name, ErrTooLarge, len(data), MaxImportSize>>20)
@@ -53,14 +67,14 @@ func Parse(name string, data []byte) (*Parsed, error) {
 	if start == len(data) {
 		return nil, fmt.Errorf("%s: %w: the file is empty", name, ErrNotFHIR)
 	}
-	p := &parser{file: name, data: data, base: base, seen: make(map[string]string)}
+	p := &parser{file: name, data: data, base: base, seen: make(map[string]seenEntry), resolve: resolve}
 	if nl := bytes.IndexByte(data[start:], '\n'); nl >= 0 {
 		first := trimJSON(data[start : start+nl])
 		if len(first) > 0 && first[0] == '{' && skipSpace(data, start+nl+1) < len(data) && json.Valid(first) {
 			if err := p.ndjson(start); err != nil {
 				return nil, err
 			}
-			return &p.out, nil
+			return p.resolved()
 		}
 	}
 	body := trimJSON(data[start:])
@@ -86,7 +100,37 @@ func Parse(name string, data []byte) (*Parsed, error) {
 		p.out.Format = "resource"
 		p.resource("resource", body, 0, "")
 	}
+	return p.resolved()
+}
+
+// resolved applies the identity rule to the entries found.
+func (p *parser) resolved() (*Parsed, error) {
+	if !p.resolve {
+		for i := range p.out.Entries {
+			p.out.Entries[i].FullURL = p.items[i].fullURL
+		}
+		return &p.out, nil
+	}
+	if err := resolveItems(p.items, p.aliases, ResolveOptions{AssignIDs: true, bulk: p.bulk()}); err != nil {
+		return nil, fmt.Errorf("%s: %w", p.file, err)
+	}
+	for i := range p.out.Entries {
+		p.out.Entries[i].Resource = json.RawMessage(p.items[i].resource)
+		p.out.Entries[i].FullURL = p.items[i].canonical
+	}
 	return &p.out, nil
+}
+
+// bulk reports whether the file is FHIR Bulk Data NDJSON: by its lines, or,
+// for a file of one line (which reads as one resource), by its name.
+func (p *parser) bulk() bool {
+	return p.out.Format == "ndjson" || p.out.Format == "resource" && strings.HasSuffix(strings.ToLower(p.file), ".ndjson")
+}
+
+// seenEntry is where a resource was first found and which entry it became.
+type seenEntry struct {
+	where string
+	entry int
 }
 
 type parser struct {
@@ -96,7 +140,15 @@ type parser struct {
 	out  Parsed
 	// seen maps a resource's identity, or the hash of its bytes when it has
 	// no id, to where it was first found.
-	seen map[string]string
+	seen map[string]seenEntry
+	// items parallels out.Entries for ResolveReferences; aliases are the
+	// duplicates dropped in favour of an entry.
+	items   []refItem
+	aliases []refAlias
+	// at is the Bundle entry being read: its fullUrl and place.
+	at      refAlias
+	groups  int
+	resolve bool
 }
 
 func (p *parser) skip(where, reason string) {
@@ -172,11 +224,15 @@ func (p *parser) resource(where string, raw []byte, depth int, searchMode string
 		key, how = string(sum[:]), "identical content"
 	}
 	if first, dup := p.seen[key]; dup {
-		p.skip(where, fmt.Sprintf("duplicate of %s (%s); the first one is kept", first, how))
+		p.skip(where, fmt.Sprintf("duplicate of %s (%s); the first one is kept", first.where, how))
+		a := p.at
+		a.target = first.entry
+		p.aliases = append(p.aliases, a)
 		return
 	}
-	p.seen[key] = where
+	p.seen[key] = seenEntry{where, len(p.out.Entries)}
 	p.out.Entries = append(p.out.Entries, Entry{Resource: json.RawMessage(raw), Where: where})
+	p.items = append(p.items, refItem{fullURL: p.at.fullURL, resource: raw, group: p.at.group, index: p.at.index})
 }
 
 func bundleType(raw []byte) string {
@@ -195,6 +251,8 @@ func bundleType(raw []byte) string {
 // ones ("entry 3 (Bundle/b) > "). It walks the entries in place, so each
 // resource is scanned once to find its end.
 func (p *parser) bundle(prefix string, raw []byte, depth int) {
+	p.groups++
+	group := p.groups
 	objectAt(raw, 0, func(key string, v int) int {
 		if key != "entry" {
 			return skipValue(raw, v)
@@ -203,7 +261,7 @@ func (p *parser) bundle(prefix string, raw []byte, depth int) {
 			return skipValue(raw, v)
 		}
 		end := arrayAt(raw, v, func(i, e int) int {
-			return p.entry(fmt.Sprintf("%sentry %d", prefix, i+1), raw, e, depth)
+			return p.entry(fmt.Sprintf("%sentry %d", prefix, i+1), raw, e, depth, group, i)
 		})
 		if end < 0 {
 			end = skipValue(raw, v)
@@ -215,8 +273,8 @@ func (p *parser) bundle(prefix string, raw []byte, depth int) {
 
 // entry files the Bundle.entry that starts at raw[start] and returns the
 // index just past it.
-func (p *parser) entry(where string, raw []byte, start, depth int) int {
-	var res, request, response, search []byte
+func (p *parser) entry(where string, raw []byte, start, depth, group, index int) int {
+	var res, request, response, search, fullURL []byte
 	end := objectAt(raw, start, func(key string, v int) int {
 		end := skipValue(raw, v)
 		switch key {
@@ -228,6 +286,8 @@ func (p *parser) entry(where string, raw []byte, start, depth int) int {
 			response = raw[v:end:end]
 		case "search":
 			search = raw[v:end:end]
+		case "fullUrl":
+			fullURL = raw[v:end:end]
 		}
 		return end
 	})
@@ -236,7 +296,9 @@ func (p *parser) entry(where string, raw []byte, start, depth int) int {
 		p.skip(where, "the entry is "+jsonKind(raw[start:end])+", not a JSON object")
 		return end
 	}
+	p.at = refAlias{fullURL: unquote(fullURL), group: group, index: index}
 	p.fileEntry(where, res, request, response, search, depth)
+	p.at = refAlias{}
 	return end
 }
 

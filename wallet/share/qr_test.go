@@ -306,3 +306,23 @@ func allocatedBy(fn func()) uint64 {
 	runtime.ReadMemStats(&after)
 	return after.TotalAlloc - before.TotalAlloc
 }
+
+func FuzzDecodeQRBytes(f *testing.F) {
+	small, _, err := EncodeQR("shlink:/x", 64)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(small)
+	bomb := bytes.Clone(small)
+	binary.BigEndian.PutUint32(bomb[16:20], 30000)
+	binary.BigEndian.PutUint32(bomb[20:24], 30000)
+	binary.BigEndian.PutUint32(bomb[29:33], crc32.ChecksumIEEE(bomb[12:29]))
+	f.Add(bomb)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, _, cfgErr := image.DecodeConfig(bytes.NewReader(data))
+		_, err := DecodeQRBytes(data)
+		if cfgErr == nil && int64(cfg.Width)*int64(cfg.Height) > MaxQRImagePixels && !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("a %dx%d image was not refused as too large: %v", cfg.Width, cfg.Height, err)
+		}
+	})
+}

@@ -142,10 +142,10 @@ func RedeemClient(base *http.Transport, l Link, allowPrivateLinkHost bool, idle 
 		Transport: httpsOnly{t},
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 3 {
-				return fmt.Errorf("too many redirects: %w", ErrRefusedDestination)
+				return errTooManyRedirects
 			}
 			if Origin(req.URL) != Origin(via[0].URL) {
-				return fmt.Errorf("the server redirected elsewhere: %w", ErrRefusedDestination)
+				return errRedirectElsewhere
 			}
 			return nil
 		},

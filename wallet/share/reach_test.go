@@ -104,8 +104,8 @@ func TestManifestLocationMustBeSameOriginHTTPS(t *testing.T) {
 		})
 		l := Link{URL: ts.URL + "/shl/m", Key: key}
 		_, err := Fetch(context.Background(), redeemClient(t, ts, l, true), l, "x", "", Limits{})
-		if !errors.Is(err, ErrRefusedDestination) {
-			t.Errorf("%v, want ErrRefusedDestination", err)
+		if !errors.Is(err, ErrRefusedDestination) || !strings.Contains(err.Error(), "redirected to another host") {
+			t.Errorf("%v, want a refused redirect", err)
 		}
 		if n := otherHits.Load(); n != 0 {
 			t.Errorf("the redirect target got %d requests", n)

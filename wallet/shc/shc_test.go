@@ -34,10 +34,19 @@ func fixture(t testing.TB, name string) []byte {
 // example-03 expired (2024-06-21).
 var now = time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
 
-func defaultTrust(t testing.TB) *TrustList {
+// exampleTrust is a trust list that trusts the specification's example
+// issuer, with its revocation list, as a test may (the wallet never ships
+// it: its private key is published).
+func exampleTrust(t testing.TB) *TrustList {
 	t.Helper()
 	tl, err := DefaultTrustList()
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tl.AddIssuer(SpecExampleIssuer, SpecExampleIssuerName, fixture(t, "shc/jwks.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tl.AddCRL(SpecExampleIssuer, fixture(t, "shc/crl/3Kfdg-XwP-7gXyywtUfUADwBumDOPKMQx-iELL11W9s.json")); err != nil {
 		t.Fatal(err)
 	}
 	return tl
@@ -57,28 +66,23 @@ func sameJSON(t *testing.T, got, want []byte) {
 	}
 }
 
-func TestBundledTrustFilesAreByteCopiesOfTheSpecExamples(t *testing.T) {
-	for bundledName, fixtureName := range map[string]string{
-		"trust/spec-example-issuer.jwks.json":                                            "shc/jwks.json",
-		"trust/spec-example-issuer.crl.3Kfdg-XwP-7gXyywtUfUADwBumDOPKMQx-iELL11W9s.json": "shc/crl/3Kfdg-XwP-7gXyywtUfUADwBumDOPKMQx-iELL11W9s.json",
-	} {
-		got, err := bundled.ReadFile(bundledName)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, fixture(t, fixtureName)) {
-			t.Errorf("%s differs from fixture %s", bundledName, fixtureName)
-		}
+func TestDefaultTrustListShipsNoIssuer(t *testing.T) {
+	tl, err := DefaultTrustList()
+	if err != nil {
+		t.Fatal(err)
 	}
-	tl := defaultTrust(t)
-	is := tl.Issuers()
-	if len(is) != 1 || is[0].Iss != SpecExampleIssuer || !strings.Contains(is[0].Name, "demo") {
-		t.Fatalf("default trust list = %+v, want only the spec example issuer labelled demo", is)
+	if is := tl.Issuers(); len(is) != 0 {
+		t.Fatalf("default trust list = %+v, want no issuer", is)
+	}
+	// The specification's own example card is therefore not verified.
+	r, err := tl.Verify(strings.TrimSpace(string(fixture(t, "shc/example-00-d-jws.txt"))), now)
+	if err != nil || r.Status != Unverified || !strings.Contains(r.Reason, "not in your trust list") {
+		t.Fatalf("example card with the default list: %s %q %v", r.Status, r.Reason, err)
 	}
 }
 
 func TestSpecExample00IsVerifiedInEveryForm(t *testing.T) {
-	tl := defaultTrust(t)
+	tl := exampleTrust(t)
 	wantJWS := strings.TrimSpace(string(fixture(t, "shc/example-00-d-jws.txt")))
 	for _, name := range []string{"shc/example-00-e-file.smart-health-card", "shc/example-00-d-jws.txt", "shc/example-00-f-qr-code-numeric-value-0.txt"} {
 		t.Run(filepath.Base(name), func(t *testing.T) {
@@ -108,7 +112,7 @@ func TestSpecExample00IsVerifiedInEveryForm(t *testing.T) {
 }
 
 func TestSpecExample02VerifiesFromItsThreeChunksInAnyOrder(t *testing.T) {
-	tl := defaultTrust(t)
+	tl := exampleTrust(t)
 	var chunks []string
 	for i := range 3 {
 		chunks = append(chunks, string(fixture(t, "shc/example-02-f-qr-code-numeric-value-"+string(rune('0'+i))+".txt")))
@@ -154,7 +158,7 @@ func TestIncompleteChunkSetsAreRefused(t *testing.T) {
 }
 
 func TestSpecExample03IsRevokedAndReasonMentionsExpiry(t *testing.T) {
-	tl := defaultTrust(t)
+	tl := exampleTrust(t)
 	for _, name := range []string{"shc/example-03-e-file.smart-health-card", "shc/example-03-f-qr-code-numeric-value-0.txt"} {
 		rs, err := tl.VerifyInput(fixture(t, name), now)
 		if err != nil {
@@ -198,7 +202,7 @@ func TestSpecExample03WithoutRevocationListIsExpired(t *testing.T) {
 }
 
 func TestCARINCardFromUnknownIssuerIsUnverified(t *testing.T) {
-	rs, err := defaultTrust(t).VerifyInput(fixture(t, "shl/carin-insurance-example-expected-decrypted.smart-health-card"), now)
+	rs, err := exampleTrust(t).VerifyInput(fixture(t, "shl/carin-insurance-example-expected-decrypted.smart-health-card"), now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,7 +387,7 @@ func TestMalformedInputsAreRefused(t *testing.T) {
 }
 
 func TestTrustListRoundTripsAndRejectsBadKeys(t *testing.T) {
-	tl := defaultTrust(t)
+	tl := exampleTrust(t)
 	var buf bytes.Buffer
 	if err := tl.Save(&buf); err != nil {
 		t.Fatal(err)
@@ -437,10 +441,7 @@ func FuzzCards(f *testing.F) {
 		}
 	}
 	f.Add([]byte("shc:/1/2/5676"))
-	tl, err := DefaultTrustList()
-	if err != nil {
-		f.Fatal(err)
-	}
+	tl := exampleTrust(f)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		cards, err := Cards(in)
 		if err != nil {
@@ -476,10 +477,8 @@ func FuzzParseQR(f *testing.F) {
 
 func FuzzLoadTrustList(f *testing.F) {
 	var buf bytes.Buffer
-	if tl, err := DefaultTrustList(); err == nil {
-		tl.Save(&buf)
-		f.Add(buf.Bytes())
-	}
+	exampleTrust(f).Save(&buf)
+	f.Add(buf.Bytes())
 	f.Add([]byte(`{"issuers":[]}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		tl, err := LoadTrustList(bytes.NewReader(in))
@@ -498,4 +497,124 @@ func FuzzLoadTrustList(f *testing.F) {
 			t.Fatal("round trip changed the trust list")
 		}
 	})
+}
+
+// specExamplePrivateKey is the example issuer's signing key as the
+// specification publishes it (smart-on-fhir/health-cards,
+// generate-examples/src/config/issuer.jwks.private.json, kid 3Kfdg-…):
+// anyone can sign with it.
+func specExamplePrivateKey(t testing.TB) (*ecdsa.PrivateKey, string) {
+	t.Helper()
+	d, err := base64.RawURLEncoding.DecodeString("FvOOk6hMixJ2o9zt4PCfan_UW7i4aOEnzj76ZaCI9Og")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, "3Kfdg-XwP-7gXyywtUfUADwBumDOPKMQx-iELL11W9s"
+}
+
+func TestForgedCardSignedWithPublishedExampleKeyIsNotVerified(t *testing.T) {
+	key, kid := specExamplePrivateKey(t)
+	forger := &testIssuer{iss: SpecExampleIssuer, key: key, kid: kid}
+	// A card for a made-up person with a made-up vaccination, as anyone
+	// holding the published key can make.
+	forged := forger.sign(t, forger.payload(float64(now.Add(-time.Hour).Unix()), nil, ""), "", key)
+
+	def, err := DefaultTrustList()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := def.Verify(forged, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status == Verified {
+		t.Fatal("a card signed with the published example key reads as verified with the default trust list")
+	}
+	if r.Status != Unverified {
+		t.Fatalf("status %s (%s), want unverified", r.Status, r.Reason)
+	}
+
+	// Known but not trusted: the signature checks out, and says no more.
+	known := NewTrustList()
+	if err := known.AddKnownIssuer(SpecExampleIssuer, SpecExampleIssuerName, fixture(t, "shc/jwks.json")); err != nil {
+		t.Fatal(err)
+	}
+	r, err = known.Verify(forged, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != SignatureOnly || string(r.Status) != "signature valid, issuer not trusted" || !strings.Contains(r.Reason, "signature valid, issuer not trusted") {
+		t.Fatalf("status %q (%s), want signature valid, issuer not trusted", r.Status, r.Reason)
+	}
+	// The trust list file keeps the difference.
+	var buf bytes.Buffer
+	if err := known.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	again, err := LoadTrustList(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := again.Verify(forged, now); r.Status != SignatureOnly {
+		t.Fatalf("after a save and load: %s", r.Status)
+	}
+}
+
+func TestFlippedCardCharacterSaysSignatureDoesNotMatch(t *testing.T) {
+	tl := exampleTrust(t)
+	jws := strings.TrimSpace(string(fixture(t, "shc/example-00-d-jws.txt")))
+	payloadStart := strings.IndexByte(jws, '.') + 1
+	sigStart := strings.LastIndexByte(jws, '.') + 1
+	flipped := 0
+	// Flip characters all over the payload and the signature: whether the
+	// payload would still inflate and parse or not, the answer is the same.
+	for i := payloadStart; i < len(jws); i += 29 {
+		if i == sigStart-1 {
+			continue
+		}
+		b := []byte(jws)
+		if b[i] == 'A' {
+			b[i] = 'B'
+		} else {
+			b[i] = 'A'
+		}
+		r, err := tl.Verify(string(b), now)
+		if err != nil {
+			t.Fatalf("character %d flipped: error %v, want a verdict that the signature does not match", i, err)
+		}
+		if r.Status != Invalid || !strings.Contains(r.Reason, "the signature does not match") {
+			t.Fatalf("character %d flipped: %s %q", i, r.Status, r.Reason)
+		}
+		if len(r.Bundle) != 0 {
+			t.Fatalf("character %d flipped: the payload of a card whose signature failed was read", i)
+		}
+		flipped++
+	}
+	if flipped < 20 {
+		t.Fatalf("only %d flips tried", flipped)
+	}
+}
+
+func TestCardClaimingAnotherIssuerThanItsKeysIsInvalid(t *testing.T) {
+	mine := newTestIssuer(t, "https://issuer.test/a")
+	tl := NewTrustList()
+	if err := tl.AddIssuer(mine.iss, "A", mine.jwks()); err != nil {
+		t.Fatal(err)
+	}
+	if err := tl.AddIssuer("https://issuer.test/b", "B", newTestIssuer(t, "https://issuer.test/b").jwks()); err != nil {
+		t.Fatal(err)
+	}
+	// Signed by A's key, claiming to come from B.
+	liar := &testIssuer{iss: "https://issuer.test/b", key: mine.key, kid: mine.kid}
+	r, err := tl.Verify(liar.sign(t, liar.payload(float64(now.Add(-time.Hour).Unix()), nil, ""), "", mine.key), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != Invalid || !strings.Contains(r.Reason, "signed with a key of https://issuer.test/a") {
+		t.Fatalf("%s %q", r.Status, r.Reason)
+	}
 }

@@ -98,6 +98,10 @@ type Issuer struct {
 	Name string `json:"name"`
 	JWKS JWKS   `json:"jwks"`
 	CRLs []CRL  `json:"crls,omitempty"`
+	// Untrusted issuers' keys are known, so their signatures are checked,
+	// but their cards are never Verified (SignatureOnly): a demo issuer
+	// whose private key is public, or one the user has not vouched for.
+	Untrusted bool `json:"untrusted,omitempty"`
 }
 
 type trustedKey struct {
@@ -113,9 +117,10 @@ type revocation struct {
 }
 
 type issuerEntry struct {
-	name string
-	keys map[string]trustedKey
-	crls map[string]revocation
+	name      string
+	untrusted bool
+	keys      map[string]trustedKey
+	crls      map[string]revocation
 }
 
 // TrustList holds the issuers whose cards the wallet verifies. It is safe for
@@ -155,7 +160,7 @@ func LoadTrustList(r io.Reader) (*TrustList, error) {
 	}
 	t := NewTrustList()
 	for i, is := range file.Issuers {
-		if err := t.addIssuer(is.Iss, is.Name, is.JWKS); err != nil {
+		if err := t.addIssuer(is.Iss, is.Name, is.JWKS, is.Untrusted); err != nil {
 			return nil, fmt.Errorf("read trust list: issuer %d: %w", i, err)
 		}
 		for _, c := range is.CRLs {
@@ -185,7 +190,7 @@ func (t *TrustList) Issuers() []Issuer {
 	defer t.mu.RUnlock()
 	out := make([]Issuer, 0, len(t.issuers))
 	for iss, e := range t.issuers {
-		is := Issuer{Iss: iss, Name: e.name}
+		is := Issuer{Iss: iss, Name: e.name, Untrusted: e.untrusted}
 		for _, k := range e.keys {
 			is.JWKS.Keys = append(is.JWKS.Keys, k.jwk)
 		}
@@ -212,8 +217,20 @@ func (t *TrustList) Issuers() []Issuer {
 // /.well-known/jwks.json, at most MaxJWKSSize bytes). Keys that are not
 // ES256/P-256 signing keys (for example encryption keys) are skipped; a
 // signing key whose kid is not its thumbprint is an error. Adding an issuer
-// again merges its keys.
+// again merges its keys (and trusts it, if it was only known).
 func (t *TrustList) AddIssuer(iss, name string, jwksJSON []byte) error {
+	return t.addIssuerJSON(iss, name, jwksJSON, false)
+}
+
+// AddKnownIssuer adds iss's keys without trusting it: its cards' signatures
+// are checked, and a valid one reads SignatureOnly ("signature valid,
+// issuer not trusted"), never Verified. For a demo issuer whose private key
+// is published, such as the specification's example issuer.
+func (t *TrustList) AddKnownIssuer(iss, name string, jwksJSON []byte) error {
+	return t.addIssuerJSON(iss, name, jwksJSON, true)
+}
+
+func (t *TrustList) addIssuerJSON(iss, name string, jwksJSON []byte, untrusted bool) error {
 	if len(jwksJSON) > MaxJWKSSize {
 		return fmt.Errorf("add issuer %s: %w: JWKS larger than %d bytes", iss, ErrBadTrustList, MaxJWKSSize)
 	}
@@ -221,10 +238,10 @@ func (t *TrustList) AddIssuer(iss, name string, jwksJSON []byte) error {
 	if err := json.Unmarshal(jwksJSON, &set); err != nil {
 		return fmt.Errorf("add issuer %s: %w: JWKS is not valid JSON: %v", iss, ErrBadTrustList, err)
 	}
-	return t.addIssuer(iss, name, set)
+	return t.addIssuer(iss, name, set, untrusted)
 }
 
-func (t *TrustList) addIssuer(iss, name string, set JWKS) error {
+func (t *TrustList) addIssuer(iss, name string, set JWKS, untrusted bool) error {
 	if !strings.HasPrefix(iss, "https://") || len(iss) > 2048 || strings.HasSuffix(iss, "/") {
 		return fmt.Errorf("add issuer %q: %w: iss must be an https URL without a trailing slash", iss, ErrBadTrustList)
 	}
@@ -246,8 +263,11 @@ func (t *TrustList) addIssuer(iss, name string, set JWKS) error {
 	defer t.mu.Unlock()
 	e := t.issuers[iss]
 	if e == nil {
-		e = &issuerEntry{keys: make(map[string]trustedKey), crls: make(map[string]revocation)}
+		e = &issuerEntry{keys: make(map[string]trustedKey), crls: make(map[string]revocation), untrusted: untrusted}
 		t.issuers[iss] = e
+	}
+	if !untrusted {
+		e.untrusted = false
 	}
 	if name != "" {
 		e.name = name
@@ -325,20 +345,41 @@ func validRID(rid string) bool {
 	return true
 }
 
-// lookup returns the issuer's display name and the key, if trusted.
-func (t *TrustList) lookup(iss, kid string) (name string, known bool, key *trustedKey, rv *revocation) {
+// signer is a key of the trust list that may have signed a card.
+type signer struct {
+	iss, name string
+	untrusted bool
+	key       trustedKey
+	rv        *revocation
+}
+
+// signersOf returns the keys with kid, of any issuer (a kid is the key's
+// thumbprint, so the same kid is the same key), sorted by issuer.
+func (t *TrustList) signersOf(kid string) []signer {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	e := t.issuers[iss]
-	if e == nil {
-		return "", false, nil, nil
+	var out []signer
+	for iss, e := range t.issuers {
+		k, ok := e.keys[kid]
+		if !ok {
+			continue
+		}
+		sg := signer{iss: iss, name: e.name, untrusted: e.untrusted, key: k}
+		if r, ok := e.crls[kid]; ok {
+			sg.rv = &r
+		}
+		out = append(out, sg)
 	}
-	k, ok := e.keys[kid]
-	if !ok {
-		return e.name, true, nil, nil
+	sort.Slice(out, func(a, b int) bool { return out[a].iss < out[b].iss })
+	return out
+}
+
+// issuerName is the trust list's name for iss and whether it is listed.
+func (t *TrustList) issuerName(iss string) (string, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if e := t.issuers[iss]; e != nil {
+		return e.name, true
 	}
-	if r, ok := e.crls[kid]; ok {
-		rv = &r
-	}
-	return e.name, true, &k, rv
+	return "", false
 }

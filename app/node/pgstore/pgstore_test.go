@@ -428,3 +428,53 @@ func TestCommitsAreDurableWhateverTheServerDefault(t *testing.T) {
 		t.Fatalf("synchronous_commit = %s in the store's sessions, want on", setting)
 	}
 }
+
+// conflictOnce runs an Update on a that reads key, lets b commit a write to
+// key, then writes key itself: a read-write conflict PostgreSQL must abort.
+// It returns the Update's error and how many times its callback ran.
+func conflictOnce(t *testing.T, a, b *DB, key []byte) (error, int) {
+	t.Helper()
+	runs := 0
+	err := a.Update(func(tx kv.Txn) error {
+		runs++
+		if _, err := tx.Get(key); err != nil && !errors.Is(err, kv.ErrNotFound) {
+			return err
+		}
+		if runs == 1 {
+			if err := b.Update(func(tx kv.Txn) error { return tx.Set(key, []byte("b")) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return tx.Set(key, fmt.Appendf(nil, "a%d", runs))
+	})
+	return err, runs
+}
+
+func TestUpdateRunsAgainAfterASerializationFailure(t *testing.T) {
+	a, url := openMigrated(t)
+	b := openDB(t, url)
+	err, runs := conflictOnce(t, a, b, []byte("k"))
+	if err != nil || runs != 2 || a.Retries() != 1 {
+		t.Fatalf("update after a conflict: %v, callback ran %d times, %d retries; want success on the second run", err, runs, a.Retries())
+	}
+	if got := listAll(t, a, "k"); got != "k=a2" {
+		t.Fatalf("stored %s, want the second run's write", got)
+	}
+}
+
+func TestUpdateGivesUpWithErrBusyAfterItsBound(t *testing.T) {
+	_, url := openMigrated(t)
+	a, err := Open(context.Background(), url, Options{MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b := openDB(t, url)
+	err, runs := conflictOnce(t, a, b, []byte("k"))
+	if !errors.Is(err, ErrBusy) || runs != 1 {
+		t.Fatalf("update with one attempt after a conflict: %v (ran %d times), want ErrBusy", err, runs)
+	}
+	if got := listAll(t, a, "k"); got != "k=b" {
+		t.Fatalf("stored %s, want only the other transaction's write", got)
+	}
+}
