@@ -460,6 +460,15 @@ func importChunks(ctx context.Context, w *wallet.Wallet, ins []*importInput, o I
 	return storeCards(ctx, w, name, rs, o)
 }
 
+// cardScope keeps each card's records apart (see wallet.Batch.Scope): cards
+// reuse resource ids ("resource:0"), and an issuer's name on a card proves
+// nothing until its signature is checked, so the scope is the card itself,
+// the same whether it is imported from a file or redeemed from a share.
+func cardScope(r shc.Result) string {
+	sum := sha256.Sum256([]byte(r.JWS))
+	return "shc|" + r.Issuer + "|" + hex.EncodeToString(sum[:12])
+}
+
 // storeCards stores each card's FHIR Bundle, scoped to the card so that
 // the resource ids cards reuse ("resource:0") never merge two cards.
 func storeCards(ctx context.Context, w *wallet.Wallet, name string, results []shc.Result, o ImportOptions) (*ImportReport, error) {
@@ -482,9 +491,7 @@ func storeCards(ctx context.Context, w *wallet.Wallet, name string, results []sh
 			src = wallet.Source{Type: wallet.SourceImport, Name: name, Detail: "unverified: " + reason}
 			rep.Notes = append(rep.Notes, fmt.Sprintf("card %d (issuer %s) is %s: %s; its records are stored marked unverified", i+1, r.Issuer, r.Status, reason))
 		}
-		sum := sha256.Sum256([]byte(r.JWS))
-		scope := "shc|" + r.Issuer + "|" + hex.EncodeToString(sum[:12])
-		got, err := w.Import(ctx, fmt.Sprintf("%s (card %d)", name, i+1), r.Bundle, wallet.ImportOptions{Source: src, Scope: scope, Progress: o.Progress})
+		got, err := w.Import(ctx, fmt.Sprintf("%s (card %d)", name, i+1), r.Bundle, wallet.ImportOptions{Source: src, Scope: cardScope(r), Progress: o.Progress})
 		if err == nil {
 			rep.Entries = append(rep.Entries, got.Entries...)
 		}

@@ -270,7 +270,7 @@ func cardGroups(s *Session, plain []byte, src wallet.Source, label string) ([]*i
 		if err != nil {
 			continue
 		}
-		g := &incoming{name: "health card " + label, scope: "shc:" + r.Issuer, source: src}
+		g := &incoming{name: "health card " + label, scope: cardScope(r), source: src}
 		if r.Status == shc.Verified {
 			g.source = wallet.Source{Type: wallet.SourceProvider, Name: cardIssuerName(r), Detail: src.Detail}
 		}

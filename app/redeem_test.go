@@ -7,6 +7,10 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -392,5 +396,54 @@ func TestRedeemTamperedRecordIsNeverStored(t *testing.T) {
 	}
 	if chk, err := ReceivedCheck(clinician, stored); err != nil || chk.Verification.Status == ledger.Tampered {
 		t.Errorf("the genuine record's badge: %+v, %v", chk.Verification, err)
+	}
+}
+
+func TestRedeemCardCannotOverwriteAnotherCardsRecords(t *testing.T) {
+	clinician := newSession(t, "clinician")
+	redeemCard := func(name string) *Received {
+		t.Helper()
+		card, err := os.ReadFile(filepath.Join(fixtures, "shc", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var key [32]byte
+		rand.Read(key[:])
+		jwe, _ := share.Encrypt(key, card, share.ContentSHC)
+		srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(jwe)) }))
+		defer srv.Close()
+		link, _ := share.Link{URL: srv.URL + "/card", Key: key, Flags: "U", Label: name}.Encode()
+		rcv, err := Redeem(context.Background(), clinician, link, "", "x", AllowPrivateHosts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rcv
+	}
+	// Two cards of one issuer whose resources have the same ids
+	// ("resource:0"...): the second must not become versions of the first.
+	first := redeemCard("example-00-e-file.smart-health-card")
+	second := redeemCard("example-03-e-file.smart-health-card")
+	if len(first.Records) != 4 || len(second.Records) != 3 || clinician.Wallet.Count() != 7 {
+		t.Fatalf("%d and %d records received, the wallet holds %d; want 4, 3 and 7", len(first.Records), len(second.Records), clinician.Wallet.Count())
+	}
+	for _, rr := range first.Records {
+		if vs, err := clinician.Wallet.Versions(rr.RecordID); err != nil || len(vs) != 1 {
+			t.Errorf("the first card's record %s has %d versions (%v)", rr.RecordID, len(vs), err)
+		}
+	}
+	// Each card is a scope of its own, whatever issuer it names: a card
+	// whose resources carry the ids of another card's (an issuer's name is
+	// only a claim until its signature is checked) can never reach them.
+	var scopes []string
+	for _, name := range []string{"example-00-e-file.smart-health-card", "example-03-e-file.smart-health-card"} {
+		card, _ := os.ReadFile(filepath.Join(fixtures, "shc", name))
+		gs, outcome := cardGroups(clinician, card, wallet.Source{Type: wallet.SourceShare}, name)
+		if len(gs) != 1 {
+			t.Fatalf("%s: %d groups (%s)", name, len(gs), outcome)
+		}
+		scopes = append(scopes, gs[0].scope)
+	}
+	if scopes[0] == scopes[1] || !strings.Contains(scopes[0], "https://spec.smarthealth.cards/examples/issuer") {
+		t.Errorf("two cards of one issuer share the scope %q", scopes[0])
 	}
 }

@@ -175,6 +175,11 @@ func (w *Wallet) checkLogState(fresh, accept bool) error {
 	if err != nil {
 		return fmt.Errorf("open the wallet's log: %w", err)
 	}
+	if sy, ok := w.db.(kv.Syncer); ok {
+		if err := sy.Sync(); err != nil {
+			return fmt.Errorf("open the wallet's store: %w", err)
+		}
+	}
 	if err := w.writeLogState(size, root); err != nil {
 		return err
 	}
@@ -187,11 +192,17 @@ func (w *Wallet) checkLogState(fresh, accept bool) error {
 }
 
 // recordLogState writes the log's state when a writer grew it. It runs
-// under the writer lock. A failure only leaves the record behind the store,
-// which the next write or unlock repairs; it never blocks the write.
+// under the writer lock. The store does not sync each commit, so it is
+// synced first: a power cut must never leave the record ahead of the store
+// (a false alarm at the next unlock). A failure only leaves the record
+// behind the store, which the next write or unlock repairs; it never
+// blocks the write.
 func (w *Wallet) recordLogState() {
 	size, root, err := w.storeState(0)
 	if err != nil || size == w.stateSize {
+		return
+	}
+	if sy, ok := w.db.(kv.Syncer); ok && sy.Sync() != nil {
 		return
 	}
 	if _, root, err = w.storeState(size); err == nil {

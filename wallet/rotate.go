@@ -378,6 +378,14 @@ func (s *swapDB) View(fn func(kv.Txn) error) error   { return s.cur.Load().View(
 func (s *swapDB) Update(fn func(kv.Txn) error) error { return s.cur.Load().Update(fn) }
 func (s *swapDB) Close() error                       { return s.cur.Load().Close() }
 
+// Sync syncs the current store, if it can.
+func (s *swapDB) Sync() error {
+	if sy, ok := s.cur.Load().DB.(kv.Syncer); ok {
+		return sy.Sync()
+	}
+	return nil
+}
+
 func removeAll(paths ...string) {
 	for _, p := range paths {
 		os.RemoveAll(p)

@@ -81,7 +81,7 @@ func (b *badgerDB) Update(fn func(Txn) error) error {
 
 func (b *badgerDB) Close() error { return b.db.Close() }
 
-// Sync writes Badger's write-ahead and value logs to stable storage.
+// Sync makes every committed transaction durable.
 func (b *badgerDB) Sync() error { return b.db.Sync() }
 
 type badgerTxn struct {

@@ -37,6 +37,12 @@ type DB interface {
 	Close() error
 }
 
+// Syncer is implemented by stores that can make every committed
+// transaction durable on demand (they do not sync each commit).
+type Syncer interface {
+	Sync() error
+}
+
 // KeyIterator is implemented by transactions that can list keys without
 // reading (or authenticating) their values.
 type KeyIterator interface {
@@ -50,12 +56,6 @@ func Keys(tx Txn, prefix []byte, fn func(key []byte) error) error {
 		return ki.IterateKeys(prefix, fn)
 	}
 	return tx.Iterate(prefix, func(k, _ []byte) error { return fn(k) })
-}
-
-// Syncer is implemented by stores whose committed transactions may still
-// sit in operating-system buffers: Sync forces them to stable storage.
-type Syncer interface {
-	Sync() error
 }
 
 // Sync makes every transaction committed so far on db durable, where the
