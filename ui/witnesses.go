@@ -326,12 +326,9 @@ func (v *witnessView) runWith(add []string, std standardWitness) {
 		if std.addr != "" {
 			if _, err := app.AddStandardWitness(sess, p, std.addr, std.vkey); err != nil {
 				v.m.s.do(func() {
-					if v.m.s.main != v.m {
+					if !v.finishRound() {
 						return
 					}
-					v.running = false
-					v.anchor.Enable()
-					v.progress.Hide()
 					v.m.alerts.setStatus("The standard witness was not added; nothing was anchored.")
 					showProblem(v.m.s.win, "add the standard witness", explainWitnessKey(err))
 				})
@@ -340,12 +337,9 @@ func (v *witnessView) runWith(add []string, std standardWitness) {
 		}
 		a, err := app.Anchor(ctx, sess, p, add)
 		v.m.s.do(func() {
-			if v.m.s.main != v.m {
+			if !v.finishRound() {
 				return
 			}
-			v.running = false
-			v.anchor.Enable()
-			v.progress.Hide()
 			v.last, v.lastErr = &a, err
 			if err == nil || len(add) == 0 {
 				// A standard witness is stored by now, whatever the round did.
@@ -359,6 +353,18 @@ func (v *witnessView) runWith(add []string, std standardWitness) {
 			}
 		})
 	})
+}
+
+// finishRound ends a round on the UI goroutine: false when the wallet was
+// locked (and this screen replaced) meanwhile, so nothing is shown.
+func (v *witnessView) finishRound() bool {
+	if v.m.s.main != v.m {
+		return false
+	}
+	v.running = false
+	v.anchor.Enable()
+	v.progress.Hide()
+	return true
 }
 
 // showResult says what one round did: who cosigned, who did not and why,
