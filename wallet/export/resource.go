@@ -203,18 +203,9 @@ type view struct {
 	} `json:"content"`
 	observationValue
 
-	EffectiveDateTime  string  `json:"effectiveDateTime"`
-	EffectivePeriod    *period `json:"effectivePeriod"`
-	Issued             string  `json:"issued"`
-	OnsetDateTime      string  `json:"onsetDateTime"`
-	RecordedDate       string  `json:"recordedDate"`
-	OccurrenceDateTime string  `json:"occurrenceDateTime"`
-	PerformedDateTime  string  `json:"performedDateTime"`
-	PerformedPeriod    *period `json:"performedPeriod"`
-	AuthoredOn         string  `json:"authoredOn"`
-	DateAsserted       string  `json:"dateAsserted"`
-	Date               string  `json:"date"`
-	Period             *period `json:"period"`
+	// when is the resource's date as written, by wallet/fhir's one rule
+	// (fhir.DateText), not decoded from a member.
+	when string
 
 	// Patient
 	Name       []humanName  `json:"name"`
@@ -237,6 +228,7 @@ func decodeView(rec *wallet.Record) (*view, error) {
 	if v.ResourceType == "" {
 		return nil, fmt.Errorf("record %s: resource has no resourceType", rec.ID)
 	}
+	v.when = fhir.DateText(rec.Resource)
 	return &v, nil
 }
 
@@ -244,6 +236,9 @@ func decodeFields(s reflect.Value, m map[string]json.RawMessage) {
 	t := s.Type()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
+		if !f.IsExported() && !f.Anonymous {
+			continue // set by decodeView, never from the JSON
+		}
 		if f.Anonymous {
 			decodeFields(s.Field(i), m)
 			continue
@@ -260,27 +255,9 @@ func decodeFields(s reflect.Value, m map[string]json.RawMessage) {
 	}
 }
 
-// date is the resource's clinically relevant date as written (FHIR dateTime,
-// ISO 8601), chosen by resource type.
-func (v *view) date() string {
-	pick := func(ss ...string) string {
-		for _, s := range ss {
-			if s != "" {
-				return s
-			}
-		}
-		return ""
-	}
-	start := func(p *period) string {
-		if p == nil {
-			return ""
-		}
-		return p.Start
-	}
-	return pick(v.EffectiveDateTime, start(v.EffectivePeriod), v.OccurrenceDateTime, v.PerformedDateTime,
-		start(v.PerformedPeriod), v.OnsetDateTime, v.AuthoredOn, v.DateAsserted, v.RecordedDate,
-		start(v.Period), v.Date, v.Issued)
-}
+// date is the resource's clinically relevant date as written (FHIR date or
+// dateTime), by the rule the listing and the timeline use (fhir.DateText).
+func (v *view) date() string { return v.when }
 
 // summaryOf is the record's summary: the wallet's own, or, for a record
 // built without one, the one wallet/fhir derives from the resource.

@@ -27,7 +27,7 @@ func Points(resource []byte) []Point {
 	if err != nil || h.resourceType != "Observation" {
 		return nil
 	}
-	at := firstDate(f.EffectiveDateTime, f.EffectiveInstant, f.EffectivePeriod.start(), f.Issued)
+	at := firstDate(dateCandidates("Observation", f)...)
 	var out []Point
 	if p, ok := point(&f.value, f.Code, f.ReferenceRange); ok {
 		p.Time = at
