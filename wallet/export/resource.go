@@ -70,57 +70,6 @@ func (q *quantity) unit() string {
 	return q.Code
 }
 
-type period struct {
-	Start string `json:"start"`
-	End   string `json:"end"`
-}
-
-type referenceRange struct {
-	Low  *quantity `json:"low"`
-	High *quantity `json:"high"`
-	Text string    `json:"text"`
-}
-
-// observationValue holds the value[x] choices an Observation or its
-// component may carry.
-type observationValue struct {
-	ValueQuantity        *quantity        `json:"valueQuantity"`
-	ValueCodeableConcept *codeableConcept `json:"valueCodeableConcept"`
-	ValueString          *string          `json:"valueString"`
-	ValueBoolean         *bool            `json:"valueBoolean"`
-	ValueInteger         *json.Number     `json:"valueInteger"`
-	ValueDateTime        *string          `json:"valueDateTime"`
-}
-
-// value returns the value as text, its unit, and whether it is a number.
-func (v observationValue) value() (text, unit string, numeric bool) {
-	switch {
-	case v.ValueQuantity != nil:
-		s := v.ValueQuantity.Value.String()
-		return v.ValueQuantity.Comparator + s, v.ValueQuantity.unit(), v.ValueQuantity.Comparator == "" && s != ""
-	case v.ValueInteger != nil:
-		return v.ValueInteger.String(), "", true
-	case v.ValueCodeableConcept != nil:
-		return v.ValueCodeableConcept.label(), "", false
-	case v.ValueString != nil:
-		return *v.ValueString, "", false
-	case v.ValueBoolean != nil:
-		if *v.ValueBoolean {
-			return "true", "", false
-		}
-		return "false", "", false
-	case v.ValueDateTime != nil:
-		return *v.ValueDateTime, "", false
-	}
-	return "", "", false
-}
-
-type component struct {
-	Code           *codeableConcept `json:"code"`
-	ReferenceRange []referenceRange `json:"referenceRange"`
-	observationValue
-}
-
 type dosage struct {
 	Text        string `json:"text"`
 	DoseAndRate []struct {
@@ -196,12 +145,9 @@ type view struct {
 	Class             *coding          `json:"class"`
 	DosageInstruction []dosage         `json:"dosageInstruction"`
 	Dosage            []dosage         `json:"dosage"`
-	ReferenceRange    []referenceRange `json:"referenceRange"`
-	Component         []component      `json:"component"`
 	Content           []struct {
 		Attachment attachment `json:"attachment"`
 	} `json:"content"`
-	observationValue
 
 	// when is the resource's date as written, by wallet/fhir's one rule
 	// (fhir.DateText), not decoded from a member.
