@@ -47,6 +47,9 @@ type ExportOptions struct {
 	NoAttachments bool
 	// Now is the export's generation time (default time.Now()).
 	Now time.Time
+	// IncludeIdentifiers prints the patient's social security, driver's
+	// licence and passport numbers in a PDF (left out by default).
+	IncludeIdentifiers bool
 	// Type picks one resource type for an NDJSON export to a single file
 	// (which holds one type); the others are named by its references.
 	Type     string
@@ -121,7 +124,7 @@ func ExportRecords(s *Session, format string, f export.Filter, path string, o Ex
 		case FormatCSV:
 			return export.CSV(out, recs, opts...)
 		default:
-			po := export.PDFOptions{Now: o.Now, Locale: o.Locale, Progress: o.Progress}
+			po := export.PDFOptions{Now: o.Now, Locale: o.Locale, Progress: o.Progress, IncludeIdentifiers: o.IncludeIdentifiers}
 			if _, cp, err := w.LogState(); err == nil && cp != nil {
 				po.Checkpoint = string(cp.Note)
 			}

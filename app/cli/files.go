@@ -17,7 +17,7 @@ import (
 
 func init() {
 	register(&command{
-		name: "export", args: "--format fhir|ndjson|ips|csv|pdf [--kind K] [--ids A,B] [--from DATE] [--to DATE] [--locale xx-YY] [--no-attachments] [--type T] -o FILE|DIR/",
+		name: "export", args: "--format fhir|ndjson|ips|csv|pdf [--kind K] [--ids A,B] [--from DATE] [--to DATE] [--locale xx-YY] [--no-attachments] [--type T] [--include-identifiers] -o FILE|DIR/",
 		summary: "write records to a file (ndjson with -o DIR/ writes one file per resource type)",
 		flags: func(fs *flag.FlagSet, c *call) {
 			jsonFlag(fs, c)
@@ -28,6 +28,7 @@ func init() {
 			c.opts["noatt"] = fs.Bool("no-attachments", false, "leave attached files out of a FHIR or NDJSON export")
 			c.opts["o"] = fs.String("o", "", "the file to write (a directory ending in / for one NDJSON file per type)")
 			c.opts["type"] = fs.String("type", "", "the one resource type an NDJSON file holds (for example Observation)")
+			c.opts["ids-in-pdf"] = fs.Bool("include-identifiers", false, "print social security, driver's licence and passport numbers in a PDF (left out by default)")
 		},
 		run: runExport,
 	})
@@ -98,7 +99,8 @@ func runExport(c *call, args []string) error {
 		path += string(os.PathSeparator)
 	}
 	res, err := app.ExportRecords(c.session, format, export.Filter{Kinds: kinds, IDs: ids, From: from, To: to},
-		path, app.ExportOptions{Locale: c.str("locale"), NoAttachments: *c.opts["noatt"].(*bool), Type: c.str("type")})
+		path, app.ExportOptions{Locale: c.str("locale"), NoAttachments: *c.opts["noatt"].(*bool), Type: c.str("type"),
+			IncludeIdentifiers: *c.opts["ids-in-pdf"].(*bool)})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"medwallet/wallet"
 )
 
 // rawTarHeader is a ustar header block built by hand, for member types and
@@ -197,5 +199,44 @@ func TestRestoreRefusesMemberLargerThanTheBackup(t *testing.T) {
 	}
 	if err := c.restore(t, plain); !errors.Is(err, ErrTruncated) {
 		t.Fatalf("Restore = %v, want ErrTruncated", err)
+	}
+}
+
+// TestRestoreOfARotatedWalletKeepsItsIdentity: a wallet whose master key
+// was rotated keeps its log key and peer identity in the store (the seeds),
+// so its backup restores with the new recovery key to the same log origin,
+// log key and peer identity, and the old recovery key opens nothing.
+func TestRestoreOfARotatedWalletKeepsItsIdentity(t *testing.T) {
+	w, oldRK, err := wallet.Create(filepath.Join(t.TempDir(), "w"), testPass, testKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Add([]byte(`{"resourceType":"Condition","id":"c1"}`), wallet.Source{Type: wallet.SourcePatient}); err != nil {
+		t.Fatal(err)
+	}
+	origin, vkey := w.Log().Origin(), w.Log().VerifierKey()
+	id, _ := w.IdentityKey()
+	rk, err := w.RotateMasterKey([]byte("a rotated passphrase here"), testKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := backupFile(t, w, Options{})
+	parent := t.TempDir()
+	if _, err := RestoreFile(t.Context(), path, filepath.Join(parent, "old"), Key{RecoveryKey: &oldRK}, RestoreOptions{}); !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("the pre-rotation recovery key: %v, want ErrWrongKey", err)
+	}
+	target := filepath.Join(parent, "r")
+	if _, err := RestoreFile(t.Context(), path, target, Key{RecoveryKey: &rk}, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := wallet.OpenWithRecoveryKey(target, rk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	id2, _ := r.IdentityKey()
+	if r.Log().Origin() != origin || r.Log().VerifierKey() != vkey || !bytes.Equal(id, id2) || r.Count() != 1 {
+		t.Fatalf("restored: origin %s, vkey %s, same peer %v, %d records", r.Log().Origin(), r.Log().VerifierKey(), bytes.Equal(id, id2), r.Count())
 	}
 }

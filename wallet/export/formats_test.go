@@ -265,13 +265,21 @@ func TestCSVDefusesFormulasButKeepsNegativeNumbers(t *testing.T) {
 
 func pdfText(t *testing.T, pdf []byte) string {
 	t.Helper()
+	return pdfTextMode(t, pdf, "-layout")
+}
+
+// pdfTextMode extracts a PDF's text with poppler's pdftotext: "-layout" as
+// it looks, "-raw" in content order (the lines of a wrapped table cell
+// follow one another).
+func pdfTextMode(t *testing.T, pdf []byte, mode string) string {
+	t.Helper()
 	bin, err := exec.LookPath("pdftotext")
 	if err != nil {
 		t.Skip("pdftotext (poppler-utils) is not installed; install it to check the PDF's text")
 	}
 	path := filepath.Join(t.TempDir(), "summary.pdf")
 	os.WriteFile(path, pdf, 0o600)
-	out, err := exec.Command(bin, "-layout", "-enc", "UTF-8", path, "-").Output()
+	out, err := exec.Command(bin, mode, "-enc", "UTF-8", path, "-").Output()
 	if err != nil {
 		t.Fatalf("pdftotext: %v", err)
 	}

@@ -1,8 +1,10 @@
 package export
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,8 +36,12 @@ type PDFOptions struct {
 	// sections cut long cells and leave out kinds they have no table for;
 	// this list is what makes the PDF a complete rendering, as a Kill the
 	// Clipboard check-in requires.
-	ListAll  bool
-	Progress Progress
+	ListAll bool
+	// IncludeIdentifiers prints the patient's social security, driver's
+	// licence, passport and similar numbers (fhir.SensitiveIdentifier);
+	// by default they are left out: a health summary does not need them.
+	IncludeIdentifiers bool
+	Progress           Progress
 }
 
 // A4 portrait layout, millimetres.
@@ -94,7 +100,7 @@ var pdfSections = []pdfSection{
 	{"Conditions", []fhir.Kind{fhir.KindCondition},
 		[]pdfColumn{{"Condition", 120}, {"Status", 30}, {"Onset", 30}}, simpleRows},
 	{"Medications", []fhir.Kind{fhir.KindMedication},
-		[]pdfColumn{{"Medication", 80}, {"Dose", 50}, {"Status", 25}, {"Date", 25}},
+		[]pdfColumn{{"Medication", 70}, {"Dose", 40}, {"Status", 25}, {"Dates", 45}},
 		func(rec *wallet.Record, v *view, date func(string) string) [][]string {
 			if v.ResourceType == "Medication" {
 				return nil // a medication's definition; its statements and requests are listed
@@ -228,7 +234,7 @@ func PDF(w io.Writer, recs []wallet.Record, opts PDFOptions) error {
 	pdf.CellFormat(contentW, 4, tr("Generated "+date(now.Format("2006-01-02"))+" "+now.Format("15:04 MST")+" by Medwallet"), "", 1, "L", false, 0, "")
 	pdf.SetTextColor(0, 0, 0)
 	pdf.Ln(3)
-	writePatient(pdf, tr, patient, date)
+	writePatient(pdf, tr, patient, date, opts.IncludeIdentifiers)
 
 	done := 0
 	for si, sec := range pdfSections {
@@ -241,6 +247,9 @@ func PDF(w io.Writer, recs []wallet.Record, opts PDFOptions) error {
 		var rows [][]string
 		for _, it := range items {
 			rows = append(rows, sec.rows(it.rec, it.v, date)...)
+		}
+		if sec.title == "Medications" {
+			rows = groupMedicationRows(rows)
 		}
 		if len(rows) > 0 {
 			writeTable(pdf, tr, sec, rows)
@@ -271,7 +280,7 @@ func PDF(w io.Writer, recs []wallet.Record, opts PDFOptions) error {
 	return nil
 }
 
-func writePatient(pdf *fpdf.Fpdf, tr func(string) string, p *view, date func(string) string) {
+func writePatient(pdf *fpdf.Fpdf, tr func(string) string, p *view, date func(string) string, withNumbers bool) {
 	if p == nil {
 		pdf.SetFont("Helvetica", "I", 10)
 		pdf.CellFormat(contentW, 6, "Patient: no Patient record in this export", "", 1, "L", false, 0, "")
@@ -300,15 +309,20 @@ func writePatient(pdf *fpdf.Fpdf, tr func(string) string, p *view, date func(str
 	if len(line) > 0 {
 		pdf.CellFormat(contentW, 5, tr(strings.Join(line, "    ")), "", 1, "L", false, 0, "")
 	}
-	for i, id := range p.Identifier {
-		if i == 6 {
+	shown := 0
+	for _, id := range p.Identifier {
+		if shown == 6 {
 			break
+		}
+		if raw, _ := json.Marshal(id); !withNumbers && fhir.SensitiveIdentifier(raw) {
+			continue
 		}
 		label := id.Type.label()
 		if label == "" {
 			label = id.System
 		}
-		pdf.CellFormat(contentW, 4.5, fit(pdf, tr(label+": "+id.Value), contentW), "", 1, "L", false, 0, "")
+		pdf.MultiCell(contentW, 4.5, tr(label+": "+id.Value), "", "L", false)
+		shown++
 	}
 	pdf.Ln(3)
 }
@@ -331,22 +345,85 @@ func writeTable(pdf *fpdf.Fpdf, tr func(string) string, sec pdfSection, rows [][
 	pdf.SetFont("Helvetica", "B", headerFontSize)
 	pdf.CellFormat(contentW, 8, tr(fmt.Sprintf("%s (%d)", sec.title, len(rows))), "", 1, "L", false, 0, "")
 	header()
+	const lineH = 4.0
 	for i, row := range rows {
-		if pdf.GetY()+rowH > pageH-bottomMargin {
+		// Long names wrap within their column: a clinician reads them whole.
+		cells := make([][]string, len(sec.columns))
+		lines := 1
+		for c, col := range sec.columns {
+			if c < len(row) && row[c] != "" {
+				cells[c] = wrapText(pdf, tr(row[c]), col.width-1.5)
+			}
+			lines = max(lines, len(cells[c]))
+		}
+		h := max(rowH, float64(lines)*lineH+1)
+		if pdf.GetY()+h > pageH-bottomMargin {
 			pdf.AddPage()
 			header()
 		}
-		fill := i%2 == 1
-		pdf.SetFillColor(246, 247, 250)
-		for c, col := range sec.columns {
-			cell := ""
-			if c < len(row) {
-				cell = fit(pdf, tr(row[c]), col.width-1.5)
-			}
-			pdf.CellFormat(col.width, rowH, cell, "", 0, "L", fill, 0, "")
+		x, y := pdf.GetX(), pdf.GetY()
+		if i%2 == 1 {
+			pdf.SetFillColor(246, 247, 250)
+			pdf.Rect(x, y, contentW, h, "F")
 		}
-		pdf.Ln(-1)
+		cx := x
+		for c, col := range sec.columns {
+			for l, text := range cells[c] {
+				pdf.SetXY(cx, y+0.5+float64(l)*lineH)
+				pdf.CellFormat(col.width, lineH, text, "", 0, "L", false, 0, "")
+			}
+			cx += col.width
+		}
+		pdf.SetXY(x, y+h)
 	}
+}
+
+// groupMedicationRows folds repeated orders of the same medication and
+// dose into one row listing their dates (a chemotherapy course is one line,
+// not a hundred), and puts the current ones (active, on hold, intended)
+// first. rows are medication, dose, status, date, newest first.
+func groupMedicationRows(rows [][]string) [][]string {
+	type group struct {
+		row     []string
+		dates   []string
+		current bool
+	}
+	var groups []*group
+	byKey := map[string]*group{}
+	for _, r := range rows {
+		if len(r) < 4 {
+			continue
+		}
+		key := strings.ToLower(r[0]) + "\x00" + strings.ToLower(r[1])
+		g := byKey[key]
+		if g == nil {
+			g = &group{row: []string{r[0], r[1], r[2], ""}}
+			byKey[key] = g
+			groups = append(groups, g)
+		}
+		if r[3] != "" && !slices.Contains(g.dates, r[3]) {
+			g.dates = append(g.dates, r[3])
+		}
+		switch strings.ToLower(r[2]) {
+		case "active", "on-hold", "intended", "draft":
+			if !g.current {
+				g.row[2] = r[2]
+			}
+			g.current = true
+		}
+	}
+	sort.SliceStable(groups, func(a, b int) bool { return groups[a].current && !groups[b].current })
+	out := make([][]string, len(groups))
+	for i, g := range groups {
+		const shown = 6
+		d := strings.Join(g.dates[:min(len(g.dates), shown)], ", ")
+		if n := len(g.dates); n > shown {
+			d += fmt.Sprintf(" … %s (%d orders)", g.dates[n-1], n)
+		}
+		g.row[3] = d
+		out[i] = g.row
+	}
+	return out
 }
 
 // writeList prints n lines under "Every record (n)", each wrapped to the
@@ -367,20 +444,40 @@ func writeList(pdf *fpdf.Fpdf, tr func(string) string, n int, line func(int) str
 	}
 }
 
-// fit shortens s (already translated) to width, ending it with "...".
-func fit(pdf *fpdf.Fpdf, s string, width float64) string {
-	if pdf.GetStringWidth(s) <= width {
-		return s
+// wrapText breaks s (already translated to the single-byte code page, so
+// fpdf's rune-based SplitText cannot take it) into lines no wider than
+// width, at spaces where it can and inside a word only when the word alone
+// is wider. Nothing is cut.
+func wrapText(pdf *fpdf.Fpdf, s string, width float64) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		for pdf.GetStringWidth(word) > width {
+			n := len(word)
+			for n > 1 && pdf.GetStringWidth(word[:n]) > width {
+				n--
+			}
+			if line != "" {
+				lines = append(lines, line)
+				line = ""
+			}
+			lines = append(lines, word[:n])
+			word = word[n:]
+		}
+		switch {
+		case line == "":
+			line = word
+		case pdf.GetStringWidth(line+" "+word) <= width:
+			line += " " + word
+		default:
+			lines = append(lines, line)
+			line = word
+		}
 	}
-	// Estimate, then trim byte by byte (translated text is single-byte).
-	n := int(float64(len(s)) * width / pdf.GetStringWidth(s))
-	if n > len(s) {
-		n = len(s)
+	if line != "" {
+		lines = append(lines, line)
 	}
-	for n > 0 && pdf.GetStringWidth(s[:n]+"...") > width {
-		n--
-	}
-	return s[:n] + "..."
+	return lines
 }
 
 // textTranslator maps UTF-8 to the core fonts' code page (cp1252). Control

@@ -1,0 +1,175 @@
+package export
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/fhir/go/fhirversion"
+	"github.com/google/fhir/go/jsonformat"
+
+	"medwallet/wallet/fhir"
+)
+
+// The exports are checked by an implementation of FHIR that is not
+// Medwallet's: Google's FHIR R4 protocol buffers and their strict JSON
+// parser (github.com/google/fhir/go jsonformat), with its validation of
+// required fields, cardinalities, primitive formats and references on.
+
+// validateR4 parses data as an R4 resource with google/fhir's validating
+// unmarshaller and fails the test on any error.
+func validateR4(t *testing.T, what string, data []byte) {
+	t.Helper()
+	u, err := jsonformat.NewUnmarshaller("UTC", fhirversion.R4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Unmarshal(data); err != nil {
+		msg := err.Error()
+		if len(msg) > 2000 {
+			msg = msg[:2000] + " …"
+		}
+		t.Fatalf("%s: google/fhir R4 rejects it: %s", what, msg)
+	}
+}
+
+// bundleOf is the shape the identity checks read.
+type bundleOf struct {
+	ResourceType string `json:"resourceType"`
+	Type         string `json:"type"`
+	Entry        []struct {
+		FullURL  string          `json:"fullUrl"`
+		Resource json.RawMessage `json:"resource"`
+	} `json:"entry"`
+}
+
+// checkIdentities asserts the identity rule on a written Bundle: absolute,
+// unique fullUrls, and every reference naming an entry, but local ("#…")
+// ones and relative ones to resources the source itself did not hold
+// (example-02's "Practitioner/f202": a server's resource, not the card's).
+func checkIdentities(t *testing.T, what string, data []byte) bundleOf {
+	t.Helper()
+	var b bundleOf
+	if err := json.Unmarshal(data, &b); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	urls := map[string]bool{}
+	for _, e := range b.Entry {
+		if !strings.HasPrefix(e.FullURL, "urn:uuid:") && !strings.HasPrefix(e.FullURL, "https://") && !strings.HasPrefix(e.FullURL, "http://") {
+			t.Errorf("%s: fullUrl %q is not absolute", what, e.FullURL)
+		}
+		if urls[e.FullURL] {
+			t.Errorf("%s: fullUrl %q twice", what, e.FullURL)
+		}
+		urls[e.FullURL] = true
+	}
+	for _, e := range b.Entry {
+		for _, ref := range references(e.Resource) {
+			external := strings.Count(ref, "/") == 1 && !strings.Contains(ref, ":")
+			if !strings.HasPrefix(ref, "#") && !external && !urls[ref] {
+				t.Errorf("%s: %s: reference %q names no entry", what, e.FullURL, ref)
+			}
+		}
+	}
+	return b
+}
+
+// allFixtures are the FHIR fixtures and the SMART Health Cards' Bundles.
+var allFixtures = []string{
+	clemente, napoleon, "synthea/Max_Kris_f9120576-f949-45de-ae43-c0d902ecb249.json",
+	"synthea/Tobie_Rempel_38cde5fd-1861-44db-b7cc-58769b464658.json", fletcher,
+	"ips/bundle-minimal.json", "ips/bundle-no-info-required-sections.json",
+	"../shc/example-00-a-fhirBundle.json", "../shc/example-02-a-fhirBundle.json", "../shc/example-03-a-fhirBundle.json",
+}
+
+func TestEveryFixtureRoundTripsAndValidatesWithGoogleFHIR(t *testing.T) {
+	for _, name := range allFixtures {
+		t.Run(filepath.Base(name), func(t *testing.T) {
+			recs := loadRecords(t, name)
+			var out bytes.Buffer
+			if err := FHIR(&out, recs); err != nil {
+				t.Fatal(err)
+			}
+			validateR4(t, "FHIR export of "+name, out.Bytes())
+			checkIdentities(t, "FHIR export of "+name, out.Bytes())
+
+			// Import again: the same records, and exporting them gives the
+			// same file.
+			p, err := fhir.Parse("export.json", out.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Entries) != len(recs) || len(p.Skipped) != 0 {
+				t.Fatalf("%d entries (%d skipped) from an export of %d records", len(p.Entries), len(p.Skipped), len(recs))
+			}
+			for i, e := range p.Entries {
+				if compact(t, e.Resource) != compact(t, recs[i].Resource) {
+					t.Fatalf("entry %d changed on the second import:\n%s\n%s", i, recs[i].Resource, e.Resource)
+				}
+			}
+			var again bytes.Buffer
+			if err := FHIR(&again, recordsOf(t, name, p.Entries)); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(again.Bytes(), out.Bytes()) {
+				t.Fatal("exporting the re-imported records gives another file")
+			}
+		})
+	}
+}
+
+func TestIPSValidatesWithGoogleFHIR(t *testing.T) {
+	for _, name := range []string{clemente, napoleon, "ips/bundle-minimal.json", "ips/bundle-no-info-required-sections.json"} {
+		t.Run(filepath.Base(name), func(t *testing.T) {
+			var out bytes.Buffer
+			if err := IPS(&out, loadRecords(t, name), IPSOptions{Now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}); err != nil {
+				t.Fatal(err)
+			}
+			validateR4(t, "IPS of "+name, out.Bytes())
+			b := checkIdentities(t, "IPS of "+name, out.Bytes())
+			if b.Type != "document" {
+				t.Fatalf("type %q", b.Type)
+			}
+		})
+	}
+}
+
+func TestCardBundleReExportedResolvesAndValidates(t *testing.T) {
+	// A received card, stored as the wallet stores it, then exported: the
+	// immunizations name the patient's urn:uuid, not "resource:0".
+	recs := loadRecords(t, "../shc/example-00-a-fhirBundle.json")
+	var out bytes.Buffer
+	if err := FHIR(&out, recs); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(out.Bytes(), []byte("resource:")) {
+		t.Fatal("a resource:N reference survived the import")
+	}
+	validateR4(t, "card", out.Bytes())
+	checkIdentities(t, "card", out.Bytes())
+}
+
+func TestNDJSONFilesValidateWithGoogleFHIR(t *testing.T) {
+	paths, err := NDJSONByType(t.TempDir(), loadRecords(t, napoleon))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+			validateR4(t, filepath.Base(p), line)
+			n++
+		}
+	}
+	if n < 100 {
+		t.Fatalf("only %d lines", n)
+	}
+}
