@@ -22,57 +22,25 @@ const (
 	colHigh  = 7
 )
 
-// observationRow is one measured value: an Observation's own value or one
-// of its components (blood pressure gives two rows).
+// observationRow is one measured value of an Observation (fhir.Measurement)
+// with the Observation's date.
 type observationRow struct {
-	date      string
-	code      coding
-	label     string
-	value     string
-	unit      string
-	numeric   bool
-	low, high string
-	text      string
+	fhir.Measurement
+	date string
 }
 
-// observationRows lists the values of an Observation record.
+// observationRows lists the values of an Observation record, read by
+// wallet/fhir as the listing and the charts read them.
 func observationRows(rec *wallet.Record, v *view) []observationRow {
 	date := v.date()
 	if date == "" && !rec.Summary.Date.IsZero() {
 		date = rec.Summary.Date.Format("2006-01-02T15:04:05Z07:00")
 	}
 	var rows []observationRow
-	if val, unit, num := v.value(); val != "" || len(v.Component) == 0 {
-		r := observationRow{date: date, code: v.Code.first(), label: v.Code.label(), value: val, unit: unit, numeric: num}
-		if v.Code != nil {
-			r.text = v.Code.Text
-		}
-		r.low, r.high = rangeOf(v.ReferenceRange)
-		rows = append(rows, r)
-	}
-	for _, c := range v.Component {
-		val, unit, num := c.value()
-		r := observationRow{date: date, code: c.Code.first(), label: c.Code.label(), value: val, unit: unit, numeric: num}
-		if c.Code != nil {
-			r.text = c.Code.Text
-		}
-		r.low, r.high = rangeOf(c.ReferenceRange)
-		rows = append(rows, r)
+	for _, m := range fhir.Measurements(rec.Resource) {
+		rows = append(rows, observationRow{m, date})
 	}
 	return rows
-}
-
-func rangeOf(rr []referenceRange) (low, high string) {
-	if len(rr) == 0 {
-		return "", ""
-	}
-	if rr[0].Low != nil {
-		low = rr[0].Low.Value.String()
-	}
-	if rr[0].High != nil {
-		high = rr[0].High.Value.String()
-	}
-	return low, high
 }
 
 // CSV writes lab results and vital signs (records of kind lab or vital), one
@@ -106,11 +74,11 @@ func CSV(w io.Writer, recs []wallet.Record, opts ...Option) error {
 			source = string(rec.Source.Type)
 		}
 		for _, r := range observationRows(rec, v) {
-			row[0], row[1], row[2], row[3] = r.date, r.code.System, r.code.Code, r.code.Display
+			row[0], row[1], row[2], row[3] = r.date, r.Code.System, r.Code.Code, r.Code.Display
 			if row[3] == "" {
-				row[3] = r.label
+				row[3] = r.Label
 			}
-			row[4], row[5], row[6], row[7], row[8], row[9] = r.value, r.unit, r.low, r.high, r.text, source
+			row[4], row[5], row[6], row[7], row[8], row[9] = r.Value, r.Unit, r.Low, r.High, r.Text, source
 			for c := range row {
 				row[c] = defuse(row[c], c == colValue || c == colLow || c == colHigh)
 			}

@@ -298,8 +298,8 @@ func references(res []byte) []string {
 
 func narrativeRow(rec *wallet.Record, v *view) string {
 	parts := []string{title(rec, v)}
-	if val, unit, _ := v.value(); val != "" {
-		parts = append(parts, strings.TrimSpace(val+" "+unit))
+	if s := summaryOf(rec); s.Value != "" {
+		parts = append(parts, strings.TrimSpace(s.Value+" "+s.Unit))
 	}
 	if st := status(rec, v); st != "" {
 		parts = append(parts, st)

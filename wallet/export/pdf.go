@@ -79,14 +79,14 @@ func valueRows(rec *wallet.Record, v *view, date func(string) string) [][]string
 	var out [][]string
 	for _, r := range observationRows(rec, v) {
 		rng := ""
-		if r.low != "" || r.high != "" {
-			rng = displayNumber(r.low) + "–" + displayNumber(r.high)
+		if r.Low != "" || r.High != "" {
+			rng = displayNumber(r.Low) + "–" + displayNumber(r.High)
 		}
-		val := r.value
-		if r.numeric {
+		val := r.Value
+		if r.Numeric {
 			val = displayNumber(val)
 		}
-		out = append(out, []string{r.label, r.code.Code, val, r.unit, rng, date(r.date)})
+		out = append(out, []string{r.Label, r.Code.Code, val, r.Unit, rng, date(r.date)})
 	}
 	return out
 }

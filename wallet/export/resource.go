@@ -70,57 +70,6 @@ func (q *quantity) unit() string {
 	return q.Code
 }
 
-type period struct {
-	Start string `json:"start"`
-	End   string `json:"end"`
-}
-
-type referenceRange struct {
-	Low  *quantity `json:"low"`
-	High *quantity `json:"high"`
-	Text string    `json:"text"`
-}
-
-// observationValue holds the value[x] choices an Observation or its
-// component may carry.
-type observationValue struct {
-	ValueQuantity        *quantity        `json:"valueQuantity"`
-	ValueCodeableConcept *codeableConcept `json:"valueCodeableConcept"`
-	ValueString          *string          `json:"valueString"`
-	ValueBoolean         *bool            `json:"valueBoolean"`
-	ValueInteger         *json.Number     `json:"valueInteger"`
-	ValueDateTime        *string          `json:"valueDateTime"`
-}
-
-// value returns the value as text, its unit, and whether it is a number.
-func (v observationValue) value() (text, unit string, numeric bool) {
-	switch {
-	case v.ValueQuantity != nil:
-		s := v.ValueQuantity.Value.String()
-		return v.ValueQuantity.Comparator + s, v.ValueQuantity.unit(), v.ValueQuantity.Comparator == "" && s != ""
-	case v.ValueInteger != nil:
-		return v.ValueInteger.String(), "", true
-	case v.ValueCodeableConcept != nil:
-		return v.ValueCodeableConcept.label(), "", false
-	case v.ValueString != nil:
-		return *v.ValueString, "", false
-	case v.ValueBoolean != nil:
-		if *v.ValueBoolean {
-			return "true", "", false
-		}
-		return "false", "", false
-	case v.ValueDateTime != nil:
-		return *v.ValueDateTime, "", false
-	}
-	return "", "", false
-}
-
-type component struct {
-	Code           *codeableConcept `json:"code"`
-	ReferenceRange []referenceRange `json:"referenceRange"`
-	observationValue
-}
-
 type dosage struct {
 	Text        string `json:"text"`
 	DoseAndRate []struct {
@@ -196,25 +145,13 @@ type view struct {
 	Class             *coding          `json:"class"`
 	DosageInstruction []dosage         `json:"dosageInstruction"`
 	Dosage            []dosage         `json:"dosage"`
-	ReferenceRange    []referenceRange `json:"referenceRange"`
-	Component         []component      `json:"component"`
 	Content           []struct {
 		Attachment attachment `json:"attachment"`
 	} `json:"content"`
-	observationValue
 
-	EffectiveDateTime  string  `json:"effectiveDateTime"`
-	EffectivePeriod    *period `json:"effectivePeriod"`
-	Issued             string  `json:"issued"`
-	OnsetDateTime      string  `json:"onsetDateTime"`
-	RecordedDate       string  `json:"recordedDate"`
-	OccurrenceDateTime string  `json:"occurrenceDateTime"`
-	PerformedDateTime  string  `json:"performedDateTime"`
-	PerformedPeriod    *period `json:"performedPeriod"`
-	AuthoredOn         string  `json:"authoredOn"`
-	DateAsserted       string  `json:"dateAsserted"`
-	Date               string  `json:"date"`
-	Period             *period `json:"period"`
+	// when is the resource's date as written, by wallet/fhir's one rule
+	// (fhir.DateText), not decoded from a member.
+	when string
 
 	// Patient
 	Name       []humanName  `json:"name"`
@@ -237,6 +174,7 @@ func decodeView(rec *wallet.Record) (*view, error) {
 	if v.ResourceType == "" {
 		return nil, fmt.Errorf("record %s: resource has no resourceType", rec.ID)
 	}
+	v.when = fhir.DateText(rec.Resource)
 	return &v, nil
 }
 
@@ -244,6 +182,9 @@ func decodeFields(s reflect.Value, m map[string]json.RawMessage) {
 	t := s.Type()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
+		if !f.IsExported() && !f.Anonymous {
+			continue // set by decodeView, never from the JSON
+		}
 		if f.Anonymous {
 			decodeFields(s.Field(i), m)
 			continue
@@ -260,27 +201,9 @@ func decodeFields(s reflect.Value, m map[string]json.RawMessage) {
 	}
 }
 
-// date is the resource's clinically relevant date as written (FHIR dateTime,
-// ISO 8601), chosen by resource type.
-func (v *view) date() string {
-	pick := func(ss ...string) string {
-		for _, s := range ss {
-			if s != "" {
-				return s
-			}
-		}
-		return ""
-	}
-	start := func(p *period) string {
-		if p == nil {
-			return ""
-		}
-		return p.Start
-	}
-	return pick(v.EffectiveDateTime, start(v.EffectivePeriod), v.OccurrenceDateTime, v.PerformedDateTime,
-		start(v.PerformedPeriod), v.OnsetDateTime, v.AuthoredOn, v.DateAsserted, v.RecordedDate,
-		start(v.Period), v.Date, v.Issued)
-}
+// date is the resource's clinically relevant date as written (FHIR date or
+// dateTime), by the rule the listing and the timeline use (fhir.DateText).
+func (v *view) date() string { return v.when }
 
 // summaryOf is the record's summary: the wallet's own, or, for a record
 // built without one, the one wallet/fhir derives from the resource.

@@ -173,3 +173,38 @@ func TestNDJSONFilesValidateWithGoogleFHIR(t *testing.T) {
 		t.Fatalf("only %d lines", n)
 	}
 }
+
+// TestObservationDatedOneWayEverywhere pins the one dating rule: an
+// Observation with effectiveInstant and issued is dated by its
+// effectiveInstant in the listing (and so the timeline and charts), the
+// PDF, the CSV and the IPS alike.
+func TestObservationDatedOneWayEverywhere(t *testing.T) {
+	res := []byte(`{"resourceType":"Observation","id":"o","status":"final",
+		"category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],
+		"code":{"coding":[{"system":"http://loinc.org","code":"4548-4","display":"Hemoglobin A1c"}]},
+		"effectiveInstant":"2021-03-04T05:06:07Z","issued":"2021-03-09T10:00:00Z",
+		"valueQuantity":{"value":6.1,"unit":"%"}}`)
+	sum, err := fhir.Summarize(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC)
+	if !sum.Date.Equal(want) {
+		t.Fatalf("listing date %v, want the effectiveInstant %v", sum.Date, want)
+	}
+	if pts := fhir.Points(res); len(pts) != 1 || !pts[0].Time.Equal(want) {
+		t.Fatalf("chart points %+v", pts)
+	}
+	rec := recordsOf(t, "o.json", []fhir.Entry{{Resource: res}})
+	var csv bytes.Buffer
+	if err := CSV(&csv, rec); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(csv.String(), "\n2021-03-04T05:06:07Z,") {
+		t.Fatalf("CSV dates it otherwise:\n%s", csv.String())
+	}
+	v, err := decodeView(&rec[0])
+	if err != nil || v.date() != "2021-03-04T05:06:07Z" {
+		t.Fatalf("PDF and IPS date %q (%v)", v.date(), err)
+	}
+}

@@ -27,7 +27,7 @@ func Points(resource []byte) []Point {
 	if err != nil || h.resourceType != "Observation" {
 		return nil
 	}
-	at := firstDate(f.EffectiveDateTime, f.EffectiveInstant, f.EffectivePeriod.start(), f.Issued)
+	at := firstDate(dateCandidates("Observation", f)...)
 	var out []Point
 	if p, ok := point(&f.value, f.Code, f.ReferenceRange); ok {
 		p.Time = at
@@ -100,4 +100,65 @@ func number(s string) (float64, bool) {
 		return 0, false
 	}
 	return x, true
+}
+
+// Measurement is one value an Observation states, as text: its own
+// value[x], or one of its components' (blood pressure gives two). The CSV,
+// the PDF's tables and the listing read values through here and Points.
+type Measurement struct {
+	Code  Coding
+	Label string // what a person reads: the code's text, display or code
+	Text  string // the code's own text, if any
+	Value string // as written, a comparator kept ("<5")
+	Unit  string
+	// Numeric: Value is a plain number (a quantity without comparator, or
+	// an integer).
+	Numeric bool
+	// Low and High bound the first reference range that has bounds.
+	Low, High string
+}
+
+// Measurements lists an Observation's values (its own, when it has one or
+// has no components, then its components', systolic before diastolic), and
+// nil for anything else.
+func Measurements(resource []byte) []Measurement {
+	h, f, err := decode(resource)
+	if err != nil || h.resourceType != "Observation" {
+		return nil
+	}
+	var out []Measurement
+	if m := measurement(&f.value, f.Code, f.ReferenceRange); m.Value != "" || len(f.Component) == 0 {
+		out = append(out, m)
+	}
+	for _, c := range orderedComponents(f.Component) {
+		out = append(out, measurement(&c.value, c.Code, c.ReferenceRange))
+	}
+	return out
+}
+
+func measurement(v *value, code *codeableConcept, ranges []referenceRange) Measurement {
+	m := Measurement{Code: code.first(), Label: code.label()}
+	if code != nil {
+		m.Text = code.Text
+	}
+	m.Value, m.Unit = formatValue(v)
+	switch {
+	case v.ValueQuantity != nil && v.ValueQuantity.Value != "":
+		m.Numeric = v.ValueQuantity.Comparator == ""
+	case v.ValueInteger != nil:
+		m.Numeric = true
+	}
+	for _, r := range ranges {
+		if r.Low == nil && r.High == nil {
+			continue
+		}
+		if r.Low != nil {
+			m.Low = string(r.Low.Value)
+		}
+		if r.High != nil {
+			m.High = string(r.High.Value)
+		}
+		break
+	}
+	return m
 }

@@ -276,35 +276,28 @@ func Summarize(resource []byte) (Summary, error) {
 	switch rt {
 	case "Patient":
 		s.Title = patientName(f.Name)
-		s.Date = firstDate(f.BirthDate)
 		if f.DeceasedDateTime != "" || (f.DeceasedBoolean != nil && *f.DeceasedBoolean) {
 			s.Status = "deceased"
 		}
 	case "AllergyIntolerance", "Condition":
 		s.Title, s.Code = titleCode(f.Code)
-		s.Date = firstDate(f.OnsetDateTime, f.OnsetPeriod.start(), f.RecordedDate, f.LastOccurrence)
 		s.Status = statusOf(f.ClinicalStatus, f.Status)
 		if rt == "AllergyIntolerance" {
 			s.Value = reactionOf(f)
 		}
 	case "MedicationStatement", "MedicationRequest", "MedicationAdministration", "MedicationDispense":
 		s.Title, s.Code = medication(f)
-		s.Date = firstDate(f.EffectiveDateTime, f.EffectivePeriod.start(), f.AuthoredOn, f.WhenHandedOver, f.DateAsserted)
 		s.Value = doseOf(f)
 	case "Immunization":
 		s.Title, s.Code = titleCode(f.VaccineCode)
-		s.Date = firstDate(f.OccurrenceDateTime, f.Recorded)
 	case "Observation":
 		s.Kind = observationKind(f.Category)
 		s.Title, s.Code = titleCode(f.Code)
-		s.Date = firstDate(f.EffectiveDateTime, f.EffectiveInstant, f.EffectivePeriod.start(), f.Issued)
 		s.Value, s.Unit = observationValue(f)
 	case "DiagnosticReport":
 		s.Title, s.Code = titleCode(f.Code)
-		s.Date = firstDate(f.EffectiveDateTime, f.EffectivePeriod.start(), f.Issued)
 	case "Procedure":
 		s.Title, s.Code = titleCode(f.Code)
-		s.Date = firstDate(f.PerformedDateTime, f.PerformedPeriod.start(), f.Recorded)
 	case "Encounter":
 		types := conceptList(f.Type)
 		var class Coding
@@ -318,7 +311,6 @@ func Summarize(resource []byte) (Summary, error) {
 		if s.Code == (Coding{}) {
 			s.Code = class
 		}
-		s.Date = firstDate(f.Period.start())
 	case "DocumentReference":
 		typ := concept(f.Type)
 		s.Code = typ.first()
@@ -326,7 +318,6 @@ func Summarize(resource []byte) (Summary, error) {
 			s.Kind = KindNote
 		}
 		s.Title = firstText(rawString(f.Description), typ.label(), attachmentTitle(f))
-		s.Date = firstDate(f.Date, f.Context.period().start(), attachmentCreation(f))
 		if f.DocStatus != "" && f.Status == "current" {
 			s.Status = f.DocStatus
 		}
@@ -334,7 +325,6 @@ func Summarize(resource []byte) (Summary, error) {
 		typ := concept(f.Type)
 		s.Code = typ.first()
 		s.Title = firstText(rawString(f.Title), typ.label())
-		s.Date = firstDate(f.Date)
 	case "CarePlan":
 		cats := conceptList(f.Category)
 		s.Title = rawString(f.Title)
@@ -345,14 +335,10 @@ func Summarize(resource []byte) (Summary, error) {
 			s.Code = cats[0].first()
 		}
 		s.Title = firstText(s.Title, rawString(f.Description))
-		s.Date = firstDate(f.Period.start(), f.Created)
 	default:
 		s.Title, s.Code = otherTitle(rt, f)
-		s.Date = firstDate(f.EffectiveDateTime, f.EffectivePeriod.start(), f.OccurrenceDateTime,
-			f.OccurrencePeriod.start(), f.PerformedDateTime, f.PerformedPeriod.start(), f.OnsetDateTime,
-			f.Period.start(), f.AuthoredOn, f.Started, f.Date, f.Issued, f.Recorded, f.Created,
-			f.BillablePeriod.start(), f.RecordedDate)
 	}
+	s.Date = firstDate(dateCandidates(rt, f)...)
 	if s.Title == "" {
 		s.Title = fallbackTitle(s.Kind, rt, s.Code)
 	}
@@ -748,4 +734,65 @@ func validID(s string) bool {
 		}
 	}
 	return true
+}
+
+// dateCandidates are the members that date a resource of type rt, in the
+// order they are tried: one rule for the listing, the timeline, charts,
+// the PDF, the CSV and the IPS (DateText). An Observation is dated by when
+// it was true (effective[x]), and by when it was issued only without one.
+func dateCandidates(rt string, f *fields) []string {
+	switch rt {
+	case "Patient":
+		return []string{f.BirthDate}
+	case "AllergyIntolerance", "Condition":
+		return []string{f.OnsetDateTime, f.OnsetPeriod.start(), f.RecordedDate, f.LastOccurrence}
+	case "MedicationStatement", "MedicationRequest", "MedicationAdministration", "MedicationDispense":
+		return []string{f.EffectiveDateTime, f.EffectivePeriod.start(), f.AuthoredOn, f.WhenHandedOver, f.DateAsserted}
+	case "Immunization":
+		return []string{f.OccurrenceDateTime, f.Recorded}
+	case "Observation":
+		return []string{f.EffectiveDateTime, f.EffectiveInstant, f.EffectivePeriod.start(), f.Issued}
+	case "DiagnosticReport":
+		return []string{f.EffectiveDateTime, f.EffectivePeriod.start(), f.Issued}
+	case "Procedure":
+		return []string{f.PerformedDateTime, f.PerformedPeriod.start(), f.Recorded}
+	case "Encounter":
+		return []string{f.Period.start()}
+	case "DocumentReference":
+		return []string{f.Date, f.Context.period().start(), attachmentCreation(f)}
+	case "Composition":
+		return []string{f.Date}
+	case "CarePlan":
+		return []string{f.Period.start(), f.Created}
+	default:
+		return []string{f.EffectiveDateTime, f.EffectivePeriod.start(), f.OccurrenceDateTime,
+			f.OccurrencePeriod.start(), f.PerformedDateTime, f.PerformedPeriod.start(), f.OnsetDateTime,
+			f.Period.start(), f.AuthoredOn, f.Started, f.Date, f.Issued, f.Recorded, f.Created,
+			f.BillablePeriod.start(), f.RecordedDate}
+	}
+}
+
+// DateText is the date that places a resource in time, as the resource
+// writes it (a FHIR date or dateTime, partial dates kept), by the rule
+// Summarize dates it with; "" when it has none.
+func DateText(resource []byte) string {
+	h, f, err := decode(resource)
+	if err != nil {
+		return ""
+	}
+	for _, c := range dateCandidates(h.resourceType, f) {
+		if c == "" {
+			continue
+		}
+		if _, err := ParseDate(c); err == nil {
+			return c
+		}
+	}
+	return ""
+}
+
+// CodeSystemName is the short name a person may know a code system by
+// ("LOINC", "SNOMED CT", "ICD-10-CM"), or "" for one without.
+func CodeSystemName(system string) string {
+	return codeSystems[system]
 }
