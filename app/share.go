@@ -214,7 +214,8 @@ func CreateShare(ctx context.Context, s *Session, req ShareRequest) (*ShareResul
 	for _, r := range recs {
 		meta.Records = append(meta.Records, r.ID)
 	}
-	text, err := placeShare(ctx, s, p, reg, sh, key, req.Host, &meta, res)
+	auth := share.UploadAuth{Signer: w.Log().Signer(), Passcode: req.Passcode}
+	text, err := placeShare(ctx, s, p, reg, sh, key, req.Host, auth, &meta, res)
 	if err != nil {
 		w.DeleteShare(sh.ID)
 		return nil, fmt.Errorf("create share: %w", err)
@@ -237,7 +238,9 @@ func CreateShare(ctx context.Context, s *Session, req ShareRequest) (*ShareResul
 
 // placeShare makes the share reachable (the wallet's peer, or an upload to
 // a clinic node) and returns the link text.
-func placeShare(ctx context.Context, s *Session, p *Peer, reg *share.Registry, sh *share.Share, key [32]byte, host string, meta *wallet.ShareNote, res *ShareResult) (string, error) {
+// auth signs an upload to a clinic node and carries the passcode for the
+// node to hash.
+func placeShare(ctx context.Context, s *Session, p *Peer, reg *share.Registry, sh *share.Share, key [32]byte, host string, auth share.UploadAuth, meta *wallet.ShareNote, res *ShareResult) (string, error) {
 	switch {
 	case host == "":
 		res.PeerToPeer = true
@@ -245,7 +248,7 @@ func placeShare(ctx context.Context, s *Session, p *Peer, reg *share.Registry, s
 		return fitLink(l, linkAddrs(p.Addrs(), p.Host.ID().String()))
 	case strings.HasPrefix(host, "https://"):
 		endpoint := hostEndpoint(host)
-		rc, err := share.Upload(ctx, s.httpClient(), endpoint, sh)
+		rc, err := share.Upload(ctx, s.httpClient(), endpoint, sh, auth)
 		if err != nil {
 			return "", err
 		}
@@ -274,7 +277,7 @@ func placeShare(ctx context.Context, s *Session, p *Peer, reg *share.Registry, s
 		if err := p.Host.Connect(ctx, info); err != nil {
 			return "", fmt.Errorf("clinic node %s: %w", host, err)
 		}
-		rc, err := share.Upload(ctx, p.clientFor(info), "http://"+info.ID.String()+share.DefaultPathPrefix, sh)
+		rc, err := share.Upload(ctx, p.clientFor(info), "http://"+info.ID.String()+share.DefaultPathPrefix, sh, auth)
 		if err != nil {
 			return "", err
 		}
