@@ -76,6 +76,13 @@ func StartPeer(s *Session, o PeerOptions) (*Peer, error) {
 		}
 		cfg.StaticRelays = append(cfg.StaticRelays, info)
 	}
+	if len(cfg.StaticRelays) > 0 {
+		// A clinic node relays only for logs it follows: show it ours.
+		signer := s.Wallet.Log().Signer()
+		cfg.RelayIntroduce = func(ctx context.Context, c *http.Client, relay, self peer.ID) error {
+			return share.RequestRelay(ctx, c, PeerURL(relay), signer, self.String(), time.Now())
+		}
+	}
 	reg := s.Wallet.ShareRegistry()
 	srv, err := share.NewServer(share.ServerConfig{Registry: reg, Requester: ShareRequester})
 	if err != nil {

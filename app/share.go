@@ -146,13 +146,8 @@ func (s *Session) httpClient() *http.Client {
 }
 
 // shareRegistry is the wallet's registry of its own shares, the one its
-// peer serves from.
-func shareRegistry(s *Session) *share.Registry {
-	if p := s.currentPeer(); p != nil {
-		return p.Shares
-	}
-	return s.Wallet.ShareRegistry()
-}
+// peer serves from (StartPeer hands it the same one).
+func shareRegistry(s *Session) *share.Registry { return s.Wallet.ShareRegistry() }
 
 // CreateShare shares the selected records: it signs the log (and has the
 // witnesses cosign when some are configured), builds one FHIR Bundle with
@@ -212,21 +207,22 @@ func CreateShare(ctx context.Context, s *Session, req ShareRequest) (*ShareResul
 		return nil, fmt.Errorf("create share: %w", err)
 	}
 	reg := shareRegistry(s)
-	if err := reg.Put(sh); err != nil {
+	if err := w.AddShare(sh); err != nil {
 		return nil, fmt.Errorf("create share: %w", err)
 	}
 	meta := wallet.ShareNote{ID: sh.ID, Host: req.Host, Created: sh.Created}
 	for _, r := range recs {
 		meta.Records = append(meta.Records, r.ID)
 	}
-	text, err := placeShare(ctx, s, p, reg, sh, key, req.Host, &meta, res)
+	auth := share.UploadAuth{Signer: w.Log().Signer(), Passcode: req.Passcode}
+	text, err := placeShare(ctx, s, p, reg, sh, key, req.Host, auth, &meta, res)
 	if err != nil {
-		reg.Delete(sh.ID)
+		w.DeleteShare(sh.ID)
 		return nil, fmt.Errorf("create share: %w", err)
 	}
 	meta.Link = text
 	if err := w.SaveShareNote(meta); err != nil {
-		reg.Delete(sh.ID)
+		w.DeleteShare(sh.ID)
 		return nil, fmt.Errorf("create share: %w", err)
 	}
 	png, version, err := share.EncodeQR(text, qrPixels)
@@ -242,7 +238,9 @@ func CreateShare(ctx context.Context, s *Session, req ShareRequest) (*ShareResul
 
 // placeShare makes the share reachable (the wallet's peer, or an upload to
 // a clinic node) and returns the link text.
-func placeShare(ctx context.Context, s *Session, p *Peer, reg *share.Registry, sh *share.Share, key [32]byte, host string, meta *wallet.ShareNote, res *ShareResult) (string, error) {
+// auth signs an upload to a clinic node and carries the passcode for the
+// node to hash.
+func placeShare(ctx context.Context, s *Session, p *Peer, reg *share.Registry, sh *share.Share, key [32]byte, host string, auth share.UploadAuth, meta *wallet.ShareNote, res *ShareResult) (string, error) {
 	switch {
 	case host == "":
 		res.PeerToPeer = true
@@ -250,7 +248,7 @@ func placeShare(ctx context.Context, s *Session, p *Peer, reg *share.Registry, s
 		return fitLink(l, linkAddrs(p.Addrs(), p.Host.ID().String()))
 	case strings.HasPrefix(host, "https://"):
 		endpoint := hostEndpoint(host)
-		rc, err := share.Upload(ctx, s.httpClient(), endpoint, sh)
+		rc, err := share.Upload(ctx, s.httpClient(), endpoint, sh, auth)
 		if err != nil {
 			return "", err
 		}
@@ -279,7 +277,7 @@ func placeShare(ctx context.Context, s *Session, p *Peer, reg *share.Registry, s
 		if err := p.Host.Connect(ctx, info); err != nil {
 			return "", fmt.Errorf("clinic node %s: %w", host, err)
 		}
-		rc, err := share.Upload(ctx, p.clientFor(info), "http://"+info.ID.String()+share.DefaultPathPrefix, sh)
+		rc, err := share.Upload(ctx, p.clientFor(info), "http://"+info.ID.String()+share.DefaultPathPrefix, sh, auth)
 		if err != nil {
 			return "", err
 		}

@@ -34,7 +34,7 @@ func BenchmarkShare(b *testing.B) {
 				ids = append(ids, e.ID)
 			}
 			reg := share.NewRegistry(kv.Memory(), "")
-			srv, _ := share.NewServer(share.ServerConfig{Registry: reg, AllowHost: func(*http.Request) error { return nil }})
+			srv, _ := share.NewServer(share.ServerConfig{Registry: reg, Hosting: clinicHosting(b, func(r *http.Request) string { return "https://" + r.Host }, patient)})
 			var raw []byte
 			mux := http.NewServeMux()
 			mux.Handle("/shl/", srv)

@@ -344,7 +344,7 @@ func TestWrongPasscodeLocksTheShareAfterFiveTries(t *testing.T) {
 	wrong := 0
 	for _, e := range lg.Entries {
 		if e.Outcome == share.OutcomeWrongPasscode {
-			wrong++
+			wrong += e.Count // repeated failures are one entry with a count
 			if e.Requester != "peer "+clinician.Peer.Host.ID().String() {
 				t.Errorf("requester %q", e.Requester)
 			}
@@ -464,11 +464,31 @@ func TestTamperedRecordArrivesMarkedTampered(t *testing.T) {
 	}
 }
 
-// clinicNode is a clinic node's share service on an httptest TLS server.
-func clinicNode(t testing.TB) (*httptest.Server, *share.Registry) {
+// clinicHosting is a clinic node's hosting policy for tests: it hosts for
+// the logs it follows (follow), for uploads addressed to audience(r).
+func clinicHosting(t testing.TB, audience func(*http.Request) string, follows ...*Session) *share.HostingPolicy {
+	t.Helper()
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	w, err := witness.New(kv.Memory(), key, "clinic.test/witness", witness.EnrollOpen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range follows {
+		l := s.Wallet.Log()
+		if _, err := w.Enroll(ledger.EnrollRequest{Origin: l.Origin(), VKey: l.VerifierKey()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &share.HostingPolicy{LogKeys: w.HostingKey, Audience: audience, MaxLongLivedExpiry: 365 * 24 * time.Hour}
+}
+
+// clinicNode is a clinic node's share service on an httptest TLS server,
+// hosting for the given sessions' logs.
+func clinicNode(t testing.TB, follows ...*Session) (*httptest.Server, *share.Registry) {
 	t.Helper()
 	reg := share.NewRegistry(kv.Memory(), "")
-	srv, err := share.NewServer(share.ServerConfig{Registry: reg, AllowHost: func(*http.Request) error { return nil }})
+	hosting := clinicHosting(t, func(r *http.Request) string { return "https://" + r.Host }, follows...)
+	srv, err := share.NewServer(share.ServerConfig{Registry: reg, Hosting: hosting})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -479,15 +499,17 @@ func clinicNode(t testing.TB) (*httptest.Server, *share.Registry) {
 
 func TestHostedShareOverHTTPSIsAStandardLinkAndRevocationReachesTheNode(t *testing.T) {
 	ctx := context.Background()
-	node, nodeReg := clinicNode(t)
 	patient := newSession(t, "patient") // no peer: the node serves the share
+	node, nodeReg := clinicNode(t, patient)
 	importFixture(t, patient, clemente)
 	clinician := newSession(t, "clinician")
-	res, err := CreateShare(ctx, patient, ShareRequest{Kinds: []fhir.Kind{fhir.KindAllergy, fhir.KindCondition}, Host: node.URL, Label: "Hosted", LongLived: true})
+	// A node hosts long-lived shares only when its operator allows them, and
+	// every hosted share has an expiry.
+	res, err := CreateShare(ctx, patient, ShareRequest{Kinds: []fhir.Kind{fhir.KindAllergy, fhir.KindCondition}, Host: node.URL, Label: "Hosted", LongLived: true, Expires: 90 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(res.Link, share.SchemeSHL) || res.PeerToPeer || res.Hosted != node.URL+"/shl" || !res.Expires.IsZero() {
+	if !strings.HasPrefix(res.Link, share.SchemeSHL) || res.PeerToPeer || res.Hosted != node.URL+"/shl" || res.Expires.IsZero() {
 		t.Fatalf("result %+v", res)
 	}
 	l, _ := share.Parse(res.Link)
@@ -538,13 +560,16 @@ func TestHostedShareOverLibp2pNamesTheNodeAsPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nodeHost.Close() })
+	patient := newSession(t, "patient")
 	nodeReg := share.NewRegistry(kv.Memory(), "")
-	srv, _ := share.NewServer(share.ServerConfig{Registry: nodeReg, Requester: ShareRequester, AllowHost: func(r *http.Request) error {
+	hosting := clinicHosting(t, func(*http.Request) string { return "http://" + nodeHost.ID().String() }, patient)
+	hosting.Allow = func(r *http.Request) error {
 		if _, ok := peer.RemotePeer(r); !ok {
 			return errors.New("libp2p peers only")
 		}
 		return nil
-	}})
+	}
+	srv, _ := share.NewServer(share.ServerConfig{Registry: nodeReg, Requester: ShareRequester, Hosting: hosting})
 	mux := http.NewServeMux()
 	mux.Handle("/shl/", srv)
 	if err := nodeHost.Serve(mux); err != nil {
@@ -552,7 +577,6 @@ func TestHostedShareOverLibp2pNamesTheNodeAsPeer(t *testing.T) {
 	}
 	nodeAddr := nodeHost.Addrs()[0].String()
 
-	patient := newSession(t, "patient")
 	importFixture(t, patient, clemente)
 	clinician := newSession(t, "clinician")
 	cp := startPeer(t, clinician)

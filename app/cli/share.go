@@ -246,7 +246,7 @@ func runShareLog(c *call, id string) error {
 	tw := tabwriter.NewWriter(c.out(), 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tOUTCOME\tRECIPIENT\tREQUESTER\tLOGGED BY")
 	for _, e := range lg.Entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime), e.Outcome, e.Recipient, e.Requester, e.Where)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime), e.Summary(), e.Recipient, e.Requester, e.Where)
 	}
 	tw.Flush()
 	if len(lg.Entries) == 0 {

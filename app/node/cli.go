@@ -16,15 +16,19 @@ import (
 	"medwallet/app/node/pgstore"
 
 	"medwallet/wallet/ledger/witness"
+	"medwallet/wallet/share"
 )
 
 const usage = `usage:
   medwallet-node [--data DIR] [--listen MULTIADDR ...] [--https ADDR --cert F --key F]
                  [--public-host HOST] [--host-over-https] [--enroll open|manual] [--name NAME]
                  [--store postgres://… --witness-key FILE] [--health ADDR]
+                 [--quota-shares N] [--quota-bytes N] [--max-expiry D] [--max-long-lived-expiry D]
+                 [--witness-counter F]
   medwallet-node enroll list [--json] [--data DIR | --store URL]
   medwallet-node enroll approve ORIGIN [--data DIR | --store URL]
   medwallet-node enroll reject ORIGIN [--data DIR | --store URL]
+  medwallet-node enroll remove ORIGIN [--data DIR | --store URL]
   medwallet-node migrate --store URL [--from-data DIR]
   medwallet-node keygen -o FILE [--name NAME | --from-data DIR]
 
@@ -87,6 +91,11 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&enroll, "enroll", "open", "who may enroll a log: open (anyone) or manual (queued for `enroll approve`)")
 	fs.StringVar(&cfg.Name, "name", "", "witness name, fixed at first start (default: <hostname>/medwallet-witness)")
 	fs.DurationVar(&cfg.PurgeInterval, "purge-every", DefaultPurgeInterval, "how often expired hosted shares are deleted")
+	fs.IntVar(&cfg.Quota.Shares, "quota-shares", share.DefaultQuotaShares, "live hosted shares one log may have (-1: no limit)")
+	fs.Int64Var(&cfg.Quota.Bytes, "quota-bytes", share.DefaultQuotaBytes, "bytes of hosted files one log may have (-1: no limit)")
+	fs.DurationVar(&cfg.MaxExpiry, "max-expiry", share.DefaultMaxExpiry, "longest a hosted share may live")
+	fs.DurationVar(&cfg.MaxLongLivedExpiry, "max-long-lived-expiry", 0, "longest a long-lived (L) share may live; 0 refuses L shares")
+	fs.StringVar(&cfg.WitnessCounter, "witness-counter", "", "file for the witness's cosignature counter, kept out of backups (default: witness.counter in the data directory)")
 	fs.BoolVar(&logJSON, "log-json", false, "write the log as JSON lines instead of text")
 	fs.StringVar(&cfg.Store, "store", os.Getenv(EnvStore), "PostgreSQL URL of the database several nodes share (default $"+EnvStore+"; empty: Badger in the data directory)")
 	fs.StringVar(&cfg.WitnessKeyFile, "witness-key", "", "witness key file from `medwallet-node keygen` (required with --store)")
@@ -147,6 +156,7 @@ func (n *Node) WriteBanner(w io.Writer) {
 	fmt.Fprintf(w, "  witness name: %s\n", n.Witness.Key().Name)
 	fmt.Fprintf(w, "  witness vkey: %s\n", n.WitnessKey())
 	fmt.Fprintf(w, "  enrollment:   %s\n", n.Policy())
+	fmt.Fprintf(w, "  hosting:      for followed logs only, signed uploads; %s\n", n.hostingSummary())
 	if n.cfg.Store != "" {
 		fmt.Fprintf(w, "  store:        %s\n", pgstore.Redact(n.cfg.Store))
 	}
@@ -192,7 +202,7 @@ func runEnroll(args []string, stdout, stderr io.Writer) int {
 	action := pos[0]
 	switch {
 	case action == "list" && len(pos) == 1:
-	case (action == "approve" || action == "reject") && len(pos) == 2:
+	case (action == "approve" || action == "reject" || action == "remove") && len(pos) == 2:
 	default:
 		fs.Usage()
 		return 2
@@ -227,6 +237,12 @@ func runEnroll(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, "enroll reject: %v", decisionHint(err))
 		}
 		fmt.Fprintf(stdout, "rejected %s: the request is dropped (the wallet may ask again)\n", pos[1])
+	case "remove":
+		k, err := op.Remove(pos[1])
+		if err != nil {
+			return fail(stderr, "enroll remove: %v", decisionHint(err))
+		}
+		fmt.Fprintf(stdout, "removed %s: the witness no longer follows it, and %d hosted share(s) were deleted (the wallet may enrol again)\n", pos[1], k)
 	}
 	return 0
 }
@@ -245,6 +261,7 @@ func decisionHint(err error) error {
 type enrollmentJSON struct {
 	Origin     string    `json:"origin"`
 	Status     string    `json:"status"` // "pending" or "followed"
+	Bound      bool      `json:"bound"`  // the origin is derived from the log's key
 	Label      string    `json:"label,omitempty"`
 	VKey       string    `json:"vkey"`
 	Size       uint64    `json:"size"`
@@ -261,7 +278,7 @@ func status(e witness.Enrollment) string {
 func writeEnrollmentsJSON(stdout, stderr io.Writer, es []witness.Enrollment) int {
 	out := make([]enrollmentJSON, 0, len(es))
 	for _, e := range es {
-		out = append(out, enrollmentJSON{Origin: e.Origin, Status: status(e), Label: e.Label, VKey: e.VKey, Size: e.Size, EnrolledAt: e.EnrolledAt})
+		out = append(out, enrollmentJSON{Origin: e.Origin, Status: status(e), Bound: e.Bound, Label: e.Label, VKey: e.VKey, Size: e.Size, EnrolledAt: e.EnrolledAt})
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")

@@ -16,6 +16,7 @@ import (
 
 	"medwallet/wallet/kv"
 	"medwallet/wallet/ledger/witness"
+	"medwallet/wallet/share"
 )
 
 // The control endpoint: while the node runs it holds the Badger lock, so
@@ -27,6 +28,7 @@ import (
 //	GET  /enrollments           → [Enrollment]
 //	POST /enrollments/approve   {"origin": …} → 204, 404 unknown, 409 not pending
 //	POST /enrollments/reject    {"origin": …} → 204, 404 unknown, 409 not pending
+//	POST /enrollments/remove    {"origin": …} → 200 {"shares": n}, 404 unknown
 
 const maxControlBody = 4 << 10
 
@@ -71,13 +73,12 @@ func (n *Node) startControl() error {
 	})
 	decide := func(fn func(string) error) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			var req originRequest
-			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxControlBody))
-			if err != nil || json.Unmarshal(body, &req) != nil || req.Origin == "" {
-				http.Error(w, `the body must be {"origin": "<log origin>"}`, http.StatusBadRequest)
+			origin, ok := readOrigin(w, r)
+			if !ok {
 				return
 			}
-			err = fn(req.Origin)
+			req := originRequest{Origin: origin}
+			err := fn(req.Origin)
 			switch {
 			case err == nil:
 				n.log.Info("enrollment decided", "action", r.URL.Path, "origin", req.Origin)
@@ -93,6 +94,24 @@ func (n *Node) startControl() error {
 	}
 	mux.HandleFunc("POST /enrollments/approve", decide(n.Witness.Approve))
 	mux.HandleFunc("POST /enrollments/reject", decide(n.Witness.Reject))
+	mux.HandleFunc("POST /enrollments/remove", func(w http.ResponseWriter, r *http.Request) {
+		origin, ok := readOrigin(w, r)
+		if !ok {
+			return
+		}
+		k, err := n.RemoveLog(origin)
+		switch {
+		case errors.Is(err, witness.ErrUnknownLog):
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		n.log.Info("log removed by the operator", "origin", origin, "shares_deleted", k)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(removeResult{Shares: k})
+	})
 	c := &controlServer{
 		srv:  &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second},
 		ln:   ln,
@@ -105,6 +124,21 @@ func (n *Node) startControl() error {
 	}()
 	n.control = c
 	return nil
+}
+
+// removeResult is the answer to a removal: how many hosted shares went.
+type removeResult struct {
+	Shares int `json:"shares"`
+}
+
+func readOrigin(w http.ResponseWriter, r *http.Request) (string, bool) {
+	var req originRequest
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxControlBody))
+	if err != nil || json.Unmarshal(body, &req) != nil || req.Origin == "" {
+		http.Error(w, `the body must be {"origin": "<log origin>"}`, http.StatusBadRequest)
+		return "", false
+	}
+	return req.Origin, true
 }
 
 func (c *controlServer) close() {
@@ -126,6 +160,10 @@ type Operator interface {
 	// errors wrapping witness.ErrUnknownLog or witness.ErrNotPending.
 	Approve(origin string) error
 	Reject(origin string) error
+	// Remove forgets a log, pending or followed, and deletes the shares
+	// the node hosts for it; it returns how many. Errors wrap
+	// witness.ErrUnknownLog.
+	Remove(origin string) (int, error)
 	Close() error
 }
 
@@ -165,12 +203,17 @@ func OpenOperator(dir string) (Operator, error) {
 		db.Close()
 		return nil, err
 	}
-	return &localOperator{Server: w, db: db}, nil
+	return &localOperator{Server: w, db: db, shares: share.NewRegistry(db, share.DefaultPrefix)}, nil
 }
 
 type localOperator struct {
 	*witness.Server
-	db kv.DB
+	db     kv.DB
+	shares *share.Registry
+}
+
+func (o *localOperator) Remove(origin string) (int, error) {
+	return removeLog(o.db, o.Server, o.shares, origin)
 }
 
 func (o *localOperator) Close() error { return o.db.Close() }
@@ -232,6 +275,27 @@ func (c *controlClient) decide(action, origin string) error {
 		return fmt.Errorf("%w: %s", witness.ErrNotPending, origin)
 	}
 	return fmt.Errorf("the running node refused: %d %s", resp.StatusCode, bytes.TrimSpace(body))
+}
+
+func (c *controlClient) Remove(origin string) (int, error) {
+	b, _ := json.Marshal(originRequest{Origin: origin})
+	resp, err := c.hc.Post("http://node/enrollments/remove", "application/json", bytes.NewReader(b))
+	if err != nil {
+		return 0, fmt.Errorf("ask the running node: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	switch resp.StatusCode {
+	case http.StatusOK:
+		var res removeResult
+		if err := json.Unmarshal(body, &res); err != nil {
+			return 0, fmt.Errorf("the running node's answer: %w", err)
+		}
+		return res.Shares, nil
+	case http.StatusNotFound:
+		return 0, fmt.Errorf("%w: %s", witness.ErrUnknownLog, origin)
+	}
+	return 0, fmt.Errorf("the running node refused: %d %s", resp.StatusCode, bytes.TrimSpace(body))
 }
 
 func (c *controlClient) Approve(origin string) error { return c.decide("approve", origin) }

@@ -28,6 +28,12 @@ const (
 	SettingsFile    = "node.json"    // the witness name, fixed at first start
 	DBDir           = "db"           // Badger: enrollments, checkpoints, hosted share ciphertext
 	ControlSocket   = "node.sock"    // the running node's local control endpoint, 0600
+	// WitnessCounterFile holds the witness's cosignature counter, MAC'd
+	// with the witness key: how a store restored from an older backup is
+	// noticed. Leave it out of backups (a restore that brings back its old
+	// copy too cannot be noticed), or keep it elsewhere with
+	// --witness-counter.
+	WitnessCounterFile = "witness.counter"
 )
 
 // DefaultDir is the data directory unless --data or MEDWALLET_NODE_HOME says

@@ -24,11 +24,14 @@ import (
 	"medwallet/wallet"
 	"medwallet/wallet/keys"
 	"medwallet/wallet/ledger"
+	"medwallet/wallet/share"
 )
 
 const loopbackTCP = "/ip4/127.0.0.1/tcp/0"
 
-var fixtureDir = "/work/shared/fixtures/fhir"
+// fixtureDir is relative to this package, so the tests run wherever the
+// repository is cloned.
+var fixtureDir = "../../../shared/fixtures/fhir"
 
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
@@ -164,6 +167,11 @@ func (pt *patient) enrol(t testing.TB, addr string) (ledger.Witness, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	return pt.s.Wallet.Enroll(ctx, pt.p.HTTPClient(), app.PeerURL(info.ID), "test patient")
+}
+
+// uploadAuth signs uploads with the wallet's log key.
+func (pt *patient) uploadAuth(passcode string) share.UploadAuth {
+	return share.UploadAuth{Signer: pt.s.Wallet.Log().Signer(), Passcode: passcode}
 }
 
 // anchor enrols with the node at addr (when given) and anchors through

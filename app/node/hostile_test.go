@@ -82,8 +82,8 @@ func TestHTTPSRefusesUploadsUnlessEnabled(t *testing.T) {
 	srv2 := httptest.NewTLSServer(open.Handler())
 	defer srv2.Close()
 	code, _ = post(t, srv2.Client(), srv2.URL+"/shl/host", "application/json", []byte(`{"files":[]}`))
-	if code != http.StatusBadRequest {
-		t.Fatalf("empty upload over HTTPS with hosting on: %d, want 400 (admitted, then judged)", code)
+	if code != http.StatusUnauthorized {
+		t.Fatalf("unsigned upload over HTTPS with hosting on: %d, want 401 (admitted, then judged)", code)
 	}
 }
 

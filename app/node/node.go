@@ -61,8 +61,23 @@ type Config struct {
 	// service at, put into hosted shares' links; empty means HTTPSAddr.
 	PublicHost string
 	// HostOverHTTPS lets clients upload shares to host over HTTPS too;
-	// without it only libp2p peers (wallets) may upload.
+	// without it only libp2p peers (wallets) may upload. Either way only
+	// followed logs host, with uploads signed by the log key.
 	HostOverHTTPS bool
+	// Quota bounds each log's hosted shares; zero fields take
+	// share.DefaultQuotaShares and share.DefaultQuotaBytes, negative ones
+	// mean no limit.
+	Quota share.Quota
+	// MaxExpiry is the longest a share is hosted (zero: 30 days);
+	// MaxLongLivedExpiry the longest a long-lived (L) share is (zero: L
+	// shares are refused).
+	MaxExpiry, MaxLongLivedExpiry time.Duration
+	// PasscodeKDF is the Argon2id cost of hosted shares' passcode hashes,
+	// which the node chooses, not the uploader; zero means share.DefaultKDF.
+	PasscodeKDF share.KDFParams
+	// WitnessCounter is the file the witness keeps its cosignature counter
+	// in, outside the store; empty means WitnessCounterFile in Dir.
+	WitnessCounter string
 	// Policy says who may enroll a log with the witness.
 	Policy witness.Policy
 	// Name is the witness name; it is fixed at first start and empty means
@@ -169,7 +184,17 @@ func Start(cfg Config) (n *Node, err error) {
 	if err := bindWitness(db, n.WitnessKey()); err != nil {
 		return nil, fmt.Errorf("start node: %w", err)
 	}
+	n.Witness.Log = log
+	counter := cfg.WitnessCounter
+	if counter == "" {
+		counter = filepath.Join(cfg.Dir, WitnessCounterFile)
+	}
+	if _, err := n.Witness.GuardRollback(counter); err != nil {
+		return nil, fmt.Errorf("start node: %w", err)
+	}
 	n.Shares = share.NewRegistry(db, share.DefaultPrefix)
+	n.Shares.PasscodeKDF = cfg.PasscodeKDF
+	n.Shares.HostQuota = hostQuota(cfg.Quota)
 
 	publicURL := ""
 	if cfg.HTTPSAddr != "" {
@@ -184,12 +209,16 @@ func Start(cfg Config) (n *Node, err error) {
 		Registry:  n.Shares,
 		PublicURL: publicURL,
 		Requester: app.ShareRequester,
-		AllowHost: n.allowHost,
+		Hosting: &share.HostingPolicy{
+			Allow: n.allowHost, LogKeys: n.logKeys, Audience: n.audience,
+			MaxExpiry: cfg.MaxExpiry, MaxLongLivedExpiry: cfg.MaxLongLivedExpiry,
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start node: %w", err)
 	}
 	n.mux = newMux(n.Witness, srv)
+	n.mux.HandleFunc("POST "+share.RelayGrantPath, n.serveRelayGrant)
 	n.mux.Handle("GET /readyz", n.healthHandler())
 
 	httpsLimits := cfg.Limits
@@ -210,6 +239,7 @@ func Start(cfg Config) (n *Node, err error) {
 		Key:          idKey,
 		ListenAddrs:  cfg.ListenAddrs,
 		RelayService: true,
+		RelayACL:     nodeRelayACL{n},
 		Limits:       outerLimits(cfg.Limits),
 		Logger:       log,
 	}); err != nil {
@@ -262,8 +292,26 @@ func newMux(w *witness.Server, shares *share.Server) *http.ServeMux {
 // are off.
 var ErrHostingRefused = errors.New("this node accepts shares to host only from wallets over libp2p")
 
-// allowHost lets every libp2p peer upload a share (the relay and rate limits
-// bound what one peer can do) and HTTPS clients only when configured.
+// hostQuota fills in the defaults of a configured quota.
+func hostQuota(q share.Quota) share.Quota {
+	switch {
+	case q.Shares == 0:
+		q.Shares = share.DefaultQuotaShares
+	case q.Shares < 0:
+		q.Shares = 0
+	}
+	switch {
+	case q.Bytes == 0:
+		q.Bytes = share.DefaultQuotaBytes
+	case q.Bytes < 0:
+		q.Bytes = 0
+	}
+	return q
+}
+
+// allowHost admits uploads over libp2p, and over HTTPS only when
+// configured; who may host (followed logs, signed uploads) is checked
+// after, by the share server's hosting policy.
 func (n *Node) allowHost(r *http.Request) error {
 	if _, ok := peer.RemotePeer(r); ok || n.cfg.HostOverHTTPS {
 		return nil
@@ -393,6 +441,27 @@ func (n *Node) WitnessKey() string { return n.Witness.Key().String() }
 
 // Policy is the enrollment policy the node runs with.
 func (n *Node) Policy() witness.Policy { return n.cfg.Policy }
+
+// hostingSummary says what the node hosts, for the banner.
+func (n *Node) hostingSummary() string {
+	q := n.Shares.HostQuota
+	shares, bytes := "no share limit", "no byte limit"
+	if q.Shares > 0 {
+		shares = fmt.Sprintf("%d shares", q.Shares)
+	}
+	if q.Bytes > 0 {
+		bytes = fmt.Sprintf("%d MiB", q.Bytes>>20)
+	}
+	maxExp := n.cfg.MaxExpiry
+	if maxExp <= 0 {
+		maxExp = share.DefaultMaxExpiry
+	}
+	long := "long-lived shares refused"
+	if n.cfg.MaxLongLivedExpiry > 0 {
+		long = "long-lived shares up to " + n.cfg.MaxLongLivedExpiry.String()
+	}
+	return fmt.Sprintf("%s and %s per log, expiry at most %s, %s", shares, bytes, maxExp, long)
+}
 
 // Dir is the node's data directory.
 func (n *Node) Dir() string { return n.cfg.Dir }

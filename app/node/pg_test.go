@@ -102,8 +102,10 @@ func TestStoreNodeNeedsAWitnessKeyAndKeepsNoSharedStateInItsDirectory(t *testing
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if strings.Join(names, ",") != IdentityKeyFile {
-		t.Fatalf("data directory of a PostgreSQL node holds %v, want only %s", names, IdentityKeyFile)
+	// witness.counter is this node's own: the highest cosignature counter
+	// it has seen, to notice a database restored from an older backup.
+	if strings.Join(names, ",") != IdentityKeyFile+","+WitnessCounterFile {
+		t.Fatalf("data directory of a PostgreSQL node holds %v, want only %s and %s", names, IdentityKeyFile, WitnessCounterFile)
 	}
 }
 

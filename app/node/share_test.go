@@ -51,9 +51,12 @@ func TestShareHostedOverLibp2pIsServedOverHTTPSAsPlainSHL(t *testing.T) {
 	pt := newPatient(t)
 	c := nodeClient(t, pt, n)
 
+	if _, err := pt.enrol(t, n.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
 	sh, key := newShare(t, time.Now().Add(time.Hour))
 	ctx := ctxTimeout(t, 20*time.Second)
-	rc, err := share.Upload(ctx, c, app.PeerURL(n.ID())+"/shl", sh)
+	rc, err := share.Upload(ctx, c, app.PeerURL(n.ID())+"/shl", sh, pt.uploadAuth(secretPasscode))
 	if err != nil {
 		t.Fatalf("upload over libp2p: %v", err)
 	}
@@ -236,7 +239,10 @@ func newMemoryHandler(t testing.TB) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := share.NewServer(share.ServerConfig{Registry: share.NewRegistry(db, ""), AllowHost: func(*http.Request) error { return nil }})
+	srv, err := share.NewServer(share.ServerConfig{Registry: share.NewRegistry(db, ""), Hosting: &share.HostingPolicy{
+		LogKeys:  w.HostingKey,
+		Audience: func(*http.Request) string { return "https://node.test" },
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"medwallet/app/node/pgstore"
 	"medwallet/wallet/kv"
 	"medwallet/wallet/ledger/witness"
+	"medwallet/wallet/share"
 )
 
 // Where the node keeps its shared state: Badger in the data directory (one
@@ -210,7 +211,7 @@ func OpenStoreOperator(url string) (Operator, error) {
 		db.Close()
 		return nil, err
 	}
-	return &localOperator{Server: w, db: db}, nil
+	return &localOperator{Server: w, db: db, shares: share.NewRegistry(db, share.DefaultPrefix)}, nil
 }
 
 // ImportDataDir copies the Badger store of the stopped single node in dir

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -99,10 +100,17 @@ type Config struct {
 	// RelayLimit bounds one relayed connection; zero fields take 10 min and
 	// 64 MiB per direction, enough to fetch a share with attachments.
 	RelayLimit relay.RelayLimit
+	// RelayACL, with RelayService, says whom the relay serves (see
+	// RelayACL in relay.go); nil serves everyone.
+	RelayACL RelayACL
 	// StaticRelays are relays the host keeps a reservation with, so that
 	// peers that cannot dial it directly reach it through them. Its circuit
 	// addresses then appear in Addrs.
 	StaticRelays []AddrInfo
+	// RelayIntroduce, when set, runs before each reservation at a static
+	// relay, to show the relay that this peer may use it (a wallet signs
+	// a request with its log key); an error is logged and retried.
+	RelayIntroduce func(ctx context.Context, c *http.Client, relay, self ID) error
 
 	// Limits guard every HTTP request served; zero fields take defaults.
 	Limits Limits
@@ -234,7 +242,11 @@ func New(cfg Config) (*Host, error) {
 			lim.Data = 64 << 20
 		}
 		res.Limit = &lim
-		r, err := relay.New(h, relay.WithResources(res))
+		ropts := []relay.Option{relay.WithResources(res)}
+		if cfg.RelayACL != nil {
+			ropts = append(ropts, relay.WithACL(relayACL{cfg.RelayACL}))
+		}
+		r, err := relay.New(h, ropts...)
 		if err != nil {
 			_ = h.Close()
 			cancel()

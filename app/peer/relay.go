@@ -21,6 +21,25 @@ const (
 	relayCheck    = 15 * time.Second
 )
 
+// RelayACL decides whom a relay serves: who may hold a reservation (and
+// so be reached through the relay) and whom others may reach through it.
+// A clinic node lets only enrolled wallets reserve, and lets anyone reach
+// only them, so its relay carries traffic to and from its patients only.
+type RelayACL interface {
+	// MayReserve reports whether peer p may hold a reservation.
+	MayReserve(p ID) bool
+	// MayReach reports whether a relayed connection to dest is allowed.
+	MayReach(dest ID) bool
+}
+
+// relayACL adapts a RelayACL to libp2p's relay.ACLFilter.
+type relayACL struct{ acl RelayACL }
+
+func (a relayACL) AllowReserve(p ID, _ ma.Multiaddr) bool { return a.acl.MayReserve(p) }
+func (a relayACL) AllowConnect(_ ID, _ ma.Multiaddr, dest ID) bool {
+	return a.acl.MayReach(dest)
+}
+
 // keepReservation holds a circuit v2 reservation at one static relay for as
 // long as the host runs, and publishes the circuit addresses it grants.
 func (hp *Host) keepReservation(r AddrInfo) {
@@ -29,7 +48,7 @@ func (hp *Host) keepReservation(r AddrInfo) {
 	hp.h.ConnManager().Protect(r.ID, "medwallet-relay")
 	retry := relayRetryMin
 	for {
-		renewAt, ok := hp.reserve(r)
+		renewAt, ok := hp.introduceAndReserve(r)
 		if !ok {
 			hp.setCircuitAddrs(r.ID, nil)
 			if !hp.sleep(retry) {
@@ -46,6 +65,23 @@ func (hp *Host) keepReservation(r AddrInfo) {
 			}
 		}
 	}
+}
+
+// introduceAndReserve shows the relay who this peer is, when configured,
+// then reserves.
+func (hp *Host) introduceAndReserve(r AddrInfo) (time.Time, bool) {
+	if hp.cfg.RelayIntroduce != nil {
+		ctx, cancel := context.WithTimeout(hp.ctx, hp.cfg.DialTimeout)
+		err := hp.cfg.RelayIntroduce(ctx, hp.Client(r), r.ID, hp.ID())
+		cancel()
+		if err != nil {
+			if hp.ctx.Err() == nil {
+				hp.log.Warn("the relay did not accept this peer; will retry", "relay", r.ID.String(), "err", err)
+			}
+			return time.Time{}, false
+		}
+	}
+	return hp.reserve(r)
 }
 
 // reserve asks the relay for a slot and returns when to renew it.

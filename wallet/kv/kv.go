@@ -57,3 +57,13 @@ func Keys(tx Txn, prefix []byte, fn func(key []byte) error) error {
 	}
 	return tx.Iterate(prefix, func(k, _ []byte) error { return fn(k) })
 }
+
+// Sync makes every transaction committed so far on db durable, where the
+// store needs telling (Badger without synchronous writes); others are
+// durable at commit already.
+func Sync(db DB) error {
+	if s, ok := db.(Syncer); ok {
+		return s.Sync()
+	}
+	return nil
+}

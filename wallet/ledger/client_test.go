@@ -19,7 +19,7 @@ func anchor(t *testing.T, tl *testLog, hc *http.Client) (ledger.Anchoring, error
 }
 
 func TestAnchoredRecordVerifiesAsWitnessed(t *testing.T) {
-	tl := newTestLog(t, kv.Memory(), ledger.NewOrigin(), seededKey("log"))
+	tl := newTestLog(t, kv.Memory(), ledger.OriginForKey(seededKey("log").Public().(ed25519.PublicKey)), seededKey("log"))
 	tw := newTestWitness(t, "clinic.example/witness", witness.EnrollOpen)
 	w := tl.enroll(tw)
 	if w.Pending || w.Key != tw.server.Key().String() || w.URL != tw.http.URL {
@@ -65,7 +65,7 @@ func TestAnchoredRecordVerifiesAsWitnessed(t *testing.T) {
 }
 
 func TestAnchorReportJSON(t *testing.T) {
-	tl := newTestLog(t, kv.Memory(), ledger.NewOrigin(), seededKey("log"))
+	tl := newTestLog(t, kv.Memory(), ledger.OriginForKey(seededKey("log").Public().(ed25519.PublicKey)), seededKey("log"))
 	tw := newTestWitness(t, "clinic.example/witness", witness.EnrollOpen)
 	tl.enroll(tw)
 	tl.appendRecords(0, 2)
@@ -95,7 +95,7 @@ func TestAnchorReportJSON(t *testing.T) {
 }
 
 func TestQuorumKofN(t *testing.T) {
-	tl := newTestLog(t, kv.Memory(), ledger.NewOrigin(), seededKey("log"))
+	tl := newTestLog(t, kv.Memory(), ledger.OriginForKey(seededKey("log").Public().(ed25519.PublicKey)), seededKey("log"))
 	w1 := newTestWitness(t, "one.example/w", witness.EnrollOpen)
 	w2 := newTestWitness(t, "two.example/w", witness.EnrollOpen)
 	w3 := newTestWitness(t, "three.example/w", witness.EnrollManual) // never approved
@@ -142,7 +142,7 @@ func TestQuorumKofN(t *testing.T) {
 
 func TestStaleWitnessSizeIsRetriedFromTheWitnessSize(t *testing.T) {
 	db := kv.Memory()
-	tl := newTestLog(t, db, ledger.NewOrigin(), seededKey("log"))
+	tl := newTestLog(t, db, ledger.OriginForKey(seededKey("log").Public().(ed25519.PublicKey)), seededKey("log"))
 	tw := newTestWitness(t, "clinic.example/witness", witness.EnrollOpen)
 	tl.enroll(tw)
 	tl.appendRecords(0, 6)
@@ -170,7 +170,7 @@ func TestStaleWitnessSizeIsRetriedFromTheWitnessSize(t *testing.T) {
 }
 
 func TestRewrittenLogRaisesForkAlarm(t *testing.T) {
-	origin := ledger.NewOrigin()
+	origin := ledger.OriginForKey(seededKey("log").Public().(ed25519.PublicKey))
 	key := seededKey("log")
 	tw := newTestWitness(t, "clinic.example/witness", witness.EnrollOpen)
 	honest := newTestLog(t, kv.Memory(), origin, key)
@@ -207,7 +207,7 @@ func TestRewrittenLogRaisesForkAlarm(t *testing.T) {
 }
 
 func TestSameSizeDifferentRootRaisesForkAlarm(t *testing.T) {
-	origin := ledger.NewOrigin()
+	origin := ledger.OriginForKey(seededKey("log").Public().(ed25519.PublicKey))
 	key := seededKey("log")
 	tw := newTestWitness(t, "clinic.example/witness", witness.EnrollOpen)
 	a := newTestLog(t, kv.Memory(), origin, key)
@@ -225,7 +225,7 @@ func TestSameSizeDifferentRootRaisesForkAlarm(t *testing.T) {
 }
 
 func TestWitnessAheadOfTheLogRaisesForkAlarm(t *testing.T) {
-	origin := ledger.NewOrigin()
+	origin := ledger.OriginForKey(seededKey("log").Public().(ed25519.PublicKey))
 	key := seededKey("log")
 	tw := newTestWitness(t, "clinic.example/witness", witness.EnrollOpen)
 	a := newTestLog(t, kv.Memory(), origin, key)
@@ -244,7 +244,7 @@ func TestWitnessAheadOfTheLogRaisesForkAlarm(t *testing.T) {
 }
 
 func TestManualEnrollmentIsPendingUntilApproved(t *testing.T) {
-	tl := newTestLog(t, kv.Memory(), ledger.NewOrigin(), seededKey("log"))
+	tl := newTestLog(t, kv.Memory(), ledger.OriginForKey(seededKey("log").Public().(ed25519.PublicKey)), seededKey("log"))
 	tw := newTestWitness(t, "clinic.example/witness", witness.EnrollManual)
 	if w := tl.enroll(tw); !w.Pending {
 		t.Fatal("manual enrollment was not pending")
@@ -265,7 +265,7 @@ func TestManualEnrollmentIsPendingUntilApproved(t *testing.T) {
 }
 
 func TestAnchoringSurvivesAnUnreachableWitness(t *testing.T) {
-	tl := newTestLog(t, kv.Memory(), ledger.NewOrigin(), seededKey("log"))
+	tl := newTestLog(t, kv.Memory(), ledger.OriginForKey(seededKey("log").Public().(ed25519.PublicKey)), seededKey("log"))
 	tw := newTestWitness(t, "clinic.example/witness", witness.EnrollOpen)
 	tl.enroll(tw)
 	tw.http.Close()
@@ -280,7 +280,7 @@ func TestAnchoringSurvivesAnUnreachableWitness(t *testing.T) {
 }
 
 func TestProofKeepsTheBestCosignedCheckpoint(t *testing.T) {
-	tl := newTestLog(t, kv.Memory(), ledger.NewOrigin(), seededKey("log"))
+	tl := newTestLog(t, kv.Memory(), ledger.OriginForKey(seededKey("log").Public().(ed25519.PublicKey)), seededKey("log"))
 	tw := newTestWitness(t, "clinic.example/witness", witness.EnrollOpen)
 	tl.enroll(tw)
 	recs := tl.appendRecords(0, 3)
@@ -298,7 +298,7 @@ func TestProofKeepsTheBestCosignedCheckpoint(t *testing.T) {
 }
 
 func TestBrokenCosignatureFromTrustedWitnessIsTampered(t *testing.T) {
-	tl := newTestLog(t, kv.Memory(), ledger.NewOrigin(), seededKey("log"))
+	tl := newTestLog(t, kv.Memory(), ledger.OriginForKey(seededKey("log").Public().(ed25519.PublicKey)), seededKey("log"))
 	tw := newTestWitness(t, "clinic.example/witness", witness.EnrollOpen)
 	tl.enroll(tw)
 	recs := tl.appendRecords(0, 2)

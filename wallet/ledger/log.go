@@ -70,6 +70,13 @@ func (s noteSigner) Sign(msg []byte) ([]byte, error) { return ed25519.Sign(s.key
 // Origin is the log's origin line.
 func (l *Log) Origin() string { return l.origin }
 
+// Signer is the log key as a note signer named by the origin. Besides
+// checkpoints, the wallet signs its share uploads and relay requests to a
+// clinic node with it (see share.UploadAuth): those statements begin with a
+// line no checkpoint can have, so neither kind of signature stands for the
+// other.
+func (l *Log) Signer() note.Signer { return l.signer }
+
 // VerifierKey is the log's C2SP note verifier key (vkey), named by the origin.
 func (l *Log) VerifierKey() string { return l.vkey }
 

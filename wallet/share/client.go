@@ -424,12 +424,35 @@ func SniffContentType(plain []byte) (string, error) {
 	return "", fmt.Errorf("file is JSON but neither FHIR, a SMART Health Card nor API access: %w", ErrUnknownContent)
 }
 
+// UploadAuth is what an upload to a clinic node carries besides the share.
+type UploadAuth struct {
+	// Signer is the wallet's log key (ledger.Log.Signer()): nodes host only
+	// for logs they follow, and only uploads that key signed.
+	Signer StatementSigner
+	// Passcode is the share's passcode, for the node to hash at its own
+	// cost; neither side stores it as given. Empty for a share without one.
+	Passcode string
+	// Now is the signing time; zero means time.Now().
+	Now time.Time
+}
+
 // Upload sends share s (files with JWE loaded, as Registry.Get returns them;
-// never its key) to the host endpoint (e.g. https://node.example.org/shl)
-// and returns the receipt that names the hosted copy and holds the secret
-// that manages it.
-func Upload(ctx context.Context, c *http.Client, endpoint string, s *Share) (HostReceipt, error) {
-	up := HostUpload{Flags: s.Flags, Label: s.Label, Exp: s.Exp, Passcode: s.Passcode, AttemptsLeft: s.AttemptsLeft}
+// never its key) to the host endpoint (e.g. https://node.example.org/shl),
+// signed with the log key under a fresh share ID, and returns the receipt
+// that names the hosted copy and holds the secret that manages it.
+func Upload(ctx context.Context, c *http.Client, endpoint string, s *Share, auth UploadAuth) (HostReceipt, error) {
+	if auth.Signer == nil {
+		return HostReceipt{}, fmt.Errorf("upload share: no log key to sign the upload with")
+	}
+	if s.HasFlag('P') && auth.Passcode == "" {
+		return HostReceipt{}, fmt.Errorf("upload share: the share has a passcode; the node needs it to check guesses")
+	}
+	id, err := NewID()
+	if err != nil {
+		return HostReceipt{}, fmt.Errorf("upload share: %w", err)
+	}
+	up := HostUpload{ID: id, Flags: s.Flags, Label: s.Label, Exp: s.Exp, PasscodePlain: auth.Passcode,
+		Passcode: s.Passcode, AttemptsLeft: s.AttemptsLeft}
 	for i, f := range s.Files {
 		if len(f.JWE) == 0 {
 			return HostReceipt{}, fmt.Errorf("upload share: file %d has no ciphertext loaded", i)
@@ -446,6 +469,13 @@ func Upload(ctx context.Context, c *http.Client, endpoint string, s *Share) (Hos
 		return HostReceipt{}, fmt.Errorf("upload share: bad host endpoint %q: %w", endpoint, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	now := auth.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if err := signRequest(req, auth.Signer, statementUpload, id, body, now); err != nil {
+		return HostReceipt{}, fmt.Errorf("upload share: %w", err)
+	}
 	raw, err := hostDo(c, req, http.StatusCreated, 16<<10)
 	if err != nil {
 		return HostReceipt{}, fmt.Errorf("upload share to %s: %w", endpoint, err)

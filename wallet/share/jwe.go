@@ -84,45 +84,11 @@ func Decrypt(key [32]byte, jwe string, maxPlaintext int64) ([]byte, Header, erro
 	if limit := base64.RawURLEncoding.EncodedLen(int(capped+capped/64)) + maxJWEHeader + 64; int64(len(jwe)) > int64(limit) {
 		return nil, h, fmt.Errorf("decrypt file: %d bytes of JWE for a %d-byte plaintext limit: %w", len(jwe), maxPlaintext, ErrTooLarge)
 	}
-	parts := strings.Split(jwe, ".")
-	if len(parts) != 5 {
-		return nil, h, fmt.Errorf("decrypt file: %d dot-separated parts, want 5: %w", len(parts), ErrMalformedJWE)
-	}
-	protected, encKey, ivB64, ctB64, tagB64 := parts[0], parts[1], parts[2], parts[3], parts[4]
-	if len(protected) > maxJWEHeader {
-		return nil, h, fmt.Errorf("decrypt file: protected header longer than %d bytes: %w", maxJWEHeader, ErrMalformedJWE)
-	}
-	if encKey != "" {
-		return nil, h, fmt.Errorf("decrypt file: encrypted key present, but alg dir has none: %w", ErrMalformedJWE)
-	}
-	hdrJSON, err := base64.RawURLEncoding.DecodeString(protected)
+	c, err := parseCompact(jwe)
 	if err != nil {
-		return nil, h, fmt.Errorf("decrypt file: header is not base64url: %w", ErrMalformedJWE)
+		return nil, h, fmt.Errorf("decrypt file: %w", err)
 	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(hdrJSON, &raw); err != nil {
-		return nil, h, fmt.Errorf("decrypt file: header is not a JSON object: %w", ErrMalformedJWE)
-	}
-	if _, ok := raw["crit"]; ok {
-		return nil, h, fmt.Errorf("decrypt file: header lists critical extensions this app does not know: %w", ErrMalformedJWE)
-	}
-	if err := json.Unmarshal(hdrJSON, &h); err != nil {
-		return nil, h, fmt.Errorf("decrypt file: header fields have wrong types: %w", ErrMalformedJWE)
-	}
-	if h.Alg != "dir" || h.Enc != "A256GCM" {
-		return nil, h, fmt.Errorf("decrypt file: alg and enc must be dir and A256GCM: %w", ErrMalformedJWE)
-	}
-	if h.Zip != "" && h.Zip != "DEF" {
-		return nil, h, fmt.Errorf("decrypt file: zip must be DEF or absent: %w", ErrMalformedJWE)
-	}
-	iv, err := base64.RawURLEncoding.DecodeString(ivB64)
-	if err != nil || len(iv) != gcmIVSize {
-		return nil, h, fmt.Errorf("decrypt file: IV must be 12 bytes of base64url: %w", ErrMalformedJWE)
-	}
-	tag, err := base64.RawURLEncoding.DecodeString(tagB64)
-	if err != nil || len(tag) != gcmTagSize {
-		return nil, h, fmt.Errorf("decrypt file: tag must be 16 bytes of base64url: %w", ErrMalformedJWE)
-	}
+	h, protected, iv, ctB64, tag := c.header, c.protected, c.iv, c.ctB64, c.tag
 	buf := make([]byte, base64.RawURLEncoding.DecodedLen(len(ctB64)), base64.RawURLEncoding.DecodedLen(len(ctB64))+gcmTagSize)
 	n, err := base64.RawURLEncoding.Decode(buf, []byte(ctB64))
 	if err != nil {
@@ -146,6 +112,87 @@ func Decrypt(key [32]byte, jwe string, maxPlaintext int64) ([]byte, Header, erro
 		return nil, h, fmt.Errorf("decrypt file: %d bytes, limit %d: %w", len(plain), maxPlaintext, ErrTooLarge)
 	}
 	return plain, h, nil
+}
+
+// compactJWE is a compact JWE split into its parts, its header checked.
+type compactJWE struct {
+	header    Header
+	protected string // base64url, as authenticated
+	iv, tag   []byte
+	ctB64     string
+}
+
+// parseCompact splits a compact JWE and checks its form without a key:
+// five base64url parts, a protected header of alg dir and enc A256GCM (zip
+// DEF at most, no crit), no encrypted key, a 12-byte IV and a 16-byte tag.
+func parseCompact(jwe string) (compactJWE, error) {
+	var c compactJWE
+	parts := strings.Split(jwe, ".")
+	if len(parts) != 5 {
+		return c, fmt.Errorf("%d dot-separated parts, want 5: %w", len(parts), ErrMalformedJWE)
+	}
+	protected, encKey, ivB64, ctB64, tagB64 := parts[0], parts[1], parts[2], parts[3], parts[4]
+	if len(protected) > maxJWEHeader {
+		return c, fmt.Errorf("protected header longer than %d bytes: %w", maxJWEHeader, ErrMalformedJWE)
+	}
+	if encKey != "" {
+		return c, fmt.Errorf("encrypted key present, but alg dir has none: %w", ErrMalformedJWE)
+	}
+	hdrJSON, err := base64.RawURLEncoding.DecodeString(protected)
+	if err != nil {
+		return c, fmt.Errorf("header is not base64url: %w", ErrMalformedJWE)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(hdrJSON, &raw); err != nil {
+		return c, fmt.Errorf("header is not a JSON object: %w", ErrMalformedJWE)
+	}
+	if _, ok := raw["crit"]; ok {
+		return c, fmt.Errorf("header lists critical extensions this app does not know: %w", ErrMalformedJWE)
+	}
+	h := &c.header
+	if err := json.Unmarshal(hdrJSON, h); err != nil {
+		return c, fmt.Errorf("header fields have wrong types: %w", ErrMalformedJWE)
+	}
+	if h.Alg != "dir" || h.Enc != "A256GCM" {
+		return c, fmt.Errorf("alg and enc must be dir and A256GCM: %w", ErrMalformedJWE)
+	}
+	if h.Zip != "" && h.Zip != "DEF" {
+		return c, fmt.Errorf("zip must be DEF or absent: %w", ErrMalformedJWE)
+	}
+	if c.iv, err = base64.RawURLEncoding.DecodeString(ivB64); err != nil || len(c.iv) != gcmIVSize {
+		return c, fmt.Errorf("IV must be 12 bytes of base64url: %w", ErrMalformedJWE)
+	}
+	if c.tag, err = base64.RawURLEncoding.DecodeString(tagB64); err != nil || len(c.tag) != gcmTagSize {
+		return c, fmt.Errorf("tag must be 16 bytes of base64url: %w", ErrMalformedJWE)
+	}
+	c.protected, c.ctB64 = protected, ctB64
+	return c, nil
+}
+
+// checkCiphertext reports whether the ciphertext part of c is base64url,
+// without keeping the decoded bytes.
+func (c compactJWE) checkCiphertext() error {
+	for i := 0; i < len(c.ctB64); i++ {
+		b := c.ctB64[i]
+		if !(b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '-' || b == '_') {
+			return fmt.Errorf("ciphertext is not base64url: %w", ErrMalformedJWE)
+		}
+	}
+	if len(c.ctB64)%4 == 1 {
+		return fmt.Errorf("ciphertext is not base64url: %w", ErrMalformedJWE)
+	}
+	return nil
+}
+
+// CheckJWE checks that b has the form of an SHL file (a compact JWE, alg
+// dir, enc A256GCM) without decrypting it: what a host, which never has
+// the key, can check of an upload.
+func CheckJWE(b []byte) error {
+	c, err := parseCompact(string(b))
+	if err != nil {
+		return err
+	}
+	return c.checkCiphertext()
 }
 
 // inflateCapped inflates raw DEFLATE data, refusing output beyond limit

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -29,33 +28,87 @@ const (
 // DefaultPrefix is the kv key prefix under which a Registry keeps its state.
 const DefaultPrefix = "shl/"
 
-// maxLogEntries is how many access-log entries a share keeps; older entries
-// are dropped so a flood of requests cannot fill the disk.
-const maxLogEntries = 1000
+// Access-log bounds. Successful opens are kept one entry each and never
+// evicted; repeated failures with the same outcome, recipient and requester
+// are one entry with a count and the first and last time. Past the limits
+// below, further opens and distinct failures are folded into one entry per
+// outcome, so a flood can neither fill the disk nor push out what the
+// patient needs to see.
+const (
+	maxOpenEntries    = 10000
+	maxFailureEntries = 200
+	variousRequesters = "(many different requesters)"
+)
 
 // maxLogField caps recipient and requester strings in the log.
 const maxLogField = 256
 
-// AccessEntry is one line of a share's access log.
+// Per-share request rate: a bucket of shareBurst requests refilled at one
+// per shareRefill. Requests beyond it are refused (429) before any passcode
+// check or log write. The bucket lives in the share's stored record, so
+// every process serving the store sees the same one.
+const (
+	shareBurst  = 30
+	shareRefill = 2 * time.Second
+)
+
+// verifyWorkers bounds the Argon2id computations running at once in one
+// process, so a flood of guesses cannot exhaust memory.
+const verifyWorkers = 2
+
+// AccessEntry is one line of a share's access log. Count > 1 means the same
+// failure repeated, between First and Time.
 type AccessEntry struct {
 	Time      time.Time `json:"time"`
 	Recipient string    `json:"recipient"`
 	Requester string    `json:"requester"` // libp2p peer ID or remote address, as the transport reports it
 	Outcome   string    `json:"outcome"`
+	Count     int       `json:"count,omitempty"`
+	First     time.Time `json:"first,omitzero"`
+}
+
+// Summary is the outcome as a person reads it: a collapsed entry says how
+// many times it happened since when.
+func (e AccessEntry) Summary() string {
+	if e.Count > 1 {
+		return fmt.Sprintf("%s ×%d since %s", e.Outcome, e.Count, e.First.Local().Format(time.DateTime))
+	}
+	return e.Outcome
+}
+
+// Quota bounds what one log may host: live (unrevoked, unexpired) shares
+// and the bytes of their files. Zero fields mean no limit.
+type Quota struct {
+	Shares int
+	Bytes  int64
 }
 
 // Registry keeps shares, their files and access logs in a kv.DB under a
 // prefix. The wallet (whose kv seals values) and the clinic node use it
-// alike. Passcode checks are serialised per share: a per-share lock around
-// the read, the Argon2id check and the kv transaction that counts the attempt.
+// alike. All share state lives in the kv (attempt counts, rate buckets,
+// quotas are computed from stored records), so several processes may serve
+// one store; in-process locks only keep one process's transactions on a
+// share from colliding.
 type Registry struct {
 	db     kv.DB
 	prefix string
 	// Now is the registry's clock; nil means time.Now. Set it before use.
 	Now func() time.Time
+	// PasscodeKDF is the Argon2id cost this registry hashes passcodes of
+	// hosted uploads with; zero means DefaultKDF. Set it before use.
+	PasscodeKDF KDFParams
+	// HostQuota bounds each log's hosted shares (Share.Owner); set it
+	// before use.
+	HostQuota Quota
 
-	locks       [256]sync.Mutex
-	verifySlots chan struct{}
+	locks  keyedLocks
+	verify *fairQueue
+	// burst and refill are the per-share request bucket (shareBurst,
+	// shareRefill); tests that flood on purpose widen them.
+	burst  float64
+	refill time.Duration
+	// verifyHook, in tests, runs before each passcode check.
+	verifyHook func(id string)
 }
 
 // NewRegistry returns a registry over db. An empty prefix means DefaultPrefix.
@@ -63,7 +116,7 @@ func NewRegistry(db kv.DB, prefix string) *Registry {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	return &Registry{db: db, prefix: prefix, verifySlots: make(chan struct{}, 2)}
+	return &Registry{db: db, prefix: prefix, verify: newFairQueue(verifyWorkers), burst: shareBurst, refill: shareRefill}
 }
 
 func (r *Registry) now() time.Time {
@@ -73,17 +126,19 @@ func (r *Registry) now() time.Time {
 	return time.Now()
 }
 
+func (r *Registry) passcodeKDF() KDFParams {
+	if r.PasscodeKDF == (KDFParams{}) {
+		return DefaultKDF
+	}
+	return r.PasscodeKDF
+}
+
 func hashID(id string) string {
 	h := sha256.Sum256([]byte(id))
 	return hex.EncodeToString(h[:])
 }
 
-func (r *Registry) lock(id string) func() {
-	h := sha256.Sum256([]byte(id))
-	m := &r.locks[h[0]]
-	m.Lock()
-	return m.Unlock
-}
+func (r *Registry) lock(id string) func() { return r.locks.lock(id) }
 
 func (r *Registry) headerKey(hid string) []byte { return []byte(r.prefix + "s/" + hid) }
 func (r *Registry) filePrefix(hid string) []byte {
@@ -92,9 +147,27 @@ func (r *Registry) filePrefix(hid string) []byte {
 func (r *Registry) fileKey(hid string, n int) []byte {
 	return fmt.Appendf(r.filePrefix(hid), "%04d", n)
 }
+
+// A share's access log lives under logPrefix: successful opens under
+// "s/" + a big-endian sequence number, collapsed failures under "f/" + a
+// hash of what makes them the same. (Registries made before this kept
+// every entry under the bare sequence number; those entries are still read.)
 func (r *Registry) logPrefix(hid string) []byte { return []byte(r.prefix + "l/" + hid + "/") }
-func (r *Registry) logKey(hid string, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(r.logPrefix(hid), seq)
+func (r *Registry) openKey(hid string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(append(r.logPrefix(hid), "s/"...), seq)
+}
+func (r *Registry) failureKey(hid string, parts ...string) []byte {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.AppendEncode(append(r.logPrefix(hid), "f/"...), h.Sum(nil)[:16])
+}
+
+// ownerPrefix indexes the shares a log hosts, for quotas and removal.
+func (r *Registry) ownerPrefix(origin string) []byte {
+	return []byte(r.prefix + "o/" + hashID(origin) + "/")
 }
 
 // dummyHeader is decoded when an ID is unknown, so that an unknown ID costs
@@ -159,7 +232,15 @@ func (r *Registry) deletePrefix(txn kv.Txn, prefix []byte) error {
 	return nil
 }
 
-// Put stores a new share with its files. It refuses an ID already in use.
+// ErrIDInUse means a share with this ID is already stored (a replayed upload).
+var ErrIDInUse = errors.New("share ID already in use")
+
+// ErrQuota means a log's hosted shares would exceed the host's quota.
+var ErrQuota = errors.New("over this host's quota for one log")
+
+// Put stores a new share with its files. It refuses an ID already in use
+// (ErrIDInUse) and, for a share hosted for a log (Owner set), one that
+// would take the log over HostQuota (ErrQuota).
 func (r *Registry) Put(s *Share) error {
 	if !ValidID(s.ID) {
 		return fmt.Errorf("store share: ID is not 32 bytes of base64url")
@@ -173,11 +254,13 @@ func (r *Registry) Put(s *Share) error {
 	if len(s.Files) == 0 {
 		return fmt.Errorf("store share %.8s…: no files", s.ID)
 	}
+	var size int64
 	for i, f := range s.Files {
 		if err := checkFile(f); err != nil {
 			return fmt.Errorf("store share %.8s…: file %d: %w", s.ID, i, err)
 		}
 		s.Files[i].Size = len(f.JWE)
+		size += int64(len(f.JWE))
 	}
 	if s.Passcode != nil {
 		if err := s.Passcode.check(); err != nil {
@@ -185,17 +268,125 @@ func (r *Registry) Put(s *Share) error {
 		}
 	}
 	defer r.lock(s.ID)()
+	hid := hashID(s.ID)
 	return r.db.Update(func(txn kv.Txn) error {
-		if _, err := txn.Get(r.headerKey(hashID(s.ID))); err == nil {
-			return fmt.Errorf("store share %.8s…: ID already in use", s.ID)
+		if _, err := txn.Get(r.headerKey(hid)); err == nil {
+			return fmt.Errorf("store share %.8s…: %w", s.ID, ErrIDInUse)
 		} else if !errors.Is(err, kv.ErrNotFound) {
 			return fmt.Errorf("store share %.8s…: %w", s.ID, err)
+		}
+		if s.Owner != "" {
+			if err := r.checkQuota(txn, s.Owner, hid, true, size); err != nil {
+				return fmt.Errorf("store share %.8s…: %w", s.ID, err)
+			}
+			if err := txn.Set(append(r.ownerPrefix(s.Owner), hid...), []byte{1}); err != nil {
+				return err
+			}
 		}
 		if err := r.writeFiles(txn, s); err != nil {
 			return err
 		}
 		return r.store(txn, s)
 	})
+}
+
+// Usage is what a log hosts here: live (unrevoked, unexpired) shares and
+// the bytes of their files.
+type Usage struct {
+	Shares int
+	Bytes  int64
+}
+
+// usage sums owner's live shares other than except (a header hash).
+func (r *Registry) usage(txn kv.Txn, owner, except string) (Usage, error) {
+	var u Usage
+	now := r.now()
+	prefix := r.ownerPrefix(owner)
+	err := kv.Keys(txn, prefix, func(k []byte) error {
+		hid := string(k[len(prefix):])
+		if hid == except {
+			return nil
+		}
+		raw, err := txn.Get(r.headerKey(hid))
+		if errors.Is(err, kv.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var s Share
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return fmt.Errorf("a stored record is corrupt: %w", err)
+		}
+		if s.Revoked || s.Expired(now) {
+			return nil
+		}
+		u.Shares++
+		for _, f := range s.Files {
+			u.Bytes += int64(f.Size)
+		}
+		return nil
+	})
+	return u, err
+}
+
+// checkQuota refuses a change that would take owner over HostQuota: a new
+// share (adding one) or new files of share hid, of size bytes.
+func (r *Registry) checkQuota(txn kv.Txn, owner, hid string, adding bool, size int64) error {
+	q := r.HostQuota
+	if q == (Quota{}) {
+		return nil
+	}
+	u, err := r.usage(txn, owner, hid)
+	if err != nil {
+		return err
+	}
+	if q.Shares > 0 && adding && u.Shares+1 > q.Shares {
+		return fmt.Errorf("%w: %d live shares is the limit; revoke one first", ErrQuota, q.Shares)
+	}
+	if q.Bytes > 0 && u.Bytes+size > q.Bytes {
+		return fmt.Errorf("%w: %d bytes hosted plus %d new is over the %d byte limit", ErrQuota, u.Bytes, size, q.Bytes)
+	}
+	return nil
+}
+
+// HostedUsage returns what the log origin hosts here.
+func (r *Registry) HostedUsage(origin string) (Usage, error) {
+	var u Usage
+	err := r.db.View(func(txn kv.Txn) error {
+		var err error
+		u, err = r.usage(txn, origin, "")
+		return err
+	})
+	return u, err
+}
+
+// DeleteOwner removes every share hosted for the log origin, with files
+// and access logs (the node's operator removed the log), and returns how
+// many it removed.
+func (r *Registry) DeleteOwner(origin string) (int, error) {
+	n := 0
+	err := r.db.Update(func(txn kv.Txn) error {
+		prefix := r.ownerPrefix(origin)
+		var hids []string
+		if err := kv.Keys(txn, prefix, func(k []byte) error {
+			hids = append(hids, string(k[len(prefix):]))
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, hid := range hids {
+			if err := r.deleteAll(txn, hid, origin); err != nil {
+				return err
+			}
+		}
+		n = len(hids)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete the shares of log %s: %w", origin, err)
+	}
+	return n, nil
 }
 
 // Get returns the share with its files' JWE loaded, or ErrNotFound.
@@ -273,14 +464,21 @@ func (r *Registry) ReplaceFiles(id string, files []File) error {
 	if len(files) == 0 {
 		return fmt.Errorf("replace files: no files")
 	}
+	var size int64
 	for i, f := range files {
 		if err := checkFile(f); err != nil {
 			return fmt.Errorf("replace files: file %d: %w", i, err)
 		}
+		size += int64(len(f.JWE))
 	}
 	err := r.modify(id, func(txn kv.Txn, s *Share) error {
 		if s.Revoked {
 			return ErrRevoked
+		}
+		if s.Owner != "" {
+			if err := r.checkQuota(txn, s.Owner, hashID(id), false, size); err != nil {
+				return err
+			}
 		}
 		if s.HasFlag('U') && len(files) != 1 {
 			return fmt.Errorf("a direct (U) share holds exactly one file, got %d", len(files))
@@ -315,10 +513,22 @@ func (r *Registry) AddHostReceipt(id string, rc HostReceipt) error {
 // Delete removes a share, its files and its access log.
 func (r *Registry) Delete(id string) error {
 	defer r.lock(id)()
-	return r.db.Update(func(txn kv.Txn) error { return r.deleteAll(txn, hashID(id)) })
+	return r.db.Update(func(txn kv.Txn) error {
+		hid := hashID(id)
+		owner := ""
+		if raw, err := txn.Get(r.headerKey(hid)); err == nil {
+			var s Share
+			if json.Unmarshal(raw, &s) == nil {
+				owner = s.Owner
+			}
+		}
+		return r.deleteAll(txn, hid, owner)
+	})
 }
 
-func (r *Registry) deleteAll(txn kv.Txn, hid string) error {
+// deleteAll removes share hid, hosted for owner (or ""), with everything
+// stored about it.
+func (r *Registry) deleteAll(txn kv.Txn, hid, owner string) error {
 	if err := r.deletePrefix(txn, r.filePrefix(hid)); err != nil {
 		return err
 	}
@@ -327,6 +537,11 @@ func (r *Registry) deleteAll(txn kv.Txn, hid string) error {
 	}
 	if err := r.deletePrefix(txn, r.ticketPrefix(hid)); err != nil {
 		return err
+	}
+	if owner != "" {
+		if err := txn.Delete(append(r.ownerPrefix(owner), hid...)); err != nil {
+			return err
+		}
 	}
 	return txn.Delete(r.headerKey(hid))
 }
@@ -337,24 +552,25 @@ func (r *Registry) deleteAll(txn kv.Txn, hid string) error {
 func (r *Registry) DeleteExpired(before time.Time) (int, error) {
 	n := 0
 	err := r.db.Update(func(txn kv.Txn) error {
-		var ids []string
+		var expired []Share
 		if err := txn.Iterate([]byte(r.prefix+"s/"), func(_, v []byte) error {
 			var s Share
 			if err := json.Unmarshal(v, &s); err != nil {
 				return fmt.Errorf("a stored record is corrupt: %w", err)
 			}
 			if !s.Exp.IsZero() && s.Exp.Before(before) {
-				ids = append(ids, s.ID)
+				expired = append(expired, s)
 			}
 			return nil
 		}); err != nil {
 			return err
 		}
-		for _, id := range ids {
-			if err := r.deleteAll(txn, hashID(id)); err != nil {
+		for _, s := range expired {
+			if err := r.deleteAll(txn, hashID(s.ID), s.Owner); err != nil {
 				return err
 			}
 		}
+		ids := expired
 		n = len(ids)
 		return nil
 	})
@@ -364,7 +580,8 @@ func (r *Registry) DeleteExpired(before time.Time) (int, error) {
 	return n, nil
 }
 
-// AccessLog returns the share's access log, oldest first.
+// AccessLog returns the share's access log, oldest first (a collapsed
+// failure sorts by its last time).
 func (r *Registry) AccessLog(id string) ([]AccessEntry, error) {
 	var out []AccessEntry
 	err := r.db.View(func(txn kv.Txn) error {
@@ -383,6 +600,7 @@ func (r *Registry) AccessLog(id string) ([]AccessEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("access log of share %.8s…: %w", id, err)
 	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 	return out, nil
 }
 
@@ -391,28 +609,112 @@ func (r *Registry) Log(id string, e AccessEntry) error {
 	return r.modify(id, func(txn kv.Txn, s *Share) error { return r.appendLog(txn, s, e) })
 }
 
+// appendLog writes e to s's access log: an open as an entry of its own, a
+// failure folded into the entry of the same failure.
 func (r *Registry) appendLog(txn kv.Txn, s *Share, e AccessEntry) error {
+	_, err := r.logEntry(txn, s, e)
+	return err
+}
+
+// logEntry is appendLog, returning the key of the entry e went into.
+func (r *Registry) logEntry(txn kv.Txn, s *Share, e AccessEntry) ([]byte, error) {
 	e.Recipient = clip(e.Recipient)
 	e.Requester = clip(e.Requester)
 	if e.Time.IsZero() {
 		e.Time = r.now()
 	}
 	e.Time = e.Time.UTC()
+	e.Count, e.First = 1, time.Time{}
+	hid := hashID(s.ID)
+	var key []byte
+	switch {
+	case e.Outcome == OutcomeOK && s.OpenEntries < maxOpenEntries:
+		key = r.openKey(hid, s.LogSeq)
+		s.LogSeq++
+		s.OpenEntries++
+		return key, r.putLogEntry(txn, key, e)
+	case e.Outcome == OutcomeOK:
+		key = r.failureKey(hid, e.Outcome)
+	default:
+		key = r.failureKey(hid, e.Outcome, e.Recipient, e.Requester)
+	}
+	old, err := txn.Get(key)
+	switch {
+	case err == nil:
+		var prev AccessEntry
+		if err := json.Unmarshal(old, &prev); err != nil {
+			return nil, fmt.Errorf("a stored log entry is corrupt: %w", err)
+		}
+		prev.Count = max(prev.Count, 1) + 1
+		if prev.First.IsZero() {
+			prev.First = prev.Time
+		}
+		prev.Time = e.Time
+		return key, r.putLogEntry(txn, key, prev)
+	case !errors.Is(err, kv.ErrNotFound):
+		return nil, err
+	case e.Outcome != OutcomeOK && s.FailureEntries >= maxFailureEntries:
+		// Too many different failures: fold the rest by outcome alone.
+		e.Recipient, e.Requester = variousRequesters, variousRequesters
+		key = r.failureKey(hid, e.Outcome)
+		return key, r.foldLog(txn, key, e)
+	case e.Outcome == OutcomeOK:
+		e.Recipient, e.Requester = variousRequesters, variousRequesters
+		return key, r.foldLog(txn, key, e)
+	}
+	s.FailureEntries++
+	return key, r.putLogEntry(txn, key, e)
+}
+
+// unlog takes back one request from the failure entry under key (a guess
+// logged as wrong before it was checked, which turned out right).
+func (r *Registry) unlog(txn kv.Txn, s *Share, key []byte) error {
+	old, err := txn.Get(key)
+	if errors.Is(err, kv.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var e AccessEntry
+	if err := json.Unmarshal(old, &e); err != nil {
+		return fmt.Errorf("a stored log entry is corrupt: %w", err)
+	}
+	if e.Count > 1 {
+		e.Count--
+		return r.putLogEntry(txn, key, e)
+	}
+	if e.Recipient != variousRequesters {
+		s.FailureEntries--
+	}
+	return txn.Delete(key)
+}
+
+// foldLog adds e to the entry under key, creating it if needed.
+func (r *Registry) foldLog(txn kv.Txn, key []byte, e AccessEntry) error {
+	if old, err := txn.Get(key); err == nil {
+		var prev AccessEntry
+		if err := json.Unmarshal(old, &prev); err != nil {
+			return fmt.Errorf("a stored log entry is corrupt: %w", err)
+		}
+		if prev.First.IsZero() {
+			prev.First = prev.Time
+		}
+		prev.Count = max(prev.Count, 1) + 1
+		prev.Time = e.Time
+		e = prev
+	} else if !errors.Is(err, kv.ErrNotFound) {
+		return err
+	}
+	return r.putLogEntry(txn, key, e)
+}
+
+func (r *Registry) putLogEntry(txn kv.Txn, key []byte, e AccessEntry) error {
 	raw, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
-	hid := hashID(s.ID)
-	if err := txn.Set(r.logKey(hid, s.LogSeq), raw); err != nil {
-		return err
-	}
-	if s.LogSeq >= maxLogEntries {
-		if err := txn.Delete(r.logKey(hid, s.LogSeq-maxLogEntries)); err != nil {
-			return err
-		}
-	}
-	s.LogSeq++
-	return nil
+	return txn.Set(key, raw)
 }
 
 func clip(s string) string {
@@ -437,59 +739,90 @@ type OpenRequest struct {
 	Direct    bool // a U-flag GET: only U shares without passcode answer
 }
 
-// Open checks that share id may be served to req and counts a wrong
-// passcode against the share's lifetime attempts. It returns the share's
-// header (File.JWE nil) on success and logs the attempt. Errors:
-// ErrNotFound (unknown ID or not served this way), ErrExpired, ErrRevoked,
-// ErrLocked (not logged here: see Server, which logs them after answering),
-// ErrPasscodeRequired and *ErrPasscode (logged).
+// Open checks that share id may be served to req and returns its header
+// (File.JWE nil) on success, logging the attempt. Every request takes one
+// from the share's rate bucket (ErrRateLimited when empty, not logged). On
+// a passcode share, a request without a passcode costs an attempt like a
+// wrong one, and a guess reserves its attempt before the Argon2id check and
+// gets it back only when right, so concurrent guesses (from this process or
+// another serving the same store) never exceed the share's attempts.
+// Errors: ErrNotFound (unknown ID or not served this way), ErrExpired,
+// ErrRevoked, ErrLocked (not logged here: see Server, which logs them after
+// answering), ErrRateLimited, ErrPasscodeRequired and *ErrPasscode (logged).
 func (r *Registry) Open(id string, req OpenRequest) (*Share, error) {
-	defer r.lock(id)()
-	var s *Share
-	err := r.db.View(func(txn kv.Txn) error {
-		var err error
-		s, err = r.load(txn, id)
-		return err
+	var (
+		s           *Share
+		hash        *PasscodeHash
+		result      error
+		remaining   int    // attempts left after this guess's own
+		pessimistic []byte // the log entry a guess was counted in
+	)
+	err := r.modify(id, func(txn kv.Txn, fresh *Share) error {
+		now := r.now()
+		if err := fresh.state(now); err != nil {
+			return err
+		}
+		if req.Direct && (!fresh.HasFlag('U') || fresh.Passcode != nil) {
+			return ErrNotFound
+		}
+		if !fresh.takeRequest(now, r.burst, r.refill) {
+			return ErrRateLimited
+		}
+		entry := AccessEntry{Recipient: req.Recipient, Requester: req.Requester, Outcome: OutcomeOK}
+		switch {
+		case fresh.Passcode == nil:
+			s = fresh
+		case req.Passcode == "":
+			fresh.AttemptsLeft--
+			entry.Outcome = OutcomePasscodeMissing
+			result = fmt.Errorf("%w: %w", ErrPasscodeRequired, &ErrPasscode{Remaining: max(fresh.AttemptsLeft, 0)})
+		default:
+			// The attempt is counted and logged as wrong before the check,
+			// in one transaction, and given back if the passcode is right:
+			// a node that stops mid-check leaves a counted, logged attempt.
+			fresh.AttemptsLeft--
+			remaining = max(fresh.AttemptsLeft, 0)
+			hash = fresh.Passcode
+			entry.Outcome = OutcomeWrongPasscode
+			var err error
+			pessimistic, err = r.logEntry(txn, fresh, entry)
+			return err
+		}
+		return r.appendLog(txn, fresh, entry)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := s.state(r.now()); err != nil {
-		return nil, err
+	if result != nil {
+		return nil, result
 	}
-	if req.Direct && (!s.HasFlag('U') || s.Passcode != nil) {
-		return nil, ErrNotFound
+	if hash == nil {
+		return s, nil
 	}
-	outcome := OutcomeOK
-	var result error
-	switch {
-	case s.Passcode == nil:
-	case req.Passcode == "":
-		outcome = OutcomePasscodeMissing
-	case !r.verify(s.Passcode, req.Passcode):
-		outcome = OutcomeWrongPasscode
-	}
-	err = r.db.Update(func(txn kv.Txn) error {
-		fresh, err := r.load(txn, id)
-		if err != nil {
-			return err
+	right := false
+	r.verify.do(id, func() {
+		if r.verifyHook != nil {
+			r.verifyHook(id)
 		}
-		if err := fresh.state(r.now()); err != nil {
-			return err // revoked between the read and now
+		right = hash.Verify(req.Passcode)
+	})
+	err = r.modify(id, func(txn kv.Txn, fresh *Share) error {
+		switch {
+		case fresh.Revoked:
+			return ErrRevoked
+		case fresh.Expired(r.now()):
+			return ErrExpired
 		}
-		switch outcome {
-		case OutcomeWrongPasscode:
-			fresh.AttemptsLeft--
-			result = &ErrPasscode{Remaining: max(fresh.AttemptsLeft, 0)}
-		case OutcomePasscodeMissing:
-			// Not counted: a client unaware of the P flag should not burn an attempt.
-			result = fmt.Errorf("%w: %w", ErrPasscodeRequired, &ErrPasscode{Remaining: fresh.AttemptsLeft})
+		if !right {
+			result = &ErrPasscode{Remaining: remaining}
+			return nil
 		}
-		if err := r.appendLog(txn, fresh, AccessEntry{Recipient: req.Recipient, Requester: req.Requester, Outcome: outcome}); err != nil {
-			return err
-		}
+		fresh.AttemptsLeft++
 		s = fresh
-		return r.store(txn, fresh)
+		if err := r.unlog(txn, fresh, pessimistic); err != nil {
+			return err
+		}
+		return r.appendLog(txn, fresh, AccessEntry{Recipient: req.Recipient, Requester: req.Requester, Outcome: OutcomeOK})
 	})
 	if err != nil {
 		return nil, err
@@ -498,14 +831,6 @@ func (r *Registry) Open(id string, req OpenRequest) (*Share, error) {
 		return nil, result
 	}
 	return s, nil
-}
-
-// verify checks a passcode with at most a few Argon2id computations running
-// at once in this process, so a flood of guesses cannot exhaust memory.
-func (r *Registry) verify(h *PasscodeHash, passcode string) bool {
-	r.verifySlots <- struct{}{}
-	defer func() { <-r.verifySlots }()
-	return h.Verify(passcode)
 }
 
 // header returns the stored header of id (File.JWE nil), whatever its state.

@@ -1,7 +1,6 @@
 package share
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -11,6 +10,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -42,9 +42,9 @@ type ServerConfig struct {
 	// Requester names who made a request, for the access log: a libp2p peer
 	// ID or a remote address. Nil: the request's RemoteAddr.
 	Requester func(*http.Request) string
-	// AllowHost decides whether a request may upload a share to be hosted
-	// here; nil turns the hosting endpoints off.
-	AllowHost func(*http.Request) error
+	// Hosting says who may upload shares to be hosted here and within which
+	// limits; nil turns the hosting endpoints off.
+	Hosting *HostingPolicy
 	// TicketTTL is the lifetime of a location URL, at most (and by default)
 	// MaxTicketTTL.
 	TicketTTL time.Duration
@@ -58,7 +58,7 @@ type ServerConfig struct {
 //	POST {prefix}/{id}                 manifest request → 200 manifest, 401 {remainingAttempts}, 404
 //	GET  {prefix}/{id}?recipient=…     U-flag direct file (application/jose)
 //	GET  {prefix}/{id}/files/{ticket}  single-use location (application/jose)
-//	POST {prefix}/host                 upload a share to host (AllowHost) → 201 HostReceipt
+//	POST {prefix}/host                 upload a share to host, signed by an enrolled log (Hosting) → 201 HostReceipt
 //	POST {prefix}/{id}/revoke          revoke a hosted share (Authorization: Bearer secret)
 //	PUT  {prefix}/{id}/files           replace a hosted share's files (Bearer secret)
 //	GET  {prefix}/{id}/log             a hosted share's access log (Bearer secret)
@@ -89,7 +89,8 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	s.mux.HandleFunc("POST "+p+"/{id}", s.handleManifest)
 	s.mux.HandleFunc("GET "+p+"/{id}", s.handleDirect)
 	s.mux.HandleFunc("GET "+p+"/{id}/files/{ticket}", s.handleTicket)
-	if cfg.AllowHost != nil {
+	if cfg.Hosting != nil {
+		cfg.Hosting.setDefaults()
 		s.mux.HandleFunc("POST "+p+"/host", s.handleHostUpload)
 		s.mux.HandleFunc("POST "+p+"/{id}/revoke", s.handleHostRevoke)
 		s.mux.HandleFunc("PUT "+p+"/{id}/files", s.handleHostFiles)
@@ -136,9 +137,20 @@ type errorBody struct {
 	Error string `json:"error"`
 }
 
-// notFound is the one answer for unknown, expired, revoked and disabled shares.
+// notFoundBody is the one body of every 404.
+var notFoundBody = []byte(`{"error":"share not found"}` + "\n")
+
+// notFound is the one answer for unknown, expired, revoked and disabled
+// shares: the same status, headers and bytes, with an explicit length so
+// that flushing it early (to log a refusal after answering) never turns it
+// into a chunked response that would tell a dead share from an unknown one.
 func notFound(w http.ResponseWriter) {
-	writeJSON(w, http.StatusNotFound, errorBody{"share not found"})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(len(notFoundBody)))
+	w.WriteHeader(http.StatusNotFound)
+	_, _ = w.Write(notFoundBody)
 }
 
 func badRequest(w http.ResponseWriter, msg string) {
@@ -173,6 +185,13 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, id, recipient st
 	var pe *ErrPasscode
 	if errors.As(err, &pe) {
 		writeJSON(w, http.StatusUnauthorized, passcodeResponse{RemainingAttempts: &pe.Remaining})
+		return
+	}
+	if errors.Is(err, ErrRateLimited) {
+		// Only a live share is rate limited, and only someone holding its
+		// link reaches it, so this tells a guesser nothing.
+		w.Header().Set("Retry-After", strconv.Itoa(int(shareRefill/time.Second)))
+		writeJSON(w, http.StatusTooManyRequests, errorBody{"too many requests for this share; wait and try again"})
 		return
 	}
 	notFound(w)
@@ -309,103 +328,6 @@ func (s *Server) handleDirect(w http.ResponseWriter, r *http.Request) {
 	writeJOSE(w, jwe)
 }
 
-// HostUpload is the body of a host upload: a share without its key.
-type HostUpload struct {
-	Flags        string        `json:"flags,omitempty"`
-	Label        string        `json:"label,omitempty"`
-	Exp          time.Time     `json:"exp,omitzero"`
-	Passcode     *PasscodeHash `json:"passcode,omitempty"`
-	AttemptsLeft int           `json:"attemptsLeft,omitempty"`
-	Files        []HostFile    `json:"files"`
-}
-
-// HostFile is one encrypted file in a host upload.
-type HostFile struct {
-	ContentType string    `json:"contentType"`
-	JWE         string    `json:"jwe"`
-	LastUpdated time.Time `json:"lastUpdated,omitzero"`
-}
-
-// HostReceipt is what a host returns for an upload: where the share is
-// served and the secret that manages it. The wallet keeps it (sealed).
-type HostReceipt struct {
-	Endpoint string `json:"endpoint"` // the host's share endpoint the upload went to
-	ID       string `json:"id"`
-	URL      string `json:"url"` // manifest URL to put in the link
-	Secret   string `json:"manageSecret"`
-}
-
-func hostFiles(in []HostFile) []File {
-	out := make([]File, len(in))
-	for i, f := range in {
-		out[i] = File{ContentType: f.ContentType, JWE: []byte(f.JWE), Size: len(f.JWE), LastUpdated: f.LastUpdated.UTC()}
-	}
-	return out
-}
-
-func (s *Server) handleHostUpload(w http.ResponseWriter, r *http.Request) {
-	if err := s.cfg.AllowHost(r); err != nil {
-		writeJSON(w, http.StatusForbidden, errorBody{"this node does not host shares for you: " + err.Error()})
-		return
-	}
-	if !isJSON(r) {
-		writeJSON(w, http.StatusUnsupportedMediaType, errorBody{"upload must be application/json"})
-		return
-	}
-	body, ok := readBody(w, r, s.cfg.MaxUpload)
-	if !ok {
-		return
-	}
-	var up HostUpload
-	if err := decodeOne(body, &up); err != nil {
-		badRequest(w, "upload: "+err.Error())
-		return
-	}
-	if len(up.Files) == 0 || len(up.Files) > maxManifestFiles {
-		badRequest(w, fmt.Sprintf("upload: 1 to %d files required", maxManifestFiles))
-		return
-	}
-	if strings.Contains(up.Flags, "P") != (up.Passcode != nil) {
-		badRequest(w, "upload: flag P and a passcode hash go together")
-		return
-	}
-	if strings.Contains(up.Flags, "U") && len(up.Files) != 1 {
-		badRequest(w, "upload: a direct (U) share holds exactly one file")
-		return
-	}
-	id, err := NewID()
-	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, errorBody{"cannot make a share ID"})
-		return
-	}
-	var secret [32]byte
-	if _, err := rand.Read(secret[:]); err != nil {
-		writeJSON(w, http.StatusInternalServerError, errorBody{"cannot make a secret"})
-		return
-	}
-	mh := sha256.Sum256(secret[:])
-	sh := &Share{
-		ID: id, Flags: up.Flags, Label: up.Label, Passcode: up.Passcode,
-		Files: hostFiles(up.Files), Created: s.reg.now().UTC(), ManageHash: mh[:],
-	}
-	if !up.Exp.IsZero() {
-		sh.Exp = up.Exp.UTC()
-	}
-	if sh.Passcode != nil {
-		sh.AttemptsLeft = up.AttemptsLeft
-		if sh.AttemptsLeft <= 0 || sh.AttemptsLeft > DefaultMaxAttempts {
-			sh.AttemptsLeft = DefaultMaxAttempts
-		}
-	}
-	if err := s.reg.Put(sh); err != nil {
-		badRequest(w, "upload: "+err.Error())
-		return
-	}
-	writeJSON(w, http.StatusCreated, HostReceipt{
-		ID: id, URL: s.ManifestURL(s.base(r), id), Secret: base64.RawURLEncoding.EncodeToString(secret[:]),
-	})
-}
-
 // authorize checks the Bearer management secret of hosted share id. Unknown
 // shares and wrong secrets get the same 404.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (string, bool) {
@@ -461,6 +383,10 @@ func (s *Server) handleHostFiles(w http.ResponseWriter, r *http.Request) {
 	if err := s.reg.ReplaceFiles(id, hostFiles(up.Files)); err != nil {
 		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrRevoked) {
 			notFound(w)
+			return
+		}
+		if errors.Is(err, ErrQuota) {
+			writeJSON(w, http.StatusInsufficientStorage, errorBody{err.Error()})
 			return
 		}
 		badRequest(w, err.Error())

@@ -40,8 +40,33 @@ type Share struct {
 	Hosted []HostReceipt `json:"hosted,omitempty"`
 	// ManageHash is SHA-256 of the management secret of a hosted share.
 	ManageHash []byte `json:"manageHash,omitempty"`
-	// LogSeq counts access-log entries ever appended.
-	LogSeq uint64 `json:"logSeq,omitempty"`
+	// LogSeq numbers access-log entries; OpenEntries counts the successful
+	// opens logged one by one and FailureEntries the distinct failures.
+	LogSeq         uint64 `json:"logSeq,omitempty"`
+	OpenEntries    int    `json:"openEntries,omitempty"`
+	FailureEntries int    `json:"failureEntries,omitempty"`
+	// Owner is the origin of the log a clinic node hosts this share for
+	// (empty in a wallet's own registry); quotas and removal go by it.
+	Owner string `json:"owner,omitempty"`
+	// RateTokens and RateAt are the share's request bucket (see Open).
+	RateTokens float64   `json:"rateTokens,omitempty"`
+	RateAt     time.Time `json:"rateAt,omitzero"`
+}
+
+// takeRequest takes one request from the share's rate bucket of burst
+// requests refilled one per refill, reporting false when it is empty.
+func (s *Share) takeRequest(now time.Time, burst float64, refill time.Duration) bool {
+	if s.RateAt.IsZero() || now.Before(s.RateAt) {
+		s.RateTokens = burst
+	} else {
+		s.RateTokens = min(burst, s.RateTokens+float64(now.Sub(s.RateAt))/float64(refill))
+	}
+	s.RateAt = now
+	if s.RateTokens < 1 {
+		return false
+	}
+	s.RateTokens--
+	return true
 }
 
 // File is one encrypted file of a share. Registry.List leaves JWE nil;
@@ -189,8 +214,8 @@ func checkFile(f File) error {
 	if len(f.JWE) == 0 || len(f.JWE) > maxFileJWE {
 		return fmt.Errorf("JWE must be 1 byte to %d MiB, got %d bytes: %w", maxFileJWE>>20, len(f.JWE), ErrTooLarge)
 	}
-	if strings.Count(string(f.JWE), ".") != 4 {
-		return fmt.Errorf("file is not a compact JWE: %w", ErrMalformedJWE)
+	if err := CheckJWE(f.JWE); err != nil {
+		return fmt.Errorf("file is not a compact JWE: %w", err)
 	}
 	return nil
 }

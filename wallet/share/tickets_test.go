@@ -50,6 +50,7 @@ func TestALocationIssuedByOneServerIsServedOnceByAnotherOnTheSameStore(t *testin
 // dropped when new ones are issued, and a revoked share keeps none.
 func TestManifestFloodCannotFillTheStoreWithLocations(t *testing.T) {
 	h := newHarness(t, ServerConfig{})
+	h.reg.burst = 2 * maxTicketsPerShare // the share's own rate limit would stop the flood first
 	big := `{"resourceType":"Binary","data":"` + strings.Repeat("QUFB", 2000) + `"}`
 	sh, _ := h.addShare(t, Options{}, big)
 	busy := 0

@@ -17,7 +17,7 @@ import (
 // verify and sign that every request needs.
 func BenchmarkAddCheckpoint(b *testing.B) {
 	const n = 2048
-	p := newPatientLog(b, "medwallet/benchbenchbenchbenchbenchbe", "log")
+	p := newBoundLog(b, "log")
 	// Start from a log of 100,000 leaves' worth of depth so proofs are realistic.
 	p.db.Update(func(tx kv.Txn) error {
 		cs := make([][32]byte, 100_000)

@@ -12,7 +12,7 @@ import (
 // valid log signature.
 func FuzzAddCheckpoint(f *testing.F) {
 	fx := newFixture(f, EnrollOpen)
-	p := newPatientLog(f, "medwallet/aaaaaaaaaaaaaaaaaaaaaaaaaa", "log")
+	p := newBoundLog(f, "log")
 	fx.enroll(p)
 	cp := p.grow(3, 0)
 	f.Add(p.request(0, cp))

@@ -44,6 +44,12 @@ func newPatientLog(t testing.TB, origin, keyLabel string) *patientLog {
 	return &patientLog{t: t, db: kv.Memory(), log: l}
 }
 
+// newBoundLog is a log whose origin is bound to its key, as current
+// wallets make them.
+func newBoundLog(t testing.TB, keyLabel string) *patientLog {
+	return newPatientLog(t, ledger.OriginForKey(key(keyLabel).Public().(ed25519.PublicKey)), keyLabel)
+}
+
 // grow appends n leaves (salted differently per log key) and signs.
 func (p *patientLog) grow(n int, salt byte) []byte {
 	var signed []byte
@@ -120,7 +126,7 @@ func (f *fixture) enroll(p *patientLog) {
 
 func TestAddCheckpointCosignsAConsistentCheckpoint(t *testing.T) {
 	f := newFixture(t, EnrollOpen)
-	p := newPatientLog(t, ledger.NewOrigin(), "log")
+	p := newBoundLog(t, "log")
 	f.enroll(p)
 	first := p.grow(5, 0)
 	code, body, _ := f.post("/add-checkpoint", string(p.request(0, first)))
@@ -154,7 +160,7 @@ func TestAddCheckpointCosignsAConsistentCheckpoint(t *testing.T) {
 
 func TestAddCheckpointStatusCodes(t *testing.T) {
 	f := newFixture(t, EnrollOpen)
-	origin := ledger.NewOrigin()
+	origin := ledger.OriginForKey(key("log").Public().(ed25519.PublicKey))
 	p := newPatientLog(t, origin, "log")
 	f.enroll(p)
 	cp5 := p.grow(5, 0)
@@ -163,7 +169,7 @@ func TestAddCheckpointStatusCodes(t *testing.T) {
 	}
 	cp8 := p.grow(3, 0)
 
-	unknown := newPatientLog(t, ledger.NewOrigin(), "log")
+	unknown := newBoundLog(t, "unknown")
 	forger := newPatientLog(t, origin, "forger") // same origin, another key
 	forged := forger.grow(8, 0)
 	fork := newPatientLog(t, origin, "log") // same key, other leaves
@@ -217,7 +223,7 @@ func TestAddCheckpointStatusCodes(t *testing.T) {
 
 func TestReplayedOldCheckpointIsRefused(t *testing.T) {
 	f := newFixture(t, EnrollOpen)
-	p := newPatientLog(t, ledger.NewOrigin(), "log")
+	p := newBoundLog(t, "log")
 	f.enroll(p)
 	old := p.grow(4, 0)
 	if code, _, _ := f.post("/add-checkpoint", string(p.request(0, old))); code != 200 {
@@ -238,7 +244,7 @@ func TestReplayedOldCheckpointIsRefused(t *testing.T) {
 
 func TestFirstEmptyCheckpointMustHaveTheEmptyRoot(t *testing.T) {
 	f := newFixture(t, EnrollOpen)
-	p := newPatientLog(t, ledger.NewOrigin(), "log")
+	p := newBoundLog(t, "log")
 	f.enroll(p)
 	if code, body, _ := f.post("/add-checkpoint", string(p.request(0, p.grow(0, 0)))); code != 200 {
 		t.Fatalf("empty log: %d %s", code, body)
@@ -272,7 +278,7 @@ func TestRequestLimitsAndMethods(t *testing.T) {
 
 func TestOpenEnrollmentAcceptsAtOnce(t *testing.T) {
 	f := newFixture(t, EnrollOpen)
-	p := newPatientLog(t, ledger.NewOrigin(), "log")
+	p := newBoundLog(t, "log")
 	body, _ := json.Marshal(ledger.EnrollRequest{Origin: p.log.Origin(), VKey: p.log.VerifierKey(), Name: "Jo's laptop"})
 	code, resp, ctype := f.post("/enroll", string(body))
 	if code != http.StatusOK || ctype != "application/json" {
@@ -298,8 +304,8 @@ func TestOpenEnrollmentAcceptsAtOnce(t *testing.T) {
 
 func TestEnrollmentRefusesBadRequests(t *testing.T) {
 	f := newFixture(t, EnrollOpen)
-	p := newPatientLog(t, ledger.NewOrigin(), "log")
-	other := newPatientLog(t, ledger.NewOrigin(), "log")
+	p := newBoundLog(t, "log")
+	other := newBoundLog(t, "other")
 	for name, body := range map[string]string{
 		"not JSON":             "origin=x",
 		"unknown field":        `{"origin":"` + p.log.Origin() + `","vkey":"` + p.log.VerifierKey() + `","extra":1}`,
@@ -317,8 +323,8 @@ func TestEnrollmentRefusesBadRequests(t *testing.T) {
 
 func TestManualEnrollmentWaitsForApproval(t *testing.T) {
 	f := newFixture(t, EnrollManual)
-	p := newPatientLog(t, ledger.NewOrigin(), "log")
-	q := newPatientLog(t, ledger.NewOrigin(), "log")
+	p := newBoundLog(t, "log")
+	q := newBoundLog(t, "q")
 	for _, l := range []*patientLog{p, q} {
 		body, _ := json.Marshal(ledger.EnrollRequest{Origin: l.log.Origin(), VKey: l.log.VerifierKey(), Name: "patient"})
 		if code, resp, _ := f.post("/enroll", string(body)); code != http.StatusAccepted || !strings.Contains(resp, `"pending"`) {
@@ -363,7 +369,7 @@ func TestWitnessStatePersistsAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, _ := New(db, key("witness"), "witness.example/w1", EnrollOpen)
-	p := newPatientLog(t, ledger.NewOrigin(), "log")
+	p := newBoundLog(t, "log")
 	s.Enroll(ledger.EnrollRequest{Origin: p.log.Origin(), VKey: p.log.VerifierKey()})
 	if _, err := s.AddCheckpoint(p.request(0, p.grow(6, 0))); err != nil {
 		t.Fatal(err)
@@ -411,7 +417,7 @@ func stripSignatures(signed []byte) []byte {
 // at the size it cosigned (the race the spec warns about).
 func TestConcurrentSubmissionsNeverRollBack(t *testing.T) {
 	f := newFixture(t, EnrollOpen)
-	p := newPatientLog(t, ledger.NewOrigin(), "log")
+	p := newBoundLog(t, "log")
 	f.enroll(p)
 	if _, err := f.server.AddCheckpoint(p.request(0, p.grow(5, 0))); err != nil {
 		t.Fatal(err)
