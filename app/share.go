@@ -139,13 +139,8 @@ func (s *Session) httpClient() *http.Client {
 }
 
 // shareRegistry is the wallet's registry of its own shares, the one its
-// peer serves from.
-func shareRegistry(s *Session) *share.Registry {
-	if p := s.Peer(); p != nil {
-		return p.Shares
-	}
-	return s.Wallet.ShareRegistry()
-}
+// peer serves from (StartPeer hands it the same one).
+func shareRegistry(s *Session) *share.Registry { return s.Wallet.ShareRegistry() }
 
 // CreateShare shares the selected records: it signs the log (and has the
 // witnesses cosign when some are configured), builds one FHIR Bundle with
@@ -205,7 +200,7 @@ func CreateShare(ctx context.Context, s *Session, req ShareRequest) (*ShareResul
 		return nil, fmt.Errorf("create share: %w", err)
 	}
 	reg := shareRegistry(s)
-	if err := reg.Put(sh); err != nil {
+	if err := w.AddShare(sh); err != nil {
 		return nil, fmt.Errorf("create share: %w", err)
 	}
 	meta := wallet.ShareNote{ID: sh.ID, Host: req.Host, Created: sh.Created}
@@ -215,12 +210,12 @@ func CreateShare(ctx context.Context, s *Session, req ShareRequest) (*ShareResul
 	auth := share.UploadAuth{Signer: w.Log().Signer(), Passcode: req.Passcode}
 	text, err := placeShare(ctx, s, p, reg, sh, key, req.Host, auth, &meta, res)
 	if err != nil {
-		reg.Delete(sh.ID)
+		w.DeleteShare(sh.ID)
 		return nil, fmt.Errorf("create share: %w", err)
 	}
 	meta.Link = text
 	if err := w.SaveShareNote(meta); err != nil {
-		reg.Delete(sh.ID)
+		w.DeleteShare(sh.ID)
 		return nil, fmt.Errorf("create share: %w", err)
 	}
 	png, version, err := share.EncodeQR(text, qrPixels)

@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"errors"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
@@ -9,10 +11,26 @@ import (
 	"medwallet/app"
 )
 
+// windowAdvice is what to do about the errors only the window's own forms
+// make (the command line has no such fields); everything else comes from
+// app.AdviceFor, the table the command line reads too.
+var windowAdvice = []struct {
+	err  error
+	text string
+}{
+	{errWitnessWithoutAddress, "Type the witness's address (its https:// URL or multiaddr) in “Add a witness” as well as its verification key, then try again."},
+	{errBadWitnessKey, "That is not a witness verification key. Copy it again exactly as the witness's operator gave it, on one line: name+8 hex digits+base64 key."},
+}
+
 // explain turns err into a sentence for a person (app.AdviceFor: what
 // happened and what to do, the same table the command line reads), and the
 // technical detail that names what failed (never a secret: errors carry none).
 func explain(err error) (sentence, detail string) {
+	for _, a := range windowAdvice {
+		if errors.Is(err, a.err) {
+			return a.text, err.Error()
+		}
+	}
 	if a, ok := app.AdviceFor(err); ok {
 		return a.ForWindow(), err.Error()
 	}

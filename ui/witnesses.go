@@ -30,6 +30,10 @@ type witnessView struct {
 	quorum   *widget.Select
 	list     *widget.List
 	add      *entry
+	addKey   *entry // a standard witness's verification key; empty for one that enrols
+	origin   *widget.Label
+	vkey     *widget.Label
+	copyLog  *widget.Button
 	anchor   *widget.Button
 	progress *widget.ProgressBarInfinite
 	result   *widget.Label
@@ -82,6 +86,19 @@ func newWitnessView(m *mainScreen) *witnessView {
 	v.add = newEntry(s.touch)
 	v.add.SetPlaceHolder("/ip4/…/tcp/4001/p2p/12D3KooW…  or  https://node.clinic.example")
 	v.add.OnSubmitted = func(string) { v.anchorNow() }
+	v.addKey = newEntry(s.touch)
+	v.addKey.SetPlaceHolder("witness.example+1a2b3c4d+AbC…  (leave empty for a Medwallet clinic node)")
+	v.addKey.OnSubmitted = func(string) { v.anchorNow() }
+	v.origin = widget.NewLabel("")
+	v.origin.Selectable = true
+	v.vkey = widget.NewLabel("")
+	v.vkey.Selectable = true
+	v.vkey.Wrapping = fyne.TextWrapBreak
+	// Origin and key are public (every share carries them), so the copy is
+	// not a secret the clipboard must forget at lock.
+	v.copyLog = widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), func() {
+		s.app.Clipboard().SetContent(operatorText(v.origin.Text, v.vkey.Text))
+	})
 	v.anchor = widget.NewButtonWithIcon("Anchor now", theme.UploadIcon(), v.anchorNow)
 	v.anchor.Importance = widget.HighImportance
 	v.progress = widget.NewProgressBarInfinite()
@@ -93,11 +110,19 @@ func newWitnessView(m *mainScreen) *witnessView {
 	intro := widget.NewLabel("Witnesses are clinic nodes that cosign your wallet's log, so that anyone you share with can check " +
 		"that your records were not changed or back-dated. They see only fingerprints, never health data.")
 	intro.Wrapping = fyne.TextWrapWord
+	operatorIntro := widget.NewLabel("A standard C2SP witness (litewitness, for example) does not enrol wallets itself: " +
+		"give its operator your log's origin and verification key, and ask them for the witness's verification key.")
+	operatorIntro.Wrapping = fyne.TextWrapWord
+	operator := container.NewVBox(operatorIntro,
+		widget.NewForm(widget.NewFormItem("Origin", v.origin), widget.NewFormItem("Verification key", v.vkey)),
+		container.NewHBox(v.copyLog))
 	top := container.NewVBox(
 		intro,
 		widget.NewCard("Your log", "", v.logInfo),
+		widget.NewCard("For a witness operator", "", operator),
 		widget.NewForm(
 			widget.NewFormItem("Add a witness", v.add),
+			widget.NewFormItem("Verification key (for a standard witness)", v.addKey),
 			widget.NewFormItem("Records count as witnessed when", v.quorum),
 		),
 		container.NewHBox(v.anchor, refresh),
@@ -134,9 +159,17 @@ func witnessState(w ledger.Witness, failed error) string {
 	return strings.Join(parts, " · ")
 }
 
+// operatorText is what the Copy button hands a witness operator: the
+// log's origin and verification key, labelled as 'medwallet log' prints them.
+func operatorText(origin, vkey string) string {
+	return "Origin  " + origin + "\nKey     " + vkey + "\n"
+}
+
 // load reads the log's state, the witnesses and the quorum.
 func (v *witnessView) load() {
 	w := v.m.w
+	v.origin.SetText(w.Log().Origin())
+	v.vkey.SetText(w.Log().VerifierKey())
 	v.m.s.background(func() {
 		size, latest, err := w.LogState()
 		var ws []ledger.Witness
@@ -211,16 +244,45 @@ func (v *witnessView) setQuorum(k int) {
 	v.load()
 }
 
-// anchorNow enrols the witness typed in the field, if any, then asks every
-// witness to cosign the log's latest checkpoint.
+// anchorNow adds the witness typed in the fields, if any (enrolling it, or
+// with the verification key given, configuring it as a standard witness),
+// then asks every witness to cosign the log's latest checkpoint.
 func (v *witnessView) anchorNow() {
 	addr := strings.TrimSpace(v.add.Text)
+	key := strings.TrimSpace(v.addKey.Text)
+	if key != "" {
+		if addr == "" {
+			showProblem(v.m.s.win, "add the standard witness", errWitnessWithoutAddress)
+			return
+		}
+		v.runWith(nil, standardWitness{addr: addr, vkey: key})
+		return
+	}
 	var add []string
 	if addr != "" {
 		add = []string{addr}
 	}
 	v.run(add)
 }
+
+// errWitnessWithoutAddress: a verification key was typed but no address.
+var errWitnessWithoutAddress = errors.New("a standard witness's verification key was given without its address")
+
+// errBadWitnessKey marks a verification key the wallet cannot parse.
+var errBadWitnessKey = errors.New("witness verification key not accepted")
+
+// explainWitnessKey marks a malformed verification key so that the advice
+// table can say what to check; other errors pass unchanged.
+func explainWitnessKey(err error) error {
+	if errors.Is(err, ledger.ErrMalformed) {
+		return fmt.Errorf("%w: %w", errBadWitnessKey, err)
+	}
+	return err
+}
+
+// standardWitness is a standard C2SP witness to configure before a round:
+// where it listens and its operator-given verification key.
+type standardWitness struct{ addr, vkey string }
 
 // auto anchors in the background after an unlock, when witnesses are
 // configured. It shows its progress in the status line only.
@@ -239,7 +301,11 @@ func (v *witnessView) auto() {
 	})
 }
 
-func (v *witnessView) run(add []string) {
+func (v *witnessView) run(add []string) { v.runWith(add, standardWitness{}) }
+
+// runWith anchors, first enrolling the witnesses in add, or configuring std
+// when it has an address.
+func (v *witnessView) runWith(add []string, std standardWitness) {
 	if v.running {
 		return
 	}
@@ -257,17 +323,28 @@ func (v *witnessView) run(add []string) {
 	v.m.s.background(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), anchorTimeout)
 		defer cancel()
-		a, err := app.Anchor(ctx, sess, p, add)
-		v.m.s.do(func() {
-			if v.m.s.main != v.m {
+		if std.addr != "" {
+			if _, err := app.AddStandardWitness(sess, p, std.addr, std.vkey); err != nil {
+				v.m.s.do(func() {
+					if !v.finishRound() {
+						return
+					}
+					v.m.alerts.setStatus("The standard witness was not added; nothing was anchored.")
+					showProblem(v.m.s.win, "add the standard witness", explainWitnessKey(err))
+				})
 				return
 			}
-			v.running = false
-			v.anchor.Enable()
-			v.progress.Hide()
+		}
+		a, err := app.Anchor(ctx, sess, p, add)
+		v.m.s.do(func() {
+			if !v.finishRound() {
+				return
+			}
 			v.last, v.lastErr = &a, err
 			if err == nil || len(add) == 0 {
+				// A standard witness is stored by now, whatever the round did.
 				v.add.SetText("")
+				v.addKey.SetText("")
 			}
 			v.showResult(a, err)
 			v.load()
@@ -276,6 +353,18 @@ func (v *witnessView) run(add []string) {
 			}
 		})
 	})
+}
+
+// finishRound ends a round on the UI goroutine: false when the wallet was
+// locked (and this screen replaced) meanwhile, so nothing is shown.
+func (v *witnessView) finishRound() bool {
+	if v.m.s.main != v.m {
+		return false
+	}
+	v.running = false
+	v.anchor.Enable()
+	v.progress.Hide()
+	return true
 }
 
 // showResult says what one round did: who cosigned, who did not and why,
@@ -322,6 +411,9 @@ func (v *witnessView) clear() {
 	v.logInfo.SetText("")
 	v.result.SetText("")
 	v.add.SetText("")
+	v.addKey.SetText("")
+	v.origin.SetText("")
+	v.vkey.SetText("")
 }
 
 // confirmRemove asks, then stops anchoring with the named witness.

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"medwallet/app"
 	"medwallet/app/node"
@@ -250,5 +251,152 @@ func TestAuditOfASoundWalletShowsNoWarning(t *testing.T) {
 	s := unlocked(t)
 	if s.main.alerts.audit.Visible() || s.main.alerts.fork.Visible() {
 		t.Errorf("warnings on a new wallet: %q", s.main.alerts.auditText.Text)
+	}
+}
+
+// newStandardWitness runs a witness on loopback HTTP that cosigns for logs
+// its operator added; the test adds them with operatorAdds, as an operator
+// would with the origin and key the wallet shows.
+func newStandardWitness(t *testing.T) (*witness.Server, string) {
+	t.Helper()
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	ws, err := witness.New(kv.Memory(), key, "witness.standard.test", witness.EnrollManual)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(ws)
+	t.Cleanup(srv.Close)
+	return ws, srv.URL
+}
+
+// operatorAdds makes ws follow the log with this origin and key, as a
+// witness operator configures a log a patient told them about.
+func operatorAdds(t *testing.T, ws *witness.Server, origin, vkey string) {
+	t.Helper()
+	if _, err := ws.Enroll(ledger.EnrollRequest{Origin: origin, VKey: vkey, Name: "patient"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Approve(origin); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// topDialogText joins the texts of the labels in the topmost dialog.
+func topDialogText(t *testing.T, s *shell) string {
+	t.Helper()
+	top := s.win.Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("no dialog open")
+	}
+	var texts []string
+	for _, o := range test.LaidOutObjects(top) {
+		if l, ok := o.(*widget.Label); ok {
+			texts = append(texts, l.Text)
+		}
+	}
+	return strings.Join(texts, "\n")
+}
+
+func TestWitnessScreenShowsTheLogOriginAndKeyForAWitnessOperator(t *testing.T) {
+	s := unlocked(t)
+	m := s.main
+	m.showAnchoring()
+	settle(s)
+	v := m.anchoring
+	origin, vkey := m.w.Log().Origin(), m.w.Log().VerifierKey()
+	if origin == "" || vkey == "" {
+		t.Fatal("the wallet has no log origin or key")
+	}
+	if v.origin.Text != origin || v.vkey.Text != vkey {
+		t.Fatalf("shown origin %q key %q, want %q %q", v.origin.Text, v.vkey.Text, origin, vkey)
+	}
+	markup := test.RenderToMarkup(s.win.Canvas())
+	if !strings.Contains(markup, "For a witness operator") || !strings.Contains(markup, origin) {
+		t.Error("the origin is not on screen")
+	}
+	test.Tap(v.copyLog)
+	got := s.app.Clipboard().Content()
+	if !strings.Contains(got, "Origin  "+origin+"\n") || !strings.Contains(got, "Key     "+vkey+"\n") {
+		t.Fatalf("clipboard %q", got)
+	}
+}
+
+func TestStandardWitnessAddedWithItsVerificationKeyCosigns(t *testing.T) {
+	ws, url := newStandardWitness(t)
+	s := unlocked(t)
+	startTestPeer(t, s)
+	m := s.main
+	addCondition(t, m.w, "Asthma")
+	operatorAdds(t, ws, m.w.Log().Origin(), m.w.Log().VerifierKey())
+	m.showAnchoring()
+	settle(s)
+	v := m.anchoring
+
+	test.Type(v.add, url)
+	test.Type(v.addKey, ws.Key().String())
+	test.Tap(v.anchor)
+	settle(s)
+	if v.lastErr != nil {
+		t.Fatalf("anchor: %v\n%s", v.lastErr, v.result.Text)
+	}
+	if len(v.witnesses) != 1 {
+		t.Fatalf("listed witnesses %+v", v.witnesses)
+	}
+	w := v.witnesses[0]
+	if !w.Standard || w.Key != ws.Key().String() || w.URL != url || w.Name != "witness.standard.test" {
+		t.Fatalf("stored %+v, want the standard witness with its key", w)
+	}
+	if w.Size != 1 || w.CosignedAt.IsZero() || !strings.Contains(v.result.Text, "Quorum met") {
+		t.Fatalf("the standard witness did not cosign: %+v\n%s", w, v.result.Text)
+	}
+	if v.add.Text != "" || v.addKey.Text != "" {
+		t.Errorf("fields kept after adding: %q %q", v.add.Text, v.addKey.Text)
+	}
+	if !strings.Contains(test.RenderToMarkup(s.win.Canvas()), "witness.standard.test") {
+		t.Error("the standard witness is not in the list on screen")
+	}
+}
+
+// TestStandardWitnessWithAMalformedKeyIsRefusedAndNothingIsStored: a key that
+// is not a witness key (mistyped, altered, or oversized paste) is refused with advice, stores no witness and asks nobody to cosign.
+func TestStandardWitnessWithAMalformedKeyIsRefusedAndNothingIsStored(t *testing.T) {
+	ws, url := newStandardWitness(t)
+	s := unlocked(t)
+	startTestPeer(t, s)
+	m := s.main
+	m.showAnchoring()
+	settle(s)
+	v := m.anchoring
+
+	good := ws.Key().String()
+	altered := good[:len(good)-4] + "AAAA" // the key ID no longer matches the key
+	for _, key := range []string{altered, "witness.standard.test+00000000+notbase64", strings.Repeat("k", 600)} {
+		v.add.SetText(url)
+		v.addKey.SetText(key)
+		v.anchorNow()
+		settle(s)
+		text := topDialogText(t, s)
+		if !strings.Contains(text, "not a witness verification key") {
+			t.Fatalf("key %.40q: dialog %q", key, text)
+		}
+		confirmTopDialog(t, s.win, "OK")
+		if stored, err := m.w.Witnesses(); err != nil || len(stored) != 0 {
+			t.Fatalf("key %.40q stored %+v (%v)", key, stored, err)
+		}
+		if v.addKey.Text != key {
+			t.Error("the refused key was cleared: the patient cannot correct it")
+		}
+	}
+	if latest, err := m.w.LogReport(); err != nil || latest.Checkpoint != "" {
+		t.Errorf("a checkpoint was signed although no witness was added: %v", err)
+	}
+
+	// A key without an address says to type the address.
+	v.add.SetText("")
+	v.addKey.SetText(good)
+	v.anchorNow()
+	settle(s)
+	if text := topDialogText(t, s); !strings.Contains(text, "Type the witness's address") {
+		t.Fatalf("key without address: dialog %q", text)
 	}
 }
