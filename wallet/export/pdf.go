@@ -287,12 +287,7 @@ func writePatient(pdf *fpdf.Fpdf, tr func(string) string, p *view, date func(str
 		pdf.Ln(2)
 		return
 	}
-	name := ""
-	for _, n := range p.Name {
-		if n.Use == "official" || name == "" {
-			name = n.String()
-		}
-	}
+	name := p.name
 	if name == "" {
 		name = "(no name recorded)"
 	}

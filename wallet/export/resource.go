@@ -46,21 +46,6 @@ func (c *codeableConcept) label() string {
 	return ""
 }
 
-type humanName struct {
-	Use    string   `json:"use"`
-	Text   string   `json:"text"`
-	Family string   `json:"family"`
-	Given  []string `json:"given"`
-	Prefix []string `json:"prefix"`
-}
-
-func (n humanName) String() string {
-	if n.Text != "" {
-		return n.Text
-	}
-	return strings.TrimSpace(strings.Join(append(append([]string{}, n.Given...), n.Family), " "))
-}
-
 type identifier struct {
 	Type   *codeableConcept `json:"type"`
 	System string           `json:"system"`
@@ -92,7 +77,8 @@ type view struct {
 	when string
 
 	// Patient
-	Name       []humanName  `json:"name"`
+	// name is a Patient's name, read by wallet/fhir (fhir.PatientName).
+	name       string
 	BirthDate  string       `json:"birthDate"`
 	Gender     string       `json:"gender"`
 	Identifier []identifier `json:"identifier"`
@@ -113,6 +99,9 @@ func decodeView(rec *wallet.Record) (*view, error) {
 		return nil, fmt.Errorf("record %s: resource has no resourceType", rec.ID)
 	}
 	v.when = fhir.DateText(rec.Resource)
+	if v.ResourceType == "Patient" {
+		v.name = fhir.PatientName(rec.Resource)
+	}
 	return &v, nil
 }
 

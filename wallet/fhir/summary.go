@@ -831,3 +831,14 @@ func DateText(resource []byte) string {
 func CodeSystemName(system string) string {
 	return codeSystems[system]
 }
+
+// PatientName is a Patient's name as the listing shows it (official, else
+// usual, else the first; its text, else prefix, given and family names),
+// or "" for a resource without one.
+func PatientName(resource []byte) string {
+	_, f, err := decode(resource)
+	if err != nil {
+		return ""
+	}
+	return patientName(f.Name)
+}
