@@ -23,7 +23,7 @@ import (
 
 func init() {
 	register(&command{
-		name: "share", args: "create [--ids ID,...|--kind K] [--from DATE] [--to DATE] [--expires 24h|1h|7d|30d|never] [--passcode-file F] [--label L] [--host NODE] [--qr FILE.png] [--json] | list [--json] | revoke ID | log ID [--json]",
+		name: "share", args: "create [--ids ID,...|--kind K] [--from DATE] [--to DATE] [--expires 24h|1h|7d|30d|never] [--passcode-file F] [--label L] [--host NODE] [--qr FILE.png] [--include-identifiers] [--json] | list [--json] | revoke ID | log ID [--json]",
 		summary: "share records through a SMART Health Link and QR code; list, revoke and see who opened your shares",
 		flags: func(fs *flag.FlagSet, c *call) {
 			jsonFlag(fs, c)
@@ -36,6 +36,7 @@ func init() {
 			c.opts["label"] = fs.String("label", "", "a short description the recipient sees (at most 80 characters)")
 			c.opts["host"] = fs.String("host", "", "host the share on a clinic node (its multiaddr ending in /p2p/<id>, or its https URL) so it works while this computer is off")
 			c.opts["qr"] = fs.String("qr", "", "write the QR code to this PNG file")
+			c.opts["include-identifiers"] = fs.Bool("include-identifiers", false, "keep social security, driver's licence and passport numbers in a shared Patient record (left out by default)")
 		},
 		run: runShare,
 	})
@@ -128,6 +129,7 @@ func readPasscode(path string) (string, error) {
 
 func runShareCreate(c *call) error {
 	req := app.ShareRequest{IDs: *c.opts["ids"].(*multiFlag), Label: c.str("label"), Host: strings.TrimSpace(c.str("host"))}
+	req.IncludeIdentifiers = *c.opts["include-identifiers"].(*bool)
 	var err error
 	if req.Kinds, req.From, req.To, err = c.selection(); err != nil {
 		return err
