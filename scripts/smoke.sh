@@ -27,10 +27,15 @@ for _ in $(seq 300); do
   sleep 0.2
 done
 [ -n "$win" ] || { echo "smoke: no Medwallet window after 60 s"; cat "$work/app.log"; exit 1; }
-sleep 2 # the first frame
+# Wait for the first frame: on a loaded machine it can take a while, so look
+# again until the window shows something, for up to 60 s.
 shot="${SMOKE_SHOT:-$work/smoke.png}"
-import -display "$display" -window root "$shot"
-sd=$(convert "$shot" -colorspace gray -format '%[fx:standard_deviation]' info:)
+for _ in $(seq 60); do
+  sleep 1
+  import -display "$display" -window root "$shot"
+  sd=$(convert "$shot" -colorspace gray -format '%[fx:standard_deviation]' info:)
+  awk -v s="$sd" 'BEGIN { exit !(s > 0.02) }' && break
+done
 colors=$(convert "$shot" -format '%k' info:)
 echo "smoke: window $win, screenshot stddev $sd, $colors colours"
 awk -v s="$sd" 'BEGIN { exit !(s > 0.02) }' || { echo "smoke: the window looks blank"; exit 1; }

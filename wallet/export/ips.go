@@ -248,12 +248,7 @@ func distinctPeople(recs []wallet.Record, views []*view, people []int) []string 
 	var names []string
 	for _, i := range people {
 		v := views[i]
-		name := ""
-		for _, n := range v.Name {
-			if name = n.String(); name != "" {
-				break
-			}
-		}
+		name := v.name
 		key := strings.ToLower(strings.Join(strings.Fields(name), " ")) + "|" + v.BirthDate
 		if name == "" || v.BirthDate == "" {
 			key = "record|" + recs[i].ID

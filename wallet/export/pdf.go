@@ -105,13 +105,13 @@ var pdfSections = []pdfSection{
 			if v.ResourceType == "Medication" {
 				return nil // a medication's definition; its statements and requests are listed
 			}
-			var doses []string
-			for _, d := range append(append([]dosage{}, v.DosageInstruction...), v.Dosage...) {
-				if s := d.String(); s != "" {
-					doses = append(doses, s)
-				}
+			// The dose as wallet/fhir reads it now, whatever the stored
+			// summary of an older record says.
+			dose := ""
+			if s, err := fhir.Summarize(rec.Resource); err == nil {
+				dose = s.Value
 			}
-			return [][]string{{title(rec, v), strings.Join(doses, "; "), status(rec, v), date(v.date())}}
+			return [][]string{{title(rec, v), dose, status(rec, v), date(v.date())}}
 		}},
 	{"Immunizations", []fhir.Kind{fhir.KindImmunization},
 		[]pdfColumn{{"Vaccine", 120}, {"Status", 30}, {"Date", 30}}, simpleRows},
@@ -287,12 +287,7 @@ func writePatient(pdf *fpdf.Fpdf, tr func(string) string, p *view, date func(str
 		pdf.Ln(2)
 		return
 	}
-	name := ""
-	for _, n := range p.Name {
-		if n.Use == "official" || name == "" {
-			name = n.String()
-		}
-	}
+	name := p.name
 	if name == "" {
 		name = "(no name recorded)"
 	}

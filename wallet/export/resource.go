@@ -46,80 +46,6 @@ func (c *codeableConcept) label() string {
 	return ""
 }
 
-func (c *codeableConcept) first() coding {
-	if c == nil || len(c.Coding) == 0 {
-		return coding{}
-	}
-	return c.Coding[0]
-}
-
-type quantity struct {
-	Value      json.Number `json:"value"`
-	Unit       string      `json:"unit"`
-	Code       string      `json:"code"`
-	Comparator string      `json:"comparator"`
-}
-
-func (q *quantity) unit() string {
-	if q == nil {
-		return ""
-	}
-	if q.Unit != "" {
-		return q.Unit
-	}
-	return q.Code
-}
-
-type dosage struct {
-	Text        string `json:"text"`
-	DoseAndRate []struct {
-		DoseQuantity *quantity `json:"doseQuantity"`
-	} `json:"doseAndRate"`
-	Timing *struct {
-		Repeat *struct {
-			Frequency  json.Number `json:"frequency"`
-			Period     json.Number `json:"period"`
-			PeriodUnit string      `json:"periodUnit"`
-		} `json:"repeat"`
-	} `json:"timing"`
-	AsNeededBoolean bool `json:"asNeededBoolean"`
-}
-
-func (d dosage) String() string {
-	if d.Text != "" {
-		return d.Text
-	}
-	var parts []string
-	for _, dr := range d.DoseAndRate {
-		if dr.DoseQuantity != nil && dr.DoseQuantity.Value != "" {
-			parts = append(parts, strings.TrimSpace(dr.DoseQuantity.Value.String()+" "+dr.DoseQuantity.unit()))
-		}
-	}
-	if d.Timing != nil && d.Timing.Repeat != nil && d.Timing.Repeat.Frequency != "" {
-		r := d.Timing.Repeat
-		parts = append(parts, fmt.Sprintf("%s× per %s %s", r.Frequency, r.Period, r.PeriodUnit))
-	}
-	if d.AsNeededBoolean {
-		parts = append(parts, "as needed")
-	}
-	return strings.Join(parts, ", ")
-}
-
-type humanName struct {
-	Use    string   `json:"use"`
-	Text   string   `json:"text"`
-	Family string   `json:"family"`
-	Given  []string `json:"given"`
-	Prefix []string `json:"prefix"`
-}
-
-func (n humanName) String() string {
-	if n.Text != "" {
-		return n.Text
-	}
-	return strings.TrimSpace(strings.Join(append(append([]string{}, n.Given...), n.Family), " "))
-}
-
 type identifier struct {
 	Type   *codeableConcept `json:"type"`
 	System string           `json:"system"`
@@ -140,12 +66,9 @@ type view struct {
 	ID           string `json:"id"`
 	Status       string `json:"status"`
 
-	Criticality       string           `json:"criticality"`
-	Code              *codeableConcept `json:"code"`
-	Class             *coding          `json:"class"`
-	DosageInstruction []dosage         `json:"dosageInstruction"`
-	Dosage            []dosage         `json:"dosage"`
-	Content           []struct {
+	Criticality string  `json:"criticality"`
+	Class       *coding `json:"class"`
+	Content     []struct {
 		Attachment attachment `json:"attachment"`
 	} `json:"content"`
 
@@ -154,7 +77,8 @@ type view struct {
 	when string
 
 	// Patient
-	Name       []humanName  `json:"name"`
+	// name is a Patient's name, read by wallet/fhir (fhir.PatientName).
+	name       string
 	BirthDate  string       `json:"birthDate"`
 	Gender     string       `json:"gender"`
 	Identifier []identifier `json:"identifier"`
@@ -175,6 +99,9 @@ func decodeView(rec *wallet.Record) (*view, error) {
 		return nil, fmt.Errorf("record %s: resource has no resourceType", rec.ID)
 	}
 	v.when = fhir.DateText(rec.Resource)
+	if v.ResourceType == "Patient" {
+		v.name = fhir.PatientName(rec.Resource)
+	}
 	return &v, nil
 }
 

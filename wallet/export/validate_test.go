@@ -3,6 +3,7 @@ package export
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -206,5 +207,19 @@ func TestObservationDatedOneWayEverywhere(t *testing.T) {
 	v, err := decodeView(&rec[0])
 	if err != nil || v.date() != "2021-03-04T05:06:07Z" {
 		t.Fatalf("PDF and IPS date %q (%v)", v.date(), err)
+	}
+}
+
+func TestIPSOfSeveralPeopleAsksForOne(t *testing.T) {
+	recs := append(loadRecords(t, clemente), loadRecords(t, napoleon)...)
+	err := IPS(&bytes.Buffer{}, recs, IPSOptions{})
+	if !errors.Is(err, ErrSeveralPeople) || !strings.Contains(err.Error(), "2 people") || !strings.Contains(err.Error(), "select one person") {
+		t.Fatalf("err = %v, want ErrSeveralPeople naming 2 people and asking for one", err)
+	}
+	// The same person's Patient from a second file is one person.
+	twice := append(loadRecords(t, clemente), loadRecords(t, clemente)[0])
+	twice[len(twice)-1].ID = "another-copy"
+	if err := IPS(&bytes.Buffer{}, twice, IPSOptions{}); err != nil {
+		t.Fatalf("one person twice: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -126,7 +127,40 @@ type component struct {
 }
 
 type dosage struct {
-	Text string `json:"text"`
+	Text        string `json:"text"`
+	DoseAndRate []struct {
+		DoseQuantity *quantity `json:"doseQuantity"`
+	} `json:"doseAndRate"`
+	Timing *struct {
+		Repeat *struct {
+			Frequency  json.Number `json:"frequency"`
+			Period     json.Number `json:"period"`
+			PeriodUnit string      `json:"periodUnit"`
+		} `json:"repeat"`
+	} `json:"timing"`
+	AsNeededBoolean bool `json:"asNeededBoolean"`
+}
+
+// String is the dosage as a person reads it: its text, else the dose,
+// how often and "as needed" as its members say.
+func (d dosage) String() string {
+	if t := strings.TrimSpace(d.Text); t != "" {
+		return t
+	}
+	var parts []string
+	for _, dr := range d.DoseAndRate {
+		if dr.DoseQuantity != nil && dr.DoseQuantity.Value != "" {
+			parts = append(parts, strings.TrimSpace(dr.DoseQuantity.Value.String()+" "+dr.DoseQuantity.unit()))
+		}
+	}
+	if d.Timing != nil && d.Timing.Repeat != nil && d.Timing.Repeat.Frequency != "" {
+		r := d.Timing.Repeat
+		parts = append(parts, strings.TrimSpace(fmt.Sprintf("%s× per %s %s", r.Frequency, r.Period, r.PeriodUnit)))
+	}
+	if d.AsNeededBoolean {
+		parts = append(parts, "as needed")
+	}
+	return strings.Join(parts, ", ")
 }
 
 type annotation struct {
@@ -417,14 +451,15 @@ func reactionOf(f *fields) string {
 }
 
 func doseOf(f *fields) string {
+	var doses []string
 	for _, list := range [][]dosage{f.Dosage, f.DosageInstruction} {
 		for _, d := range list {
-			if t := strings.TrimSpace(d.Text); t != "" {
-				return t
+			if t := d.String(); t != "" && !slices.Contains(doses, t) {
+				doses = append(doses, t)
 			}
 		}
 	}
-	return ""
+	return strings.Join(doses, "; ")
 }
 
 // medication names the drug: medicationCodeableConcept, else the reference's
@@ -795,4 +830,15 @@ func DateText(resource []byte) string {
 // ("LOINC", "SNOMED CT", "ICD-10-CM"), or "" for one without.
 func CodeSystemName(system string) string {
 	return codeSystems[system]
+}
+
+// PatientName is a Patient's name as the listing shows it (official, else
+// usual, else the first; its text, else prefix, given and family names),
+// or "" for a resource without one.
+func PatientName(resource []byte) string {
+	_, f, err := decode(resource)
+	if err != nil {
+		return ""
+	}
+	return patientName(f.Name)
 }
