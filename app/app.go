@@ -50,10 +50,12 @@ func DataDir(name string) string {
 // OnLock callback runs so that screens can drop decrypted data.
 type Session struct {
 	Wallet *wallet.Wallet
-	// Peer is the wallet's running peer, once StartPeer has run.
-	Peer *Peer
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// peer is the wallet's running peer, once StartPeer has run. StartPeer
+	// sets it on whatever goroutine starts the peer while screens read it,
+	// so it is read and written only under mu (through Peer and setPeer).
+	peer    *Peer
 	idle    time.Duration
 	timer   *time.Timer
 	onLock  []func()
@@ -168,6 +170,20 @@ func (s *Session) OnLock(fn func()) {
 func (s *Session) OnClose(fn func()) {
 	s.mu.Lock()
 	s.closers = append(s.closers, fn)
+	s.mu.Unlock()
+}
+
+// Peer is the session's running peer, or nil before StartPeer has run.
+func (s *Session) Peer() *Peer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peer
+}
+
+// setPeer records the session's running peer (nil: none).
+func (s *Session) setPeer(p *Peer) {
+	s.mu.Lock()
+	s.peer = p
 	s.mu.Unlock()
 }
 

@@ -114,9 +114,7 @@ func StartPeer(s *Session, o PeerOptions) (*Peer, error) {
 		}
 		h.Close() // zeroes the identity key
 	})
-	s.mu.Lock()
-	s.Peer = p
-	s.mu.Unlock()
+	s.setPeer(p)
 	return p, nil
 }
 

@@ -109,17 +109,10 @@ type ShareResult struct {
 	Warnings   []string `json:"warnings,omitempty"`
 }
 
-// currentPeer is the session's running peer, or nil.
-func (s *Session) currentPeer() *Peer {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.Peer
-}
-
 // ensurePeer returns the session's peer, starting one that listens on
 // loopback only when none runs: enough to dial out to other peers.
 func ensurePeer(s *Session) (*Peer, error) {
-	if p := s.currentPeer(); p != nil {
+	if p := s.Peer(); p != nil {
 		return p, nil
 	}
 	return StartPeer(s, PeerOptions{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}})
@@ -178,7 +171,7 @@ func CreateShare(ctx context.Context, s *Session, req ShareRequest) (*ShareResul
 	case !req.LongLived:
 		exp = now.Add(DefaultShareExpiry)
 	}
-	p := s.currentPeer()
+	p := s.Peer()
 	if req.Host == "" && p == nil {
 		return nil, fmt.Errorf("create share: %w", ErrNoPeer)
 	}

@@ -191,7 +191,7 @@ func TestShareOverQRAndRedeemPeerToPeerIsWitnessedAndByteExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rcv.Label != "For Dr. Rivera" || rcv.From != "peer "+patient.Peer.Host.ID().String() || rcv.Origin != patient.Wallet.Log().Origin() {
+	if rcv.Label != "For Dr. Rivera" || rcv.From != "peer "+patient.Peer().Host.ID().String() || rcv.Origin != patient.Wallet.Log().Origin() {
 		t.Errorf("received %q from %q origin %q", rcv.Label, rcv.From, rcv.Origin)
 	}
 	got := receivedByIdentity(t, clinician, rcv)
@@ -345,7 +345,7 @@ func TestWrongPasscodeLocksTheShareAfterFiveTries(t *testing.T) {
 	for _, e := range lg.Entries {
 		if e.Outcome == share.OutcomeWrongPasscode {
 			wrong += e.Count // repeated failures are one entry with a count
-			if e.Requester != "peer "+clinician.Peer.Host.ID().String() {
+			if e.Requester != "peer "+clinician.Peer().Host.ID().String() {
 				t.Errorf("requester %q", e.Requester)
 			}
 		}
@@ -588,7 +588,7 @@ func TestHostedShareOverLibp2pNamesTheNodeAsPeer(t *testing.T) {
 	if !strings.HasPrefix(res.Link, share.SchemeMedwallet) || l.P2P == nil || l.P2P.Peer != nodeHost.ID().String() {
 		t.Fatalf("link %+v", l)
 	}
-	patient.Peer.Host.Close() // the patient's computer goes off; the node still serves
+	patient.Peer().Host.Close() // the patient's computer goes off; the node still serves
 	rcv, err := Redeem(ctx, clinician, res.Link, "", "Dr. Lee")
 	if err != nil {
 		t.Fatal(err)
@@ -602,9 +602,7 @@ func TestHostedShareOverLibp2pNamesTheNodeAsPeer(t *testing.T) {
 		t.Errorf("node log %+v", entries)
 	}
 	// Revocation over libp2p starts a fresh dial-only peer for the patient.
-	patient.mu.Lock()
-	patient.Peer = nil
-	patient.mu.Unlock()
+	patient.setPeer(nil)
 	if err := RevokeShare(ctx, patient, res.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"medwallet/wallet"
+	"medwallet/app"
 	"medwallet/wallet/ledger"
 )
 
@@ -31,10 +31,12 @@ type alerts struct {
 	problems []string      // what the audit named
 }
 
-const forkAdvice = "FORK ALARM: a witness has cosigned a different version of your wallet's log than the one on this computer. " +
-	"Either this wallet was restored from an older backup and then changed, or someone else has your wallet's keys and writes to a copy of it. " +
-	"What to do: create no new shares until this is cleared up. If you did not restore a backup, change your passphrase, keep your recovery key offline, " +
-	"and give the evidence to the clinic that runs the witness. Your records on this computer are unchanged."
+// forkBanner is the fork alarm's banner: what happened and what to do, as
+// the command line says it too (app.ForkAdvice).
+func forkBanner() string {
+	a, _ := app.AdviceFor(ledger.ErrFork)
+	return a.What + " " + app.ForkAdvice
+}
 
 func newAlerts(m *mainScreen) *alerts {
 	a := &alerts{m: m}
@@ -89,7 +91,7 @@ func (a *alerts) setForks(forks []ledger.Fork) {
 		return
 	}
 	last := forks[len(forks)-1]
-	a.forkText.SetText(fmt.Sprintf("%s\n(%d alarm(s); the latest from witness %s on %s.)", forkAdvice,
+	a.forkText.SetText(fmt.Sprintf("%s\n(%d alarm(s); the latest from witness %s on %s.)", forkBanner(),
 		len(forks), last.Witness, last.At.Local().Format("2 Jan 2006 15:04")))
 	a.fork.Show()
 }
@@ -97,7 +99,7 @@ func (a *alerts) setForks(forks []ledger.Fork) {
 // showEvidence shows both checkpoints of every fork alarm, to copy or save
 // for the witness's operator. Checkpoints hold no health data.
 func (a *alerts) showEvidence() {
-	text := forkEvidence(a.forks)
+	text := app.ForkEvidence(a.forks)
 	grid := widget.NewLabel(text)
 	grid.TextStyle.Monospace = true
 	grid.Selectable = true
@@ -116,53 +118,19 @@ func (a *alerts) showEvidence() {
 	d.Show()
 }
 
-// forkEvidence lays out the evidence of fork alarms as text.
-func forkEvidence(forks []ledger.Fork) string {
-	var b strings.Builder
-	for i, f := range forks {
-		fmt.Fprintf(&b, "Alarm %d: witness %s, %s\n", i+1, f.Witness, f.At.UTC().Format("2006-01-02 15:04:05 MST"))
-		fmt.Fprintf(&b, "Reason: %s\nThe witness had cosigned size %d.\n\n", f.Reason, f.WitnessSize)
-		fmt.Fprintf(&b, "The checkpoint this wallet sent:\n%s\n", strings.TrimRight(string(f.Ours), "\n"))
-		if len(f.Theirs) > 0 {
-			fmt.Fprintf(&b, "\nThe witness's checkpoint:\n%s\n", strings.TrimRight(string(f.Theirs), "\n"))
-		}
-		b.WriteString("\n")
-	}
-	return b.String()
-}
-
-// runAudit compares every record version with the log in the background,
-// and names the records that fail, without blocking anything.
+// runAudit runs the integrity check (app.CheckIntegrity) in the
+// background and names the records that fail, without blocking anything.
 func (a *alerts) runAudit() {
-	w := a.m.w
-	busy := a.m.sess.Busy()
+	sess := a.m.sess
+	busy := sess.Busy()
 	a.m.s.background(func() {
 		defer busy()
-		rep, err := w.Audit()
-		var problems []string
-		if err != nil {
-			problems = append(problems, "the check itself failed: "+err.Error())
-		}
-		for _, name := range rep.Records {
-			problems = append(problems, recordName(w, name)+" was changed after it was logged")
-		}
-		for _, name := range rep.Unreadable {
-			problems = append(problems, name+" cannot be read")
-		}
-		for _, id := range w.Damaged() {
-			problems = append(problems, "record "+id+" failed its integrity check and is left out of the list")
-		}
-		if len(rep.Damaged) > 0 || (err == nil && !rep.RootOK) {
-			problems = append(problems, "the log's tree is damaged")
-		}
-		if err == nil && !rep.SignedOK {
-			problems = append(problems, "the latest signed checkpoint does not match the log")
-		}
+		in, _ := app.CheckIntegrity(sess)
 		a.m.s.do(func() {
 			if a.m.s.main != a.m {
 				return
 			}
-			a.setProblems(problems)
+			a.setProblems(in.Problems)
 		})
 	})
 }
@@ -180,17 +148,6 @@ func (a *alerts) setProblems(problems []string) {
 	a.auditText.SetText("The integrity check found problems: " + strings.Join(shown, "; ") + ". " +
 		"Restore the wallet from a backup (Settings → Restore) to get these records back as they were, and keep this copy as evidence.")
 	a.audit.Show()
-}
-
-// recordName turns the audit's "<id> version <n>" into the record's title
-// where it can still be read.
-func recordName(w *wallet.Wallet, name string) string {
-	id, _, _ := strings.Cut(name, " ")
-	rec, err := w.Get(id)
-	if err != nil || rec.Summary.Title == "" {
-		return name
-	}
-	return fmt.Sprintf("“%s” (%s)", rec.Summary.Title, name)
 }
 
 func (a *alerts) setStatus(text string) {

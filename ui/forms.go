@@ -1,11 +1,7 @@
 package ui
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"mime"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -16,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/widget"
 
+	"medwallet/app"
 	"medwallet/wallet"
 	"medwallet/wallet/fhir"
 )
@@ -198,7 +195,7 @@ func (f *recordForm) layout() {
 }
 
 func (f *recordForm) chooseFile() {
-	chooseFile(f.m.s.win, "choose the file", []string{".pdf", ".png", ".jpg", ".jpeg", ".gif", ".tif", ".tiff", ".dcm", ".txt"}, f.setFile)
+	chooseFile(f.m.s.win, "choose the file", []string{".pdf", ".png", ".jpg", ".jpeg", ".dcm"}, f.setFile)
 }
 
 func (f *recordForm) setFile(u fyne.URI) {
@@ -220,12 +217,7 @@ func (f *recordForm) read() (fhir.Draft, error) {
 		case fieldTitle:
 			d.Title = text(ff)
 		case fieldCode:
-			if c := text(ff); c != d.Code.Code {
-				d.Code = fhir.Coding{}
-				if c != "" {
-					d.Code = fhir.Coding{System: loinc, Code: c, Display: d.Title}
-				}
-			}
+			app.SetDraftCode(&d, text(ff))
 		case fieldValue:
 			d.Value = text(ff)
 		case fieldUnit:
@@ -249,9 +241,6 @@ func (f *recordForm) read() (fhir.Draft, error) {
 			}
 		}
 	}
-	if d.Kind == fhir.KindDocument && f.editing == nil && f.file == nil {
-		return d, errors.New("choose the file to attach")
-	}
 	return d, nil
 }
 
@@ -265,11 +254,11 @@ func (f *recordForm) submit() {
 	}
 	f.save.Disable()
 	m := f.m
-	w := m.w
+	sess := m.sess
 	editing := f.editing
 	file := f.file
 	m.s.background(func() {
-		rec, err := saveDraft(w, editing, d, file)
+		rec, err := saveDraft(sess, editing, d, file)
 		m.s.do(func() {
 			f.save.Enable()
 			if err != nil {
@@ -285,53 +274,20 @@ func (f *recordForm) submit() {
 	})
 }
 
-// saveDraft stores a new record (with its file, for documents) or a new
-// version of the record being edited.
-func saveDraft(w *wallet.Wallet, editing *wallet.Record, d fhir.Draft, file fyne.URI) (wallet.Record, error) {
-	src := wallet.Source{Type: wallet.SourcePatient}
+// saveDraft stores a new record (with its file, for documents: app.AddRecord
+// sniffs its type from its bytes) or a new version of the record being
+// edited (app.EditRecord).
+func saveDraft(sess *app.Session, editing *wallet.Record, d fhir.Draft, file fyne.URI) (wallet.Record, error) {
 	if editing != nil {
-		res, err := fhir.Apply(editing.Resource, d)
-		if err != nil {
-			return wallet.Record{}, err
-		}
-		return w.Update(editing.ID, res, src)
-	}
-	res, err := fhir.Build(d)
-	if err != nil {
-		return wallet.Record{}, err
+		return app.EditRecord(sess, editing.ID, d)
 	}
 	if file == nil {
-		return w.Add(res, src)
+		return app.AddRecord(sess, d, nil)
 	}
-	att, err := attachFile(w, file)
+	r, err := storage.Reader(file)
 	if err != nil {
-		return wallet.Record{}, err
-	}
-	return w.AddWithAttachments(res, src, []wallet.Attachment{att})
-}
-
-// attachFile streams a chosen file into the wallet's encrypted store.
-func attachFile(w *wallet.Wallet, u fyne.URI) (wallet.Attachment, error) {
-	r, err := storage.Reader(u)
-	if err != nil {
-		return wallet.Attachment{}, fmt.Errorf("read %s: %w", u.Name(), err)
+		return wallet.Record{}, fmt.Errorf("read %s: %w", file.Name(), err)
 	}
 	defer r.Close()
-	return w.WriteAttachment(u.Name(), contentType(u.Name()), io.Reader(r))
-}
-
-// contentType names a file's media type from its extension, for the
-// attachment's description.
-func contentType(name string) string {
-	ext := strings.ToLower(filepath.Ext(name))
-	switch ext {
-	case ".dcm":
-		return "application/dicom"
-	case ".pdf":
-		return "application/pdf"
-	}
-	if t := mime.TypeByExtension(ext); t != "" {
-		return t
-	}
-	return "application/octet-stream"
+	return app.AddRecord(sess, d, &app.RecordFile{Name: file.Name(), Data: r})
 }

@@ -169,7 +169,7 @@ func contactLine(c peer.Contact) string {
 // book is the address book: the running peer's, or the one in the wallet
 // while the peer is not running.
 func (v *peersView) book() *peer.Book {
-	if p := v.m.sess.Peer; p != nil {
+	if p := v.m.sess.Peer(); p != nil {
 		return p.Book
 	}
 	return peer.NewBook(v.m.w.AddressBook())
@@ -177,7 +177,7 @@ func (v *peersView) book() *peer.Book {
 
 // load shows the wallet's own peer and reads the address book.
 func (v *peersView) load() {
-	if p := v.m.sess.Peer; p != nil {
+	if p := v.m.sess.Peer(); p != nil {
 		v.id.SetText(p.Host.ID().String())
 		v.addrs.SetText(strings.Join(p.Addrs(), "\n"))
 		v.copyID.Enable()
@@ -226,7 +226,7 @@ func (v *peersView) submit() {
 			role = r.role
 		}
 	}
-	p := v.m.sess.Peer
+	p := v.m.sess.Peer()
 	if p == nil {
 		v.message.SetText("The wallet's peer is not running. Lock and unlock the wallet to start it, then add the peer again.")
 		return

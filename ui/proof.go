@@ -13,32 +13,26 @@ import (
 	"medwallet/wallet/ledger"
 )
 
-// proofInfo is what the detail view shows about a record's anchoring: the
-// verdict kept when it was received, or its check against the wallet's own
-// log.
+// proofInfo is what the detail view shows about a record's anchoring:
+// app.RecordProof (which check applies, and its verdict) and the health
+// card verdict in words.
 type proofInfo struct {
 	result   ledger.Result
 	received bool   // the verdict came with a received share
 	card     string // the health card verdict, for records that came in one
 }
 
-// proofOf computes the proof status of rec off the UI goroutine: received
-// records keep the verdict of their share (app.ReceivedCheck), the wallet's
-// own records are checked against its log (app.RecordStatus).
+// proofOf computes the proof status of rec off the UI goroutine.
 func proofOf(sess *app.Session, rec wallet.Record) proofInfo {
-	if rec.Source.Type == wallet.SourceShare {
-		if rr, err := app.ReceivedCheck(sess, rec.ID); err == nil {
-			p := proofInfo{result: rr.Verification, received: true}
-			if rr.Card != nil {
-				p.card = fmt.Sprintf("Health card from %s: %s", firstNonEmpty(rr.Card.IssuerName, rr.Card.Issuer), rr.Card.Status)
-				if rr.Card.Reason != "" {
-					p.card += " (" + rr.Card.Reason + ")"
-				}
-			}
-			return p
+	pr := app.RecordProof(sess, rec)
+	p := proofInfo{result: pr.Result, received: pr.Received}
+	if pr.Card != nil {
+		p.card = fmt.Sprintf("Health card from %s: %s", firstNonEmpty(pr.Card.IssuerName, pr.Card.Issuer), pr.Card.Status)
+		if pr.Card.Reason != "" {
+			p.card += " (" + pr.Card.Reason + ")"
 		}
 	}
-	return proofInfo{result: app.RecordStatus(sess, rec)}
+	return p
 }
 
 // proofDetail says in words what a verdict rests on: who cosigned and

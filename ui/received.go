@@ -51,7 +51,7 @@ func newReceivedView(m *mainScreen) *receivedView {
 			lines := c.Objects[0].(*fyne.Container).Objects
 			lines[0].(*widget.Label).SetText(receivedLabel(r))
 			lines[1].(*widget.Label).SetText(receivedLine(r))
-			c.Objects[1].(*widget.Icon).SetResource(badges[worstStatus(r)].icon())
+			c.Objects[1].(*widget.Icon).SetResource(badges[app.ReceivedVerdict(r)].icon())
 		},
 	)
 	v.shares.OnSelected = func(i widget.ListItemID) {
@@ -91,33 +91,8 @@ func receivedLabel(r app.Received) string {
 
 // receivedLine is a received share's second line: sender, time, counts.
 func receivedLine(r app.Received) string {
-	n, verified := 0, 0
-	for _, rec := range r.Records {
-		if rec.AttachmentOf != "" {
-			continue
-		}
-		n++
-		if rec.Verification.Status == ledger.Witnessed {
-			verified++
-		}
-	}
+	n, verified := app.ReceivedCounts(r)
 	return fmt.Sprintf("from %s · %s · %d records, %d verified", r.From, r.Received.Local().Format("2 Jan 2006 15:04"), n, verified)
-}
-
-// worstStatus is the verdict that stands for a whole share in its row:
-// any tampered record makes the share tampered.
-func worstStatus(r app.Received) ledger.Status {
-	rank := map[ledger.Status]int{ledger.Witnessed: 0, ledger.SignedOnly: 1, ledger.NotAnchored: 2, ledger.Tampered: 3}
-	worst := ledger.Witnessed
-	for _, rec := range r.Records {
-		if rank[rec.Verification.Status] > rank[worst] {
-			worst = rec.Verification.Status
-		}
-	}
-	if len(r.Records) == 0 {
-		return ledger.NotAnchored
-	}
-	return worst
 }
 
 func receivedIDs(r *app.Received) []string {

@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
+	"medwallet/app"
 	"medwallet/wallet"
 	"medwallet/wallet/fhir"
 	"medwallet/wallet/keys"
@@ -544,10 +545,10 @@ func TestSettingsAreSavedInTheWallet(t *testing.T) {
 }
 
 func TestExplainSaysWhatToDoForEverySentinel(t *testing.T) {
-	for _, a := range advice {
-		got, detail := explain(fmt.Errorf("open wallet: %w", a.err))
-		if got != a.text || detail == "" {
-			t.Errorf("%v: %q", a.err, got)
+	for _, a := range app.AdviceTable() {
+		got, detail := explain(fmt.Errorf("open wallet: %w", a.Err))
+		if got != a.What+" "+a.Do || detail == "" {
+			t.Errorf("%v: %q", a.Err, got)
 		}
 	}
 	got, _ := explain(&fhir.SyntaxError{Line: 3, Column: 7, Msg: "x"})

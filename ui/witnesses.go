@@ -309,7 +309,7 @@ func (v *witnessView) runWith(add []string, std standardWitness) {
 	if v.running {
 		return
 	}
-	p := v.m.sess.Peer
+	p := v.m.sess.Peer()
 	if p == nil {
 		v.result.Importance = widget.DangerImportance
 		v.result.SetText("The wallet's peer is not running, so no witness can be reached. Check the network connection, then lock and unlock the wallet to start it again.")

@@ -71,7 +71,7 @@ func TestAnchorNowEnrolsAClinicNodeThenAnchoringRunsAgainAfterUnlock(t *testing.
 	s.unlockScreen.submit()
 	settle(s)
 	m := s.main
-	if s.session.Peer == nil {
+	if s.session.Peer() == nil {
 		t.Fatal("the wallet's peer did not start after unlock")
 	}
 	rec := addCondition(t, m.w, "Asthma")
@@ -196,7 +196,7 @@ func TestForkAlarmWhenACopyOfTheWalletIsAnchoredWithTheSameWitness(t *testing.T)
 	if !m.alerts.fork.Visible() || !strings.Contains(test.RenderToMarkup(s.win.Canvas()), "FORK ALARM") {
 		t.Fatal("no fork alarm on screen")
 	}
-	evidence := forkEvidence(m.alerts.forks)
+	evidence := app.ForkEvidence(m.alerts.forks)
 	if !strings.Contains(evidence, "The checkpoint this wallet sent") || !strings.Contains(evidence, "witness.clinic.test") {
 		t.Errorf("evidence %q", evidence)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"medwallet/app"
 	"medwallet/wallet"
+	"medwallet/wallet/share"
 )
 
 // Env is what a command runs with. Tests and the control socket supply their
@@ -49,13 +50,31 @@ type command struct {
 	name    string
 	args    string // usage after the name
 	summary string
-	// flags adds the command's own flags; run gets the positional arguments.
-	flags func(fs *flag.FlagSet, c *call)
-	run   func(c *call, args []string) error
+	// json says the command takes --json (stable JSON on stdout).
+	json bool
+	// setup defines the command's own flags on fs, into options of the
+	// command's own type made for this call, and returns what runs the
+	// command with them and the positional arguments.
+	setup func(fs *flag.FlagSet, c *call) func(args []string) error
 	// local commands never open a wallet through a running owner (init,
 	// restore) or run the owner themselves (serve).
 	local bool
 }
+
+// with makes a command's setup from its options type O: define adds the
+// flags that fill an O, run runs the command with them.
+func with[O any](define func(fs *flag.FlagSet, o *O), run func(c *call, o *O, args []string) error) func(*flag.FlagSet, *call) func([]string) error {
+	return func(fs *flag.FlagSet, c *call) func([]string) error {
+		o := new(O)
+		if define != nil {
+			define(fs, o)
+		}
+		return func(args []string) error { return run(c, o, args) }
+	}
+}
+
+// noOptions is the options type of commands with no flags of their own.
+type noOptions struct{}
 
 var commands = map[string]*command{}
 
@@ -72,7 +91,6 @@ type call struct {
 	// acceptOlder opens a rolled-back store (wallet.ErrRolledBack).
 	acceptOlder bool
 	json        bool
-	opts        map[string]any // the command's own flag values
 	session     *app.Session
 	ownSession  bool
 }
@@ -102,7 +120,7 @@ func Run(ctx context.Context, env Env, args []string) int {
 	if env.Getenv == nil {
 		env.Getenv = func(string) string { return "" }
 	}
-	c := &call{ctx: ctx, env: env, opts: map[string]any{}, session: env.Session}
+	c := &call{ctx: ctx, env: env, session: env.Session}
 	global := flag.NewFlagSet("medwallet", flag.ContinueOnError)
 	global.SetOutput(io.Discard)
 	c.commonFlags(global)
@@ -125,10 +143,13 @@ func Run(ctx context.Context, env Env, args []string) int {
 	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	c.commonFlags(fs)
-	if cmd.flags != nil {
-		cmd.flags(fs, c)
+	if cmd.json {
+		fs.BoolVar(&c.json, "json", false, "print stable JSON")
 	}
-	pos, err := parseInterleaved(fs, rest[1:])
+	run := cmd.setup(fs, c)
+	// A share ID is base64url: one in 64 begins with "-", and is an ID,
+	// not a flag ("share log -Xy…"); "--" also ends the flags.
+	pos, err := app.SplitArgs(fs, rest[1:], share.ValidID)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(env.Stdout, "usage: medwallet %s %s\n  %s\n", cmd.name, cmd.args, cmd.summary)
@@ -150,7 +171,7 @@ func Run(ctx context.Context, env Env, args []string) int {
 			return code
 		}
 	}
-	err = cmd.run(c, pos)
+	err = run(pos)
 	if c.ownSession {
 		c.session.Lock()
 	}
@@ -171,26 +192,6 @@ func (c *call) commonFlags(fs *flag.FlagSet) {
 func (c *call) usageError(err error) int {
 	fmt.Fprintf(c.env.Stderr, "medwallet: %s\n", oneLine(err.Error()))
 	return 2
-}
-
-// parseInterleaved lets flags follow positional arguments
-// ("list --kind lab" and "import a.json --json" both work).
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
 }
 
 // abs resolves a file name against the caller's directory.

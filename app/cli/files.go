@@ -17,72 +17,77 @@ import (
 
 func init() {
 	register(&command{
-		name: "export", args: "--format fhir|ndjson|ips|csv|pdf [--kind K] [--ids A,B] [--from DATE] [--to DATE] [--locale xx-YY] [--no-attachments] [--type T] [--include-identifiers] -o FILE|DIR/",
+		name: "export", args: "--format fhir|ndjson|ips|csv|pdf [--kind K] [--ids A,B] [--from DATE] [--to DATE] [--locale xx-YY] [--no-attachments] [--type T] [--include-identifiers] -o FILE|DIR/", json: true,
 		summary: "write records to a file (ndjson with -o DIR/ writes one file per resource type)",
-		flags: func(fs *flag.FlagSet, c *call) {
-			jsonFlag(fs, c)
-			c.opts["format"] = fs.String("format", "", "fhir, ndjson, ips, csv or pdf")
-			selectionFlags(fs, c, "only")
-			c.opts["ids"] = fs.String("ids", "", "only these records, comma-separated IDs")
-			c.opts["locale"] = fs.String("locale", "", "date format of the PDF, for example en-US, en-GB, de")
-			c.opts["noatt"] = fs.Bool("no-attachments", false, "leave attached files out of a FHIR or NDJSON export")
-			c.opts["o"] = fs.String("o", "", "the file to write (a directory ending in / for one NDJSON file per type)")
-			c.opts["type"] = fs.String("type", "", "the one resource type an NDJSON file holds (for example Observation)")
-			c.opts["ids-in-pdf"] = fs.Bool("include-identifiers", false, "print social security, driver's licence and passport numbers in a PDF (left out by default)")
-		},
-		run: runExport,
+		setup: with(func(fs *flag.FlagSet, o *exportOptions) {
+			fs.StringVar(&o.format, "format", "", "fhir, ndjson, ips, csv or pdf")
+			o.selection.define(fs, "only")
+			fs.StringVar(&o.ids, "ids", "", "only these records, comma-separated IDs")
+			fs.StringVar(&o.locale, "locale", "", "date format of the PDF, for example en-US, en-GB, de")
+			fs.BoolVar(&o.noAttachments, "no-attachments", false, "leave attached files out of a FHIR or NDJSON export")
+			fs.StringVar(&o.out, "o", "", "the file to write (a directory ending in / for one NDJSON file per type)")
+			fs.StringVar(&o.resourceType, "type", "", "the one resource type an NDJSON file holds (for example Observation)")
+			fs.BoolVar(&o.includeIdentifiers, "include-identifiers", false, "print social security, driver's licence and passport numbers in a PDF (left out by default)")
+		}, runExport),
 	})
 	register(&command{
-		name: "backup", args: "-o FILE.age [--backup-passphrase-file F] [--json]",
+		name: "backup", args: "-o FILE.age [--backup-passphrase-file F] [--json]", json: true,
 		summary: "write an encrypted backup of the whole wallet (opens with the recovery key, or with the backup passphrase and `age -d`)",
-		flags: func(fs *flag.FlagSet, c *call) {
-			jsonFlag(fs, c)
-			c.opts["o"] = fs.String("o", "", "the backup file to write")
-			c.opts["bpass"] = fs.String("backup-passphrase-file", "", "encrypt to the passphrase in this file instead of the recovery key (age's scrypt; `age -d` opens it)")
-		},
-		run: runBackup,
+		setup: with(func(fs *flag.FlagSet, o *backupOptions) {
+			fs.StringVar(&o.out, "o", "", "the backup file to write")
+			fs.StringVar(&o.backupPassFile, "backup-passphrase-file", "", "encrypt to the passphrase in this file instead of the recovery key (age's scrypt; `age -d` opens it)")
+		}, runBackup),
 	})
 	register(&command{
-		name: "restore", args: "FILE.age [--wallet DIR] [--recovery-key-file F | --backup-passphrase-file F]", local: true,
+		name: "restore", args: "FILE.age [--wallet DIR] [--recovery-key-file F | --backup-passphrase-file F]", local: true, json: true,
 		summary: "restore a backup into a new wallet directory (asks for the recovery key)",
-		flags: func(fs *flag.FlagSet, c *call) {
-			jsonFlag(fs, c)
-			c.opts["rkfile"] = fs.String("recovery-key-file", "", "read the recovery key from this file instead of a prompt")
-			c.opts["bpass"] = fs.String("backup-passphrase-file", "", "the backup was made with the passphrase in this file; the wallet inside is unlocked with --passphrase-file, $MEDWALLET_PASSPHRASE or the same passphrase")
-		},
-		run: runRestore,
+		setup: with(func(fs *flag.FlagSet, o *restoreOptions) {
+			fs.StringVar(&o.recoveryKeyFile, "recovery-key-file", "", "read the recovery key from this file instead of a prompt")
+			fs.StringVar(&o.backupPassFile, "backup-passphrase-file", "", "the backup was made with the passphrase in this file; the wallet inside is unlocked with --passphrase-file, $MEDWALLET_PASSPHRASE or the same passphrase")
+		}, runRestore),
 	})
 	register(&command{
-		name: "trust", args: "add ISS JWKS-FILE [--name N] [--crl FILE]... | list [--json]",
+		name: "trust", args: "add ISS JWKS-FILE [--name N] [--crl FILE]... | list [--json]", json: true,
 		summary: "manage the SMART Health Card issuers whose cards the wallet verifies",
-		flags: func(fs *flag.FlagSet, c *call) {
-			jsonFlag(fs, c)
-			c.opts["name"] = fs.String("name", "", "the issuer's name as the wallet shows it")
-			crls := &multiFlag{}
-			fs.Var(crls, "crl", "a revocation list of the issuer (/.well-known/crl/<kid>.json); may be repeated")
-			c.opts["crl"] = crls
-		},
-		run: runTrust,
+		setup: with(func(fs *flag.FlagSet, o *trustOptions) {
+			fs.StringVar(&o.name, "name", "", "the issuer's name as the wallet shows it")
+			fs.Var(&o.crls, "crl", "a revocation list of the issuer (/.well-known/crl/<kid>.json); may be repeated")
+		}, runTrust),
 	})
 }
 
-func runExport(c *call, args []string) error {
+type exportOptions struct {
+	format, ids, locale, out, resourceType string
+	selection                              selectionFlags
+	noAttachments, includeIdentifiers      bool
+}
+
+type backupOptions struct{ out, backupPassFile string }
+
+type restoreOptions struct{ recoveryKeyFile, backupPassFile string }
+
+type trustOptions struct {
+	name string
+	crls multiFlag
+}
+
+func runExport(c *call, o *exportOptions, args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("export takes flags only, not %q", args[0])
 	}
-	format, out := c.str("format"), c.str("o")
+	format, out := o.format, o.out
 	if format == "" {
 		return fmt.Errorf("export: choose a --format: %s", strings.Join(app.ExportFormats, ", "))
 	}
 	if out == "" {
 		return errors.New("export: name the file to write with -o FILE")
 	}
-	kinds, from, to, err := c.selection()
+	kinds, from, to, err := o.selection.parse()
 	if err != nil {
 		return err
 	}
 	var ids []string
-	for _, id := range strings.Split(c.str("ids"), ",") {
+	for _, id := range strings.Split(o.ids, ",") {
 		if id = strings.TrimSpace(id); id != "" {
 			ids = append(ids, id)
 		}
@@ -99,8 +104,8 @@ func runExport(c *call, args []string) error {
 		path += string(os.PathSeparator)
 	}
 	res, err := app.ExportRecords(c.session, format, export.Filter{Kinds: kinds, IDs: ids, From: from, To: to},
-		path, app.ExportOptions{Locale: c.str("locale"), NoAttachments: *c.opts["noatt"].(*bool), Type: c.str("type"),
-			IncludeIdentifiers: *c.opts["ids-in-pdf"].(*bool)})
+		path, app.ExportOptions{Locale: o.locale, NoAttachments: o.noAttachments, Type: o.resourceType,
+			IncludeIdentifiers: o.includeIdentifiers})
 	if err != nil {
 		return err
 	}
@@ -123,17 +128,17 @@ type backupView struct {
 	OpensWith string `json:"opensWith"` // "recovery-key" or "passphrase"
 }
 
-func runBackup(c *call, args []string) error {
+func runBackup(c *call, bo *backupOptions, args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("backup takes flags only, not %q", args[0])
 	}
-	out := c.str("o")
+	out := bo.out
 	if out == "" {
 		return errors.New("backup: name the file to write with -o FILE.age")
 	}
 	var o backup.Options
 	opens := "recovery-key"
-	if f := c.str("bpass"); f != "" {
+	if f := bo.backupPassFile; f != "" {
 		p, err := readSecretFile(c.abs(f))
 		if err != nil {
 			return err
@@ -165,7 +170,7 @@ func runBackup(c *call, args []string) error {
 	return nil
 }
 
-func runRestore(c *call, args []string) error {
+func runRestore(c *call, o *restoreOptions, args []string) error {
 	if len(args) != 1 {
 		return errors.New("restore: name one backup file (medwallet restore FILE.age --wallet NEW-DIR)")
 	}
@@ -174,7 +179,7 @@ func runRestore(c *call, args []string) error {
 		return fmt.Errorf("restore: %w", err)
 	}
 	var k backup.Key
-	if f := c.str("bpass"); f != "" {
+	if f := o.backupPassFile; f != "" {
 		p, err := readSecretFile(c.abs(f))
 		if err != nil {
 			return err
@@ -183,7 +188,7 @@ func runRestore(c *call, args []string) error {
 		k.Passphrase = p
 		switch {
 		case c.recovery:
-			rk, err := c.recoveryKey()
+			rk, err := c.recoveryKey(o.recoveryKeyFile)
 			if err != nil {
 				return err
 			}
@@ -197,7 +202,7 @@ func runRestore(c *call, args []string) error {
 			k.WalletPassphrase = wp
 		}
 	} else {
-		rk, err := c.recoveryKey()
+		rk, err := c.recoveryKey(o.recoveryKeyFile)
 		if err != nil {
 			return err
 		}
@@ -215,14 +220,15 @@ func runRestore(c *call, args []string) error {
 	return nil
 }
 
-// recoveryKey reads the recovery key for restore: --recovery-key-file, or
-// --passphrase-file with --recovery-key, or a prompt.
-func (c *call) recoveryKey() (keys.RecoveryKey, error) {
+// recoveryKey reads the recovery key for restore: from file
+// (--recovery-key-file), or --passphrase-file with --recovery-key, or a
+// prompt.
+func (c *call) recoveryKey(file string) (keys.RecoveryKey, error) {
 	var text []byte
 	var err error
 	switch {
-	case c.str("rkfile") != "":
-		text, err = readSecretFile(c.abs(c.str("rkfile")))
+	case file != "":
+		text, err = readSecretFile(c.abs(file))
 	case c.recovery && c.passFile != "":
 		text, err = readSecretFile(c.abs(c.passFile))
 	default:
@@ -239,7 +245,7 @@ func (c *call) recoveryKey() (keys.RecoveryKey, error) {
 	return rk, nil
 }
 
-func runTrust(c *call, args []string) error {
+func runTrust(c *call, o *trustOptions, args []string) error {
 	if len(args) == 0 {
 		return errors.New("trust: say 'add ISS JWKS-FILE' or 'list'")
 	}
@@ -257,14 +263,14 @@ func runTrust(c *call, args []string) error {
 			return err
 		}
 		var crls [][]byte
-		for _, f := range *c.opts["crl"].(*multiFlag) {
+		for _, f := range o.crls {
 			b, err := readSmallFile(c.abs(f))
 			if err != nil {
 				return err
 			}
 			crls = append(crls, b)
 		}
-		if err := app.AddTrustedIssuer(c.session, args[1], c.str("name"), jwks, crls...); err != nil {
+		if err := app.AddTrustedIssuer(c.session, args[1], o.name, jwks, crls...); err != nil {
 			return err
 		}
 		if !c.json {

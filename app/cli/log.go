@@ -8,14 +8,13 @@ import (
 
 func init() {
 	register(&command{
-		name: "log", args: "[--json]",
+		name: "log", args: "[--json]", json: true,
 		summary: "print the log's origin and verification key (what a C2SP witness operator adds), its size and latest checkpoint",
-		flags:   jsonFlag,
-		run:     runLog,
+		setup:   with(nil, runLog),
 	})
 }
 
-func runLog(c *call, args []string) error {
+func runLog(c *call, _ *noOptions, args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("log takes flags only, not %q", args[0])
 	}

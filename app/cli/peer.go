@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -26,31 +25,37 @@ func (m *multiFlag) Set(v string) error {
 
 func init() {
 	register(&command{
-		name: "anchor", args: "[--witness ADDR ... | --witness ADDR --witness-key VKEY] [--remove-witness NAME] [--quorum K] [--json]",
-		summary: "sign the log and have witnesses (clinic nodes) cosign it",
-		flags: func(fs *flag.FlagSet, c *call) {
-			jsonFlag(fs, c)
-			var w multiFlag
-			fs.Var(&w, "witness", "enrol with this witness first: a multiaddr ending in /p2p/<id>, or an https URL (repeatable)")
-			c.opts["witness"] = &w
-			c.opts["witness-key"] = fs.String("witness-key", "", "the --witness is a standard C2SP witness (no Medwallet enrolment) with this cosignature verification key, from its operator; give its operator what 'medwallet log' prints")
-			c.opts["quorum"] = fs.Int("quorum", 0, "how many witnesses must cosign (default 1)")
-			c.opts["remove"] = fs.String("remove-witness", "", "stop anchoring with the witness of this name (as 'anchor' prints it), then anchor with the rest")
-		},
-		run: runAnchor,
+		name: "anchor", args: "[--witness ADDR ... | --witness ADDR --witness-key VKEY] [--remove-witness NAME] [--quorum K] [--json] | --evidence", json: true,
+		summary: "sign the log and have witnesses (clinic nodes) cosign it; --evidence prints what a fork alarm kept",
+		setup: with(func(fs *flag.FlagSet, o *anchorOptions) {
+			fs.Var(&o.witnesses, "witness", "enrol with this witness first: a multiaddr ending in /p2p/<id>, or an https URL (repeatable)")
+			fs.StringVar(&o.witnessKey, "witness-key", "", "the --witness is a standard C2SP witness (no Medwallet enrolment) with this cosignature verification key, from its operator; give its operator what 'medwallet log' prints")
+			fs.IntVar(&o.quorum, "quorum", 0, "how many witnesses must cosign (default 1)")
+			fs.StringVar(&o.remove, "remove-witness", "", "stop anchoring with the witness of this name (as 'anchor' prints it), then anchor with the rest")
+			fs.BoolVar(&o.evidence, "evidence", false, "print the evidence of every fork alarm (both checkpoints, no health data) for the witness's operator, and anchor nothing")
+		}, runAnchor),
 	})
 	register(&command{
 		name: "serve", args: "[--listen MULTIADDR ...] [--mdns] [--relay MULTIADDR ...]", local: true,
 		summary: "run the wallet's peer in the foreground so its shares can be fetched",
-		flags: func(fs *flag.FlagSet, c *call) {
-			var l, r multiFlag
-			fs.Var(&l, "listen", "listen on this multiaddr (repeatable; default all interfaces, TCP and QUIC)")
-			fs.Var(&r, "relay", "keep a reservation with this circuit relay (a clinic node; repeatable)")
-			c.opts["listen"], c.opts["relay"] = &l, &r
-			c.opts["mdns"] = fs.Bool("mdns", false, "announce the wallet on the local network (mDNS)")
-		},
-		run: runServe,
+		setup: with(func(fs *flag.FlagSet, o *serveOptions) {
+			fs.Var(&o.listen, "listen", "listen on this multiaddr (repeatable; default all interfaces, TCP and QUIC)")
+			fs.Var(&o.relays, "relay", "keep a reservation with this circuit relay (a clinic node; repeatable)")
+			fs.BoolVar(&o.mdns, "mdns", false, "announce the wallet on the local network (mDNS)")
+		}, runServe),
 	})
+}
+
+type anchorOptions struct {
+	witnesses          multiFlag
+	witnessKey, remove string
+	quorum             int
+	evidence           bool
+}
+
+type serveOptions struct {
+	listen, relays multiFlag
+	mdns           bool
 }
 
 // peer returns the wallet's running peer, or starts one for this command
@@ -59,33 +64,36 @@ func (c *call) peer() (*app.Peer, error) {
 	if _, err := c.wallet(); err != nil {
 		return nil, err
 	}
-	if c.session.Peer != nil {
-		return c.session.Peer, nil
+	if p := c.session.Peer(); p != nil {
+		return p, nil
 	}
 	return app.StartPeer(c.session, app.PeerOptions{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}})
 }
 
-func runAnchor(c *call, args []string) error {
+func runAnchor(c *call, o *anchorOptions, args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("anchor takes flags only, not %q", args[0])
+	}
+	if o.evidence {
+		return printForkEvidence(c)
 	}
 	p, err := c.peer()
 	if err != nil {
 		return err
 	}
-	if name := c.str("remove"); name != "" {
+	if name := o.remove; name != "" {
 		if err := c.session.Wallet.RemoveWitness(name); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.env.Stderr, "Removed witness %s.\n", name)
 	}
-	if k := *c.opts["quorum"].(*int); k > 0 {
+	if k := o.quorum; k > 0 {
 		if err := c.session.Wallet.SetQuorum(k); err != nil {
 			return err
 		}
 	}
-	witnesses := *c.opts["witness"].(*multiFlag)
-	if vkey := c.str("witness-key"); vkey != "" {
+	witnesses := o.witnesses
+	if vkey := o.witnessKey; vkey != "" {
 		if len(witnesses) != 1 {
 			return fmt.Errorf("anchor: give --witness-key with exactly one --witness, the witness it belongs to")
 		}
@@ -106,10 +114,31 @@ func runAnchor(c *call, args []string) error {
 			printAnchoring(c, a)
 		}
 	}
-	if errors.Is(err, ledger.ErrFork) {
-		return fmt.Errorf("anchor: FORK ALARM: %w; both checkpoints are kept as evidence: do not delete this wallet, and tell the clinic running that witness", err)
+	if err != nil {
+		// explain adds what to do (app.AdviceFor): for a fork, the advice
+		// the window's alarm gives, and how to print the evidence.
+		return fmt.Errorf("anchor: %w", err)
 	}
-	return err
+	return nil
+}
+
+// printForkEvidence prints both checkpoints of every fork alarm the wallet
+// keeps (app.ForkEvidence, as the window's alarm saves it).
+func printForkEvidence(c *call) error {
+	w, err := c.wallet()
+	if err != nil {
+		return err
+	}
+	forks, err := w.Forks()
+	if err != nil {
+		return fmt.Errorf("anchor --evidence: %w", err)
+	}
+	if len(forks) == 0 {
+		fmt.Fprintln(c.env.Stderr, "no fork alarm: no witness has seen another version of this wallet's log")
+		return nil
+	}
+	fmt.Fprint(c.out(), app.ForkEvidence(forks))
+	return nil
 }
 
 func printAnchoring(c *call, a ledger.Anchoring) {
@@ -124,7 +153,7 @@ func printAnchoring(c *call, a ledger.Anchoring) {
 	fmt.Fprintf(c.out(), "\n%s", a.Checkpoint.Note)
 }
 
-func runServe(c *call, args []string) error {
+func runServe(c *call, o *serveOptions, args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("serve takes flags only, not %q", args[0])
 	}
@@ -132,9 +161,9 @@ func runServe(c *call, args []string) error {
 		return err
 	}
 	p, err := app.StartPeer(c.session, app.PeerOptions{
-		ListenAddrs: *c.opts["listen"].(*multiFlag),
-		Relays:      *c.opts["relay"].(*multiFlag),
-		MDNS:        *c.opts["mdns"].(*bool),
+		ListenAddrs: o.listen,
+		Relays:      o.relays,
+		MDNS:        o.mdns,
 	})
 	if err != nil {
 		return err

@@ -14,60 +14,90 @@ import (
 	"medwallet/wallet"
 	"medwallet/wallet/fhir"
 	"medwallet/wallet/keys"
+	"medwallet/wallet/ledger"
 )
 
 func init() {
 	register(&command{
 		name: "init", args: "[--new-passphrase-file F]", local: true,
 		summary: "create a wallet and print its recovery key once",
-		flags: func(fs *flag.FlagSet, c *call) {
-			c.opts["new"] = fs.String("new-passphrase-file", "", "read the new wallet's passphrase from this file")
-		},
-		run: runInit,
+		setup: with(func(fs *flag.FlagSet, o *initOptions) {
+			fs.StringVar(&o.newPassFile, "new-passphrase-file", "", "read the new wallet's passphrase from this file")
+		}, runInit),
 	})
 	register(&command{
-		name: "import", args: "[--json] FILE...",
+		name: "import", args: "[--json] FILE...", json: true,
 		summary: "import FHIR Bundles, resources, NDJSON, SMART Health Cards (files, shc:/ text, QR images) and PDF/PNG/JPEG/DICOM documents",
-		flags:   jsonFlag,
-		run:     runImport,
+		setup:   with(nil, runImport),
 	})
 	register(&command{
-		name: "list", args: "[--kind K] [--query Q] [--code C] [--from DATE] [--to DATE] [--json]",
+		name: "list", args: "[--kind K] [--query Q] [--code C] [--from DATE] [--to DATE] [--json]", json: true,
 		summary: "list records, newest first",
-		flags: func(fs *flag.FlagSet, c *call) {
-			jsonFlag(fs, c)
-			selectionFlags(fs, c, "only")
-			c.opts["query"] = fs.String("query", "", "only records whose title, code or value contain every word")
-			c.opts["code"] = fs.String("code", "", "only records with this code (system|code, code, or display)")
-		},
-		run: runList,
+		setup: with(func(fs *flag.FlagSet, o *listOptions) {
+			o.selection.define(fs, "only")
+			fs.StringVar(&o.query, "query", "", "only records whose title, code or value contain every word")
+			fs.StringVar(&o.code, "code", "", "only records with this code (system|code, code, or display)")
+		}, runList),
 	})
 	register(&command{
-		name: "show", args: "ID [--version N] [--json]",
-		summary: "show one record: its fields, versions and the resource",
-		flags: func(fs *flag.FlagSet, c *call) {
-			jsonFlag(fs, c)
-			c.opts["version"] = fs.Int("version", 0, "show this version instead of the latest")
-		},
-		run: runShow,
+		name: "show", args: "ID [--version N] [--json]", json: true,
+		summary: "show one record: its fields, proof status, versions and the resource",
+		setup: with(func(fs *flag.FlagSet, o *showOptions) {
+			fs.IntVar(&o.version, "version", 0, "show this version instead of the latest")
+		}, runShow),
 	})
 	register(&command{
 		name: "passwd", args: "[--new-passphrase-file F] [--rotate] [--new-recovery-key]",
 		summary: "change the passphrase; --rotate also re-encrypts everything under a new master key, --new-recovery-key replaces the recovery key",
-		flags: func(fs *flag.FlagSet, c *call) {
-			c.opts["new"] = fs.String("new-passphrase-file", "", "read the new passphrase from this file")
-			c.opts["rotate"] = fs.Bool("rotate", false, "also replace the master key and re-encrypt the store, so copies of the old wallet.json stop working (gives a new recovery key)")
-			c.opts["new-recovery-key"] = fs.Bool("new-recovery-key", false, "replace the recovery key; the new one is printed once")
-		},
-		run: runPasswd,
+		setup: with(func(fs *flag.FlagSet, o *passwdOptions) {
+			fs.StringVar(&o.newPassFile, "new-passphrase-file", "", "read the new passphrase from this file")
+			fs.BoolVar(&o.rotate, "rotate", false, "also replace the master key and re-encrypt the store, so copies of the old wallet.json stop working (gives a new recovery key)")
+			fs.BoolVar(&o.newRecoveryKey, "new-recovery-key", false, "replace the recovery key; the new one is printed once")
+		}, runPasswd),
 	})
 }
 
-func jsonFlag(fs *flag.FlagSet, c *call) {
-	fs.BoolVar(&c.json, "json", false, "print stable JSON")
+// selectionFlags are --kind, --from and --to.
+type selectionFlags struct{ kind, from, to string }
+
+// define adds the flags; verb begins each one's help ("only", "share").
+func (s *selectionFlags) define(fs *flag.FlagSet, verb string) {
+	fs.StringVar(&s.kind, "kind", "", verb+" records of these kinds, comma-separated ("+kindNames()+")")
+	fs.StringVar(&s.from, "from", "", verb+" records dated on or after YYYY-MM-DD")
+	fs.StringVar(&s.to, "to", "", verb+" records dated on or before YYYY-MM-DD")
 }
 
-func (c *call) str(name string) string { return *c.opts[name].(*string) }
+// parse reads the flags. The end is the last instant of the --to day, so
+// both ends are inclusive.
+func (s *selectionFlags) parse() (kinds []fhir.Kind, from, to time.Time, err error) {
+	if kinds, err = parseKinds(s.kind); err != nil {
+		return
+	}
+	if from, err = parseDay("from", s.from); err != nil {
+		return
+	}
+	if to, err = parseDay("to", s.to); err != nil {
+		return
+	}
+	if !to.IsZero() {
+		to = to.Add(24*time.Hour - time.Nanosecond)
+	}
+	return
+}
+
+type initOptions struct{ newPassFile string }
+
+type passwdOptions struct {
+	newPassFile            string
+	rotate, newRecoveryKey bool
+}
+
+type listOptions struct {
+	selection   selectionFlags
+	query, code string
+}
+
+type showOptions struct{ version int }
 
 func kindNames() string {
 	var s []string
@@ -83,14 +113,14 @@ func (c *call) printJSON(v any) error {
 	return enc.Encode(v)
 }
 
-func runInit(c *call, args []string) error {
+func runInit(c *call, o *initOptions, args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("init takes no arguments")
 	}
 	if wallet.Exists(c.walletDir) {
 		return fmt.Errorf("create wallet in %s: %w", c.walletDir, wallet.ErrExists)
 	}
-	pass, err := c.newPassphrase(c.str("new"))
+	pass, err := c.newPassphrase(o.newPassFile)
 	if err != nil {
 		return err
 	}
@@ -106,7 +136,7 @@ func runInit(c *call, args []string) error {
 	return nil
 }
 
-func runImport(c *call, args []string) error {
+func runImport(c *call, _ *noOptions, args []string) error {
 	if len(args) == 0 {
 		return fmt.Errorf("import: name at least one file")
 	}
@@ -159,32 +189,6 @@ func parseDay(flagName, s string) (time.Time, error) {
 	return t, nil
 }
 
-// selectionFlags adds --kind, --from and --to, read by selection; verb
-// begins each flag's help ("only", "share").
-func selectionFlags(fs *flag.FlagSet, c *call, verb string) {
-	c.opts["kind"] = fs.String("kind", "", verb+" records of these kinds, comma-separated ("+kindNames()+")")
-	c.opts["from"] = fs.String("from", "", verb+" records dated on or after YYYY-MM-DD")
-	c.opts["to"] = fs.String("to", "", verb+" records dated on or before YYYY-MM-DD")
-}
-
-// selection reads --kind, --from and --to. The end is the last instant of
-// the --to day, so both ends are inclusive.
-func (c *call) selection() (kinds []fhir.Kind, from, to time.Time, err error) {
-	if kinds, err = parseKinds(c.str("kind")); err != nil {
-		return
-	}
-	if from, err = parseDay("from", c.str("from")); err != nil {
-		return
-	}
-	if to, err = parseDay("to", c.str("to")); err != nil {
-		return
-	}
-	if !to.IsZero() {
-		to = to.Add(24*time.Hour - time.Nanosecond)
-	}
-	return
-}
-
 func parseKinds(s string) ([]fhir.Kind, error) {
 	if s == "" {
 		return nil, nil
@@ -206,11 +210,11 @@ func parseKinds(s string) ([]fhir.Kind, error) {
 	return out, nil
 }
 
-func runList(c *call, args []string) error {
+func runList(c *call, o *listOptions, args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("list takes flags only, not %q", args[0])
 	}
-	kinds, from, to, err := c.selection()
+	kinds, from, to, err := o.selection.parse()
 	if err != nil {
 		return err
 	}
@@ -221,7 +225,7 @@ func runList(c *call, args []string) error {
 	if err != nil {
 		return err
 	}
-	entries := w.Search(wallet.Query{Kinds: kinds, Text: c.str("query"), Code: c.str("code"), From: from, To: to})
+	entries := w.Search(wallet.Query{Kinds: kinds, Text: o.query, Code: o.code, From: from, To: to})
 	if c.json {
 		if entries == nil {
 			entries = []*wallet.Entry{}
@@ -265,10 +269,21 @@ type recordView struct {
 	Added       time.Time            `json:"added"`
 	Attachments []wallet.Attachment  `json:"attachments"`
 	Versions    []wallet.VersionInfo `json:"versions"`
+	Proof       proofView            `json:"proof"`
 	Resource    json.RawMessage      `json:"resource"`
 }
 
-func runShow(c *call, args []string) error {
+// proofView is the stable JSON of a record's proof status (app.RecordProof).
+type proofView struct {
+	verdictView
+	// Received: the verdict given when the record came with a share, not a
+	// check against this wallet's own log.
+	Received bool           `json:"received"`
+	Share    string         `json:"share,omitempty"`
+	Card     *app.CardCheck `json:"card,omitempty"`
+}
+
+func runShow(c *call, o *showOptions, args []string) error {
 	if len(args) != 1 {
 		return fmt.Errorf("show: name one record ID (see 'medwallet list')")
 	}
@@ -278,7 +293,7 @@ func runShow(c *call, args []string) error {
 	}
 	id := args[0]
 	var r wallet.Record
-	if v := *c.opts["version"].(*int); v > 0 {
+	if v := o.version; v > 0 {
 		r, err = w.GetVersion(id, v)
 	} else {
 		r, err = w.Get(id)
@@ -293,12 +308,14 @@ func runShow(c *call, args []string) error {
 	if err != nil {
 		return err
 	}
+	proof := app.RecordProof(c.session, r)
 	if c.json {
 		atts := r.Attachments
 		if atts == nil {
 			atts = []wallet.Attachment{}
 		}
-		return c.printJSON(recordView{r.ID, r.Version, r.Summary, r.Source, r.Added, atts, versions, r.Resource})
+		pv := proofView{verdictView: viewVerdict(proof.Result), Received: proof.Received, Share: proof.Share, Card: proof.Card}
+		return c.printJSON(recordView{r.ID, r.Version, r.Summary, r.Source, r.Added, atts, versions, pv, r.Resource})
 	}
 	s := r.Summary
 	tw := tabwriter.NewWriter(c.out(), 0, 0, 2, ' ', 0)
@@ -320,6 +337,10 @@ func runShow(c *call, args []string) error {
 	for _, a := range r.Attachments {
 		fmt.Fprintf(tw, "Attachment\t%s (%s, %d bytes)\n", a.Name, a.ContentType, a.Size)
 	}
+	fmt.Fprintf(tw, "Proof\t%s\n", proofText(proof))
+	if proof.Card != nil {
+		fmt.Fprintf(tw, "Health card\tfrom %s: %s %s\n", cmp.Or(proof.Card.IssuerName, proof.Card.Issuer), proof.Card.Status, proof.Card.Reason)
+	}
 	tw.Flush()
 	var pretty strings.Builder
 	var v any
@@ -331,12 +352,30 @@ func runShow(c *call, args []string) error {
 	return nil
 }
 
-func runPasswd(c *call, args []string) error {
+// proofText says a record's proof status in a line: the verdict, what it
+// was checked against, and why it is not witnessed.
+func proofText(p app.Proof) string {
+	s := verdictText(p.Result)
+	if p.Received {
+		s += " (checked when the share was received)"
+	} else {
+		s += " (checked against this wallet's log)"
+	}
+	if p.Status != ledger.Witnessed && p.Reason != "" {
+		s += ": " + p.Reason
+	}
+	return s
+}
+
+func runPasswd(c *call, o *passwdOptions, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("passwd takes flags only, not %q", args[0])
+	}
 	w, err := c.wallet()
 	if err != nil {
 		return err
 	}
-	newFile := c.str("new")
+	newFile := o.newPassFile
 	var np []byte
 	if newFile != "" {
 		np, err = readSecretFile(c.abs(newFile))
@@ -349,7 +388,7 @@ func runPasswd(c *call, args []string) error {
 	defer clear(np)
 	var rk keys.RecoveryKey
 	switch {
-	case *c.opts["rotate"].(*bool):
+	case o.rotate:
 		if rk, err = w.RotateMasterKey(np, keys.DefaultKDF); err != nil {
 			return err
 		}
@@ -358,7 +397,7 @@ func runPasswd(c *call, args []string) error {
 		if err := w.ChangePassphrase(np, keys.DefaultKDF); err != nil {
 			return err
 		}
-		if !*c.opts["new-recovery-key"].(*bool) {
+		if !o.newRecoveryKey {
 			fmt.Fprintln(c.out(), "Passphrase changed. The recovery key still works.")
 			return nil
 		}

@@ -23,46 +23,57 @@ import (
 
 func init() {
 	register(&command{
-		name: "share", args: "create [--ids ID,...|--kind K] [--from DATE] [--to DATE] [--expires 24h|1h|7d|30d|never] [--passcode-file F] [--label L] [--host NODE] [--qr FILE.png] [--include-identifiers] [--json] | list [--json] | revoke ID | log ID [--json]",
+		name: "share", args: "create [--ids ID,...|--kind K] [--from DATE] [--to DATE] [--expires 24h|1h|7d|30d|never] [--passcode-file F] [--label L] [--host NODE] [--qr FILE.png] [--include-identifiers] [--json] | list [--json] | revoke [--] ID | log [--] ID [--json]", json: true,
 		summary: "share records through a SMART Health Link and QR code; list, revoke and see who opened your shares",
-		flags: func(fs *flag.FlagSet, c *call) {
-			jsonFlag(fs, c)
-			var ids multiFlag
-			fs.Var(&ids, "ids", "share these records (IDs from 'medwallet list'; repeatable or comma-separated)")
-			c.opts["ids"] = &ids
-			selectionFlags(fs, c, "share")
-			c.opts["expires"] = fs.String("expires", "24h", "how long the link works: a duration such as 1h, 24h, 7d, 30d, or never")
-			c.opts["passcode-file"] = fs.String("passcode-file", "", "protect the share with the passcode on the first line of this file")
-			c.opts["label"] = fs.String("label", "", "a short description the recipient sees (at most 80 characters)")
-			c.opts["host"] = fs.String("host", "", "host the share on a clinic node (its multiaddr ending in /p2p/<id>, or its https URL) so it works while this computer is off")
-			c.opts["qr"] = fs.String("qr", "", "write the QR code to this PNG file")
-			c.opts["include-identifiers"] = fs.Bool("include-identifiers", false, "keep social security, driver's licence and passport numbers in a shared Patient record (left out by default)")
-		},
-		run: runShare,
+		setup: with(func(fs *flag.FlagSet, o *shareOptions) {
+			fs.Var(&o.ids, "ids", "share these records (IDs from 'medwallet list'; repeatable or comma-separated)")
+			o.selection.define(fs, "share")
+			fs.StringVar(&o.expires, "expires", "24h", "how long the link works: a duration such as 1h, 24h, 7d, 30d, or never")
+			fs.StringVar(&o.passcodeFile, "passcode-file", "", "protect the share with the passcode on the first line of this file")
+			fs.StringVar(&o.label, "label", "", "a short description the recipient sees (at most 80 characters)")
+			fs.StringVar(&o.host, "host", "", "host the share on a clinic node (its multiaddr ending in /p2p/<id>, or its https URL) so it works while this computer is off")
+			fs.StringVar(&o.qr, "qr", "", "write the QR code to this PNG file")
+			fs.BoolVar(&o.includeIdentifiers, "include-identifiers", false, "keep social security, driver's licence and passport numbers in a shared Patient record (left out by default)")
+		}, runShare),
 	})
 	register(&command{
-		name: "redeem", args: "(LINK | --qr IMAGE) [--passcode-file F] [--recipient NAME] [--out FILE] [--timeout D] [--allow-private-hosts] [--json]",
+		name: "redeem", args: "(LINK | --qr IMAGE) [--passcode-file F] [--recipient NAME] [--out FILE] [--timeout D] [--allow-private-hosts] [--json]", json: true,
 		summary: "open a share link or QR code, verify the records and keep them under Received",
-		flags: func(fs *flag.FlagSet, c *call) {
-			jsonFlag(fs, c)
-			c.opts["qr"] = fs.String("qr", "", "read the link from this QR code image (PNG or JPEG)")
-			c.opts["passcode-file"] = fs.String("passcode-file", "", "the share's passcode, on the first line of this file")
-			c.opts["recipient"] = fs.String("recipient", "", "your name or your clinic's, shown to the patient in the share's access log")
-			c.opts["out"] = fs.String("out", "", "also save the received FHIR Bundle to this file")
-			c.opts["timeout"] = fs.Duration("timeout", 0, "give up waiting on the network after this long (default: the wallet's setting, 60s unless changed)")
-			c.opts["allow-private-hosts"] = fs.Bool("allow-private-hosts", false, "let the link's https host be on this computer or a private network (a clinic node on your LAN that is not one of your witnesses)")
-		},
-		run: runRedeem,
+		setup: with(func(fs *flag.FlagSet, o *redeemOptions) {
+			fs.StringVar(&o.qr, "qr", "", "read the link from this QR code image (PNG or JPEG)")
+			fs.StringVar(&o.passcodeFile, "passcode-file", "", "the share's passcode, on the first line of this file")
+			fs.StringVar(&o.recipient, "recipient", "", "your name or your clinic's, shown to the patient in the share's access log")
+			fs.StringVar(&o.out, "out", "", "also save the received FHIR Bundle to this file")
+			fs.DurationVar(&o.timeout, "timeout", 0, "give up waiting on the network after this long (default: the wallet's setting, 60s unless changed)")
+			fs.BoolVar(&o.allowPrivateHosts, "allow-private-hosts", false, "let the link's https host be on this computer or a private network (a clinic node on your LAN that is not one of your witnesses)")
+		}, runRedeem),
 	})
 	register(&command{
-		name: "verify", args: "[FILE] [--json]",
-		summary: "verify a received FHIR Bundle's record proofs offline; with no FILE, audit this wallet's records against its log",
-		flags:   jsonFlag,
-		run:     runVerify,
+		name: "received", args: "[--json]", json: true,
+		summary: "list the shares this wallet redeemed, newest first, each with the verdict that stands for it",
+		setup:   with(nil, runReceived),
+	})
+	register(&command{
+		name: "verify", args: "[FILE] [--json]", json: true,
+		summary: "verify a received FHIR Bundle's record proofs offline; with no FILE, check this wallet's records against its log",
+		setup:   with(nil, runVerify),
 	})
 }
 
-func runShare(c *call, args []string) error {
+type shareOptions struct {
+	ids                                    multiFlag
+	selection                              selectionFlags
+	expires, passcodeFile, label, host, qr string
+	includeIdentifiers                     bool
+}
+
+type redeemOptions struct {
+	qr, passcodeFile, recipient, out string
+	timeout                          time.Duration
+	allowPrivateHosts                bool
+}
+
+func runShare(c *call, o *shareOptions, args []string) error {
 	if len(args) == 0 {
 		return fmt.Errorf("share: say create, list, revoke ID or log ID")
 	}
@@ -72,7 +83,7 @@ func runShare(c *call, args []string) error {
 		if len(rest) > 0 {
 			return fmt.Errorf("share create takes flags only, not %q", rest[0])
 		}
-		return runShareCreate(c)
+		return runShareCreate(c, o)
 	case "list":
 		if len(rest) > 0 {
 			return fmt.Errorf("share list takes no arguments")
@@ -127,23 +138,22 @@ func readPasscode(path string) (string, error) {
 	return string(line), nil
 }
 
-func runShareCreate(c *call) error {
-	req := app.ShareRequest{IDs: *c.opts["ids"].(*multiFlag), Label: c.str("label"), Host: strings.TrimSpace(c.str("host"))}
-	req.IncludeIdentifiers = *c.opts["include-identifiers"].(*bool)
+func runShareCreate(c *call, o *shareOptions) error {
+	req := app.ShareRequest{IDs: o.ids, Label: o.label, Host: strings.TrimSpace(o.host), IncludeIdentifiers: o.includeIdentifiers}
 	var err error
-	if req.Kinds, req.From, req.To, err = c.selection(); err != nil {
+	if req.Kinds, req.From, req.To, err = o.selection.parse(); err != nil {
 		return err
 	}
 	if !req.To.IsZero() {
 		req.To = req.To.Add(time.Nanosecond) // the search's end is exclusive
 	}
-	if req.Expires, req.LongLived, err = parseExpiry(c.str("expires")); err != nil {
+	if req.Expires, req.LongLived, err = parseExpiry(o.expires); err != nil {
 		return err
 	}
 	if len(req.IDs) == 0 && len(req.Kinds) == 0 && req.From.IsZero() && req.To.IsZero() {
 		return fmt.Errorf("share create: choose what to share with --ids, --kind, --from or --to")
 	}
-	if f := c.str("passcode-file"); f != "" {
+	if f := o.passcodeFile; f != "" {
 		if req.Passcode, err = readPasscode(c.abs(f)); err != nil {
 			return err
 		}
@@ -153,7 +163,7 @@ func runShareCreate(c *call) error {
 		if _, err := c.wallet(); err != nil {
 			return err
 		}
-		startedHere = c.session.Peer == nil
+		startedHere = c.session.Peer() == nil
 		if _, err := c.peer(); err != nil {
 			return err
 		}
@@ -164,7 +174,7 @@ func runShareCreate(c *call) error {
 	if err != nil {
 		return err
 	}
-	if q := c.str("qr"); q != "" {
+	if q := o.qr; q != "" {
 		if err := export.WriteFile(c.abs(q), func(w io.Writer) error { _, err := w.Write(res.QRPNG); return err }); err != nil {
 			return fmt.Errorf("write the QR code: %w", err)
 		}
@@ -306,9 +316,9 @@ type receivedRecordView struct {
 	Card         *app.CardCheck `json:"card,omitempty"`
 }
 
-func runRedeem(c *call, args []string) error {
+func runRedeem(c *call, o *redeemOptions, args []string) error {
 	var text string
-	q := c.str("qr")
+	q := o.qr
 	switch {
 	case q != "" && len(args) == 0:
 		t, err := share.DecodeQRFile(c.abs(q))
@@ -322,7 +332,7 @@ func runRedeem(c *call, args []string) error {
 		return fmt.Errorf("redeem: give one link, or --qr IMAGE")
 	}
 	var passcode string
-	if f := c.str("passcode-file"); f != "" {
+	if f := o.passcodeFile; f != "" {
 		var err error
 		if passcode, err = readPasscode(c.abs(f)); err != nil {
 			return err
@@ -331,19 +341,18 @@ func runRedeem(c *call, args []string) error {
 	if _, err := c.wallet(); err != nil {
 		return err
 	}
-	timeout := *c.opts["timeout"].(*time.Duration)
-	if timeout < 0 {
+	if o.timeout < 0 {
 		return fmt.Errorf("redeem: --timeout must be positive, like 90s or 2m")
 	}
-	opts := []app.RedeemOption{app.RedeemTimeout(timeout)}
-	if *c.opts["allow-private-hosts"].(*bool) {
+	opts := []app.RedeemOption{app.RedeemTimeout(o.timeout)}
+	if o.allowPrivateHosts {
 		opts = append(opts, app.AllowPrivateHosts())
 	}
-	rcv, err := app.Redeem(c.ctx, c.session, text, passcode, c.str("recipient"), opts...)
+	rcv, err := app.Redeem(c.ctx, c.session, text, passcode, o.recipient, opts...)
 	if err != nil {
 		return err
 	}
-	if out := c.str("out"); out != "" && rcv.Bundle != nil {
+	if out := o.out; out != "" && rcv.Bundle != nil {
 		if err := export.WriteFile(c.abs(out), func(w io.Writer) error { _, err := w.Write(rcv.Bundle); return err }); err != nil {
 			return fmt.Errorf("redeem: save the bundle: %w", err)
 		}
@@ -431,6 +440,8 @@ type auditView struct {
 	Damaged    []uint64 `json:"damaged,omitempty"`
 	Records    []string `json:"records,omitempty"`
 	Unreadable []string `json:"unreadable,omitempty"`
+	// DamagedRecords failed their integrity check when the wallet opened.
+	DamagedRecords []string `json:"damagedRecords,omitempty"`
 }
 
 // fileView is the stable JSON of `verify FILE --json`.
@@ -448,7 +459,7 @@ type fileRecordView struct {
 	Verification verdictView `json:"verification"`
 }
 
-func runVerify(c *call, args []string) error {
+func runVerify(c *call, _ *noOptions, args []string) error {
 	switch len(args) {
 	case 0:
 		return runAudit(c)
@@ -507,39 +518,97 @@ func runVerify(c *call, args []string) error {
 	return nil
 }
 
+// runAudit runs the integrity check the window runs after unlocking
+// (app.CheckIntegrity): records against the log, and damaged records.
 func runAudit(c *call) error {
-	w, err := c.wallet()
-	if err != nil {
+	if _, err := c.wallet(); err != nil {
 		return err
 	}
-	rep, err := w.Audit()
+	in, err := app.CheckIntegrity(c.session)
 	if err != nil {
 		return err
 	}
 	if c.json {
 		if err := c.printJSON(auditView{
-			OK: rep.OK(), Size: rep.Size, Checked: rep.Checked, RootOK: rep.RootOK, SignedOK: rep.SignedOK,
-			Differing: rep.Differing, Damaged: rep.Damaged, Records: rep.Records, Unreadable: rep.Unreadable,
+			OK: in.OK(), Size: in.Size, Checked: in.Checked, RootOK: in.RootOK, SignedOK: in.SignedOK,
+			Differing: in.Differing, Damaged: in.Damaged, Records: in.Records, Unreadable: in.Unreadable,
+			DamagedRecords: in.DamagedRecords,
 		}); err != nil {
 			return err
 		}
 	} else {
-		fmt.Fprintf(c.out(), "Log of %d entries; %d record versions checked against it.\n", rep.Size, rep.Checked)
-		fmt.Fprintf(c.out(), "Tree recomputes: %s; latest signed checkpoint matches: %s\n", yesNo(rep.RootOK), yesNo(rep.SignedOK))
-		for _, r := range rep.Records {
+		fmt.Fprintf(c.out(), "Log of %d entries; %d record versions checked against it.\n", in.Size, in.Checked)
+		fmt.Fprintf(c.out(), "Tree recomputes: %s; latest signed checkpoint matches: %s\n", yesNo(in.RootOK), yesNo(in.SignedOK))
+		for _, r := range in.Records {
 			fmt.Fprintf(c.out(), "  ALTERED: %s does not match what the log holds for it\n", r)
 		}
-		for _, r := range rep.Unreadable {
+		for _, r := range in.Unreadable {
 			fmt.Fprintf(c.out(), "  UNREADABLE: %s\n", r)
 		}
-		if rep.OK() {
+		for _, id := range in.DamagedRecords {
+			fmt.Fprintf(c.out(), "  DAMAGED: record %s failed its integrity check when the wallet was opened and is left out of the list\n", id)
+		}
+		if in.OK() {
 			fmt.Fprintln(c.out(), "Everything agrees.")
 		}
 	}
-	if !rep.OK() {
+	if !in.OK() {
 		return errors.New("verify: the wallet's records and its log disagree; restore from a backup ('medwallet restore FILE.age') and keep this copy as evidence")
 	}
 	return nil
+}
+
+// runReceived lists the received shares with the verdict that stands for
+// each (app.ReceivedVerdict, as the window's list shows it).
+func runReceived(c *call, _ *noOptions, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("received takes no arguments, not %q", args[0])
+	}
+	if _, err := c.wallet(); err != nil {
+		return err
+	}
+	list, err := app.ListReceived(c.session)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		views := []receivedShareView{}
+		for _, r := range list {
+			n, witnessed := app.ReceivedCounts(r)
+			views = append(views, receivedShareView{ID: r.ID, Label: r.Label, From: r.From, Received: r.Received,
+				Verdict: app.StatusName(app.ReceivedVerdict(r)), Records: n, Witnessed: witnessed})
+		}
+		return c.printJSON(views)
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(c.env.Stderr, "no shares received yet; open one with 'medwallet redeem LINK'")
+		return nil
+	}
+	tw := tabwriter.NewWriter(c.out(), 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RECEIVED\tVERDICT\tRECORDS\tWITNESSED\tFROM\tLABEL")
+	for _, r := range list {
+		n, witnessed := app.ReceivedCounts(r)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", r.Received.Local().Format("2006-01-02 15:04"),
+			app.StatusName(app.ReceivedVerdict(r)), n, witnessed, r.From, r.Label)
+	}
+	tw.Flush()
+	for _, r := range list {
+		if app.ReceivedVerdict(r) == ledger.Tampered {
+			fmt.Fprintf(c.env.Stderr, "warning: %q holds records that do not match the patient's signed log; do not rely on them\n", r.Label)
+		}
+	}
+	return nil
+}
+
+// receivedShareView is the stable JSON of `received --json`.
+type receivedShareView struct {
+	ID        string    `json:"id"`
+	Label     string    `json:"label"`
+	From      string    `json:"from"`
+	Received  time.Time `json:"received"`
+	Verdict   string    `json:"verdict"` // the worst of its records' verdicts
+	Records   int       `json:"records"`
+	Witnessed int       `json:"witnessed"`
 }
 
 func yesNo(b bool) string {

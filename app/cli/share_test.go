@@ -115,6 +115,29 @@ func TestShareRedeemVerifyRevokeFromTheCommandLine(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `Received "CLI test" from peer `) || !strings.Contains(out, "signed-only") {
 		t.Errorf("redeem again: %d %s\n%s", code, errs, out)
 	}
+	// The received list ranks the share by its worst record, as the
+	// window's list does; a received record's show gives the share's verdict.
+	out, errs, code = run(t, cdir, env, "received", "--json")
+	var got []receivedShareView
+	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 0 || len(got) != 2 {
+		t.Fatalf("received --json: %v %s %s", err, errs, out)
+	}
+	for _, r := range got {
+		if r.Label != "CLI test" || r.Verdict != app.StatusSignedOnly || r.Records == 0 || r.Witnessed != 0 {
+			t.Errorf("received %+v", r)
+		}
+	}
+	out, errs, code = run(t, cdir, env, "show", rv.Records[0].RecordID, "--json")
+	var shown struct {
+		Proof proofView `json:"proof"`
+	}
+	if err := json.Unmarshal([]byte(out), &shown); err != nil || code != 0 || !shown.Proof.Received || shown.Proof.Status != app.StatusSignedOnly || shown.Proof.Origin != rv.Origin {
+		t.Errorf("show a received record: %v %s %+v", err, errs, shown.Proof)
+	}
+	out, _, code = run(t, cdir, env, "show", rv.Records[0].RecordID)
+	if code != 0 || !strings.Contains(out, "signed-only (checked when the share was received)") {
+		t.Errorf("show a received record:\n%s", out)
+	}
 	out, _, code = run(t, pdir, env, "share", "list")
 	if code != 0 || !strings.Contains(out, "CLI test") || !strings.Contains(out, app.ShareActive) {
 		t.Errorf("share list: %s", out)

@@ -13,8 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"medwallet/app"
 	"medwallet/app/node/pgstore"
-
 	"medwallet/wallet/ledger/witness"
 	"medwallet/wallet/share"
 )
@@ -166,29 +166,12 @@ func (n *Node) WriteBanner(w io.Writer) {
 	fmt.Fprintf(w, "  data:         %s\n", n.Dir())
 }
 
-// splitInterspersed parses flags that may come before, between or after
-// positional arguments, returning the positional ones.
-func splitInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
 func runEnroll(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("medwallet-node enroll", stderr)
 	dir := fs.String("data", DefaultDir(), "data directory of the node")
 	store := fs.String("store", os.Getenv(EnvStore), "PostgreSQL URL of the nodes' shared database (default $"+EnvStore+")")
 	asJSON := fs.Bool("json", false, "list as JSON")
-	pos, err := splitInterspersed(fs, args)
+	pos, err := app.SplitArgs(fs, args, nil)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

@@ -7,11 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
-	"image/color"
-	_ "image/jpeg" // decoders for Thumbnail
-	_ "image/png"
-	"io"
 	"time"
 	"unicode/utf8"
 )
@@ -20,10 +15,6 @@ import (
 var (
 	// ErrUnsupportedType: the file is not a PDF, PNG, JPEG or DICOM file.
 	ErrUnsupportedType = errors.New("unsupported file type: the wallet stores PDF, PNG, JPEG and DICOM files")
-	// ErrNoThumbnail: no preview can be made for this type (PDF, DICOM).
-	ErrNoThumbnail = errors.New("no thumbnail for this file type")
-	// ErrImageTooLarge: the image's dimensions exceed the decoding limits.
-	ErrImageTooLarge = errors.New("image too large to preview")
 )
 
 // Content types SniffContentType recognises.
@@ -130,83 +121,4 @@ func Document(name, contentType string, size int64, sha256 []byte, title string,
 		return nil, fmt.Errorf("describe document %s: %w", name, err)
 	}
 	return out, nil
-}
-
-// Decoding limits for Thumbnail.
-const (
-	MaxImageFileSize = 64 << 20
-	MaxImagePixels   = 64 << 20 // 64 megapixels
-	maxThumbnailPx   = 2048
-)
-
-// Thumbnail decodes a PNG or JPEG (at most MaxImageFileSize bytes and
-// MaxImagePixels pixels, checked from the header before decoding) and scales
-// it to fit in maxPx×maxPx, keeping its aspect ratio, with a box filter. For
-// PDF and DICOM it returns ErrNoThumbnail: there is no maintained pure-Go
-// renderer for them.
-func Thumbnail(r io.Reader, contentType string, maxPx int) (image.Image, error) {
-	switch contentType {
-	case TypePNG, TypeJPEG:
-	case TypePDF, TypeDICOM:
-		return nil, fmt.Errorf("thumbnail for %s: %w", contentType, ErrNoThumbnail)
-	default:
-		return nil, fmt.Errorf("thumbnail for %s: %w", contentType, ErrUnsupportedType)
-	}
-	if maxPx < 1 || maxPx > maxThumbnailPx {
-		return nil, fmt.Errorf("thumbnail: size %d out of range 1–%d", maxPx, maxThumbnailPx)
-	}
-	data, err := io.ReadAll(io.LimitReader(r, MaxImageFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("thumbnail: read image: %w", err)
-	}
-	if len(data) > MaxImageFileSize {
-		return nil, fmt.Errorf("thumbnail: file larger than %d bytes: %w", MaxImageFileSize, ErrImageTooLarge)
-	}
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("thumbnail: read image header: %w", err)
-	}
-	if "image/"+format != contentType {
-		return nil, fmt.Errorf("thumbnail: file is %s, not %s", format, contentType)
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxImagePixels {
-		return nil, fmt.Errorf("thumbnail: %d×%d pixels: %w (limit %d pixels)", cfg.Width, cfg.Height, ErrImageTooLarge, MaxImagePixels)
-	}
-	src, _, err := image.Decode(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("thumbnail: decode image: %w", err)
-	}
-	return boxScale(src, maxPx), nil
-}
-
-// boxScale shrinks src to fit in maxPx×maxPx by averaging each destination
-// pixel's source box (premultiplied RGBA). Smaller images are copied as is.
-func boxScale(src image.Image, maxPx int) *image.RGBA {
-	b := src.Bounds()
-	sw, sh := b.Dx(), b.Dy()
-	dw, dh := sw, sh
-	if sw > maxPx || sh > maxPx {
-		if sw >= sh {
-			dw, dh = maxPx, max(1, sh*maxPx/sw)
-		} else {
-			dw, dh = max(1, sw*maxPx/sh), maxPx
-		}
-	}
-	dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
-	for y := 0; y < dh; y++ {
-		y0, y1 := b.Min.Y+y*sh/dh, b.Min.Y+max((y+1)*sh/dh, y*sh/dh+1)
-		for x := 0; x < dw; x++ {
-			x0, x1 := b.Min.X+x*sw/dw, b.Min.X+max((x+1)*sw/dw, x*sw/dw+1)
-			var r, g, bl, a, n uint64
-			for sy := y0; sy < y1; sy++ {
-				for sx := x0; sx < x1; sx++ {
-					cr, cg, cb, ca := src.At(sx, sy).RGBA()
-					r, g, bl, a = r+uint64(cr), g+uint64(cg), bl+uint64(cb), a+uint64(ca)
-					n++
-				}
-			}
-			dst.SetRGBA(x, y, color.RGBA{uint8(r / n >> 8), uint8(g / n >> 8), uint8(bl / n >> 8), uint8(a / n >> 8)})
-		}
-	}
-	return dst
 }

@@ -730,18 +730,3 @@ func isPatientNote(typ *codeableConcept) bool {
 	}
 	return false
 }
-
-// PatientEntered reports whether a resource carries the tag Build gives the
-// patient's own entries.
-func PatientEntered(resource []byte) bool {
-	_, f, err := decode(resource)
-	if err != nil {
-		return false
-	}
-	for _, t := range f.Meta.Tag {
-		if t.System == TagSystem && t.Code == TagPatientEntered {
-			return true
-		}
-	}
-	return false
-}

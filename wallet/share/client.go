@@ -500,25 +500,6 @@ func RevokeHosted(ctx context.Context, c *http.Client, rc HostReceipt) error {
 	return nil
 }
 
-// ReplaceHostedFiles swaps the files of the hosted copy named by rc.
-func ReplaceHostedFiles(ctx context.Context, c *http.Client, rc HostReceipt, files []File) error {
-	var body struct {
-		Files []HostFile `json:"files"`
-	}
-	for _, f := range files {
-		body.Files = append(body.Files, HostFile{ContentType: f.ContentType, JWE: string(f.JWE), LastUpdated: f.LastUpdated})
-	}
-	raw, _ := json.Marshal(body)
-	req, err := hostRequest(ctx, http.MethodPut, rc, "/files", raw)
-	if err != nil {
-		return err
-	}
-	if _, err := hostDo(c, req, http.StatusNoContent, 4096); err != nil {
-		return fmt.Errorf("replace hosted files at %s: %w", rc.Endpoint, err)
-	}
-	return nil
-}
-
 // HostedAccessLog fetches the access log of the hosted copy named by rc.
 func HostedAccessLog(ctx context.Context, c *http.Client, rc HostReceipt) ([]AccessEntry, error) {
 	req, err := hostRequest(ctx, http.MethodGet, rc, "/log", nil)

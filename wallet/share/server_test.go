@@ -460,7 +460,13 @@ func TestHostedShareUploadFetchLogAndRevoke(t *testing.T) {
 	if _, err := node.fetch(link, "2468"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("after revocation: %v, want ErrNotFound", err)
 	}
-	if err := ReplaceHostedFiles(ctx, node.ts.Client(), rc, []File{f}); !errors.Is(err, ErrUnauthorized) {
+	// Replacing the files of a revoked share (PUT …/files) is refused.
+	raw, _ := json.Marshal(map[string][]HostFile{"files": {{ContentType: f.ContentType, JWE: string(f.JWE), LastUpdated: f.LastUpdated}}})
+	req, err := hostRequest(ctx, http.MethodPut, rc, "/files", raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hostDo(node.ts.Client(), req, http.StatusNoContent, 4096); !errors.Is(err, ErrUnauthorized) {
 		t.Errorf("replacing files of a revoked share: %v", err)
 	}
 	got, _ := wallet.Get(sh.ID)

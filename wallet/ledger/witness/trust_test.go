@@ -3,6 +3,7 @@ package witness
 import (
 	"errors"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,15 +36,15 @@ func TestStolenOriginCannotBeEnrolledWithAnotherKey(t *testing.T) {
 	if err != nil || status != ledger.EnrollmentAccepted {
 		t.Fatalf("victim after the thief: %q, %v; want accepted", status, err)
 	}
-	if _, err := f.server.AddCheckpoint(thief.request(0, thief.grow(3, 9))); HTTPStatus(err) != 403 {
-		t.Errorf("thief's checkpoint: %v, want 403", err)
+	if code, body := addCheckpointStatus(f.server, thief.request(0, thief.grow(3, 9))); code != http.StatusForbidden {
+		t.Errorf("thief's checkpoint: %d %s, want 403", code, body)
 	}
 	if _, err := f.server.AddCheckpoint(victim.request(0, victim.grow(3, 0))); err != nil {
 		t.Errorf("victim's checkpoint: %v", err)
 	}
 	// The thief comes again, after: refused, and the victim's key stays.
-	if _, err := f.server.Enroll(ledger.EnrollRequest{Origin: origin, VKey: thief.log.VerifierKey()}); HTTPStatus(err) != 409 {
-		t.Errorf("thief after the victim: %v, want 409", err)
+	if code, body := enrollStatus(f.server, ledger.EnrollRequest{Origin: origin, VKey: thief.log.VerifierKey()}); code != http.StatusConflict {
+		t.Errorf("thief after the victim: %d %s, want 409", code, body)
 	}
 	pub, err := f.server.HostingKey(origin)
 	if err != nil || !pub.Equal(key("victim").Public()) {
@@ -66,14 +67,14 @@ func TestUnboundOriginWaitsForTheOperatorAndKeepsItsFirstKey(t *testing.T) {
 		t.Fatalf("unbound origin under the open policy: %q, %v; want pending", status, err)
 	}
 	other := newPatientLog(t, old.log.Origin(), "other")
-	if _, err := f.server.Enroll(ledger.EnrollRequest{Origin: old.log.Origin(), VKey: other.log.VerifierKey()}); HTTPStatus(err) != 409 {
-		t.Errorf("second key for a pending unbound origin: %v, want 409", err)
+	if code, body := enrollStatus(f.server, ledger.EnrollRequest{Origin: old.log.Origin(), VKey: other.log.VerifierKey()}); code != http.StatusConflict {
+		t.Errorf("second key for a pending unbound origin: %d %s, want 409", code, body)
 	}
 	if err := f.server.Approve(old.log.Origin()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.server.Enroll(ledger.EnrollRequest{Origin: old.log.Origin(), VKey: other.log.VerifierKey()}); HTTPStatus(err) != 409 {
-		t.Errorf("second key for a followed unbound origin: %v, want 409", err)
+	if code, body := enrollStatus(f.server, ledger.EnrollRequest{Origin: old.log.Origin(), VKey: other.log.VerifierKey()}); code != http.StatusConflict {
+		t.Errorf("second key for a followed unbound origin: %d %s, want 409", code, body)
 	}
 	if _, err := f.server.AddCheckpoint(old.request(0, old.grow(2, 0))); err != nil {
 		t.Errorf("the approved old wallet's checkpoint: %v", err)
@@ -191,12 +192,12 @@ func TestRestoredOldWitnessStateRefusesToCosignFork(t *testing.T) {
 	fork := newPatientLog(t, p.log.Origin(), "log")
 	fork.grow(5, 0)
 	forked := fork.grow(2, 7) // size 7, inconsistent with the 9 cosigned
-	_, err := s.AddCheckpoint(fork.request(5, forked))
-	if err == nil {
+	code, body := addCheckpointStatus(s, fork.request(5, forked))
+	if code == http.StatusOK {
 		t.Fatal("the restored witness cosigned a fork of a history it no longer remembers")
 	}
-	if HTTPStatus(err) != 503 || !strings.Contains(err.Error(), "restored from an older backup") {
-		t.Errorf("refusal %v, want a 503 saying why", err)
+	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), "restored from an older backup") {
+		t.Errorf("refusal %d %s, want a 503 saying why", code, body)
 	}
 	// A log enrolled after the restore is followed as usual.
 	q := newBoundLog(t, "new patient")

@@ -310,19 +310,6 @@ func sizeConflict(size uint64) *httpError {
 	return &httpError{code: http.StatusConflict, ctype: ledger.SizeContentType, body: append(strconv.AppendUint(nil, size, 10), '\n')}
 }
 
-// HTTPStatus is the HTTP status an AddCheckpoint or Enroll error stands for:
-// 200 for nil, 500 for a storage failure.
-func HTTPStatus(err error) int {
-	var he *httpError
-	switch {
-	case err == nil:
-		return http.StatusOK
-	case errors.As(err, &he):
-		return he.code
-	}
-	return http.StatusInternalServerError
-}
-
 // checkConsistency decides 409 (same size, other root) and 422 (bad proof).
 func checkConsistency(e Enrollment, req ledger.AddCheckpoint, cp ledger.Checkpoint) error {
 	stored := emptyRoot[:]

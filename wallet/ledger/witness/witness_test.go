@@ -94,6 +94,23 @@ type fixture struct {
 	db     kv.DB
 }
 
+// addCheckpointStatus posts body to s's add-checkpoint endpoint as a
+// wallet does and returns the status and body it answers.
+func addCheckpointStatus(s *Server, body []byte) (int, []byte) {
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, ledger.AddCheckpointPath, bytes.NewReader(body)))
+	return rec.Code, rec.Body.Bytes()
+}
+
+// enrollStatus posts req to s's enrolment endpoint as a wallet does and
+// returns the status and body it answers.
+func enrollStatus(s *Server, req ledger.EnrollRequest) (int, []byte) {
+	b, _ := json.Marshal(req)
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, ledger.EnrollPath, bytes.NewReader(b)))
+	return rec.Code, rec.Body.Bytes()
+}
+
 func newFixture(t testing.TB, policy Policy) *fixture {
 	db := kv.Memory()
 	s, err := New(db, key("witness"), "witness.example/w1", policy)
@@ -383,8 +400,8 @@ func TestWitnessStatePersistsAcrossRestart(t *testing.T) {
 	defer db.Close()
 	s, _ = New(db, key("witness"), "witness.example/w1", EnrollOpen)
 	cp := p.grow(2, 0)
-	if _, err := s.AddCheckpoint(p.request(0, cp)); HTTPStatus(err) != 409 {
-		t.Fatalf("after restart, old 0: %v, want 409", err)
+	if code, body := addCheckpointStatus(s, p.request(0, cp)); code != http.StatusConflict {
+		t.Fatalf("after restart, old 0: %d %s, want 409", code, body)
 	}
 	if _, err := s.AddCheckpoint(p.request(6, cp)); err != nil {
 		t.Fatalf("after restart, old 6: %v", err)
@@ -428,24 +445,25 @@ func TestConcurrentSubmissionsNeverRollBack(t *testing.T) {
 	}
 	type result struct {
 		size uint64
-		err  error
+		code int
+		body []byte
 	}
 	results := make(chan result, len(reqs))
 	for i, req := range reqs {
 		go func() {
-			_, err := f.server.AddCheckpoint(req)
-			results <- result{uint64(6 + i), err}
+			code, body := addCheckpointStatus(f.server, req)
+			results <- result{uint64(6 + i), code, body}
 		}()
 	}
 	var won []uint64
 	for range reqs {
 		r := <-results
-		switch HTTPStatus(r.err) {
+		switch r.code {
 		case http.StatusOK:
 			won = append(won, r.size)
 		case http.StatusConflict:
 		default:
-			t.Fatalf("size %d: %v", r.size, r.err)
+			t.Fatalf("size %d: %d %s", r.size, r.code, r.body)
 		}
 	}
 	logs, _ := f.server.Logs()
