@@ -71,7 +71,7 @@ func startPeer(t testing.TB, s *Session) *Peer {
 
 func importFixture(t testing.TB, s *Session, rel string) {
 	t.Helper()
-	if _, err := s.Wallet.ImportFile(context.Background(), filepath.Join(fixtures, rel), wallet.ImportOptions{}); err != nil {
+	if _, err := s.Wallet.Import(context.Background(), filepath.Base(filepath.Join(fixtures, rel)), readImportFile(t, filepath.Join(fixtures, rel)), wallet.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
