@@ -48,19 +48,11 @@ func formatCode(c fhir.Coding) string {
 	return strings.Join(parts, " ")
 }
 
-// codeSystemName shortens the code systems people meet most.
+// codeSystemName shortens the code systems people meet most, by the one
+// table wallet/fhir keeps; an unknown system shows as itself.
 func codeSystemName(system string) string {
-	switch system {
-	case "http://loinc.org":
-		return "LOINC"
-	case "http://snomed.info/sct":
-		return "SNOMED CT"
-	case "http://www.nlm.nih.gov/research/umls/rxnorm":
-		return "RxNorm"
-	case "http://hl7.org/fhir/sid/cvx":
-		return "CVX"
-	case "http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10":
-		return "ICD-10"
+	if name := fhir.CodeSystemName(system); name != "" {
+		return name
 	}
 	return system
 }
