@@ -10,33 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/fhir/go/fhirversion"
-	"github.com/google/fhir/go/jsonformat"
-
 	"medwallet/wallet/fhir"
+	"medwallet/wallet/internal/fhirvalid"
 )
 
-// The exports are checked by an implementation of FHIR that is not
-// Medwallet's: Google's FHIR R4 protocol buffers and their strict JSON
-// parser (github.com/google/fhir/go jsonformat), with its validation of
-// required fields, cardinalities, primitive formats and references on.
-
-// validateR4 parses data as an R4 resource with google/fhir's validating
-// unmarshaller and fails the test on any error.
-func validateR4(t *testing.T, what string, data []byte) {
-	t.Helper()
-	u, err := jsonformat.NewUnmarshaller("UTC", fhirversion.R4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := u.Unmarshal(data); err != nil {
-		msg := err.Error()
-		if len(msg) > 2000 {
-			msg = msg[:2000] + " …"
-		}
-		t.Fatalf("%s: google/fhir R4 rejects it: %s", what, msg)
-	}
-}
+// The exports are checked by google/fhir's strict R4 parser (see
+// wallet/internal/fhirvalid).
 
 // bundleOf is the shape the identity checks read.
 type bundleOf struct {
@@ -95,7 +74,7 @@ func TestEveryFixtureRoundTripsAndValidatesWithGoogleFHIR(t *testing.T) {
 			if err := FHIR(&out, recs); err != nil {
 				t.Fatal(err)
 			}
-			validateR4(t, "FHIR export of "+name, out.Bytes())
+			fhirvalid.R4(t, "FHIR export of "+name, out.Bytes())
 			checkIdentities(t, "FHIR export of "+name, out.Bytes())
 
 			// Import again: the same records, and exporting them gives the
@@ -130,7 +109,7 @@ func TestIPSValidatesWithGoogleFHIR(t *testing.T) {
 			if err := IPS(&out, loadRecords(t, name), IPSOptions{Now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}); err != nil {
 				t.Fatal(err)
 			}
-			validateR4(t, "IPS of "+name, out.Bytes())
+			fhirvalid.R4(t, "IPS of "+name, out.Bytes())
 			b := checkIdentities(t, "IPS of "+name, out.Bytes())
 			if b.Type != "document" {
 				t.Fatalf("type %q", b.Type)
@@ -150,7 +129,7 @@ func TestCardBundleReExportedResolvesAndValidates(t *testing.T) {
 	if bytes.Contains(out.Bytes(), []byte("resource:")) {
 		t.Fatal("a resource:N reference survived the import")
 	}
-	validateR4(t, "card", out.Bytes())
+	fhirvalid.R4(t, "card", out.Bytes())
 	checkIdentities(t, "card", out.Bytes())
 }
 
@@ -166,7 +145,7 @@ func TestNDJSONFilesValidateWithGoogleFHIR(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
-			validateR4(t, filepath.Base(p), line)
+			fhirvalid.R4(t, filepath.Base(p), line)
 			n++
 		}
 	}
