@@ -2,7 +2,6 @@ package export
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -17,45 +16,11 @@ import (
 // The exports are checked by google/fhir's strict R4 parser (see
 // wallet/internal/fhirvalid).
 
-// bundleOf is the shape the identity checks read.
-type bundleOf struct {
-	ResourceType string `json:"resourceType"`
-	Type         string `json:"type"`
-	Entry        []struct {
-		FullURL  string          `json:"fullUrl"`
-		Resource json.RawMessage `json:"resource"`
-	} `json:"entry"`
-}
-
-// checkIdentities asserts the identity rule on a written Bundle: absolute,
-// unique fullUrls, and every reference naming an entry, but local ("#…")
-// ones and relative ones to resources the source itself did not hold
-// (example-02's "Practitioner/f202": a server's resource, not the card's).
-func checkIdentities(t *testing.T, what string, data []byte) bundleOf {
+// checkIdentities asserts the identity rule on a written Bundle (see
+// fhirvalid.Identities).
+func checkIdentities(t *testing.T, what string, data []byte) fhirvalid.Bundle {
 	t.Helper()
-	var b bundleOf
-	if err := json.Unmarshal(data, &b); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-	urls := map[string]bool{}
-	for _, e := range b.Entry {
-		if !strings.HasPrefix(e.FullURL, "urn:uuid:") && !strings.HasPrefix(e.FullURL, "https://") && !strings.HasPrefix(e.FullURL, "http://") {
-			t.Errorf("%s: fullUrl %q is not absolute", what, e.FullURL)
-		}
-		if urls[e.FullURL] {
-			t.Errorf("%s: fullUrl %q twice", what, e.FullURL)
-		}
-		urls[e.FullURL] = true
-	}
-	for _, e := range b.Entry {
-		for _, ref := range references(e.Resource) {
-			external := strings.Count(ref, "/") == 1 && !strings.Contains(ref, ":")
-			if !strings.HasPrefix(ref, "#") && !external && !urls[ref] {
-				t.Errorf("%s: %s: reference %q names no entry", what, e.FullURL, ref)
-			}
-		}
-	}
-	return b
+	return fhirvalid.Identities(t, what, data)
 }
 
 // allFixtures are the FHIR fixtures and the SMART Health Cards' Bundles.
