@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"medwallet/internal/fhirvalid"
 	"medwallet/wallet/fhir"
-	"medwallet/wallet/internal/fhirvalid"
 )
 
 const fixtures = "../../../shared/fixtures/fhir"

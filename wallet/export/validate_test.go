@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"medwallet/internal/fhirvalid"
 	"medwallet/wallet/fhir"
-	"medwallet/wallet/internal/fhirvalid"
 )
 
 // The exports are checked by google/fhir's strict R4 parser (see

@@ -4,7 +4,8 @@
 // (github.com/google/fhir/go jsonformat), with its validation of required
 // fields, cardinalities, primitive formats and references on.
 //
-// Only tests import it (wallet/export, wallet/checkin, app); it must never be
+// Only tests import it (wallet/export, wallet/checkin, app); it sits at the
+// module root so that both wallet/ and app/ tests reach it; it must never be
 // imported by code that ships, so the wallet does not carry google/fhir.
 package fhirvalid
 
