@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -36,7 +37,11 @@ func TestAnchorEnrolsAWitnessGivenByMultiaddr(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.ImportFile(context.Background(), "../../shared/fixtures/fhir/ips/bundle-minimal.json", wallet.ImportOptions{}); err != nil {
+	bundle, err := os.ReadFile("../../shared/fixtures/fhir/ips/bundle-minimal.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Import(context.Background(), "bundle-minimal.json", bundle, wallet.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

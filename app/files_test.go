@@ -142,7 +142,7 @@ func TestExportedFHIRAndNDJSONImportIntoANewWalletUnchanged(t *testing.T) {
 	for _, fx := range fixturesToRun {
 		t.Run(filepath.Base(fx), func(t *testing.T) {
 			w := filesWallet(t)
-			if _, err := w.ImportFile(t.Context(), filepath.Join(filesFixtures, fx), wallet.ImportOptions{}); err != nil {
+			if _, err := w.Import(t.Context(), filepath.Base(filepath.Join(filesFixtures, fx)), readImportFile(t, filepath.Join(filesFixtures, fx)), wallet.ImportOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			_, scan := addScan(t, w, 200<<10)
@@ -208,7 +208,7 @@ func TestExportedFHIRAndNDJSONImportIntoANewWalletUnchanged(t *testing.T) {
 
 func TestExportSelectsByKindIDsAndDates(t *testing.T) {
 	w := filesWallet(t)
-	if _, err := w.ImportFile(t.Context(), filepath.Join(filesFixtures, roundTripFixtures[0]), wallet.ImportOptions{}); err != nil {
+	if _, err := w.Import(t.Context(), filepath.Base(filepath.Join(filesFixtures, roundTripFixtures[0])), readImportFile(t, filepath.Join(filesFixtures, roundTripFixtures[0])), wallet.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -249,7 +249,7 @@ func TestExportSelectsByKindIDsAndDates(t *testing.T) {
 
 func TestPDFExportOfTheLargestFixtureCarriesTheCheckpoint(t *testing.T) {
 	w := filesWallet(t)
-	if _, err := w.ImportFile(t.Context(), filepath.Join(filesFixtures, roundTripFixtures[4]), wallet.ImportOptions{}); err != nil {
+	if _, err := w.Import(t.Context(), filepath.Base(filepath.Join(filesFixtures, roundTripFixtures[4])), readImportFile(t, filepath.Join(filesFixtures, roundTripFixtures[4])), wallet.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// Without witnesses, anchoring signs the checkpoint and reports that
@@ -640,7 +640,7 @@ func TestImportOfAnExportWithAttachmentsIsOneTransaction(t *testing.T) {
 
 func TestImportReportsTheRecordIDOfEachEntry(t *testing.T) {
 	w := filesWallet(t)
-	if _, err := w.ImportFile(t.Context(), fixture(roundTripFixtures[6]), wallet.ImportOptions{}); err != nil {
+	if _, err := w.Import(t.Context(), filepath.Base(fixture(roundTripFixtures[6])), readImportFile(t, fixture(roundTripFixtures[6])), wallet.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	scan, _ := addScan(t, w, 4<<10)

@@ -56,6 +56,9 @@ var (
 	// ErrNoPeer means a peer-to-peer share was asked for while the wallet's
 	// peer is not running.
 	ErrNoPeer = errors.New("a peer-to-peer share needs the wallet's peer running: open the desktop app or run 'medwallet serve', or host the share on a clinic node")
+	// ErrHostedShareNeedsExpiry means a long-lived share without an expiry
+	// was to be hosted on a clinic node, which hosts nothing without one.
+	ErrHostedShareNeedsExpiry = errors.New("a share hosted on a clinic node needs an expiry, long-lived or not: choose how long it works (--expires, or the expiry in the share form); the node's operator sets the longest it accepts")
 	// ErrShareTooLarge means the selection with its attached files is over MaxShareBundle.
 	ErrShareTooLarge = errors.New("the selection is too large to share")
 	// ErrNoSuchShare means the wallet has no share with that ID.
@@ -158,6 +161,11 @@ func CreateShare(ctx context.Context, s *Session, req ShareRequest) (*ShareResul
 	now := time.Now()
 	if req.Expires < 0 {
 		return nil, fmt.Errorf("create share: expiry must be a positive duration")
+	}
+	if req.LongLived && req.Expires == 0 && req.Host != "" {
+		// Clinic nodes host nothing without an expiry (DESIGN: a maximum
+		// expiry per node); say so before anything is uploaded.
+		return nil, fmt.Errorf("create share: %w", ErrHostedShareNeedsExpiry)
 	}
 	var exp time.Time
 	switch {

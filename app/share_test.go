@@ -71,7 +71,7 @@ func startPeer(t testing.TB, s *Session) *Peer {
 
 func importFixture(t testing.TB, s *Session, rel string) {
 	t.Helper()
-	if _, err := s.Wallet.ImportFile(context.Background(), filepath.Join(fixtures, rel), wallet.ImportOptions{}); err != nil {
+	if _, err := s.Wallet.Import(context.Background(), filepath.Base(filepath.Join(fixtures, rel)), readImportFile(t, filepath.Join(fixtures, rel)), wallet.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -753,4 +753,29 @@ func FuzzVerifyBundle(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestLongLivedShareForAClinicNodeWithoutExpiryIsRefusedBeforeUpload(t *testing.T) {
+	ctx := context.Background()
+	patient := newSession(t, "patient")
+	node, nodeReg := clinicNode(t, patient)
+	importFixture(t, patient, clemente)
+	_, err := CreateShare(ctx, patient, ShareRequest{Kinds: []fhir.Kind{fhir.KindCondition}, Host: node.URL, LongLived: true})
+	if !errors.Is(err, ErrHostedShareNeedsExpiry) {
+		t.Fatalf("err = %v, want ErrHostedShareNeedsExpiry", err)
+	}
+	hosted, err := nodeReg.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hosted) != 0 {
+		t.Fatalf("the node holds %d shares after a refused create", len(hosted))
+	}
+	mine, err := patient.Wallet.MyShares()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mine) != 0 {
+		t.Fatalf("the wallet kept %d shares after a refused create", len(mine))
+	}
 }

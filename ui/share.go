@@ -394,7 +394,7 @@ func accessLines(lg app.ShareAccessLog) []string {
 			who = "unnamed recipient"
 		}
 		lines = append(lines, fmt.Sprintf("%s  %s  %s (%s, logged by %s)",
-			e.Time.Local().Format("2 Jan 2006 15:04:05"), e.Outcome, who, e.Requester, e.Where))
+			e.Time.Local().Format("2 Jan 2006 15:04:05"), e.Summary(), who, e.Requester, e.Where))
 	}
 	for _, u := range lg.Unreachable {
 		lines = append(lines, "Not reachable: "+u)

@@ -3,9 +3,6 @@ package wallet
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 
 	"medwallet/wallet/fhir"
 )
@@ -18,23 +15,6 @@ type ImportOptions struct {
 	Source   Source   // defaults to {import, file name}
 	Scope    string   // keeps records from different senders apart (received shares)
 	Progress Progress // may be nil
-}
-
-// ImportFile imports one file. See Import.
-func (w *Wallet) ImportFile(ctx context.Context, path string, o ImportOptions) (*ImportReport, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("import %s: %w", path, err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, fhir.MaxImportSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("import %s: %w", path, err)
-	}
-	if len(data) > fhir.MaxImportSize {
-		return nil, fmt.Errorf("import %s: the file is larger than %d MiB; split it into smaller files", path, fhir.MaxImportSize>>20)
-	}
-	return w.Import(ctx, filepath.Base(path), data, o)
 }
 
 // Import adds the resources of one file (any FHIR Bundle, a single resource,

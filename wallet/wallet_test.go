@@ -50,7 +50,7 @@ func fixtureFiles(t testing.TB) []string {
 
 func importFile(t testing.TB, w *Wallet, path string) *ImportReport {
 	t.Helper()
-	rep, err := w.ImportFile(context.Background(), path, ImportOptions{})
+	rep, err := w.Import(context.Background(), filepath.Base(path), readImportFile(t, path), ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestImportEveryFixtureBundle(t *testing.T) {
 	total := 0
 	for _, f := range fixtureFiles(t) {
 		var calls, last int
-		rep, err := w.ImportFile(context.Background(), f, ImportOptions{Progress: func(done, n int) { calls++; last = done }})
+		rep, err := w.Import(context.Background(), filepath.Base(f), readImportFile(t, f), ImportOptions{Progress: func(done, n int) { calls++; last = done }})
 		if err != nil {
 			t.Fatalf("%s: %v", filepath.Base(f), err)
 		}
@@ -123,12 +123,12 @@ func TestMalformedFileImportsNothingAndNamesThePlace(t *testing.T) {
 func TestCancelledImportWritesNothing(t *testing.T) {
 	w := newWallet(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	_, err := w.ImportFile(ctx, filepath.Join(fixtureDir, "fhir/synthea/Clemente_Kreiger_1484a42d-0eaf-4654-9cbf-6b050a5cd73b.json"),
-		ImportOptions{Progress: func(done, _ int) {
-			if done == 10 {
-				cancel()
-			}
-		}})
+	clemente := filepath.Join(fixtureDir, "fhir/synthea/Clemente_Kreiger_1484a42d-0eaf-4654-9cbf-6b050a5cd73b.json")
+	_, err := w.Import(ctx, filepath.Base(clemente), readImportFile(t, clemente), ImportOptions{Progress: func(done, _ int) {
+		if done == 10 {
+			cancel()
+		}
+	}})
 	if !errors.Is(err, context.Canceled) || w.Count() != 0 {
 		t.Fatalf("err = %v, count = %d", err, w.Count())
 	}
@@ -440,4 +440,14 @@ func TestRemoveWitnessForgetsOnlyThatWitness(t *testing.T) {
 	if err := w.RemoveWitness("clinic-a"); !errors.Is(err, ErrNoSuchWitness) {
 		t.Fatalf("removing an unknown witness: %v", err)
 	}
+}
+
+// readImportFile reads a fixture for Import, as an importer reads a file.
+func readImportFile(tb testing.TB, path string) []byte {
+	tb.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return data
 }

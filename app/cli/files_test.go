@@ -27,7 +27,7 @@ func walletWithRecords(t *testing.T) (dir, rkFile string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.ImportFile(context.Background(), filepath.Join(fixtures, "fhir/ips/bundle-minimal.json"), wallet.ImportOptions{}); err != nil {
+	if _, err := w.Import(context.Background(), filepath.Base(filepath.Join(fixtures, "fhir/ips/bundle-minimal.json")), readImportFile(t, filepath.Join(fixtures, "fhir/ips/bundle-minimal.json")), wallet.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	w.Close()

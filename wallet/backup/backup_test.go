@@ -59,7 +59,7 @@ func fullWallet(t *testing.T) *testWallet {
 	}
 	t.Cleanup(func() { w.Close() })
 	ctx := t.Context()
-	if _, err := w.ImportFile(ctx, filepath.Join(fixtureDir, "fhir/synthea/Clemente_Kreiger_1484a42d-0eaf-4654-9cbf-6b050a5cd73b.json"), wallet.ImportOptions{}); err != nil {
+	if _, err := w.Import(ctx, filepath.Base(filepath.Join(fixtureDir, "fhir/synthea/Clemente_Kreiger_1484a42d-0eaf-4654-9cbf-6b050a5cd73b.json")), readImportFile(t, filepath.Join(fixtureDir, "fhir/synthea/Clemente_Kreiger_1484a42d-0eaf-4654-9cbf-6b050a5cd73b.json")), wallet.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// A second version of one record.

@@ -44,7 +44,7 @@ func benchWallet(b *testing.B) (*wallet.Wallet, keys.RecoveryKey) {
 	}
 	b.Cleanup(func() { w.Close() })
 	for _, f := range syntheaFixtures {
-		if _, err := w.ImportFile(b.Context(), filepath.Join(fixtureDir, "fhir/synthea", f), wallet.ImportOptions{}); err != nil {
+		if _, err := w.Import(b.Context(), filepath.Base(filepath.Join(fixtureDir, "fhir/synthea", f)), readImportFile(b, filepath.Join(fixtureDir, "fhir/synthea", f)), wallet.ImportOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
