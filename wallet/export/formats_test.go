@@ -120,7 +120,7 @@ func checkIPS(t *testing.T, data []byte, source []wallet.Record) (ipsComposition
 		srcURLs[e.FullURL] = true
 	}
 	for _, e := range b.Entry[1:] {
-		for _, ref := range references(e.Resource) {
+		for _, ref := range fhir.References(e.Resource) {
 			if srcURLs[ref] && !urls[ref] {
 				t.Errorf("reference %s resolves among the records but not in the document", ref)
 			}
