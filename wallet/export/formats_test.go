@@ -480,6 +480,19 @@ type reference struct {
 	Display   string `json:"display"`
 }
 
+// coding and codeableConcept read the IPS back in the tests, apart from the
+// code under test.
+type coding struct {
+	System  string `json:"system"`
+	Code    string `json:"code"`
+	Display string `json:"display"`
+}
+
+type codeableConcept struct {
+	Coding []coding `json:"coding"`
+	Text   string   `json:"text"`
+}
+
 func (c *codeableConcept) has(system, code string) bool {
 	if c == nil {
 		return false

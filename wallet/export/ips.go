@@ -247,7 +247,7 @@ func distinctPeople(recs []wallet.Record, views []*view, people []int) []string 
 	var names []string
 	for _, i := range people {
 		v := views[i]
-		name := v.name
+		name := v.Name
 		key := strings.ToLower(strings.Join(strings.Fields(name), " ")) + "|" + v.BirthDate
 		if name == "" || v.BirthDate == "" {
 			key = "record|" + recs[i].ID
