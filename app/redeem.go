@@ -352,7 +352,9 @@ func importGroup(ctx context.Context, w *wallet.Wallet, g *incoming, rcv *Receiv
 }
 
 // receivedBundle is the FHIR content to save with --out: the one file as
-// received, or several files' entries as one collection.
+// it came, or the entries of several in one collection Bundle written by
+// fhir.WriteBundle, every resource byte for byte (their proofs cover those
+// bytes). Entries that are not FHIR resources are left out.
 func receivedBundle(files [][]byte) []byte {
 	switch len(files) {
 	case 0:
@@ -360,32 +362,24 @@ func receivedBundle(files [][]byte) []byte {
 	case 1:
 		return files[0]
 	}
-	var buf bytes.Buffer
-	buf.WriteString(`{"resourceType":"Bundle","type":"collection","entry":[`)
-	n := 0
+	var entries []fhir.BundleEntry
 	for _, f := range files {
-		entries, err := decodeBundle(f)
+		got, err := decodeBundle(f)
 		if err != nil {
 			continue
 		}
-		for _, e := range entries {
-			if n > 0 {
-				buf.WriteByte(',')
+		for _, e := range got {
+			be := fhir.BundleEntry{FullURL: e.FullURL, Resource: e.Resource, KeepBytes: true}
+			if _, err := fhir.ResolveReferences([]fhir.BundleEntry{be}, fhir.ResolveOptions{}); err != nil {
+				continue
 			}
-			n++
-			buf.WriteString(`{`)
-			if e.FullURL != "" {
-				u, _ := json.Marshal(e.FullURL)
-				buf.WriteString(`"fullUrl":`)
-				buf.Write(u)
-				buf.WriteByte(',')
-			}
-			buf.WriteString(`"resource":`)
-			buf.Write(bytes.TrimSpace(e.Resource))
-			buf.WriteByte('}')
+			entries = append(entries, be)
 		}
 	}
-	buf.WriteString("]}")
+	var buf bytes.Buffer
+	if _, err := fhir.WriteBundle(&buf, fhir.Bundle{Type: "collection", Entries: entries}); err != nil {
+		return nil
+	}
 	return buf.Bytes()
 }
 

@@ -56,6 +56,9 @@ var (
 	// ErrNoPeer means a peer-to-peer share was asked for while the wallet's
 	// peer is not running.
 	ErrNoPeer = errors.New("a peer-to-peer share needs the wallet's peer running: open the desktop app or run 'medwallet serve', or host the share on a clinic node")
+	// ErrHostedShareNeedsExpiry means a long-lived share without an expiry
+	// was to be hosted on a clinic node, which hosts nothing without one.
+	ErrHostedShareNeedsExpiry = errors.New("a share hosted on a clinic node needs an expiry, long-lived or not: choose how long it works (--expires, or the expiry in the share form); the node's operator sets the longest it accepts")
 	// ErrShareTooLarge means the selection with its attached files is over MaxShareBundle.
 	ErrShareTooLarge = errors.New("the selection is too large to share")
 	// ErrNoSuchShare means the wallet has no share with that ID.
@@ -85,6 +88,11 @@ type ShareRequest struct {
 	Host string
 	// PasscodeKDF is the passcode hash's cost; zero means share.DefaultKDF.
 	PasscodeKDF share.KDFParams
+	// IncludeIdentifiers keeps numbers such as social security, driver's
+	// licence and passport numbers in a shared Patient record. Without it
+	// they are left out (a recipient does not need them to read the
+	// records, and they open doors beyond health care).
+	IncludeIdentifiers bool
 }
 
 // ShareResult is a new share: the link to hand over and its QR code.
@@ -159,6 +167,11 @@ func CreateShare(ctx context.Context, s *Session, req ShareRequest) (*ShareResul
 	if req.Expires < 0 {
 		return nil, fmt.Errorf("create share: expiry must be a positive duration")
 	}
+	if req.LongLived && req.Expires == 0 && req.Host != "" {
+		// Clinic nodes host nothing without an expiry (DESIGN: a maximum
+		// expiry per node); say so before anything is uploaded.
+		return nil, fmt.Errorf("create share: %w", ErrHostedShareNeedsExpiry)
+	}
 	var exp time.Time
 	switch {
 	case req.Expires > 0:
@@ -178,7 +191,7 @@ func CreateShare(ctx context.Context, s *Session, req ShareRequest) (*ShareResul
 	if err := signLog(ctx, s, res); err != nil {
 		return nil, fmt.Errorf("create share: sign the log: %w", err)
 	}
-	bundle, files, warns, err := shareBundle(w, recs, now)
+	bundle, files, warns, err := shareBundle(w, recs, now, req.IncludeIdentifiers)
 	if err != nil {
 		return nil, fmt.Errorf("create share: %w", err)
 	}
@@ -400,52 +413,58 @@ func signLog(ctx context.Context, s *Session, res *ShareResult) error {
 	return nil
 }
 
-// shareBundle builds the shared Bundle: per record its exact bytes, its
-// attached files as Binary resources and a Provenance carrying its proof.
-func shareBundle(w *wallet.Wallet, recs []wallet.Record, now time.Time) ([]byte, int, []string, error) {
+// shareBundle builds the shared Bundle with fhir.WriteBundle: per record its
+// exact bytes, its attached files as Binary resources and a Provenance
+// carrying its proof. Unless includeIDs, a Patient goes out without its
+// sensitive identifiers (SSN, driver's licence, passport); its bytes then
+// differ from those the log covers, so it goes without a proof.
+func shareBundle(w *wallet.Wallet, recs []wallet.Record, now time.Time, includeIDs bool) ([]byte, int, []string, error) {
 	urls, err := fullURLs(recs)
 	if err != nil {
 		return nil, 0, nil, err
 	}
 	origin, vkey := w.Log().Origin(), w.Log().VerifierKey()
-	var buf bytes.Buffer
+	var entries []fhir.BundleEntry
 	var warns []string
-	files := 0
-	fmt.Fprintf(&buf, `{"resourceType":"Bundle","id":%q,"type":"collection","timestamp":%q,"entry":[`,
-		derivedUUID("bundle", now.String(), urls[0]), now.UTC().Format(time.RFC3339))
-	first := true
-	entry := func(fullURL string, write func() error) error {
-		if !first {
-			buf.WriteByte(',')
+	files, size := 0, 0
+	tooLarge := fmt.Errorf("%w: over %d MiB with its attached files; share fewer records or files", ErrShareTooLarge, MaxShareBundle>>20)
+	// add collects an entry, counting its size as written (fullUrl and
+	// framing included) so an oversized share stops before it is built.
+	add := func(fullURL string, resource []byte, keep bool) error {
+		size += len(fullURL) + len(resource) + len(`{"fullUrl":"","resource":},`) + 1
+		if size > MaxShareBundle {
+			return tooLarge
 		}
-		first = false
-		u, _ := json.Marshal(fullURL)
-		buf.WriteString(`{"fullUrl":`)
-		buf.Write(u)
-		buf.WriteString(`,"resource":`)
-		if err := write(); err != nil {
-			return err
-		}
-		buf.WriteByte('}')
-		if buf.Len() > MaxShareBundle {
-			return fmt.Errorf("%w: over %d MiB with its attached files; share fewer records or files", ErrShareTooLarge, MaxShareBundle>>20)
-		}
+		entries = append(entries, fhir.BundleEntry{FullURL: fullURL, Resource: resource, KeepBytes: keep})
 		return nil
 	}
 	for i, r := range recs {
-		if err := entry(urls[i], func() error { buf.Write(bytes.TrimSpace(r.Resource)); return nil }); err != nil {
+		resource, proofOK := r.Resource, true
+		if !includeIDs && isPatient(r.Resource) {
+			if stripped, n := fhir.WithoutSensitiveIdentifiers(r.Resource); n > 0 {
+				resource, proofOK = stripped, false
+				warns = append(warns, fmt.Sprintf("record %s: %d identity number(s) (such as a social security, driver's licence or passport number) were left out; the record goes without a proof and will show as not anchored (share with --include-identifiers to keep them)", r.ID, n))
+			}
+		}
+		if err := add(urls[i], resource, true); err != nil {
 			return nil, 0, nil, err
 		}
 		for _, a := range r.Attachments {
-			if a.Size/3*4 > int64(MaxShareBundle-buf.Len()) {
+			if a.Size/3*4 > int64(MaxShareBundle-size) {
 				return nil, 0, nil, fmt.Errorf("%w: the file %q of record %s alone is %d MiB; the limit is %d MiB", ErrShareTooLarge, a.Name, r.ID, a.Size>>20, MaxShareBundle>>20)
 			}
 			bid := derivedUUID("binary", a.ID)
-			err := entry("urn:uuid:"+bid, func() error { return writeBinary(&buf, w, a, bid, urls[i]) })
-			if err != nil {
+			var bin bytes.Buffer
+			if err := writeBinary(&bin, w, a, bid, urls[i]); err != nil {
 				return nil, 0, nil, fmt.Errorf("record %s: file %q: %w", r.ID, a.Name, err)
 			}
+			if err := add("urn:uuid:"+bid, bin.Bytes(), false); err != nil {
+				return nil, 0, nil, err
+			}
 			files++
+		}
+		if !proofOK {
+			continue
 		}
 		p, err := w.Prove(r)
 		if err != nil {
@@ -456,13 +475,30 @@ func shareBundle(w *wallet.Wallet, recs []wallet.Record, now time.Time) ([]byte,
 		if err != nil {
 			return nil, 0, nil, err
 		}
-		pid := "urn:uuid:" + derivedUUID("provenance-entry", urls[i], r.ID)
-		if err := entry(pid, func() error { buf.Write(prov); return nil }); err != nil {
+		if err := add("urn:uuid:"+derivedUUID("provenance-entry", urls[i], r.ID), prov, false); err != nil {
 			return nil, 0, nil, err
 		}
 	}
-	buf.WriteString("]}")
+	var buf bytes.Buffer
+	_, err = fhir.WriteBundle(&buf, fhir.Bundle{
+		Type:       "collection",
+		Identifier: "urn:uuid:" + derivedUUID("bundle", now.String(), urls[0]),
+		Timestamp:  now.UTC(),
+		Entries:    entries,
+	})
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if buf.Len() > MaxShareBundle {
+		return nil, 0, nil, tooLarge
+	}
 	return buf.Bytes(), files, warns, nil
+}
+
+// isPatient reports whether resource is a Patient resource.
+func isPatient(resource []byte) bool {
+	var h resourceHead
+	return json.Unmarshal(resource, &h) == nil && h.ResourceType == "Patient"
 }
 
 // writeBinary streams an attached file into buf as a Binary resource.

@@ -754,3 +754,119 @@ func FuzzVerifyBundle(f *testing.F) {
 		}
 	})
 }
+
+func TestLongLivedShareForAClinicNodeWithoutExpiryIsRefusedBeforeUpload(t *testing.T) {
+	ctx := context.Background()
+	patient := newSession(t, "patient")
+	node, nodeReg := clinicNode(t, patient)
+	importFixture(t, patient, clemente)
+	_, err := CreateShare(ctx, patient, ShareRequest{Kinds: []fhir.Kind{fhir.KindCondition}, Host: node.URL, LongLived: true})
+	if !errors.Is(err, ErrHostedShareNeedsExpiry) {
+		t.Fatalf("err = %v, want ErrHostedShareNeedsExpiry", err)
+	}
+	hosted, err := nodeReg.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hosted) != 0 {
+		t.Fatalf("the node holds %d shares after a refused create", len(hosted))
+	}
+	mine, err := patient.Wallet.MyShares()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mine) != 0 {
+		t.Fatalf("the wallet kept %d shares after a refused create", len(mine))
+	}
+}
+
+// A shared Patient leaves its social security number at home unless the
+// patient asks to include it; without it the Patient's bytes are not those
+// the log covers, so it arrives not anchored while the other records keep
+// their proofs.
+func TestShareLeavesIdentityNumbersOutUnlessAsked(t *testing.T) {
+	ctx := context.Background()
+	patient := newSession(t, "patient")
+	startPeer(t, patient)
+	const ssn = "999-12-3456"
+	pat := []byte(`{"resourceType":"Patient","id":"5b0e4f2a-7c1d-4e8a-9f3b-2d6c8a1e0b47","identifier":[` +
+		`{"system":"http://hospital.example/mrn","value":"MRN-77"},` +
+		`{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"SS"}]},"system":"http://hl7.org/fhir/sid/us-ssn","value":"` + ssn + `"}],` +
+		`"name":[{"family":"Doe","given":["Jane"]}],"birthDate":"1980-02-03"}`)
+	prec, err := patient.Wallet.Add(pat, wallet.Source{Type: wallet.SourceImport, Name: "patient.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cond := []byte(`{"resourceType":"Condition","id":"c1","subject":{"reference":"urn:uuid:5b0e4f2a-7c1d-4e8a-9f3b-2d6c8a1e0b47"},"code":{"text":"Asthma"}}`)
+	crec, err := patient.Wallet.Add(cond, wallet.Source{Type: wallet.SourceImport, Name: "condition.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clinician := newSession(t, "clinician")
+	startPeer(t, clinician)
+
+	for _, include := range []bool{false, true} {
+		res, err := CreateShare(ctx, patient, ShareRequest{IDs: []string{prec.ID, crec.ID}, IncludeIdentifiers: include})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rcv, err := Redeem(ctx, clinician, res.Link, "", "Dr. Test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hasSSN := bytes.Contains(rcv.Bundle, []byte(ssn)) || bytes.Contains(rcv.Bundle, []byte("us-ssn"))
+		if hasSSN != include {
+			t.Errorf("include=%v: the redeemed Bundle carries the SSN: %v", include, hasSSN)
+		}
+		if !bytes.Contains(rcv.Bundle, []byte("MRN-77")) {
+			t.Errorf("include=%v: the medical record number was left out too", include)
+		}
+		warned := false
+		for _, w := range res.Warnings {
+			warned = warned || strings.Contains(w, "identity number")
+		}
+		if warned == include {
+			t.Errorf("include=%v: warnings %q", include, res.Warnings)
+		}
+		got := receivedByIdentity(t, clinician, rcv)
+		p, ok := got["Patient/5b0e4f2a-7c1d-4e8a-9f3b-2d6c8a1e0b47"]
+		if !ok {
+			t.Fatalf("include=%v: no Patient received: %v", include, got)
+		}
+		wantPatient := ledger.NotAnchored
+		if include {
+			wantPatient = ledger.SignedOnly
+		}
+		if st := statusOf(rcv, p.ID); st != wantPatient {
+			t.Errorf("include=%v: Patient status %v, want %v", include, StatusName(st), StatusName(wantPatient))
+		}
+		if st := statusOf(rcv, got["Condition/c1"].ID); st != ledger.SignedOnly {
+			t.Errorf("include=%v: Condition status %v, want signed-only", include, StatusName(st))
+		}
+	}
+}
+
+// Files of a received share written out together keep every resource byte
+// for byte (their proofs cover those bytes) and drop what is not a FHIR
+// resource, so a sender's junk entry cannot break the saved Bundle.
+func TestReceivedBundleOfSeveralFilesKeepsResourcesByteForByteAndDropsJunk(t *testing.T) {
+	a := `{"resourceType":"Condition", "id":"c1","subject":{"reference":"Patient/p1"}}`
+	b := `{"resourceType":"Patient","id":"p1" , "name":[{"family":"Doe"}]}`
+	files := [][]byte{
+		[]byte(`{"resourceType":"Bundle","type":"collection","entry":[{"fullUrl":"urn:uuid:0b2f4c6e-1a3d-4e5f-8a9b-0c1d2e3f4a5b","resource":` + a + `},{"resource":{"no":"type"}},{"resource":[1,2]}]}`),
+		[]byte(b),
+	}
+	out := receivedBundle(files)
+	if !json.Valid(out) {
+		t.Fatalf("not JSON: %s", out)
+	}
+	for _, r := range []string{a, b} {
+		if !bytes.Contains(out, []byte(r)) {
+			t.Errorf("resource not kept byte for byte: %s\nin %s", r, out)
+		}
+	}
+	entries, err := decodeBundle(out)
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("entries %d, %v: %s", len(entries), err, out)
+	}
+}

@@ -42,6 +42,7 @@ type shareView struct {
 	unpick   *widget.Button
 	expiry   *widget.Select
 	passcode *widget.Entry
+	idnums   *widget.Check // include identity numbers (SSN, licence, passport)
 	label    *entry
 	host     *entry
 	create   *widget.Button
@@ -78,6 +79,7 @@ func newShareView(m *mainScreen) *shareView {
 	v.expiry.SetSelected(expiryChoices[1].label)
 	v.passcode = widget.NewPasswordEntry()
 	v.passcode.SetPlaceHolder("optional: the clinician types it to open the share")
+	v.idnums = widget.NewCheck("Include my social security, driver's licence and passport numbers", nil)
 	v.label = newEntry(s.touch)
 	v.label.SetPlaceHolder("e.g. For Dr Smith, 3 June")
 	v.host = newEntry(s.touch)
@@ -97,6 +99,7 @@ func newShareView(m *mainScreen) *shareView {
 			kindGrid, container.NewHBox(v.pickedL, v.unpick))),
 		widget.NewFormItem("Works for", v.expiry),
 		widget.NewFormItem("Passcode", v.passcode),
+		widget.NewFormItem("Identity numbers", v.idnums),
 		widget.NewFormItem("Label", v.label),
 		widget.NewFormItem("Clinic node", v.host),
 	)
@@ -199,9 +202,10 @@ func (v *shareView) stopPolling() {
 
 func (v *shareView) request() app.ShareRequest {
 	req := app.ShareRequest{
-		Passcode: v.passcode.Text,
-		Label:    strings.TrimSpace(v.label.Text),
-		Host:     strings.TrimSpace(v.host.Text),
+		Passcode:           v.passcode.Text,
+		Label:              strings.TrimSpace(v.label.Text),
+		Host:               strings.TrimSpace(v.host.Text),
+		IncludeIdentifiers: v.idnums.Checked,
 	}
 	for i, k := range fhir.Kinds() {
 		if v.kinds[i].Checked {
@@ -355,6 +359,7 @@ func (v *shareView) clear() {
 	v.shares = nil
 	v.list.Refresh()
 	v.passcode.SetText("")
+	v.idnums.SetChecked(false)
 	v.label.SetText("")
 	v.message.SetText("")
 	for _, c := range v.kinds {
@@ -394,7 +399,7 @@ func accessLines(lg app.ShareAccessLog) []string {
 			who = "unnamed recipient"
 		}
 		lines = append(lines, fmt.Sprintf("%s  %s  %s (%s, logged by %s)",
-			e.Time.Local().Format("2 Jan 2006 15:04:05"), e.Outcome, who, e.Requester, e.Where))
+			e.Time.Local().Format("2 Jan 2006 15:04:05"), e.Summary(), who, e.Requester, e.Where))
 	}
 	for _, u := range lg.Unreachable {
 		lines = append(lines, "Not reachable: "+u)

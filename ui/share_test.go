@@ -183,3 +183,19 @@ func tapButton(t *testing.T, win fyne.Window, text string) {
 	}
 	t.Fatalf("no %q button on screen", text)
 }
+
+func TestShareFormLeavesIdentityNumbersOutUnlessTicked(t *testing.T) {
+	w := unlocked(t)
+	v := w.main.shares
+	if v.request().IncludeIdentifiers {
+		t.Fatal("a new share form includes identity numbers without the patient ticking them")
+	}
+	test.Tap(v.idnums)
+	if !v.request().IncludeIdentifiers {
+		t.Fatal("ticking the box does not include identity numbers")
+	}
+	v.clear()
+	if v.request().IncludeIdentifiers {
+		t.Fatal("the tick survives clearing the form")
+	}
+}

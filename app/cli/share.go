@@ -23,7 +23,7 @@ import (
 
 func init() {
 	register(&command{
-		name: "share", args: "create [--ids ID,...|--kind K] [--from DATE] [--to DATE] [--expires 24h|1h|7d|30d|never] [--passcode-file F] [--label L] [--host NODE] [--qr FILE.png] [--json] | list [--json] | revoke [--] ID | log [--] ID [--json]", json: true,
+		name: "share", args: "create [--ids ID,...|--kind K] [--from DATE] [--to DATE] [--expires 24h|1h|7d|30d|never] [--passcode-file F] [--label L] [--host NODE] [--qr FILE.png] [--include-identifiers] [--json] | list [--json] | revoke [--] ID | log [--] ID [--json]", json: true,
 		summary: "share records through a SMART Health Link and QR code; list, revoke and see who opened your shares",
 		setup: with(func(fs *flag.FlagSet, o *shareOptions) {
 			fs.Var(&o.ids, "ids", "share these records (IDs from 'medwallet list'; repeatable or comma-separated)")
@@ -33,6 +33,7 @@ func init() {
 			fs.StringVar(&o.label, "label", "", "a short description the recipient sees (at most 80 characters)")
 			fs.StringVar(&o.host, "host", "", "host the share on a clinic node (its multiaddr ending in /p2p/<id>, or its https URL) so it works while this computer is off")
 			fs.StringVar(&o.qr, "qr", "", "write the QR code to this PNG file")
+			fs.BoolVar(&o.includeIdentifiers, "include-identifiers", false, "keep social security, driver's licence and passport numbers in a shared Patient record (left out by default)")
 		}, runShare),
 	})
 	register(&command{
@@ -63,6 +64,7 @@ type shareOptions struct {
 	ids                                    multiFlag
 	selection                              selectionFlags
 	expires, passcodeFile, label, host, qr string
+	includeIdentifiers                     bool
 }
 
 type redeemOptions struct {
@@ -137,7 +139,7 @@ func readPasscode(path string) (string, error) {
 }
 
 func runShareCreate(c *call, o *shareOptions) error {
-	req := app.ShareRequest{IDs: o.ids, Label: o.label, Host: strings.TrimSpace(o.host)}
+	req := app.ShareRequest{IDs: o.ids, Label: o.label, Host: strings.TrimSpace(o.host), IncludeIdentifiers: o.includeIdentifiers}
 	var err error
 	if req.Kinds, req.From, req.To, err = o.selection.parse(); err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"medwallet/internal/fhirvalid"
 	"medwallet/wallet/fhir"
 )
 
@@ -133,14 +134,34 @@ func requireConformant(t *testing.T, bundle []byte) {
 	}
 }
 
+// buildFixtures are the people a check-in is built for in the tests that
+// hold every fixture to the checker and to google/fhir.
+var buildFixtures = []string{
+	"synthea/Napoleon_Ullrich_cbc83bf2-c38e-4617-bc1d-f99fc86a80f0.json",
+	"synthea/Clemente_Kreiger_1484a42d-0eaf-4654-9cbf-6b050a5cd73b.json",
+	"synthea/Max_Kris_f9120576-f949-45de-ae43-c0d902ecb249.json",
+	"ips/bundle-minimal.json",
+	"ips/bundle-no-info-required-sections.json",
+}
+
+// TestCheckInBundleValidatesWithGoogleFHIR holds each check-in Bundle to an
+// implementation of FHIR that is not Medwallet's: google/fhir's strict R4
+// parser must read it with zero errors.
+func TestCheckInBundleValidatesWithGoogleFHIR(t *testing.T) {
+	for _, name := range buildFixtures {
+		t.Run(filepath.Base(name), func(t *testing.T) {
+			patient, purl, entries := loadPerson(t, name)
+			out, err := Build(Options{Patient: patient, PatientFullURL: purl, Entries: entries, Now: checkinTime})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fhirvalid.R4(t, "check-in Bundle of "+name, out)
+		})
+	}
+}
+
 func TestBuildOfEachFixturePassesTheCheckerAndRendersEveryResource(t *testing.T) {
-	for _, name := range []string{
-		"synthea/Napoleon_Ullrich_cbc83bf2-c38e-4617-bc1d-f99fc86a80f0.json",
-		"synthea/Clemente_Kreiger_1484a42d-0eaf-4654-9cbf-6b050a5cd73b.json",
-		"synthea/Max_Kris_f9120576-f949-45de-ae43-c0d902ecb249.json",
-		"ips/bundle-minimal.json",
-		"ips/bundle-no-info-required-sections.json",
-	} {
+	for _, name := range buildFixtures {
 		t.Run(filepath.Base(name), func(t *testing.T) {
 			patient, purl, entries := loadPerson(t, name)
 			out, err := Build(Options{Patient: patient, PatientFullURL: purl, Entries: entries, Now: checkinTime})

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -156,7 +157,7 @@ func TestFHIRExportUsesFullUrlsTheReferencesResolveTo(t *testing.T) {
 		t.Fatal("the patient is referenced as urn:uuid:<id>, so its fullUrl must be that")
 	}
 	for _, e := range b.Entry {
-		for _, ref := range references(e.Resource) {
+		for _, ref := range fhir.References(e.Resource) {
 			if strings.HasPrefix(ref, "urn:uuid:") && !urls[ref] {
 				t.Fatalf("reference %s does not resolve in the bundle", ref)
 			}
@@ -193,7 +194,7 @@ func TestFHIRExportOfRecordsStoredBeforeTheRuleResolvesTheirReferences(t *testin
 			urls[e.FullURL] = true
 		}
 		for _, e := range b.Entry {
-			for _, ref := range references(e.Resource) {
+			for _, ref := range fhir.References(e.Resource) {
 				if !urls[ref] {
 					t.Errorf("%s: reference %q does not resolve in the bundle", name, ref)
 				}
@@ -236,7 +237,7 @@ func TestNDJSONLinesAreTheResourcesCompactedWithTypeIDReferences(t *testing.T) {
 		if !bytes.Equal(got, referenceRE.ReplaceAll(want.Bytes(), []byte(`"reference":""`))) {
 			t.Fatalf("line %d differs from the compacted resource in more than references (key order must be kept)", i+1)
 		}
-		for _, ref := range references(line) {
+		for _, ref := range fhir.References(line) {
 			if strings.Contains(ref, ":") || strings.Count(ref, "/") != 1 {
 				t.Fatalf("line %d: reference %q is not Type/id", i+1, ref)
 			}
@@ -282,7 +283,7 @@ func TestNDJSONByTypeReferencesResolveAsBulkDataReadersDo(t *testing.T) {
 				t.Fatalf("%s: line %.80s: type %q id %q (%v)", p, line, h.ResourceType, h.ID, err)
 			}
 			have[h.ResourceType+"/"+h.ID] = true
-			refs = append(refs, references(line)...)
+			refs = append(refs, fhir.References(line)...)
 		}
 	}
 	if len(refs) < 100 {
@@ -394,3 +395,6 @@ func TestSelectFiltersByKindIDAndDate(t *testing.T) {
 		}
 	}
 }
+
+// referenceRE finds "reference" strings, so that a comparison can blank them.
+var referenceRE = regexp.MustCompile(`"reference"\s*:\s*"((?:[^"\\]|\\.)*)"`)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -203,7 +202,7 @@ func IPS(w io.Writer, recs []wallet.Record, opts IPSOptions) error {
 	// Pull in what the included resources refer to (medications, encounters,
 	// practitioners, organizations …) so the document stands on its own.
 	for next := 0; next < len(order); next++ {
-		for _, ref := range references(entries[order[next]].Resource) {
+		for _, ref := range fhir.References(entries[order[next]].Resource) {
 			if i, ok := byURL[ref]; ok && !included[i] {
 				included[i] = true
 				order = append(order, i)
@@ -248,7 +247,7 @@ func distinctPeople(recs []wallet.Record, views []*view, people []int) []string 
 	var names []string
 	for _, i := range people {
 		v := views[i]
-		name := v.name
+		name := v.Name
 		key := strings.ToLower(strings.Join(strings.Fields(name), " ")) + "|" + v.BirthDate
 		if name == "" || v.BirthDate == "" {
 			key = "record|" + recs[i].ID
@@ -275,20 +274,6 @@ func recordKeys(recs []wallet.Record) []string {
 		keys[i] = fmt.Sprintf("%s@%d", recs[i].ID, recs[i].Version)
 	}
 	return keys
-}
-
-var referenceRE = regexp.MustCompile(`"reference"\s*:\s*"((?:[^"\\]|\\.)*)"`)
-
-// references lists the reference strings in a resource.
-func references(res []byte) []string {
-	var out []string
-	for _, m := range referenceRE.FindAllSubmatch(res, -1) {
-		var s string
-		if json.Unmarshal(append(append([]byte{'"'}, m[1]...), '"'), &s) == nil {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 func narrativeRow(rec *wallet.Record, v *view) string {

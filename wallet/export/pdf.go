@@ -1,7 +1,6 @@
 package export
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -125,12 +124,9 @@ var pdfSections = []pdfSection{
 	{"Encounters", []fhir.Kind{fhir.KindEncounter},
 		[]pdfColumn{{"Encounter", 100}, {"Class", 25}, {"Status", 25}, {"Date", 30}},
 		func(rec *wallet.Record, v *view, date func(string) string) [][]string {
-			class := ""
-			if v.Class != nil {
-				class = v.Class.Display
-				if class == "" {
-					class = v.Class.Code
-				}
+			class := v.Class.Display
+			if class == "" {
+				class = v.Class.Code
 			}
 			return [][]string{{title(rec, v), class, status(rec, v), date(v.date())}}
 		}},
@@ -139,11 +135,7 @@ var pdfSections = []pdfSection{
 	{"Documents", []fhir.Kind{fhir.KindDocument},
 		[]pdfColumn{{"Document", 100}, {"File type", 50}, {"Date", 30}},
 		func(rec *wallet.Record, v *view, date func(string) string) [][]string {
-			ct := ""
-			if len(v.Content) > 0 {
-				ct = v.Content[0].Attachment.ContentType
-			}
-			return [][]string{{title(rec, v), ct, date(v.date())}}
+			return [][]string{{title(rec, v), v.ContentType, date(v.date())}}
 		}},
 	{"Notes", []fhir.Kind{fhir.KindNote},
 		[]pdfColumn{{"Note", 150}, {"Date", 30}}, func(rec *wallet.Record, v *view, date func(string) string) [][]string {
@@ -287,7 +279,7 @@ func writePatient(pdf *fpdf.Fpdf, tr func(string) string, p *view, date func(str
 		pdf.Ln(2)
 		return
 	}
-	name := p.name
+	name := p.Name
 	if name == "" {
 		name = "(no name recorded)"
 	}
@@ -305,18 +297,14 @@ func writePatient(pdf *fpdf.Fpdf, tr func(string) string, p *view, date func(str
 		pdf.CellFormat(contentW, 5, tr(strings.Join(line, "    ")), "", 1, "L", false, 0, "")
 	}
 	shown := 0
-	for _, id := range p.Identifier {
+	for _, id := range p.Identifiers {
 		if shown == 6 {
 			break
 		}
-		if raw, _ := json.Marshal(id); !withNumbers && fhir.SensitiveIdentifier(raw) {
+		if id.Sensitive && !withNumbers {
 			continue
 		}
-		label := id.Type.label()
-		if label == "" {
-			label = id.System
-		}
-		pdf.MultiCell(contentW, 4.5, tr(label+": "+id.Value), "", "L", false)
+		pdf.MultiCell(contentW, 4.5, tr(id.Label+": "+id.Value), "", "L", false)
 		shown++
 	}
 	pdf.Ln(3)

@@ -2,7 +2,6 @@ package export
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,73 +9,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/fhir/go/fhirversion"
-	"github.com/google/fhir/go/jsonformat"
-
+	"medwallet/internal/fhirvalid"
 	"medwallet/wallet/fhir"
 )
 
-// The exports are checked by an implementation of FHIR that is not
-// Medwallet's: Google's FHIR R4 protocol buffers and their strict JSON
-// parser (github.com/google/fhir/go jsonformat), with its validation of
-// required fields, cardinalities, primitive formats and references on.
+// The exports are checked by google/fhir's strict R4 parser (see
+// wallet/internal/fhirvalid).
 
-// validateR4 parses data as an R4 resource with google/fhir's validating
-// unmarshaller and fails the test on any error.
-func validateR4(t *testing.T, what string, data []byte) {
+// checkIdentities asserts the identity rule on a written Bundle (see
+// fhirvalid.Identities).
+func checkIdentities(t *testing.T, what string, data []byte) fhirvalid.Bundle {
 	t.Helper()
-	u, err := jsonformat.NewUnmarshaller("UTC", fhirversion.R4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := u.Unmarshal(data); err != nil {
-		msg := err.Error()
-		if len(msg) > 2000 {
-			msg = msg[:2000] + " …"
-		}
-		t.Fatalf("%s: google/fhir R4 rejects it: %s", what, msg)
-	}
-}
-
-// bundleOf is the shape the identity checks read.
-type bundleOf struct {
-	ResourceType string `json:"resourceType"`
-	Type         string `json:"type"`
-	Entry        []struct {
-		FullURL  string          `json:"fullUrl"`
-		Resource json.RawMessage `json:"resource"`
-	} `json:"entry"`
-}
-
-// checkIdentities asserts the identity rule on a written Bundle: absolute,
-// unique fullUrls, and every reference naming an entry, but local ("#…")
-// ones and relative ones to resources the source itself did not hold
-// (example-02's "Practitioner/f202": a server's resource, not the card's).
-func checkIdentities(t *testing.T, what string, data []byte) bundleOf {
-	t.Helper()
-	var b bundleOf
-	if err := json.Unmarshal(data, &b); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-	urls := map[string]bool{}
-	for _, e := range b.Entry {
-		if !strings.HasPrefix(e.FullURL, "urn:uuid:") && !strings.HasPrefix(e.FullURL, "https://") && !strings.HasPrefix(e.FullURL, "http://") {
-			t.Errorf("%s: fullUrl %q is not absolute", what, e.FullURL)
-		}
-		if urls[e.FullURL] {
-			t.Errorf("%s: fullUrl %q twice", what, e.FullURL)
-		}
-		urls[e.FullURL] = true
-	}
-	for _, e := range b.Entry {
-		for _, ref := range references(e.Resource) {
-			external := strings.Count(ref, "/") == 1 && !strings.Contains(ref, ":")
-			if !strings.HasPrefix(ref, "#") && !external && !urls[ref] {
-				t.Errorf("%s: %s: reference %q names no entry", what, e.FullURL, ref)
-			}
-		}
-	}
-	return b
+	return fhirvalid.Identities(t, what, data)
 }
 
 // allFixtures are the FHIR fixtures and the SMART Health Cards' Bundles.
@@ -95,7 +39,7 @@ func TestEveryFixtureRoundTripsAndValidatesWithGoogleFHIR(t *testing.T) {
 			if err := FHIR(&out, recs); err != nil {
 				t.Fatal(err)
 			}
-			validateR4(t, "FHIR export of "+name, out.Bytes())
+			fhirvalid.R4(t, "FHIR export of "+name, out.Bytes())
 			checkIdentities(t, "FHIR export of "+name, out.Bytes())
 
 			// Import again: the same records, and exporting them gives the
@@ -130,7 +74,7 @@ func TestIPSValidatesWithGoogleFHIR(t *testing.T) {
 			if err := IPS(&out, loadRecords(t, name), IPSOptions{Now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}); err != nil {
 				t.Fatal(err)
 			}
-			validateR4(t, "IPS of "+name, out.Bytes())
+			fhirvalid.R4(t, "IPS of "+name, out.Bytes())
 			b := checkIdentities(t, "IPS of "+name, out.Bytes())
 			if b.Type != "document" {
 				t.Fatalf("type %q", b.Type)
@@ -150,7 +94,7 @@ func TestCardBundleReExportedResolvesAndValidates(t *testing.T) {
 	if bytes.Contains(out.Bytes(), []byte("resource:")) {
 		t.Fatal("a resource:N reference survived the import")
 	}
-	validateR4(t, "card", out.Bytes())
+	fhirvalid.R4(t, "card", out.Bytes())
 	checkIdentities(t, "card", out.Bytes())
 }
 
@@ -166,7 +110,7 @@ func TestNDJSONFilesValidateWithGoogleFHIR(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
-			validateR4(t, filepath.Base(p), line)
+			fhirvalid.R4(t, filepath.Base(p), line)
 			n++
 		}
 	}

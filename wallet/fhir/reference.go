@@ -295,6 +295,17 @@ func nameOf(typ, id string) string {
 	return "urn:uuid:" + DerivedUUID("entry", typ, id)
 }
 
+// References lists the "reference" strings of a resource, at any depth and
+// contained resources included, but local ones ("#id"), in order: what a
+// reader must find in the resource's Bundle or elsewhere.
+func References(resource []byte) []string {
+	var out []string
+	for _, r := range findReferences(resource) {
+		out = append(out, r.value)
+	}
+	return out
+}
+
 // findReferences lists the "reference" strings of a resource (at any depth,
 // contained resources included) except local ones ("#id"), in order.
 func findReferences(raw []byte) []refSpan {

@@ -209,8 +209,11 @@ type fields struct {
 	Content           []struct {
 		Attachment attachment `json:"attachment"`
 	} `json:"content"`
-	DeceasedBoolean  *bool  `json:"deceasedBoolean"`
-	DeceasedDateTime string `json:"deceasedDateTime"`
+	Criticality      string            `json:"criticality"`
+	Gender           string            `json:"gender"`
+	Identifier       []json.RawMessage `json:"identifier"`
+	DeceasedBoolean  *bool             `json:"deceasedBoolean"`
+	DeceasedDateTime string            `json:"deceasedDateTime"`
 
 	// Dates, by the resource types that carry them.
 	EffectiveDateTime  string      `json:"effectiveDateTime"`
@@ -815,7 +818,11 @@ func DateText(resource []byte) string {
 	if err != nil {
 		return ""
 	}
-	for _, c := range dateCandidates(h.resourceType, f) {
+	return dateText(h.resourceType, f)
+}
+
+func dateText(resourceType string, f *fields) string {
+	for _, c := range dateCandidates(resourceType, f) {
 		if c == "" {
 			continue
 		}
