@@ -221,3 +221,17 @@ func TestBackupIsMadeByTheProcessThatOwnsTheWallet(t *testing.T) {
 		t.Fatalf("restored %v, want %v", got, want)
 	}
 }
+
+// TestExportRefusalsSayWhatToDoOnce: the export says what is wrong, the
+// advice table what to do, and the line says each once.
+func TestExportRefusalsSayWhatToDoOnce(t *testing.T) {
+	dir, _ := walletWithRecords(t)
+	out := filepath.Join(t.TempDir(), "all.ndjson")
+	_, errs, code := run(t, dir, passEnv, "export", "--format", "ndjson", "-o", out)
+	if code == 0 || strings.Count(errs, "--type") != 1 || strings.Count(errs, "directory") != 1 || strings.Count(errs, "\n") != 1 {
+		t.Fatalf("ndjson to one file of mixed types: %d %q", code, errs)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("a refused export left a file")
+	}
+}

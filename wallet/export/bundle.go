@@ -92,7 +92,7 @@ func NDJSON(w io.Writer, recs []wallet.Record, opts ...Option) error {
 		return fmt.Errorf("export NDJSON: %w", err)
 	}
 	if seen := distinct(types); len(seen) > 1 {
-		return fmt.Errorf("export NDJSON: %w, and the selection has %d (%s): write to a directory (a path ending in /) for one file per type, or choose one type", ErrMixedTypes, len(seen), strings.Join(seen, ", "))
+		return fmt.Errorf("export NDJSON: %w, and the selection has %d (%s)", ErrMixedTypes, len(seen), strings.Join(seen, ", "))
 	}
 	return writeNDJSON(w, entries, s.progress, 0, len(entries))
 }

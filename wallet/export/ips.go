@@ -152,7 +152,7 @@ func IPS(w io.Writer, recs []wallet.Record, opts IPSOptions) error {
 		return fmt.Errorf("export IPS: %w", ErrNoPatient)
 	}
 	if names := distinctPeople(recs, views, people); len(names) > 1 {
-		return fmt.Errorf("export IPS: %w: the selection holds records of %d people (%s); select one person's records", ErrSeveralPeople, len(names), strings.Join(names, "; "))
+		return fmt.Errorf("export IPS: %w: the selection holds records of %d people (%s)", ErrSeveralPeople, len(names), strings.Join(names, "; "))
 	}
 
 	included := make([]bool, len(entries))

@@ -116,11 +116,12 @@ func CheckNewPassphrase(pass []byte) error {
 		return nil
 	}
 	if len(pass) == 0 {
-		return fmt.Errorf("%w: the passphrase is empty: use four or more unrelated words, or 12+ mixed characters", ErrWeakPassphrase)
+		return fmt.Errorf("%w: the passphrase is empty", ErrWeakPassphrase)
 	}
 	why := ""
 	if s.Why != "" {
 		why = ": it has " + s.Why
 	}
-	return fmt.Errorf("%w (about %.0f bits, %d needed)%s; use four or more unrelated words, or 12+ mixed characters", ErrWeakPassphrase, s.Bits, MinPassphraseBits, why)
+	// What to do comes from the advice table (app.AdviceFor), once.
+	return fmt.Errorf("%w (about %.0f bits, %d needed)%s", ErrWeakPassphrase, s.Bits, MinPassphraseBits, why)
 }
