@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -41,14 +42,14 @@ state in the data directory.
 // name) until ctx ends (SIGINT/SIGTERM in the real binary), and returns the
 // exit status: 0 for success, 1 for a failure, 2 for a usage error.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		switch args[0] {
+	if cmd, rest, ok := subcommand(args); ok {
+		switch cmd {
 		case "enroll":
-			return runEnroll(args[1:], stdout, stderr)
+			return runEnroll(rest, stdout, stderr)
 		case "migrate":
-			return runMigrate(ctx, args[1:], stdout, stderr)
+			return runMigrate(ctx, rest, stdout, stderr)
 		case "keygen":
-			return runKeygen(args[1:], stdout, stderr)
+			return runKeygen(rest, stdout, stderr)
 		}
 	}
 	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
@@ -56,6 +57,38 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	return runNode(ctx, args, stdout, stderr)
+}
+
+// nodeValueFlags are the node's flags that take a value, so that
+// subcommand can step over "--data DIR" to find the command.
+var nodeValueFlags = map[string]bool{
+	"data": true, "listen": true, "https": true, "cert": true, "key": true,
+	"public-host": true, "enroll": true, "name": true, "purge-every": true,
+	"quota-shares": true, "quota-bytes": true, "max-expiry": true,
+	"max-long-lived-expiry": true, "witness-counter": true, "store": true,
+	"witness-key": true, "health": true,
+}
+
+// subcommand finds the command in args, where an operator may put the
+// node's flags before it ("medwallet-node --data DIR enroll list"): it
+// returns the command and its arguments with those flags after them.
+func subcommand(args []string) (cmd string, rest []string, ok bool) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || !strings.HasPrefix(a, "-") {
+			switch a {
+			case "enroll", "migrate", "keygen":
+				rest = append(slices.Clone(args[i+1:]), args[:i]...)
+				return a, rest, true
+			}
+			return "", nil, false
+		}
+		name := strings.TrimLeft(a, "-")
+		if !strings.Contains(name, "=") && nodeValueFlags[name] {
+			i++ // its value
+		}
+	}
+	return "", nil, false
 }
 
 type stringList []string

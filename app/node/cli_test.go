@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -123,6 +124,12 @@ func TestEnrollCommandsWorkOnStoppedAndRunningNode(t *testing.T) {
 		t.Fatalf("list --json: %d %q", code, out)
 	}
 
+	// The node's flags may come before the command, as an operator types them.
+	code, out, errs = runMain(t, "--data", dir, "enroll", "list")
+	if code != 0 || !strings.Contains(out, origin) {
+		t.Fatalf("--data DIR enroll list: %d %q %q", code, out, errs)
+	}
+
 	// The approval holds when the node starts again.
 	n = startNode(t, Config{Dir: dir, Policy: witness.EnrollManual})
 	pt.meet(t, n.Addrs()[0])
@@ -200,4 +207,29 @@ func TestMainPrintsWhatPatientsNeedAndStopsCleanly(t *testing.T) {
 		t.Fatalf("open after shutdown: %v", err)
 	}
 	op.Close()
+}
+
+func TestSubcommandStepsOverTheNodesFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		cmd  string
+		rest []string
+	}{
+		{[]string{"enroll", "list"}, "enroll", []string{"list"}},
+		{[]string{"--data", "/d", "enroll", "list"}, "enroll", []string{"list", "--data", "/d"}},
+		{[]string{"--data=/d", "--log-json", "keygen", "-o", "k"}, "keygen", []string{"-o", "k", "--data=/d", "--log-json"}},
+		{[]string{"--enroll", "manual", "migrate"}, "migrate", []string{"--enroll", "manual"}},
+	} {
+		cmd, rest, ok := subcommand(c.args)
+		if !ok || cmd != c.cmd || !slices.Equal(rest, c.rest) {
+			t.Errorf("subcommand(%q) = %q %q %v, want %q %q", c.args, cmd, rest, ok, c.cmd, c.rest)
+		}
+	}
+	// A node's own flags and a value that happens to be a command's name
+	// run the node.
+	for _, args := range [][]string{nil, {"--listen", "/ip4/127.0.0.1/tcp/0"}, {"--name", "enroll"}, {"--data", "/d", "stray"}} {
+		if cmd, _, ok := subcommand(args); ok {
+			t.Errorf("subcommand(%q) found %q", args, cmd)
+		}
+	}
 }
