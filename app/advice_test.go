@@ -342,3 +342,20 @@ func TestAdviceForErrorsWithDetails(t *testing.T) {
 		t.Errorf("cancel: %+v", a)
 	}
 }
+
+// TestSentinelTextsLeaveWhatToDoToTheTable: the command line prints an
+// error's text and then its advice, so a sentinel that also says what to do
+// says it twice.
+func TestSentinelTextsLeaveWhatToDoToTheTable(t *testing.T) {
+	for _, a := range AdviceTable() {
+		msg := strings.ToLower(a.Err.Error())
+		for _, do := range []string{a.Do, a.Command} {
+			if len(do) < 24 {
+				continue
+			}
+			if head := strings.ToLower(do[:24]); strings.Contains(msg, head) {
+				t.Errorf("%q already says %q, which its advice says again", a.Err, do[:24])
+			}
+		}
+	}
+}

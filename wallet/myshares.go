@@ -13,7 +13,7 @@ import (
 )
 
 // ErrNoSuchShare means the wallet has no share of its own with that ID.
-var ErrNoSuchShare = errors.New("no such share; 'medwallet share list' shows them")
+var ErrNoSuchShare = errors.New("no such share")
 
 // ShareNote is what the wallet knows of one of its own shares beyond what
 // the registry serves: the link, the records, where it is hosted.

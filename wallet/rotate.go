@@ -37,7 +37,7 @@ const (
 
 // ErrRotationUnfinished means a rotation committed but its files could not
 // all be moved into place; opening the wallet again finishes it.
-var ErrRotationUnfinished = errors.New("the new master key is in place but the wallet's files were not all swapped; open the wallet again to finish")
+var ErrRotationUnfinished = errors.New("the new master key is in place but the wallet's files were not all swapped")
 
 // ReplaceRecoveryKey wraps the master key under a fresh recovery key, which
 // it returns for the person to write down (shown once); the old recovery

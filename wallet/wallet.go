@@ -38,7 +38,7 @@ var (
 	// ErrStaleHeader means wallet.json unlocked but its master key does not
 	// open the store: it is a copy from before the master key was rotated,
 	// or from another wallet.
-	ErrStaleHeader = errors.New("this wallet.json does not open the store beside it: it is an old copy from before the master key was rotated, or belongs to another wallet; use the wallet's current wallet.json")
+	ErrStaleHeader = errors.New("this wallet.json does not open the store beside it: it is an old copy from before the master key was rotated, or belongs to another wallet")
 )
 
 // Wallet is an open, unlocked wallet. All methods are safe for concurrent use.

@@ -60,12 +60,12 @@ var (
 	// ErrNotBackup: the file is not a Medwallet backup (not age, or not our archive).
 	ErrNotBackup = errors.New("not a Medwallet backup file")
 	// ErrTruncated: the backup file ends early; it was cut short while copying.
-	ErrTruncated = errors.New("the backup file is incomplete (truncated); copy it again from where it is kept, or use another backup")
+	ErrTruncated = errors.New("the backup file is incomplete (truncated)")
 	// ErrDamaged: the backup's contents fail authentication or do not match
 	// its manifest; it was altered or corrupted.
-	ErrDamaged = errors.New("the backup file was altered or is corrupted; use another copy or another backup")
+	ErrDamaged = errors.New("the backup file was altered or is corrupted")
 	// ErrNewerFormat: a newer Medwallet wrote the backup.
-	ErrNewerFormat = errors.New("the backup was written by a newer version of Medwallet; install the latest version to restore it")
+	ErrNewerFormat = errors.New("the backup was written by a newer version of Medwallet")
 	// ErrTargetExists: the restore target already holds files.
 	ErrTargetExists = errors.New("the restore target is not empty; restore into a new directory")
 )

@@ -18,13 +18,13 @@ var (
 
 	// ErrNotFound means the share is unknown, expired, revoked or disabled.
 	// A server answers all of these alike (HTTP 404) so a guesser learns nothing.
-	ErrNotFound = errors.New("share not found: it may have expired, been revoked or never existed; ask the patient for a new link")
+	ErrNotFound = errors.New("share not found: it may have expired, been revoked or never existed")
 	// ErrExpired means the share's expiry time has passed.
-	ErrExpired = errors.New("share has expired; ask the patient for a new link")
+	ErrExpired = errors.New("share has expired")
 	// ErrRevoked means the patient revoked the share.
 	ErrRevoked = errors.New("share was revoked by the patient")
 	// ErrLocked means too many wrong passcodes were tried and the share is disabled.
-	ErrLocked = errors.New("share is disabled after too many wrong passcodes; ask the patient for a new link")
+	ErrLocked = errors.New("share is disabled after too many wrong passcodes")
 	// ErrPasscodeRequired means the link has the P flag and no passcode was given.
 	ErrPasscodeRequired = errors.New("this share needs a passcode; ask the patient for it")
 
@@ -45,7 +45,7 @@ var (
 	ErrUnauthorized = errors.New("not authorised to manage this hosted share")
 
 	// ErrNoQRCode means no QR code was found in the image.
-	ErrNoQRCode = errors.New("no readable QR code found in the image; try a sharper, larger or better-lit picture")
+	ErrNoQRCode = errors.New("no readable QR code found in the image")
 	// ErrTextTooLongForQR means the text does not fit a version-40 QR code at level M.
 	ErrTextTooLongForQR = errors.New("text is too long for a QR code")
 )
