@@ -352,21 +352,7 @@ func TestRedeemTamperedRecordIsNeverStored(t *testing.T) {
 	count := clinician.Wallet.Count()
 
 	// Someone holding the key alters the record in the served ciphertext.
-	sh, _ := pp.Shares.Get(res.ID)
-	var key [32]byte
-	copy(key[:], sh.Key)
-	plain, _, err := share.Decrypt(key, string(sh.Files[0].JWE), MaxShareBundle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	altered := bytes.Replace(victim.Resource, []byte(`"status":"completed"`), []byte(`"status":"not-done"`), 1)
-	if bytes.Equal(altered, victim.Resource) || !bytes.Contains(plain, victim.Resource) {
-		t.Fatal("test setup: cannot find the record to alter")
-	}
-	f, _ := share.NewFile(key, share.ContentFHIR, bytes.Replace(plain, victim.Resource, altered, 1), time.Now())
-	if err := pp.Shares.ReplaceFiles(res.ID, []share.File{f}); err != nil {
-		t.Fatal(err)
-	}
+	alterServedRecord(t, pp, res.ID, victim)
 	rcv, err := Redeem(ctx, clinician, res.Link, "", "x")
 	if err != nil {
 		t.Fatal(err)

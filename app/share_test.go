@@ -427,21 +427,7 @@ func TestTamperedRecordArrivesMarkedTampered(t *testing.T) {
 	}
 	// Someone holding the key alters one record in the served ciphertext.
 	victim, _ := patient.Wallet.Get(ids[0])
-	sh, _ := pp.Shares.Get(res.ID)
-	var key [32]byte
-	copy(key[:], sh.Key)
-	plain, _, err := share.Decrypt(key, string(sh.Files[0].JWE), MaxShareBundle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	altered := bytes.Replace(victim.Resource, []byte(`"status":"completed"`), []byte(`"status":"not-done"`), 1)
-	if bytes.Equal(altered, victim.Resource) || !bytes.Contains(plain, victim.Resource) {
-		t.Fatal("test setup: cannot find the record to alter")
-	}
-	f, _ := share.NewFile(key, share.ContentFHIR, bytes.Replace(plain, victim.Resource, altered, 1), time.Now())
-	if err := pp.Shares.ReplaceFiles(res.ID, []share.File{f}); err != nil {
-		t.Fatal(err)
-	}
+	alterServedRecord(t, pp, res.ID, victim)
 	rcv, err := Redeem(ctx, clinician, res.Link, "", "x")
 	if err != nil {
 		t.Fatal(err)
@@ -868,5 +854,26 @@ func TestReceivedBundleOfSeveralFilesKeepsResourcesByteForByteAndDropsJunk(t *te
 	entries, err := decodeBundle(out)
 	if err != nil || len(entries) != 2 {
 		t.Fatalf("entries %d, %v: %s", len(entries), err, out)
+	}
+}
+
+// alterServedRecord plays someone who holds a share's key: it changes the
+// victim record's status inside the ciphertext the patient's peer serves.
+func alterServedRecord(t *testing.T, pp *Peer, shareID string, victim wallet.Record) {
+	t.Helper()
+	sh, _ := pp.Shares.Get(shareID)
+	var key [32]byte
+	copy(key[:], sh.Key)
+	plain, _, err := share.Decrypt(key, string(sh.Files[0].JWE), MaxShareBundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	altered := bytes.Replace(victim.Resource, []byte(`"status":"completed"`), []byte(`"status":"not-done"`), 1)
+	if bytes.Equal(altered, victim.Resource) || !bytes.Contains(plain, victim.Resource) {
+		t.Fatal("test setup: cannot find the record to alter")
+	}
+	f, _ := share.NewFile(key, share.ContentFHIR, bytes.Replace(plain, victim.Resource, altered, 1), time.Now())
+	if err := pp.Shares.ReplaceFiles(shareID, []share.File{f}); err != nil {
+		t.Fatal(err)
 	}
 }

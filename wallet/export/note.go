@@ -3,9 +3,6 @@ package export
 import (
 	"fmt"
 	"io"
-	"time"
-
-	"github.com/go-pdf/fpdf"
 )
 
 // NotePDF writes text a person wrote (a patient's story for their doctor) as
@@ -15,31 +12,9 @@ import (
 // '?'. opts.Now and opts.Locale date it; opts.Title heads it (default
 // "Note").
 func NotePDF(w io.Writer, author, text string, opts PDFOptions) error {
-	now := opts.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	docTitle := opts.Title
-	if docTitle == "" {
-		docTitle = "Note"
-	}
-	date := dateFormatter(opts.Locale)
+	now, docTitle, date := documentFacts(opts, "Note")
 
-	pdf := fpdf.New("P", "mm", "A4", "")
-	pdf.SetMargins(margin, margin, margin)
-	pdf.SetAutoPageBreak(true, bottomMargin)
-	pdf.SetCreator("Medwallet", true)
-	pdf.SetTitle(docTitle, true)
-	pdf.AliasNbPages("{nb}")
-	tr := textTranslator(pdf)
-	pdf.SetFooterFunc(func() {
-		pdf.SetY(-12)
-		pdf.SetFont("Helvetica", "", 7)
-		pdf.SetTextColor(90, 90, 90)
-		pdf.CellFormat(contentW, 4, fmt.Sprintf("Page %d of {nb}", pdf.PageNo()), "", 0, "R", false, 0, "")
-		pdf.SetTextColor(0, 0, 0)
-	})
-	pdf.AddPage()
+	pdf, tr := newDocument(docTitle, "")
 	pdf.SetFont("Helvetica", "B", 18)
 	pdf.CellFormat(contentW, 9, tr(docTitle), "", 1, "L", false, 0, "")
 	pdf.SetFont("Helvetica", "", 8)

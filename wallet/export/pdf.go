@@ -151,15 +151,7 @@ var pdfSections = []pdfSection{
 // "Page n of N" with the log checkpoint in every footer. Text is set in the
 // PDF core fonts (Windows-1252); characters outside it print as '?'.
 func PDF(w io.Writer, recs []wallet.Record, opts PDFOptions) error {
-	now := opts.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	docTitle := opts.Title
-	if docTitle == "" {
-		docTitle = "Health summary"
-	}
-	date := dateFormatter(opts.Locale)
+	now, docTitle, date := documentFacts(opts, "Health summary")
 
 	// Sort the records into sections before drawing anything.
 	type item struct {
@@ -200,23 +192,7 @@ func PDF(w io.Writer, recs []wallet.Record, opts PDFOptions) error {
 		bySection[si] = append(bySection[si], item{&recs[i], v, v.date()})
 	}
 
-	pdf := fpdf.New("P", "mm", "A4", "")
-	pdf.SetMargins(margin, margin, margin)
-	pdf.SetAutoPageBreak(true, bottomMargin)
-	pdf.SetCreator("Medwallet", true)
-	pdf.SetTitle(docTitle, true)
-	pdf.AliasNbPages("{nb}")
-	tr := textTranslator(pdf)
-	footer := checkpointFooter(opts.Checkpoint)
-	pdf.SetFooterFunc(func() {
-		pdf.SetY(-12)
-		pdf.SetFont("Helvetica", "", 7)
-		pdf.SetTextColor(90, 90, 90)
-		pdf.CellFormat(contentW-30, 4, tr(footer), "", 0, "L", false, 0, "")
-		pdf.CellFormat(30, 4, fmt.Sprintf("Page %d of {nb}", pdf.PageNo()), "", 0, "R", false, 0, "")
-		pdf.SetTextColor(0, 0, 0)
-	})
-	pdf.AddPage()
+	pdf, tr := newDocument(docTitle, checkpointFooter(opts.Checkpoint))
 
 	// Title and patient header.
 	pdf.SetFont("Helvetica", "B", 18)
@@ -549,4 +525,42 @@ func checkpointFooter(cp string) string {
 		return s
 	}
 	return fmt.Sprintf("Log %s  size %s  root %s", clip(lines[0], 60), clip(lines[1], 20), clip(lines[2], 48))
+}
+
+// documentFacts are what heads every PDF Medwallet writes: when it was made
+// (opts.Now, else now), its title (opts.Title, else defaultTitle) and the
+// date format of opts.Locale.
+func documentFacts(opts PDFOptions, defaultTitle string) (time.Time, string, func(string) string) {
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	title := opts.Title
+	if title == "" {
+		title = defaultTitle
+	}
+	return now, title, dateFormatter(opts.Locale)
+}
+
+// newDocument starts an A4 PDF with its first page: Medwallet's margins and
+// metadata, and a footer of footer (may be empty) and "Page n of N". tr
+// turns text into the core fonts' encoding.
+func newDocument(title, footer string) (pdf *fpdf.Fpdf, tr func(string) string) {
+	pdf = fpdf.New("P", "mm", "A4", "")
+	pdf.SetMargins(margin, margin, margin)
+	pdf.SetAutoPageBreak(true, bottomMargin)
+	pdf.SetCreator("Medwallet", true)
+	pdf.SetTitle(title, true)
+	pdf.AliasNbPages("{nb}")
+	tr = textTranslator(pdf)
+	pdf.SetFooterFunc(func() {
+		pdf.SetY(-12)
+		pdf.SetFont("Helvetica", "", 7)
+		pdf.SetTextColor(90, 90, 90)
+		pdf.CellFormat(contentW-30, 4, tr(footer), "", 0, "L", false, 0, "")
+		pdf.CellFormat(30, 4, fmt.Sprintf("Page %d of {nb}", pdf.PageNo()), "", 0, "R", false, 0, "")
+		pdf.SetTextColor(0, 0, 0)
+	})
+	pdf.AddPage()
+	return pdf, tr
 }
