@@ -13,7 +13,11 @@ import (
 // order, strings and byte fields as uvarint length + bytes, integers and
 // times as varints: Unix nanoseconds (0 for none), then the UTC offset in
 // seconds, so a date keeps the calendar day it was written with.
-const headFormat = 1
+//
+// Format 2 appended the summary's range, encounter and organisation and the
+// person the record belongs to. Format 1 heads (written before people and
+// the summary existed) still read, with those fields empty.
+const headFormat = 2
 
 var errBadHead = errors.New("record head is malformed")
 
@@ -54,13 +58,18 @@ func (h head) marshal() []byte {
 	str(h.Hash)
 	str(h.Identity)
 	b = binary.AppendUvarint(b, uint64(h.Attach))
+	str(s.Range)
+	str(s.Encounter)
+	str(s.Organization)
+	str(h.Person)
 	return b
 }
 
 func (h *head) unmarshal(b []byte) error {
-	if len(b) == 0 || b[0] != headFormat {
+	if len(b) == 0 || (b[0] != 1 && b[0] != headFormat) {
 		return errBadHead
 	}
+	format := b[0]
 	b = b[1:]
 	bad := false
 	uv := func() uint64 {
@@ -125,6 +134,12 @@ func (h *head) unmarshal(b []byte) error {
 	h.Hash = str()
 	h.Identity = str()
 	h.Attach = int(uv())
+	if format >= 2 {
+		s.Range = str()
+		s.Encounter = str()
+		s.Organization = str()
+		h.Person = str()
+	}
 	if bad || len(b) != 0 {
 		return errBadHead
 	}

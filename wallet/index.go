@@ -23,6 +23,10 @@ type Entry struct {
 	Source  Source       `json:"source"`
 	Added   time.Time    `json:"added"`
 	Files   int          `json:"attachments,omitempty"`
+	// Person is the ID of the person the record belongs to; empty for
+	// directory resources (Organization, Practitioner, Location) and for
+	// records not yet attributed.
+	Person string `json:"person,omitempty"`
 
 	text string // lower-case words searched by free text
 }
@@ -149,7 +153,7 @@ func (w *Wallet) Damaged() []string {
 }
 
 func entryOf(h head) *Entry {
-	e := &Entry{ID: h.ID, Version: h.Version, Summary: h.Summary, Source: h.Source, Added: h.Added, Files: h.Attach}
+	e := &Entry{ID: h.ID, Version: h.Version, Summary: h.Summary, Source: h.Source, Added: h.Added, Files: h.Attach, Person: h.Person}
 	s := h.Summary
 	e.text = strings.ToLower(strings.Join([]string{
 		s.Title, s.Code.Display, s.Code.Code, s.Value, s.Unit, s.Status, s.ResourceType,

@@ -38,6 +38,7 @@ type head struct {
 	Hash     string       `json:"hash"` // hex SHA-256 of the JCS form of the latest version
 	Identity string       `json:"identity"`
 	Attach   int          `json:"attach,omitempty"`
+	Person   string       `json:"person,omitempty"` // the Person.ID the record belongs to; "" for nobody's (directory resources) or not yet attributed
 }
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)

@@ -43,4 +43,14 @@ type Summary struct {
 	Value        string    `json:"value,omitempty"`
 	Unit         string    `json:"unit,omitempty"`
 	Status       string    `json:"status,omitempty"`
+	// Range is the reference range as a clinician writes it ("4.0–5.6 %"),
+	// for results that carry one.
+	Range string `json:"range,omitempty"`
+	// Encounter is the reference to the visit the record belongs to, as
+	// written in the resource ("urn:uuid:…", "Encounter/7"), so records can
+	// be grouped by visit.
+	Encounter string `json:"encounter,omitempty"`
+	// Organization names the clinic or organisation the record comes from,
+	// as the record itself says (performer, serviceProvider, custodian…).
+	Organization string `json:"organization,omitempty"`
 }
