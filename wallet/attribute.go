@@ -99,20 +99,7 @@ func (w *Wallet) attribute(b Batch, results []preparedEntry) (attribution, error
 		switch {
 		case target >= 0:
 			at = target
-			how := LinkChosen
-			if _, h, ok := matchPersonHow(cand, r.p.id, a.people[at:at+1]); ok {
-				how = h
-			} else if clearlyOther(cand, a.people[at]) {
-				how = LinkMismatch
-			}
-			fillIn(&a.people[at], cand, how)
-			linkPatient(&a.people[at], r.p.id, cand, how)
-			note.Outcome = PersonFiled
-			note.Text = fmt.Sprintf("filed %s, %s, under %s as you asked", nameOr(cand), born(cand), a.people[at].Name)
-			if how == LinkMismatch {
-				note.Outcome = PersonMismatch
-				note.Text += "; the file's patient does not match them, which is kept on record"
-			}
+			note = a.fileUnder(at, cand, r.p.id, "as you asked")
 		default:
 			m, how, ok := matchPersonHow(cand, r.p.id, a.people)
 			switch {
@@ -133,18 +120,7 @@ func (w *Wallet) attribute(b Batch, results []preparedEntry) (attribution, error
 					if at = find(c.PersonID); at < 0 {
 						return a, fmt.Errorf("file %s under person %s: %w", b.Name, c.PersonID, ErrNoSuchPerson)
 					}
-					how := LinkChosen
-					if clearlyOther(cand, a.people[at]) {
-						how = LinkMismatch
-					}
-					fillIn(&a.people[at], cand, how)
-					linkPatient(&a.people[at], r.p.id, cand, how)
-					note.Outcome = PersonFiled
-					note.Text = fmt.Sprintf("filed %s, %s, under %s as you chose", nameOr(cand), born(cand), a.people[at].Name)
-					if how == LinkMismatch {
-						note.Outcome = PersonMismatch
-						note.Text += "; the file's patient does not match them, which is kept on record"
-					}
+					note = a.fileUnder(at, cand, r.p.id, "as you chose")
 				default:
 					at = a.add(cand, r.p.id, now)
 					note.Outcome = PersonAdded
@@ -233,6 +209,28 @@ func (w *Wallet) personOfRefs(scope string, refs []string, inBatch func(ref stri
 		}
 	}
 	return "", false
+}
+
+// fileUnder files Patient record rid, read as cand, under a.people[at]
+// because the user said so: learnt from when it fits them, kept on record
+// as a mismatch when it is plainly someone else.
+func (a *attribution) fileUnder(at int, cand Person, rid, why string) PersonNote {
+	p := &a.people[at]
+	how := LinkChosen
+	if _, h, ok := matchPersonHow(cand, rid, []Person{*p}); ok {
+		how = h
+	} else if clearlyOther(cand, *p) {
+		how = LinkMismatch
+	}
+	fillIn(p, cand, how)
+	linkPatient(p, rid, cand, how)
+	note := PersonNote{Patient: cand, Outcome: PersonFiled,
+		Text: fmt.Sprintf("filed %s, %s, under %s %s", nameOr(cand), born(cand), p.Name, why)}
+	if how == LinkMismatch {
+		note.Outcome = PersonMismatch
+		note.Text += "; the file's patient does not match them, which is kept on record"
+	}
+	return note
 }
 
 // add makes cand a new person of the wallet (its owner when it is the

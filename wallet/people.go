@@ -209,6 +209,22 @@ func (w *Wallet) Person(id string) (Person, bool) {
 	return Person{}, false
 }
 
+// PersonOf is the ID of the person record id belongs to ("" for nobody's);
+// false when there is no such record.
+func (w *Wallet) PersonOf(id string) (string, bool) {
+	w.mu.RLock()
+	ix := w.index
+	w.mu.RUnlock()
+	if ix == nil {
+		return "", false
+	}
+	e := ix.Get(id)
+	if e == nil {
+		return "", false
+	}
+	return e.Person, true
+}
+
 // Owner returns the wallet's owner; false while the wallet has no people.
 func (w *Wallet) Owner() (Person, bool) {
 	for _, p := range w.People() {

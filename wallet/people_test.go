@@ -496,20 +496,7 @@ func TestOldWalletMigrationSurvivesADamagedHeadAndRunsAgainWhenInterrupted(t *te
 	w.db.Update(func(tx kv.Txn) error { return tx.Delete([]byte(keyPeople)) })
 	w.Close()
 	// And one head is damaged beneath its seal.
-	raw, err := kv.OpenBadger(filepath.Join(dir, dbDir), kv.Options{EncryptionKey: enc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw.Update(func(tx kv.Txn) error {
-		k := headKey(victim.ID)
-		v, err := tx.Get(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v[len(v)/2] ^= 0x20
-		return tx.Set(k, v)
-	})
-	raw.Close()
+	flipBeneathSeal(t, dir, enc, headKey(victim.ID))
 	w, err = Open(dir, passphrase)
 	if err != nil {
 		t.Fatalf("a damaged head kept the wallet shut: %v", err)
