@@ -17,8 +17,6 @@ var (
 	ErrTruncatedLink = errors.New("the link is cut short: its end is missing")
 	// ErrLinkTooLong means the link text exceeds MaxLinkText bytes.
 	ErrLinkTooLong = errors.New("link text is too long")
-	// ErrUnsupportedVersion means the link declares an SHL protocol version newer than 1.
-	ErrUnsupportedVersion = errors.New("link uses a newer SMART Health Links version than this app supports; update the app")
 
 	// ErrNotFound means the share is unknown, expired, revoked or disabled.
 	// A server answers all of these alike (HTTP 404) so a guesser learns nothing.
