@@ -246,12 +246,12 @@ func parseTemplate(data []byte) (*template, error) {
 	var bundle struct {
 		Entry []struct {
 			Resource struct {
-				ResourceType string `json:"resourceType"`
-				ID           string `json:"id"`
-				Gender       string `json:"gender"`
-				BirthDate    string `json:"birthDate"`
+				ResourceType string          `json:"resourceType"`
+				ID           string          `json:"id"`
+				Gender       string          `json:"gender"`
+				BirthDate    string          `json:"birthDate"`
 				Name         json.RawMessage `json:"name"` // a string in an Organization
-				Extension []struct {
+				Extension    []struct {
 					URL         string `json:"url"`
 					ValueString string `json:"valueString"`
 				} `json:"extension"`
