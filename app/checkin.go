@@ -13,6 +13,7 @@ import (
 	"medwallet/wallet/checkin"
 	"medwallet/wallet/fhir"
 	"medwallet/wallet/share"
+	"medwallet/wallet/summary"
 )
 
 // Check-in limits, from the Kill the Clipboard profile of SMART Health
@@ -108,7 +109,9 @@ func CheckIn(ctx context.Context, s *Session, req CheckInRequest) (*ShareResult,
 	}
 	ids := req.Records
 	if len(ids) == 0 {
-		ids = checkInRecords(w, subject)
+		if ids, err = checkInRecords(w, subject, now); err != nil {
+			return nil, fmt.Errorf("check-in: %w", err)
+		}
 	}
 	recs, err := w.Records(dedupe(ids))
 	if err != nil {
@@ -215,9 +218,13 @@ func checkCheckIn(req *CheckInRequest) error {
 // person is whom a check-in is about: the Patient record that stands for
 // them and the other names their records use for them.
 type person struct {
-	ID      string        // the Patient record's ID
-	Name    string        // as the Patient record's title says
-	Patient wallet.Record // the newest Patient record of the person
+	// PersonID is the ID records are attributed to (wallet.Entry.Person);
+	// "" while the wallet attributes no records, when all are the
+	// patient's.
+	PersonID string
+	ID       string        // the Patient record's ID
+	Name     string        // as the Patient record's title says
+	Patient  wallet.Record // the newest Patient record of the person
 	// Others are the person's other Patient records (one per imported
 	// file that carried their demographics).
 	Others []wallet.Record
@@ -262,22 +269,17 @@ func findPerson(w *wallet.Wallet, nameOrID string) (person, error) {
 	return p, nil
 }
 
-// checkInRecords are the records a check-in shares by default: the
-// person's clinical records, without their Patient records (the Patient
-// travels once, as the Bundle's subject) and without insurance cards
-// (Coverage travels only when the patient asks for it).
-func checkInRecords(w *wallet.Wallet, p person) []string {
-	var ids []string
-	for _, e := range w.Search(wallet.Query{}) {
-		switch {
-		case e.Summary.Kind == fhir.KindPatient, e.Summary.ResourceType == "Coverage":
-			continue
-		case e.Person != "" && e.Person != p.ID:
-			continue
-		}
-		ids = append(ids, e.ID)
+// checkInRecords are the records a check-in shares by default: what the
+// person's summary shows (allergies, problems, current medications,
+// immunizations, the latest vital signs and lab values, recent visits), the
+// IPS-like core a clinic needs at the front desk. The Patient travels once,
+// as the Bundle's subject, and an insurance card only when asked for.
+func checkInRecords(w *wallet.Wallet, p person, now time.Time) ([]string, error) {
+	s, err := summary.Of(w, p.PersonID, now)
+	if err != nil {
+		return nil, err
 	}
-	return ids
+	return s.RecordIDs(), nil
 }
 
 // checkInEntries fills opts with the person's Patient, the other names

@@ -88,7 +88,7 @@ func insuranceCard(w *wallet.Wallet, p person) (checkin.InsuranceCard, bool, err
 	}
 	var ids []string
 	for _, e := range w.Search(wallet.Query{Kinds: []fhir.Kind{fhir.KindOther}}) {
-		if e.Summary.ResourceType == "Coverage" && (e.Person == "" || e.Person == p.ID) {
+		if e.Summary.ResourceType == "Coverage" && (e.Person == "" || e.Person == p.PersonID) {
 			ids = append(ids, e.ID)
 		}
 	}
