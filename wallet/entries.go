@@ -158,6 +158,7 @@ func (w *Wallet) store(ctx context.Context, b Batch) (*ImportReport, error) {
 	}
 	close(next)
 	wg.Wait()
+	nameOrganizations(results)
 
 	var todo []pending
 	seen := map[string]bool{}

@@ -186,3 +186,81 @@ func Clip(s string, n int) string {
 	}
 	return strings.TrimSpace(s[:cut]) + "…"
 }
+
+// organizationMembers are the members organizationOf reads, in its order.
+var organizationMembers = []string{"serviceProvider", "performer", "custodian", "organization", "provider",
+	"insurer", "payor", "author", "recorder", "asserter"}
+
+// FillOrganizations names the organisation of the records of one file that
+// name theirs only by reference (as Synthea's do): sums[i] is the summary
+// of resources[i]; a summary without an Organization takes the name of the
+// file's Organization its parties reference, else that of the visit
+// (Encounter) it belongs to. References match by the id they end in
+// ("urn:uuid:<id>", "Organization/<id>", ".../Organization/<id>"), as the
+// file's references are written after Parse.
+func FillOrganizations(resources []json.RawMessage, sums []Summary) {
+	orgs := map[string]string{}
+	for _, s := range sums {
+		if s.ResourceType == "Organization" && s.ResourceID != "" && s.Organization != "" {
+			orgs[s.ResourceID] = s.Organization
+		}
+	}
+	if len(orgs) > 0 {
+		for i := range sums {
+			if sums[i].Organization == "" && i < len(resources) && sums[i].Kind != KindPatient {
+				sums[i].Organization = referencedOrganization(resources[i], orgs)
+			}
+		}
+	}
+	visits := map[string]string{}
+	for _, s := range sums {
+		if s.ResourceType == "Encounter" && s.ResourceID != "" && s.Organization != "" {
+			visits[s.ResourceID] = s.Organization
+		}
+	}
+	if len(visits) == 0 {
+		return
+	}
+	for i := range sums {
+		if sums[i].Organization == "" && sums[i].Encounter != "" {
+			sums[i].Organization = visits[ReferencedID(sums[i].Encounter)]
+		}
+	}
+}
+
+// referencedOrganization is the name, in orgs (by id), of the first
+// Organization the resource's parties reference.
+func referencedOrganization(resource json.RawMessage, orgs map[string]string) string {
+	raw := trimJSON(resource)
+	byMember := map[string][]byte{}
+	members(raw, func(key string, v []byte) bool {
+		for _, m := range organizationMembers {
+			if key == m {
+				byMember[key] = v
+			}
+		}
+		return true
+	})
+	for _, m := range organizationMembers {
+		for _, p := range partiesOf(byMember[m]) {
+			if name := orgs[ReferencedID(p.Reference)]; name != "" {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
+// ReferencedID is the id a reference ends in: "7" of "Encounter/7",
+// "https://x/fhir/Encounter/7" and "urn:uuid:7"; "" for a contained
+// ("#x") or versioned reference it cannot tell.
+func ReferencedID(ref string) string {
+	ref = strings.TrimSpace(ref)
+	if ref == "" || strings.HasPrefix(ref, "#") || strings.Contains(ref, "/_history/") {
+		return ""
+	}
+	if i := strings.LastIndexAny(ref, "/:"); i >= 0 {
+		return ref[i+1:]
+	}
+	return ref
+}

@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
@@ -209,4 +210,57 @@ func FuzzSummarizeSources(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestFillOrganizationsFromTheFilesOrganizationAndVisit(t *testing.T) {
+	bundle := `{"resourceType":"Bundle","type":"transaction","entry":[
+	{"fullUrl":"urn:uuid:6be05ccf-ef94-341f-a2a3-1cf9bfde1b18","resource":{"resourceType":"Organization","id":"6be05ccf-ef94-341f-a2a3-1cf9bfde1b18","name":"Riverside Clinic"}},
+	{"fullUrl":"urn:uuid:0c1d0000-0000-4000-8000-000000000002","resource":{"resourceType":"Organization","id":"0c1d0000-0000-4000-8000-000000000002","name":"Acme Lab"}},
+	{"fullUrl":"urn:uuid:e1000000-0000-4000-8000-000000000001","resource":{"resourceType":"Encounter","id":"e1000000-0000-4000-8000-000000000001",
+		"serviceProvider":{"reference":"urn:uuid:6be05ccf-ef94-341f-a2a3-1cf9bfde1b18"}}},
+	{"resource":{"resourceType":"Observation","id":"o1","encounter":{"reference":"urn:uuid:e1000000-0000-4000-8000-000000000001"}}},
+	{"resource":{"resourceType":"Observation","id":"o2","encounter":{"reference":"urn:uuid:e1000000-0000-4000-8000-000000000001"},
+		"performer":[{"reference":"urn:uuid:0c1d0000-0000-4000-8000-000000000002"}]}},
+	{"resource":{"resourceType":"Observation","id":"o3","performer":[{"reference":"Organization/elsewhere"}]}},
+	{"resource":{"resourceType":"Condition","id":"c1","encounter":{"reference":"urn:uuid:e1000000-0000-4000-8000-000000000001"},
+		"recorder":{"display":"Dr. Lee"}}},
+	{"resource":{"resourceType":"Patient","id":"p","managingOrganization":{"reference":"urn:uuid:6be05ccf-ef94-341f-a2a3-1cf9bfde1b18"}}}]}`
+	p, err := Parse("b.json", []byte(bundle))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resources := make([]json.RawMessage, len(p.Entries))
+	sums := make([]Summary, len(p.Entries))
+	for i, e := range p.Entries {
+		resources[i] = e.Resource
+		if sums[i], err = Summarize(e.Resource); err != nil {
+			t.Fatal(err)
+		}
+	}
+	FillOrganizations(resources, sums)
+	want := map[string]string{
+		"6be05ccf-ef94-341f-a2a3-1cf9bfde1b18": "Riverside Clinic",
+		"e1000000-0000-4000-8000-000000000001": "Riverside Clinic", // its serviceProvider
+		"o1":                                   "Riverside Clinic", // its visit's
+		"o2":                                   "Acme Lab",         // its own performer first
+		"o3":                                   "",                 // an organisation not in the file
+		"c1":                                   "Dr. Lee",          // what the record says itself
+		"p":                                    "",                 // the patient is nobody's record
+	}
+	for _, s := range sums {
+		if w, ok := want[s.ResourceID]; ok && s.Organization != w {
+			t.Errorf("%s/%s: organization %q, want %q", s.ResourceType, s.ResourceID, s.Organization, w)
+		}
+	}
+}
+
+func TestReferencedID(t *testing.T) {
+	for ref, want := range map[string]string{
+		"Encounter/7": "7", "https://x/fhir/Encounter/7": "7", "urn:uuid:abc": "abc", "abc": "abc",
+		"#c": "", "": "", "Encounter/7/_history/2": "",
+	} {
+		if got := ReferencedID(ref); got != want {
+			t.Errorf("ReferencedID(%q) = %q, want %q", ref, got, want)
+		}
+	}
 }

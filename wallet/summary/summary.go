@@ -100,6 +100,14 @@ func Of(w *wallet.Wallet, personID string, now time.Time) (Summary, error) {
 	return build(entriesOf(w, personID), personID, now), nil
 }
 
+// FromEntries builds the summary of the records given (one person's, as an
+// export or a check-in selects them), in any order.
+func FromEntries(entries []*wallet.Entry, now time.Time) Summary {
+	sorted := slices.Clone(entries)
+	slices.SortFunc(sorted, newestFirst)
+	return build(slices.DeleteFunc(sorted, func(e *wallet.Entry) bool { return e == nil }), "", now)
+}
+
 // entriesOf are the person's records, newest first.
 func entriesOf(w *wallet.Wallet, personID string) []*wallet.Entry {
 	return ofPerson(w.Search(wallet.Query{}), personID)

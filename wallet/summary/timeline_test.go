@@ -48,8 +48,9 @@ func TestTimelineGroupsASyntheaHistoryByVisit(t *testing.T) {
 		t.Errorf("%d records in visits, %d clinical records", grouped, clinical)
 	}
 	latest := visits[0]
-	if latest.Title != "Encounter for check up (procedure)" || latest.Date.Format(time.DateOnly) != "2020-09-06" {
-		t.Errorf("latest visit: %q %s", latest.Title, latest.Date)
+	if latest.Title != "Encounter for check up (procedure)" || latest.Date.Format(time.DateOnly) != "2020-09-06" ||
+		latest.Organization != "ADCARE HOSPITAL OF WORCESTER INC" {
+		t.Errorf("latest visit: %q %s at %q", latest.Title, latest.Date, latest.Organization)
 	}
 	var titles []string
 	for _, e := range latest.Records {
