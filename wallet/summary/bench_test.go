@@ -66,7 +66,7 @@ func BenchmarkSummaryOf200k(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		t0 := time.Now()
-		s := build(ofPerson(entries, "p1"), "p1", now)
+		s := build(ofPerson(entries, "p1"), now)
 		t1 := time.Now()
 		if len(s.Labs) == 0 || len(s.Vitals) == 0 || len(s.Visits) == 0 {
 			b.Fatalf("an empty summary: %+v", s)
@@ -98,4 +98,16 @@ func BenchmarkTimeline200k(b *testing.B) {
 			b.Fatal("no visits")
 		}
 	}
+}
+
+// ofPerson are the entries of person personID, as wallet.Search selects
+// them with Query.Person.
+func ofPerson(all []*wallet.Entry, personID string) []*wallet.Entry {
+	out := make([]*wallet.Entry, 0, len(all)/2)
+	for _, e := range all {
+		if e.Person == personID {
+			out = append(out, e)
+		}
+	}
+	return out
 }

@@ -8,6 +8,7 @@
 package summary
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -41,7 +42,7 @@ type Line struct {
 
 // Summary is one person's health summary.
 type Summary struct {
-	PersonID      string
+	Person        wallet.Person // whose; the zero Person when the wallet has no people yet
 	Allergies     []Line
 	Problems      []Line // active conditions
 	Medications   []Line // current medications, the latest of each
@@ -90,14 +91,31 @@ var (
 	notResult         = map[string]bool{"entered-in-error": true, "cancelled": true, "registered": true}
 )
 
-// Of builds the summary of person personID from the wallet's index. With
-// personID "" it covers every record. Records dated after now are left
-// out of the latest values and visits (a clock or an entry gone wrong).
+// Of builds the summary of person personID from the wallet's index; ""
+// is the wallet's owner, or every record while the wallet has no people
+// yet. Records dated after now are left out of the latest values and visits
+// (a clock or an entry gone wrong).
 func Of(w *wallet.Wallet, personID string, now time.Time) (Summary, error) {
 	if w == nil {
-		return Summary{}, fmt.Errorf("summary: no wallet is open")
+		return Summary{}, errors.New("summary: no wallet is open")
 	}
-	return build(entriesOf(w, personID), personID, now), nil
+	var p wallet.Person
+	switch people := w.People(); {
+	case personID != "":
+		var ok bool
+		if p, ok = w.Person(personID); !ok {
+			return Summary{}, fmt.Errorf("summary of %q: %w", personID, wallet.ErrNoSuchPerson)
+		}
+	case len(people) > 0:
+		owner, ok := w.Owner()
+		if !ok {
+			owner = people[0]
+		}
+		p = owner
+	}
+	s := build(w.Search(wallet.Query{Person: p.ID}), now)
+	s.Person = p
+	return s, nil
 }
 
 // FromEntries builds the summary of the records given (one person's, as an
@@ -105,26 +123,7 @@ func Of(w *wallet.Wallet, personID string, now time.Time) (Summary, error) {
 func FromEntries(entries []*wallet.Entry, now time.Time) Summary {
 	sorted := slices.Clone(entries)
 	slices.SortFunc(sorted, newestFirst)
-	return build(slices.DeleteFunc(sorted, func(e *wallet.Entry) bool { return e == nil }), "", now)
-}
-
-// entriesOf are the person's records, newest first.
-func entriesOf(w *wallet.Wallet, personID string) []*wallet.Entry {
-	return ofPerson(w.Search(wallet.Query{}), personID)
-}
-
-// ofPerson are the entries of person personID; all of them for "".
-func ofPerson(all []*wallet.Entry, personID string) []*wallet.Entry {
-	if personID == "" {
-		return all
-	}
-	out := make([]*wallet.Entry, 0, len(all)/2)
-	for _, e := range all {
-		if e.Person == personID {
-			out = append(out, e)
-		}
-	}
-	return out
+	return build(slices.DeleteFunc(sorted, func(e *wallet.Entry) bool { return e == nil }), now)
 }
 
 // section is a list of the summary, for keeping its items apart.
@@ -155,8 +154,8 @@ func keyOf(sec section, e *wallet.Entry) itemKey {
 }
 
 // build makes the summary from entries sorted newest first, in one pass.
-func build(entries []*wallet.Entry, personID string, now time.Time) Summary {
-	s := Summary{PersonID: personID}
+func build(entries []*wallet.Entry, now time.Time) Summary {
+	var s Summary
 	seen := map[itemKey]bool{}   // what a list already has
 	waiting := map[itemKey]int{} // index in Labs or Vitals of a value waiting for the one before it
 	first := func(k itemKey) bool {

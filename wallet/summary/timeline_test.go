@@ -8,8 +8,6 @@ import (
 	"medwallet/wallet/fhir"
 )
 
-const napoleon = "fhir/synthea/Napoleon_Ullrich_cbc83bf2-c38e-4617-bc1d-f99fc86a80f0.json"
-
 func TestTimelineGroupsASyntheaHistoryByVisit(t *testing.T) {
 	w := walletWith(t, napoleon)
 	all := w.Search(wallet.Query{})
