@@ -216,9 +216,18 @@ func organizationName(w *wallet.Wallet, ref string) string {
 		return ""
 	}
 	for _, e := range w.Search(wallet.Query{Kinds: []fhir.Kind{fhir.KindOther}}) {
-		if e.Summary.ResourceType == "Organization" && strings.EqualFold(e.Summary.ResourceID, id) {
-			return e.Summary.Title
+		if e.Summary.ResourceType != "Organization" || !strings.EqualFold(e.Summary.ResourceID, id) {
+			continue
 		}
+		r, err := w.Get(e.ID)
+		if err != nil {
+			return ""
+		}
+		var org struct {
+			Name string `json:"name"`
+		}
+		json.Unmarshal(r.Resource, &org)
+		return org.Name
 	}
 	return ""
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -223,5 +224,121 @@ func TestCheckInOverLibp2pIsFetchedByAPlainHTTPSGetAndPassesEveryKTCRule(t *test
 	}
 	if code, _, _ := getKTC(t, hc, l.URL, "Riverside Clinic front desk"); code != http.StatusNotFound {
 		t.Errorf("GET after revoke: %d, want 404", code)
+	}
+}
+
+func TestCheckInOnANodeWithoutHTTPSIsRefusedAndLeavesNothingBehind(t *testing.T) {
+	n := startNode(t, Config{})
+	pt := newPatient(t)
+	pt.importFixture(t, clementeFixture)
+	if _, err := pt.enrol(t, n.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, err := app.CheckIn(ctx, pt.s, app.CheckInRequest{Host: n.Addrs()[0]})
+	if !errors.Is(err, app.ErrCheckInNeedsHTTPS) {
+		t.Fatalf("check-in on a libp2p-only node: %v, want ErrCheckInNeedsHTTPS", err)
+	}
+	if list, _ := app.ListShares(pt.s); len(list) != 0 {
+		t.Errorf("the refused check-in stays in the wallet: %+v", list)
+	}
+	hosted, _ := n.Shares.List()
+	for _, sh := range hosted {
+		if !sh.Revoked {
+			t.Errorf("the node still serves the refused check-in %.8s…", sh.ID)
+		}
+	}
+}
+
+func TestDefaultNodeHostsAPrintedCheckInOf48Hours(t *testing.T) {
+	n, hc := httpsNode(t, Config{})
+	pt := newPatient(t)
+	pt.importFixture(t, clementeFixture)
+	if _, err := pt.enrol(t, n.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := app.CheckIn(ctx, pt.s, app.CheckInRequest{Host: n.Addrs()[0], Expires: app.MaxCheckInExpiry, Label: "Printed for Dr Osei"})
+	if err != nil {
+		t.Fatalf("48-hour check-in on a node with default limits: %v", err)
+	}
+	l, _ := share.Parse(res.Link)
+	for _, p := range checkin.CheckLink(l, time.Now()) {
+		t.Errorf("link: %s", p)
+	}
+	if l.Label != "Printed for Dr Osei" || time.Until(l.Exp) < 47*time.Hour {
+		t.Errorf("label %q, expires in %s", l.Label, time.Until(l.Exp))
+	}
+	if code, _, _ := getKTC(t, hc, l.URL, "Dr Osei"); code != http.StatusOK {
+		t.Errorf("GET: %d", code)
+	}
+}
+
+// TestNodeAnswersKTCClientsOverHTTPSWithoutLeakingOrForging holds the
+// node's HTTPS service (its request guard and log around the share server)
+// to what a browser-based receiver and an attacker with the URL send.
+func TestNodeAnswersKTCClientsOverHTTPSWithoutLeakingOrForging(t *testing.T) {
+	logs := &logBuffer{}
+	n, hc := httpsNode(t, Config{Logger: testLogger(t, logs)})
+	pt := newPatient(t)
+	pt.importFixture(t, clementeFixture)
+	if _, err := pt.enrol(t, n.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := app.CheckIn(ctx, pt.s, app.CheckInRequest{Host: n.Addrs()[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := share.Parse(res.Link)
+	do := func(method, rawURL string, h http.Header) *http.Response {
+		req, _ := http.NewRequest(method, rawURL, nil)
+		for k, v := range h {
+			req.Header[k] = v
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	pre := do(http.MethodOptions, l.URL, http.Header{"Origin": {"https://ehr.example"}, "Access-Control-Request-Method": {"GET"}})
+	if pre.StatusCode != http.StatusNoContent || pre.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("preflight through the node: %d %v", pre.StatusCode, pre.Header)
+	}
+	if r := do(http.MethodHead, l.URL+"?recipient=x", nil); r.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("HEAD: %d, want 405", r.StatusCode)
+	}
+	unknown, _ := share.NewID()
+	miss := do(http.MethodGet, n.HTTPSURL()+"/shl/"+unknown+"?recipient=x", nil)
+	if miss.StatusCode != http.StatusNotFound || miss.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("GET of an unknown share: %d, CORS %q", miss.StatusCode, miss.Header.Get("Access-Control-Allow-Origin"))
+	}
+	if r := do(http.MethodGet, l.URL+"?recipient="+strings.Repeat("A", 600), nil); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("a 600-byte recipient: %d, want 400", r.StatusCode)
+	}
+	forged := "Dr Evil\n" + `time=2026-07-14T09:00:00Z level=INFO msg="share opened" recipient="Riverside Clinic"`
+	if code, _, _ := getKTC(t, hc, l.URL, forged); code != http.StatusOK {
+		t.Fatalf("GET: %d", code)
+	}
+	log, err := app.ShareLog(ctx, pt.s, res.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range log.Entries {
+		if strings.ContainsAny(e.Recipient, "\r\n") {
+			t.Errorf("the patient's log shows a recipient with a line break: %q", e.Recipient)
+		}
+	}
+	if len(log.Entries) != 1 || !strings.HasPrefix(log.Entries[0].Recipient, "Dr Evil") {
+		t.Errorf("share log %+v, want the one fetch (HEAD, preflight and refusals are not accesses)", log.Entries)
+	}
+	if strings.Contains(logs.String(), "Dr Evil") || strings.Contains(logs.String(), "recipient=") {
+		t.Error("the node's own log holds the recipient; it belongs in the share's access log only")
 	}
 }
