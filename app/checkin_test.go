@@ -98,7 +98,7 @@ func TestImportedCoverageIsTheInsuranceCard(t *testing.T) {
 	bundle := `{"resourceType":"Bundle","type":"collection","entry":[
 	 {"fullUrl":"urn:uuid:7f6b4a52-3d1e-4c8e-9a57-1d2f3e4a5b6c","resource":{"resourceType":"Organization","id":"7f6b4a52-3d1e-4c8e-9a57-1d2f3e4a5b6c","name":"Blue Lake Insurance"}},
 	 {"fullUrl":"urn:uuid:0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a","resource":{"resourceType":"Coverage","id":"0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a","status":"active",
-	  "subscriberId":"BLI-5550123","beneficiary":{"reference":"urn:uuid:`+clementePatient+`"},
+	  "subscriberId":"BLI-5550123","beneficiary":{"reference":"urn:uuid:` + clementePatient + `"},
 	  "payor":[{"reference":"urn:uuid:7f6b4a52-3d1e-4c8e-9a57-1d2f3e4a5b6c"}],
 	  "class":[{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/coverage-class","code":"group"}]},"value":"G-77"}]}}]}`
 	if _, err := s.Wallet.Import(context.Background(), "coverage.json", []byte(bundle), wallet.ImportOptions{}); err != nil {

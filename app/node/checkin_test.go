@@ -11,12 +11,16 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"medwallet/app"
+	"medwallet/app/cli"
 	"medwallet/internal/pdftext"
+	"medwallet/wallet"
 	"medwallet/wallet/checkin"
 	"medwallet/wallet/fhir"
 	"medwallet/wallet/share"
@@ -340,5 +344,108 @@ func TestNodeAnswersKTCClientsOverHTTPSWithoutLeakingOrForging(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "Dr Evil") || strings.Contains(logs.String(), "recipient=") {
 		t.Error("the node's own log holds the recipient; it belongs in the share's access log only")
+	}
+}
+
+// TestCheckInFromTheCommandLine: the insurance card entered once, then
+// 'share create --checkin' prints one shlink:/ line and writes its QR code,
+// a KTC receiver fetches it, and 'share log' shows the receiver.
+func TestCheckInFromTheCommandLine(t *testing.T) {
+	n, hc := httpsNode(t, Config{})
+	dir := filepath.Join(t.TempDir(), "wallet")
+	const pass = "correct horse battery staple"
+	w, _, err := wallet.Create(dir, []byte(pass), cheapKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := app.NewSession(w)
+	s.SetIdle(0)
+	t.Cleanup(s.Lock)
+	p, err := app.StartPeer(s, app.PeerOptions{ListenAddrs: []string{loopbackTCP}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt := &patient{s: s, p: p}
+	pt.importFixture(t, clementeFixture)
+	if _, err := pt.enrol(t, n.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := cli.ServeControl(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, string, int) {
+		var out, errb bytes.Buffer
+		e := cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Cwd: t.TempDir(),
+			Getenv: func(k string) string {
+				if k == "MEDWALLET_PASSPHRASE" {
+					return pass
+				}
+				return ""
+			}}
+		code := cli.Run(context.Background(), e, append([]string{"--wallet", dir}, args...))
+		return out.String(), errb.String(), code
+	}
+
+	if _, errs, code := run("insurance", "show"); code == 0 || !strings.Contains(errs, "insurance set") {
+		t.Errorf("insurance show before any card: %d %s", code, errs)
+	}
+	if _, errs, code := run("insurance", "set", "--payer", "Acme Health Plan", "--member-id", "ACM123456789", "--group", "GRP-42"); code != 0 {
+		t.Fatalf("insurance set: %d %s", code, errs)
+	}
+	out, errs, code := run("insurance", "show", "--json")
+	var card struct{ Payer, MemberID string }
+	if json.Unmarshal([]byte(out), &card); code != 0 || card.Payer != "Acme Health Plan" || card.MemberID != "ACM123456789" {
+		t.Fatalf("insurance show --json: %d %s %s", code, out, errs)
+	}
+
+	passcode := filepath.Join(t.TempDir(), "passcode")
+	os.WriteFile(passcode, []byte("1234\n"), 0o600)
+	if _, errs, code := run("share", "create", "--checkin", "--host", n.Addrs()[0], "--passcode-file", passcode); code == 0 || !strings.Contains(errs, "passcode") {
+		t.Errorf("check-in with a passcode: %d %s", code, errs)
+	}
+	if _, errs, code := run("share", "create", "--checkin", "--host", n.Addrs()[0], "--expires", "3d"); code == 0 || !strings.Contains(errs, "48 hours") {
+		t.Errorf("check-in for 3 days: %d %s", code, errs)
+	}
+	story := filepath.Join(t.TempDir(), "story.txt")
+	os.WriteFile(story, []byte("Please ask me about my knee before the flu shot."), 0o600)
+	qr := filepath.Join(t.TempDir(), "checkin.png")
+	out, errs, code = run("share", "create", "--checkin", "--host", n.Addrs()[0], "--insurance", "--story", story, "--expires", "30m", "--qr", qr)
+	if code != 0 {
+		t.Fatalf("share create --checkin: %d %s", code, errs)
+	}
+	link := strings.TrimSpace(out)
+	if strings.Count(out, "\n") != 1 || !strings.HasPrefix(link, share.SchemeSHL) {
+		t.Fatalf("printed %q, want one shlink:/ line", out)
+	}
+	if text, err := share.DecodeQRFile(qr); err != nil || text != link {
+		t.Errorf("QR file decodes to %.40q (%v)", text, err)
+	}
+	l, err := share.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if probs := checkin.CheckLink(l, time.Now()); len(probs) > 0 || time.Until(l.Exp) > 30*time.Minute {
+		t.Errorf("link problems %v, expires in %s", probs, time.Until(l.Exp))
+	}
+	code2, _, body := getKTC(t, hc, l.URL, "Lakeside Family Practice")
+	if code2 != http.StatusOK {
+		t.Fatalf("GET: %d", code2)
+	}
+	plain, probs := checkin.CheckJWE(string(body), l.Key)
+	if len(probs) > 0 || !bytes.Contains(plain, []byte("ACM123456789")) {
+		t.Errorf("file problems %v; card included: %v", probs, bytes.Contains(plain, []byte("ACM123456789")))
+	}
+	list, _ := app.ListShares(s)
+	if len(list) != 1 {
+		t.Fatalf("shares %+v", list)
+	}
+	out, errs, code = run("share", "log", list[0].ID)
+	if code != 0 || !strings.Contains(out, "Lakeside Family Practice") {
+		t.Errorf("share log: %d %s\n%s", code, errs, out)
+	}
+	if _, errs, code := run("share", "create", "--host", n.Addrs()[0], "--insurance"); code == 0 || !strings.Contains(errs, "--checkin") {
+		t.Errorf("--insurance without --checkin: %d %s", code, errs)
 	}
 }
