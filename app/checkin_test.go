@@ -150,3 +150,20 @@ func TestCheckInSharesThePersonsSummaryByDefault(t *testing.T) {
 		t.Errorf("finding %q by name: %+v %v", p.Name, byName, err)
 	}
 }
+
+// FuzzReadCoverage: a Coverage from an imported file is read into a card
+// that NewInsuranceCard accepts, or refused; never a panic.
+func FuzzReadCoverage(f *testing.F) {
+	f.Add([]byte(`{"resourceType":"Coverage","subscriberId":"A1","payor":[{"display":"Acme"}],"beneficiary":{"reference":"Patient/1"}}`))
+	f.Add([]byte(`{"resourceType":"Coverage","identifier":[{"value":"X"}],"payor":[{"reference":"Organization/9"}],"class":[{"type":{"coding":[{"code":"plan"}]},"value":"P"}]}`))
+	f.Add([]byte(`{"resourceType":"Coverage","payor":[{"display":"\u0007"}],"subscriberId":"1"}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		card, _, err := readCoverage(nil, raw)
+		if err != nil {
+			return
+		}
+		if _, err := checkin.NewInsuranceCard(card.Payer, card.MemberID, card.Group, card.Plan, card.Subscriber, card.Relationship); err != nil {
+			t.Fatalf("read a card NewInsuranceCard refuses: %+v: %v", card, err)
+		}
+	})
+}

@@ -208,6 +208,9 @@ func readCoverage(w *wallet.Wallet, raw json.RawMessage) (checkin.InsuranceCard,
 // ("Organization/id" or "urn:uuid:id") names, or "".
 func organizationName(w *wallet.Wallet, ref string) string {
 	id := ref
+	if w == nil {
+		return ""
+	}
 	if t, rest, ok := strings.Cut(ref, "/"); ok && t == "Organization" {
 		id = rest
 	} else if rest, ok := strings.CutPrefix(ref, "urn:uuid:"); ok {
