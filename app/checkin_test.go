@@ -28,7 +28,7 @@ func TestCheckInRefusesWhatAKTCReceiverCannotOpen(t *testing.T) {
 		{"passcode", CheckInRequest{Host: unusedNode, Passcode: "1234"}, ErrCheckInPasscode},
 		{"49 hours", CheckInRequest{Host: unusedNode, Expires: 49 * time.Hour}, ErrCheckInExpiry},
 		{"no host", CheckInRequest{}, ErrCheckInNeedsHost},
-		{"someone else", CheckInRequest{Host: unusedNode, Person: "Napoleon Ullrich"}, ErrNoPatientRecord},
+		{"someone else", CheckInRequest{Host: unusedNode, Person: "Napoleon Ullrich"}, wallet.ErrNoSuchPerson},
 		{"no card", CheckInRequest{Host: unusedNode, Insurance: true}, ErrNoInsuranceCard},
 	}
 	for _, c := range cases {
@@ -166,4 +166,35 @@ func FuzzReadCoverage(f *testing.F) {
 			t.Fatalf("read a card NewInsuranceCard refuses: %+v: %v", card, err)
 		}
 	})
+}
+
+func TestCheckInCannotCarryAnotherPersonsRecords(t *testing.T) {
+	s := newSession(t, "family")
+	importFixture(t, s, clemente)
+	importFixture(t, s, napoleon)
+	nap, err := findPerson(s.Wallet, "Napoleon")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cle, err := findPerson(s.Wallet, "Clemente")
+	if err != nil || cle.PersonID == nap.PersonID || nap.PersonID == "" {
+		t.Fatalf("two people: %+v %+v (%v)", cle.PersonID, nap.PersonID, err)
+	}
+	ids, err := checkInRecords(s.Wallet, nap, time.Now())
+	if err != nil || len(ids) == 0 {
+		t.Fatalf("Napoleon's summary: %d records (%v)", len(ids), err)
+	}
+	for _, id := range ids {
+		if p, _ := s.Wallet.PersonOf(id); p != nap.PersonID {
+			t.Errorf("Napoleon's check-in would carry record %s of %s", id, personName(s.Wallet, p))
+		}
+	}
+	theirs := s.Wallet.Search(wallet.Query{Person: cle.PersonID, Kinds: []fhir.Kind{fhir.KindCondition}})
+	if len(theirs) == 0 {
+		t.Fatal("Clemente has no conditions")
+	}
+	_, err = CheckIn(context.Background(), s, CheckInRequest{Host: unusedNode, Person: "Napoleon", Records: append(ids[:1:1], theirs[0].ID)})
+	if !errors.Is(err, ErrMixedPeople) {
+		t.Errorf("a check-in for Napoleon naming Clemente's record: %v, want ErrMixedPeople", err)
+	}
 }

@@ -39,7 +39,7 @@ func SaveInsuranceCard(s *Session, personID string, card checkin.InsuranceCard) 
 	if err != nil {
 		return "", fmt.Errorf("save insurance card: %w", err)
 	}
-	resource, err := coverageResource(card, derivedUUID("insurance-card", p.ID), urls[0])
+	resource, err := coverageResource(card, derivedUUID("insurance-card", p.key()), urls[0])
 	if err != nil {
 		return "", fmt.Errorf("save insurance card: %w", err)
 	}

@@ -24,10 +24,11 @@ import (
 
 func init() {
 	register(&command{
-		name: "share", args: "create [--ids ID,...|--kind K] [--from DATE] [--to DATE] [--expires 24h|1h|7d|30d|never] [--passcode-file F] [--label L] [--host NODE] [--qr FILE.png] [--include-identifiers] [--json] | create --checkin --host NODE [--expires 15m] [--insurance] [--story FILE] [--person NAME] [--ids ID,...] [--label L] [--qr FILE.png] [--json] | list [--json] | revoke [--] ID | log [--] ID [--json]", json: true,
+		name: "share", args: "create [--person NAME] [--ids ID,...|--kind K] [--from DATE] [--to DATE] [--expires 24h|1h|7d|30d|never] [--passcode-file F] [--label L] [--host NODE] [--qr FILE.png] [--include-identifiers] [--json] | create --checkin --host NODE [--expires 15m] [--insurance] [--story FILE] [--person NAME] [--ids ID,...] [--label L] [--qr FILE.png] [--json] | list [--json] | revoke [--] ID | log [--] ID [--json]", json: true,
 		summary: "share records through a SMART Health Link and QR code; list, revoke and see who opened your shares",
 		setup: with(func(fs *flag.FlagSet, o *shareOptions) {
 			fs.Var(&o.ids, "ids", "share these records (IDs from 'medwallet list'; repeatable or comma-separated)")
+			fs.StringVar(&o.person, "person", "", "share this person's records (a name or ID from 'medwallet people'); alone, all of them. A share never mixes people")
 			o.selection.define(fs, "share")
 			fs.StringVar(&o.expires, "expires", "", "how long the link works: a duration such as 1h, 24h, 7d, 30d, or never (default 24h; 15m with --checkin, at most 48h)")
 			fs.StringVar(&o.passcodeFile, "passcode-file", "", "protect the share with the passcode on the first line of this file")
@@ -38,7 +39,6 @@ func init() {
 			fs.BoolVar(&o.checkin, "checkin", false, "make a check-in link a clinic's record system opens (Kill the Clipboard): your summary, a PDF of it, no passcode, 15 minutes unless --expires says otherwise (at most 48h); needs --host on a node that serves HTTPS")
 			fs.BoolVar(&o.insurance, "insurance", false, "with --checkin: include your insurance card (see 'medwallet insurance')")
 			fs.StringVar(&o.story, "story", "", "with --checkin: a text file of what you want your doctor to know, sent as a PDF")
-			fs.StringVar(&o.person, "person", "", "with --checkin: whose records to share (a name or ID; default: yours)")
 		}, runShare),
 	})
 	register(&command{
@@ -69,10 +69,11 @@ type shareOptions struct {
 	ids                                    multiFlag
 	selection                              selectionFlags
 	expires, passcodeFile, label, host, qr string
+	person                                 string
 	includeIdentifiers                     bool
 	// Check-in (--checkin) only.
 	checkin, insurance bool
-	story, person      string
+	story              string
 }
 
 type redeemOptions struct {
@@ -94,8 +95,8 @@ func runShare(c *call, o *shareOptions, args []string) error {
 		if o.checkin {
 			return runCheckIn(c, o)
 		}
-		if o.insurance || o.story != "" || o.person != "" {
-			return fmt.Errorf("share create: --insurance, --story and --person go with --checkin")
+		if o.insurance || o.story != "" {
+			return fmt.Errorf("share create: --insurance and --story go with --checkin")
 		}
 		return runShareCreate(c, o)
 	case "list":
@@ -153,7 +154,7 @@ func readPasscode(path string) (string, error) {
 }
 
 func runShareCreate(c *call, o *shareOptions) error {
-	req := app.ShareRequest{IDs: o.ids, Label: o.label, Host: strings.TrimSpace(o.host), IncludeIdentifiers: o.includeIdentifiers}
+	req := app.ShareRequest{IDs: o.ids, Label: o.label, Host: strings.TrimSpace(o.host), IncludeIdentifiers: o.includeIdentifiers, Person: o.person}
 	var err error
 	if req.Kinds, req.From, req.To, err = o.selection.parse(); err != nil {
 		return err
@@ -164,8 +165,8 @@ func runShareCreate(c *call, o *shareOptions) error {
 	if req.Expires, req.LongLived, err = parseExpiry(cmp.Or(o.expires, "24h")); err != nil {
 		return err
 	}
-	if len(req.IDs) == 0 && len(req.Kinds) == 0 && req.From.IsZero() && req.To.IsZero() {
-		return fmt.Errorf("share create: choose what to share with --ids, --kind, --from or --to")
+	if len(req.IDs) == 0 && len(req.Kinds) == 0 && req.From.IsZero() && req.To.IsZero() && req.Person == "" {
+		return fmt.Errorf("share create: choose what to share with --person, --ids, --kind, --from or --to")
 	}
 	if f := o.passcodeFile; f != "" {
 		if req.Passcode, err = readPasscode(c.abs(f)); err != nil {
