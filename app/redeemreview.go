@@ -590,7 +590,13 @@ func MatchPerson(s *Session, p *Pending) (wallet.Person, bool) {
 	if err != nil {
 		return wallet.Person{}, false
 	}
-	return s.Wallet.MatchPatient(cand)
+	who, ok := s.Wallet.MatchPatient(cand)
+	if !ok || wallet.Contradicts(cand, who) {
+		// An identifier in common but another birth date: not suggested
+		// (and KeepShare would refuse it).
+		return wallet.Person{}, false
+	}
+	return who, true
 }
 
 // keepAsPersons files a Pending as the person's own records: a clinic's
