@@ -45,6 +45,8 @@ type mainScreen struct {
 	// personID is the person whose records the screens show (the
 	// wallet's people: wallet.Person.ID); "" shows everyone's.
 	personID string
+	// checkin is the check-in screen (ui/checkin.go), once plugged in.
+	checkin *checkInView
 }
 
 // mainExtension is a screen of the main window that another part of ui/
