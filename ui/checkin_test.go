@@ -2,6 +2,15 @@ package ui
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,14 +20,46 @@ import (
 
 	"medwallet/app"
 	"medwallet/app/node"
+	"medwallet/wallet/share"
 )
+
+// newHTTPSClinicNode runs a clinic node on loopback that also serves
+// HTTPS, as a check-in link needs, with the certificate of httptest's TLS
+// servers; the client returned trusts it (an EHR fetching the link).
+func newHTTPSClinicNode(t *testing.T) (*node.Node, *http.Client) {
+	t.Helper()
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	client := srv.Client()
+	pair := srv.TLS.Certificates[0]
+	srv.Close()
+	key, err := x509.MarshalPKCS8PrivateKey(pair.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pair.Certificate[0]}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.Start(node.Config{Dir: filepath.Join(dir, "node"), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
+		HTTPSAddr: "127.0.0.1:0", CertFile: certFile, KeyFile: keyFile,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n, client
+}
 
 // checkInReady is a patient's window with clemente's records, enrolled
 // with a loopback clinic node that hosts check-ins, on the check-in
-// screen with that node typed in.
-func checkInReady(t *testing.T) (*shell, *node.Node) {
+// screen with that node typed in. The client fetches the node's HTTPS.
+func checkInReady(t *testing.T) (*shell, *node.Node, *http.Client) {
 	t.Helper()
-	n := newClinicNode(t)
+	n, client := newHTTPSClinicNode(t)
 	s := unlocked(t)
 	p := startTestPeer(t, s)
 	m := s.main
@@ -35,7 +76,7 @@ func checkInReady(t *testing.T) (*shell, *node.Node) {
 	}
 	v.node.SetSelected(anotherNode)
 	test.Type(v.nodeAddr, n.Addrs()[0])
-	return s, n
+	return s, n, client
 }
 
 // fixClock sets the countdown's clock for the test.
@@ -47,7 +88,7 @@ func fixClock(t *testing.T, now *time.Time) {
 }
 
 func TestCheckInCodeCountsDownThenExpiresVisibly(t *testing.T) {
-	s, n := checkInReady(t)
+	s, n, _ := checkInReady(t)
 	m := s.main
 	v := m.checkin
 	test.Tap(v.start)
@@ -105,7 +146,7 @@ func TestCheckInCodeCountsDownThenExpiresVisibly(t *testing.T) {
 }
 
 func TestStopSharingRevokesTheCheckInAndTheScreenSaysSo(t *testing.T) {
-	s, _ := checkInReady(t)
+	s, _, ehr := checkInReady(t)
 	m := s.main
 	test.Tap(m.checkin.start)
 	settle(s)
@@ -123,21 +164,24 @@ func TestStopSharingRevokesTheCheckInAndTheScreenSaysSo(t *testing.T) {
 		t.Fatalf("shares after Stop sharing: %+v, %v", list, err)
 	}
 
-	// The clinic's scan of the stopped code gets nothing.
-	clinic := unlocked(t)
-	sv := clinic.main.scan
-	test.Type(sv.link, c.res.Link)
-	sv.fetch()
-	settle(clinic)
-	if sv.review != nil || sv.message.Text == "" {
-		t.Errorf("a stopped code opened: review %v, message %q", sv.review != nil, sv.message.Text)
+	// The clinic's EHR gets nothing for the stopped code.
+	if status := ehrGet(t, ehr, c.res.Link, "Riverside Clinic"); status != http.StatusNotFound {
+		t.Errorf("a stopped code answers %d", status)
+	}
+
+	// Locking takes the code and the checklist off the window.
+	v := m.checkin
+	s.lock()
+	settle(s)
+	if slices.Contains(s.win.Canvas().Overlays().List(), c.overlay) || v.code != nil || len(v.checks) != 0 || c.tick != nil || c.poll != nil {
+		t.Error("the check-in outlived the lock")
 	}
 }
 
 func TestCheckInAccessLogShowsTheClinicThatOpenedIt(t *testing.T) {
 	defer func(d time.Duration) { pollInterval = d }(pollInterval)
 	pollInterval = 400 * time.Millisecond // the node rate-limits faster polls
-	s, _ := checkInReady(t)
+	s, _, ehr := checkInReady(t)
 	m := s.main
 	test.Tap(m.checkin.start)
 	settle(s)
@@ -149,18 +193,10 @@ func TestCheckInAccessLogShowsTheClinicThatOpenedIt(t *testing.T) {
 		t.Fatalf("access log before anyone opened it: %q", c.opened.Text)
 	}
 
-	clinic := unlocked(t)
-	st := clinic.session.Wallet.Settings()
-	st.Name = "Riverside Clinic"
-	if err := clinic.session.Wallet.SaveSettings(st); err != nil {
-		t.Fatal(err)
-	}
-	sv := clinic.main.scan
-	test.Type(sv.link, c.res.Link)
-	sv.fetch()
-	settle(clinic)
-	if sv.review == nil {
-		t.Fatalf("the clinic could not open the code: %q", sv.message.Text)
+	// The clinic's EHR reads the link as every KTC receiver does: a GET of
+	// its url naming the recipient.
+	if status := ehrGet(t, ehr, c.res.Link, "Riverside Clinic"); status != http.StatusOK {
+		t.Fatalf("the EHR's GET: %d", status)
 	}
 
 	// Without a click, the patient's screen shows who opened it.
@@ -172,6 +208,22 @@ func TestCheckInAccessLogShowsTheClinicThatOpenedIt(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		settle(s)
 	}
+}
+
+// ehrGet fetches a check-in link as a KTC receiver does, and returns the
+// HTTP status.
+func ehrGet(t *testing.T, ehr *http.Client, link, recipient string) int {
+	t.Helper()
+	l, err := share.Parse(link)
+	if err != nil || !l.HasFlag('U') {
+		t.Fatalf("the check-in link %+v: %v", l, err)
+	}
+	resp, err := ehr.Get(l.URL + "?recipient=" + url.QueryEscape(recipient))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 func TestCheckInWithoutAClinicNodeSaysWhatToDo(t *testing.T) {
@@ -195,7 +247,7 @@ func TestCheckInWithoutAClinicNodeSaysWhatToDo(t *testing.T) {
 }
 
 func TestUntickedRecordsAreLeftOutOfTheCheckIn(t *testing.T) {
-	s, _ := checkInReady(t)
+	s, _, _ := checkInReady(t)
 	v := s.main.checkin
 	left := v.order[0]
 	v.checks[left].SetChecked(false)
