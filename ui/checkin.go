@@ -38,10 +38,10 @@ var checkInExpiries = []struct {
 	label string
 	d     time.Duration
 }{
-	{"15 minutes (shown at the desk)", 15 * time.Minute},
+	{"15 minutes (shown at the desk)", app.DefaultCheckInExpiry},
 	{"1 hour", time.Hour},
 	{"4 hours", 4 * time.Hour},
-	{"48 hours (printed)", 48 * time.Hour},
+	{"48 hours (printed)", app.MaxCheckInExpiry},
 }
 
 // Errors of the check-in form (their advice is in windowAdvice).
