@@ -2,9 +2,12 @@ package ui
 
 import (
 	"context"
+	"crypto/rand"
+	"net"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
@@ -12,6 +15,7 @@ import (
 	"medwallet/app"
 	"medwallet/wallet"
 	"medwallet/wallet/fhir"
+	"medwallet/wallet/share"
 )
 
 // sharedFrom makes a peer-to-peer share of req from s's wallet (its peer
@@ -210,5 +214,58 @@ func TestReturnPathAnsweredNoKeepsAReceivedShare(t *testing.T) {
 	}
 	if got, _ := app.ListReceived(patient.session); len(got) != 1 {
 		t.Errorf("%d received shares, want 1", len(got))
+	}
+}
+
+func TestCancelledFetchSaysSoAndStoresNothing(t *testing.T) {
+	// A server that takes the connection and never answers.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	l := share.Link{URL: "https://" + ln.Addr().String() + "/shl/" + strings.Repeat("A", 43), Flags: "U", Exp: time.Now().Add(time.Hour)}
+	if _, err := rand.Read(l.Key[:]); err != nil {
+		t.Fatal(err)
+	}
+	link, err := l.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	clinic := unlocked(t)
+	st := clinic.session.Wallet.Settings()
+	st.Redeem.AllowPrivateHosts = true
+	if err := clinic.session.Wallet.SaveSettings(st); err != nil {
+		t.Fatal(err)
+	}
+	sv := clinic.main.scan
+	test.Type(sv.link, link)
+	sv.fetch()
+	if !sv.progress.Visible() || !sv.cancel.Visible() || !sv.open.Disabled() {
+		t.Fatal("a fetch under way shows no progress or no Cancel")
+	}
+	test.Tap(sv.cancel)
+	settle(clinic)
+	if sv.review != nil || !strings.Contains(sv.message.Text, "Cancelled") || sv.progress.Visible() || sv.cancel.Visible() {
+		t.Errorf("after Cancel: review %v, %q, progress %v", sv.review != nil, sv.message.Text, sv.progress.Visible())
+	}
+	if got, _ := app.ListReceived(clinic.session); len(got) != 0 {
+		t.Errorf("a cancelled fetch kept %d shares", len(got))
 	}
 }
