@@ -401,8 +401,9 @@ func (v *checkInView) request() (app.CheckInRequest, error) {
 	}
 	req := app.CheckInRequest{
 		Person: v.person.ID, Host: host, Records: v.picked(),
+		// No label: the default one names no one, as a code seen over a
+		// shoulder should not.
 		Insurance: v.hasCard && v.withCard.Checked, Story: strings.TrimSpace(v.story.Text),
-		Label: checkInLabel(v.person),
 	}
 	if len(req.Records) == 0 {
 		// app.CheckIn reads no records as "the summary": refuse rather
@@ -415,19 +416,6 @@ func (v *checkInView) request() (app.CheckInRequest, error) {
 		}
 	}
 	return req, nil
-}
-
-// checkInLabel is the label the clinic sees with the code (at most 80
-// characters, as SHL labels are).
-func checkInLabel(p wallet.Person) string {
-	label := "Check-in"
-	if p.Name != "" {
-		label += ": " + p.Name
-	}
-	if r := []rune(label); len(r) > 80 {
-		label = string(r[:80])
-	}
-	return label
 }
 
 // submit makes the check-in share off the UI goroutine (cancellable), then
