@@ -2,7 +2,6 @@ package ui
 
 import (
 	"cmp"
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -71,8 +70,7 @@ type checkInView struct {
 	withCard *widget.Check
 	story    *entry
 	start    *widget.Button
-	cancel   *widget.Button
-	progress *widget.ProgressBarInfinite
+	work     *networkWork
 	message  *widget.Label
 	content  fyne.CanvasObject
 
@@ -82,7 +80,6 @@ type checkInView struct {
 	checks  map[string]*widget.Check // record ID → its tick
 	order   []string                 // record IDs in the order listed
 	loaded  bool                     // the checklist is for the person and records shown
-	stop    context.CancelFunc       // cancels the check-in being made
 	code    *checkInCode             // the code on screen, if any
 	hasCard bool
 }
@@ -122,16 +119,9 @@ func newCheckInView(m *mainScreen) *checkInView {
 	v.message = widget.NewLabel("")
 	v.message.Wrapping = fyne.TextWrapWord
 	v.message.Importance = widget.DangerImportance
-	v.progress = widget.NewProgressBarInfinite()
-	v.progress.Hide()
 	v.start = widget.NewButtonWithIcon("Show check-in code", theme.MailSendIcon(), v.submit)
 	v.start.Importance = widget.HighImportance
-	v.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() {
-		if v.stop != nil {
-			v.stop()
-		}
-	})
-	v.cancel.Hide()
+	v.work = newNetworkWork(v.start)
 	passNote := widget.NewLabel("A check-in code has no passcode: clinics' systems read it without one, so it works for a short time only and you can stop it at any moment.")
 	passNote.Wrapping = fyne.TextWrapWord
 	passNote.Importance = widget.LowImportance
@@ -144,7 +134,7 @@ func newCheckInView(m *mainScreen) *checkInView {
 	extra := widget.NewCard("Also", "", container.NewVBox(
 		v.card.content, v.withCard,
 		widget.NewLabel("A note for the clinician (sent as your Patient Story):"), v.story))
-	body := container.NewVBox(v.heading, form, passNote, what, extra, v.progress, v.message, container.NewHBox(v.start, v.cancel))
+	body := container.NewVBox(v.heading, form, passNote, what, extra, v.work.progress, v.message, container.NewHBox(v.start, v.work.cancel))
 	v.content = container.NewVScroll(container.NewPadded(body))
 	return v
 }
@@ -421,7 +411,7 @@ func (v *checkInView) request() (app.CheckInRequest, error) {
 // submit makes the check-in share off the UI goroutine (cancellable), then
 // shows its code over the window.
 func (v *checkInView) submit() {
-	if v.stop != nil {
+	if v.work.running() {
 		return
 	}
 	req, err := v.request()
@@ -430,11 +420,7 @@ func (v *checkInView) submit() {
 		return
 	}
 	v.message.SetText("")
-	ctx, cancel := context.WithCancel(context.Background())
-	v.stop = cancel
-	v.start.Disable()
-	v.cancel.Show()
-	v.progress.Show()
+	ctx := v.work.begin()
 	sess, w := v.m.sess, v.m.w
 	v.m.s.background(func() {
 		res, err := app.CheckIn(ctx, sess, req)
@@ -447,16 +433,12 @@ func (v *checkInView) submit() {
 			}
 		}
 		v.m.s.do(func() {
-			cancel()
-			v.stop = nil
-			v.start.Enable()
-			v.cancel.Hide()
-			v.progress.Hide()
+			cancelled := v.work.end()
 			if v.m.s.main != v.m {
 				return
 			}
 			if err != nil {
-				if ctx.Err() != nil {
+				if cancelled {
 					v.message.SetText("Check-in cancelled: no code was made.")
 					return
 				}
@@ -471,10 +453,7 @@ func (v *checkInView) submit() {
 
 // clear drops the person's summary and note, and ends the code on screen.
 func (v *checkInView) clear() {
-	if v.stop != nil {
-		v.stop()
-		v.stop = nil
-	}
+	v.work.abort()
 	if v.code != nil {
 		v.code.close()
 		v.code = nil

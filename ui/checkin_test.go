@@ -226,14 +226,20 @@ func ehrGet(t *testing.T, ehr *http.Client, link, recipient string) int {
 	return resp.StatusCode
 }
 
-func TestCheckInWithoutAClinicNodeSaysWhatToDo(t *testing.T) {
+// checkInScreen is a window with clemente's records on the check-in
+// screen.
+func checkInScreen(t *testing.T) (*shell, *checkInView) {
+	t.Helper()
 	s := unlocked(t)
-	m := s.main
-	m.importFiles([]string{clemente})
+	s.main.importFiles([]string{clemente})
 	settle(s)
-	m.showPrimary()
+	s.main.showPrimary()
 	settle(s)
-	v := m.checkin
+	return s, s.main.checkin
+}
+
+func TestCheckInWithoutAClinicNodeSaysWhatToDo(t *testing.T) {
+	s, v := checkInScreen(t)
 	v.node.ClearSelected()
 	test.Tap(v.start)
 	settle(s)
@@ -266,13 +272,8 @@ func TestUntickedRecordsAreLeftOutOfTheCheckIn(t *testing.T) {
 }
 
 func TestInsuranceCardIsSavedForThePersonAndOfferedAtCheckIn(t *testing.T) {
-	s := unlocked(t)
+	s, v := checkInScreen(t)
 	m := s.main
-	m.importFiles([]string{clemente})
-	settle(s)
-	m.showPrimary()
-	settle(s)
-	v := m.checkin
 	if !v.withCard.Disabled() {
 		t.Error("the insurance card is offered before there is one")
 	}

@@ -257,13 +257,13 @@ func TestCancelledFetchSaysSoAndStoresNothing(t *testing.T) {
 	sv := clinic.main.scan
 	test.Type(sv.link, link)
 	sv.fetch()
-	if !sv.progress.Visible() || !sv.cancel.Visible() || !sv.open.Disabled() {
+	if !sv.work.progress.Visible() || !sv.work.cancel.Visible() || !sv.open.Disabled() {
 		t.Fatal("a fetch under way shows no progress or no Cancel")
 	}
-	test.Tap(sv.cancel)
+	test.Tap(sv.work.cancel)
 	settle(clinic)
-	if sv.review != nil || !strings.Contains(sv.message.Text, "Cancelled") || sv.progress.Visible() || sv.cancel.Visible() {
-		t.Errorf("after Cancel: review %v, %q, progress %v", sv.review != nil, sv.message.Text, sv.progress.Visible())
+	if sv.review != nil || !strings.Contains(sv.message.Text, "Cancelled") || sv.work.progress.Visible() || sv.work.cancel.Visible() {
+		t.Errorf("after Cancel: review %v, %q, progress %v", sv.review != nil, sv.message.Text, sv.work.progress.Visible())
 	}
 	if got, _ := app.ListReceived(clinic.session); len(got) != 0 {
 		t.Errorf("a cancelled fetch kept %d shares", len(got))

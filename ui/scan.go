@@ -2,8 +2,6 @@ package ui
 
 import (
 	"cmp"
-	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -27,8 +25,7 @@ type scanView struct {
 	link     *entry
 	passcode *widget.Entry
 	open     *widget.Button
-	cancel   *widget.Button
-	progress *widget.ProgressBarInfinite
+	work     *networkWork
 	message  *widget.Label
 	title    *widget.Label
 	export   *widget.Button
@@ -38,9 +35,8 @@ type scanView struct {
 	content  fyne.CanvasObject
 
 	// UI goroutine only.
-	received *app.Received      // the share last kept
-	review   *review            // the share being reviewed
-	stop     context.CancelFunc // cancels the fetch under way
+	received *app.Received // the share last kept
+	review   *review       // the share being reviewed
 }
 
 // badges is the one table of how a verification status looks.
@@ -65,15 +61,8 @@ func newScanView(m *mainScreen) *scanView {
 	v.passcode.OnSubmitted = func(string) { v.fetch() }
 	v.open = widget.NewButtonWithIcon("Open", theme.LoginIcon(), v.fetch)
 	v.open.Importance = widget.HighImportance
-	v.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() {
-		if v.stop != nil {
-			v.stop()
-		}
-	})
-	v.cancel.Hide()
+	v.work = newNetworkWork(v.open)
 	image := widget.NewButtonWithIcon("Open QR image…", theme.FileImageIcon(), v.chooseImage)
-	v.progress = widget.NewProgressBarInfinite()
-	v.progress.Hide()
 	v.message = widget.NewLabel("")
 	v.message.Wrapping = fyne.TextWrapWord
 	v.message.Importance = widget.DangerImportance
@@ -91,8 +80,8 @@ func newScanView(m *mainScreen) *scanView {
 	v.list = receivedRecordsList(m, func() *app.Received { return v.received })
 	top := container.NewVBox(
 		widget.NewForm(widget.NewFormItem("Share link", v.link), widget.NewFormItem("Passcode", v.passcode)),
-		container.NewHBox(v.open, image, v.cancel), hint,
-		v.progress, v.message, v.title, container.NewHBox(v.export),
+		container.NewHBox(v.open, image, v.work.cancel), hint,
+		v.work.progress, v.message, v.title, container.NewHBox(v.export),
 	)
 	v.start = container.NewBorder(container.NewPadded(top), nil, nil, nil, v.list)
 	v.stage = container.NewStack(v.start)
@@ -133,7 +122,7 @@ func (v *scanView) fetch() {
 		v.message.SetText("Paste or scan a share link first.")
 		return
 	}
-	if v.stop != nil || v.review != nil {
+	if v.work.running() || v.review != nil {
 		return
 	}
 	passcode := v.passcode.Text
@@ -143,11 +132,7 @@ func (v *scanView) fetch() {
 		return
 	}
 	v.message.SetText("")
-	v.progress.Show()
-	v.open.Disable()
-	v.cancel.Show()
-	ctx, cancel := context.WithCancel(context.Background())
-	v.stop = cancel
+	ctx := v.work.begin()
 	sess := v.m.sess
 	// The server logs who opened the share, for the patient to see: this
 	// wallet's name (a clinic's) when it has one.
@@ -157,16 +142,12 @@ func (v *scanView) fetch() {
 	v.m.s.background(func() {
 		p, err := app.FetchShare(ctx, sess, text, passcode, recipient)
 		v.m.s.do(func() {
-			cancel()
-			v.stop = nil
-			v.progress.Hide()
-			v.open.Enable()
-			v.cancel.Hide()
+			cancelled := v.work.end()
 			if v.m.s.main != v.m {
 				return
 			}
 			if err != nil {
-				if errors.Is(ctx.Err(), context.Canceled) {
+				if cancelled {
 					v.message.SetText("Cancelled: nothing was fetched or stored.")
 					return
 				}
@@ -222,10 +203,7 @@ func (v *scanView) focus() {
 }
 
 func (v *scanView) clear() {
-	if v.stop != nil {
-		v.stop()
-		v.stop = nil
-	}
+	v.work.abort()
 	if v.review != nil {
 		v.review.done = nil
 		v.review.end(nil)
