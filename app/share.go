@@ -93,6 +93,11 @@ type ShareRequest struct {
 	// they are left out (a recipient does not need them to read the
 	// records, and they open doors beyond health care).
 	IncludeIdentifiers bool
+	// Person is whose records are shared (an ID or a name, as FindPerson
+	// takes it): Kinds and From/To select only theirs, and IDs of anyone
+	// else's records are refused. Empty: the records chosen must still be
+	// one person's; a share never mixes people (ErrMixedPeople).
+	Person string
 }
 
 // ShareResult is a new share: the link to hand over and its QR code.
@@ -182,6 +187,10 @@ func CreateShare(ctx context.Context, s *Session, req ShareRequest) (*ShareResul
 	p := s.Peer()
 	if req.Host == "" && p == nil {
 		return nil, fmt.Errorf("create share: %w", ErrNoPeer)
+	}
+	var err error
+	if req.Person, err = personID(s, req.Person); err != nil {
+		return nil, fmt.Errorf("create share: %w", err)
 	}
 	recs, err := selectRecords(w, req)
 	if err != nil {
@@ -389,13 +398,16 @@ func fitLink(l share.Link, addrs []string) (string, error) {
 func selectRecords(w *wallet.Wallet, req ShareRequest) ([]wallet.Record, error) {
 	// The records named and those the kinds and dates select, together.
 	ids := slices.Clone(req.IDs)
-	if len(req.Kinds) > 0 || !req.From.IsZero() || !req.To.IsZero() {
-		for _, e := range w.Search(wallet.Query{Kinds: req.Kinds, From: req.From, To: req.To}) {
+	if len(req.Kinds) > 0 || !req.From.IsZero() || !req.To.IsZero() || (req.Person != "" && len(req.IDs) == 0) {
+		for _, e := range w.Search(wallet.Query{Kinds: req.Kinds, From: req.From, To: req.To, Person: req.Person}) {
 			ids = append(ids, e.ID)
 		}
 	}
 	if len(ids) == 0 {
 		return nil, ErrNothingToShare
+	}
+	if _, err := onePerson(w, ids, req.Person); err != nil {
+		return nil, err
 	}
 	recs, err := w.Records(dedupe(ids))
 	if err != nil {
