@@ -134,8 +134,10 @@ func newCheckInView(m *mainScreen) *checkInView {
 	extra := widget.NewCard("Also", "", container.NewVBox(
 		v.card.content, v.withCard,
 		widget.NewLabel("A note for the clinician (sent as your Patient Story):"), v.story))
-	body := container.NewVBox(v.heading, form, passNote, what, extra, v.work.progress, v.message, container.NewHBox(v.start, v.work.cancel))
-	v.content = container.NewVScroll(container.NewPadded(body))
+	body := container.NewVBox(v.heading, form, passNote, what, extra)
+	// The action stays in view however long the checklist is.
+	action := container.NewVBox(v.work.progress, v.message, container.NewHBox(v.start, v.work.cancel))
+	v.content = container.NewBorder(nil, container.NewPadded(action), nil, nil, container.NewVScroll(container.NewPadded(body)))
 	return v
 }
 
@@ -256,15 +258,20 @@ func (v *checkInView) fill(s summary.Summary) {
 		v.sections.Add(widget.NewLabel("Your summary is empty: import or add records first."))
 	}
 	v.showCount()
+	v.content.Refresh()
 }
+
+// trendWords say a summary line's trend arrow in words, which every font
+// has.
+var trendWords = map[string]string{"↑": "higher than before", "↓": "lower than before", "→": "unchanged"}
 
 func summaryLineText(l summary.Line) string {
 	parts := []string{l.Title}
 	if l.Value != "" {
 		parts = append(parts, l.Value)
 	}
-	if l.Trend != "" {
-		parts = append(parts, l.Trend)
+	if t := trendWords[l.Trend]; t != "" {
+		parts = append(parts, t)
 	}
 	if !l.Date.IsZero() {
 		parts = append(parts, formatDate(l.Date))

@@ -74,9 +74,6 @@ func newReview(m *mainScreen, p *app.Pending, done func(*app.Received)) *review 
 	for i := range p.PDFs {
 		pdfs.Add(r.pdfRow(&p.PDFs[i]))
 	}
-	if len(p.PDFs) == 0 {
-		pdfs.Add(widget.NewLabel("No PDF came with it."))
-	}
 	r.list = widget.NewList(
 		func() int { return len(r.rows) },
 		func() fyne.CanvasObject {
@@ -104,9 +101,10 @@ func newReview(m *mainScreen, p *app.Pending, done func(*app.Received)) *review 
 		},
 	)
 	r.list.OnSelected = func(widget.ListItemID) { r.list.UnselectAll() }
-	who := widget.NewCard("", "", container.NewVBox(check, r.who))
-	top := container.NewVBox(who, r.facts,
-		widget.NewCard("PDFs", "Written by the sender for people who read no FHIR.", pdfs))
+	top := container.NewVBox(widget.NewCard("", "", container.NewVBox(check, r.who)), r.facts)
+	if len(p.PDFs) > 0 {
+		top.Add(widget.NewCard("", "PDFs: everything above, readable without FHIR, and the patient's own words", pdfs))
+	}
 	bottom := container.NewVBox(r.message, container.NewHBox(r.keep, r.discard))
 	r.content = container.NewBorder(container.NewPadded(top), container.NewPadded(bottom), nil, nil, r.list)
 	return r
