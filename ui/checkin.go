@@ -169,6 +169,7 @@ func (v *checkInView) load() {
 	v.person = person
 	if !ok {
 		v.heading.SetText("Add your records first: check-in shares a person's summary, and this wallet has nobody's records yet.")
+		v.fill(summary.Summary{})
 		v.start.Disable()
 		return
 	}
