@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,8 +39,8 @@ func init() {
 		}, runShare),
 	})
 	register(&command{
-		name: "redeem", args: "(LINK | --qr IMAGE) [--passcode-file F] [--recipient NAME] [--out FILE] [--timeout D] [--allow-private-hosts] [--json]", json: true,
-		summary: "open a share link or QR code, verify the records and keep them under Received",
+		name: "redeem", args: "(LINK | --qr IMAGE) [--passcode-file F] [--recipient NAME] [--person NAME] [--out FILE] [--timeout D] [--allow-private-hosts] [--json]", json: true,
+		summary: "open a share link or QR code, verify the records and keep them under Received (or, with --person, as that person's own)",
 		setup: with(func(fs *flag.FlagSet, o *redeemOptions) {
 			fs.StringVar(&o.qr, "qr", "", "read the link from this QR code image (PNG or JPEG)")
 			fs.StringVar(&o.passcodeFile, "passcode-file", "", "the share's passcode, on the first line of this file")
@@ -47,6 +48,7 @@ func init() {
 			fs.StringVar(&o.out, "out", "", "also save the received FHIR Bundle to this file")
 			fs.DurationVar(&o.timeout, "timeout", 0, "give up waiting on the network after this long (default: the wallet's setting, 60s unless changed)")
 			fs.BoolVar(&o.allowPrivateHosts, "allow-private-hosts", false, "let the link's https host be on this computer or a private network (a clinic node on your LAN that is not one of your witnesses)")
+			fs.StringVar(&o.person, "person", "", "file the records as this person's own (a clinic's after-visit records for you or a dependant), with the clinic as their source, instead of under Received")
 		}, runRedeem),
 	})
 	register(&command{
@@ -71,6 +73,7 @@ type shareOptions struct {
 
 type redeemOptions struct {
 	qr, passcodeFile, recipient, out string
+	person                           string
 	timeout                          time.Duration
 	allowPrivateHosts                bool
 }
@@ -306,6 +309,9 @@ type receivedView struct {
 	Files   []app.ReceivedFile   `json:"files"`
 	Skipped []fhir.Skipped       `json:"skipped,omitempty"`
 	Alarms  []string             `json:"alarms,omitempty"`
+	// Person is set when the records were filed as this person's own.
+	Person   string   `json:"person,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 type receivedRecordView struct {
@@ -316,6 +322,8 @@ type receivedRecordView struct {
 	Verification verdictView    `json:"verification"`
 	AttachmentOf string         `json:"attachmentOf,omitempty"`
 	Card         *app.CardCheck `json:"card,omitempty"`
+	// PatientShared marks what the patient shared about themselves.
+	PatientShared bool `json:"patientShared,omitempty"`
 }
 
 func runRedeem(c *call, o *redeemOptions, args []string) error {
@@ -346,13 +354,23 @@ func runRedeem(c *call, o *redeemOptions, args []string) error {
 	if o.timeout < 0 {
 		return fmt.Errorf("redeem: --timeout must be positive, like 90s or 2m")
 	}
+	if o.person != "" {
+		// Before anything is fetched: a misspelt name costs no request.
+		if _, err := app.FindPerson(c.session, o.person); err != nil {
+			return fmt.Errorf("redeem --person: %w", err)
+		}
+	}
 	opts := []app.RedeemOption{app.RedeemTimeout(o.timeout)}
 	if o.allowPrivateHosts {
 		opts = append(opts, app.AllowPrivateHosts())
 	}
-	rcv, err := app.Redeem(c.ctx, c.session, text, passcode, o.recipient, opts...)
+	pending, err := app.FetchShare(c.ctx, c.session, text, passcode, o.recipient, opts...)
 	if err != nil {
 		return err
+	}
+	rcv, err := app.KeepShare(c.ctx, c.session, pending, app.KeepOptions{Person: o.person})
+	if err != nil {
+		return fmt.Errorf("redeem: %w", err)
 	}
 	if out := o.out; out != "" && rcv.Bundle != nil {
 		if err := export.WriteFile(c.abs(out), func(w io.Writer) error { _, err := w.Write(rcv.Bundle); return err }); err != nil {
@@ -360,22 +378,52 @@ func runRedeem(c *call, o *redeemOptions, args []string) error {
 		}
 	}
 	if c.json {
-		v := receivedView{ID: rcv.ID, Label: rcv.Label, From: rcv.From, Origin: rcv.Origin, Records: []receivedRecordView{}, Files: rcv.Files, Skipped: rcv.Skipped, Alarms: rcv.Alarms}
+		v := receivedView{ID: rcv.ID, Label: rcv.Label, From: rcv.From, Origin: rcv.Origin, Records: []receivedRecordView{}, Files: rcv.Files, Skipped: rcv.Skipped, Alarms: rcv.Alarms,
+			Person: rcv.Person, Warnings: pending.Warnings}
 		for _, r := range rcv.Records {
 			v.Records = append(v.Records, receivedRecordView{
 				RecordID: r.RecordID, Kind: r.Summary.Kind, ResourceType: r.Summary.ResourceType, Title: r.Summary.Title,
-				Verification: viewVerdict(r.Verification), AttachmentOf: r.AttachmentOf, Card: r.Card,
+				Verification: viewVerdict(r.Verification), AttachmentOf: r.AttachmentOf, Card: r.Card, PatientShared: r.PatientShared,
 			})
 		}
 		return c.printJSON(v)
+	}
+	for _, w := range pending.Warnings {
+		fmt.Fprintf(c.env.Stderr, "note: %s\n", w)
+	}
+	if pt := pending.Patient; pt != nil {
+		fmt.Fprintf(c.out(), "Patient: %s\n", patientLine(*pt))
 	}
 	printReceived(c, rcv)
 	return nil
 }
 
+// patientLine is a share's Patient as the clinician checks it: name, birth
+// date, gender and identifiers.
+func patientLine(p app.PatientFacts) string {
+	parts := []string{cmp.Or(p.Name, "(no name)")}
+	if p.BirthDate != "" {
+		parts = append(parts, "born "+p.BirthDate)
+	}
+	if p.Gender != "" {
+		parts = append(parts, p.Gender)
+	}
+	for _, id := range p.Identifiers {
+		if id.Sensitive {
+			continue // not printed where a terminal's scrollback keeps it
+		}
+		parts = append(parts, cmp.Or(id.Label, "identifier")+" "+id.Value)
+	}
+	return strings.Join(parts, ", ")
+}
+
 func printReceived(c *call, rcv *app.Received) {
 	o := c.out()
-	fmt.Fprintf(o, "Received %q from %s: %d records\n", rcv.Label, rcv.From, len(rcv.Records))
+	if rcv.Person != "" {
+		fmt.Fprintf(o, "Filed %d records from %q (%s) as %s's own, with the clinic as their source\n", len(rcv.Records), rcv.Label, rcv.From, personLabel(c, rcv.Person))
+	} else {
+		fmt.Fprintf(o, "Received %q from %s: %d records\n", rcv.Label, rcv.From, len(rcv.Records))
+	}
 	byKind := map[fhir.Kind]int{}
 	byStatus := map[string]int{}
 	for _, r := range rcv.Records {
@@ -410,12 +458,25 @@ func printReceived(c *call, rcv *app.Received) {
 		if !r.Stored() {
 			id = "(not stored)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", id, verdictText(r.Verification), r.Summary.Kind, formatDate(r.Summary.Date), clip(r.Summary.Title, 60))
+		title := clip(r.Summary.Title, 60)
+		if r.PatientShared {
+			title += " [patient-shared]"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", id, verdictText(r.Verification), r.Summary.Kind, formatDate(r.Summary.Date), title)
 	}
 	tw.Flush()
 	for _, s := range rcv.Skipped {
 		fmt.Fprintf(c.env.Stderr, "skipped %s: %s\n", s.Where, s.Reason)
 	}
+}
+
+// personLabel names a person of the wallet by ID, for what the command
+// prints.
+func personLabel(c *call, id string) string {
+	if p, ok := c.session.Wallet.Person(id); ok && p.Name != "" {
+		return p.Name
+	}
+	return id
 }
 
 // verdictText is a verdict in a few words, naming the witnesses.
