@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"medwallet/wallet/fhir"
 	"medwallet/wallet/kv"
@@ -32,21 +33,41 @@ type Entry struct {
 }
 
 // Index is the decrypted, in-memory index of a wallet's records. It lives
-// only while the wallet is unlocked and is never written anywhere.
+// only while the wallet is unlocked; what it holds is written only sealed,
+// as the index snapshot in the store (indexsnap.go).
 type Index struct {
 	mu     sync.RWMutex
 	byID   map[string]*Entry
 	sorted []*Entry // newest first; rebuilt lazily after changes
 	dirty  bool
+	strs   *interner
+	// since holds the records put or removed since the index matched its
+	// stored snapshot; nil when every record changed (no snapshot yet).
+	since map[string]struct{}
+	// checking holds the records changed while the background check of a
+	// snapshot against the heads runs: the check skips them.
+	checking map[string]struct{}
+	snap     snapState
 }
 
-func newIndex() *Index { return &Index{byID: map[string]*Entry{}} }
+func newIndex() *Index { return &Index{byID: map[string]*Entry{}, strs: newInterner()} }
 
-// loadIndex reads every record's head. Heads that fail their integrity
-// check are listed in w.damaged rather than stopping the wallet from opening:
-// the rest of the records stay usable. Decoding runs on the other cores
-// while the store is read, since this is what unlocking waits for.
-func (w *Wallet) loadIndex() (*Index, error) {
+// loadIndex builds the index: from its sealed snapshot when the snapshot
+// is there, whole and current, otherwise from every record's head.
+func (w *Wallet) loadIndex() (*Index, []string, error) {
+	ix, damaged, reason := w.loadSnapshot()
+	if ix != nil {
+		return ix, damaged, nil
+	}
+	w.ixNote = IndexNote{FromHeads: true, Reason: reason}
+	return w.loadHeads()
+}
+
+// loadHeads reads every record's head. Heads that fail their integrity
+// check are returned as damaged rather than stopping the wallet from
+// opening: the rest of the records stay usable. Decoding runs on the other
+// cores while the store is read.
+func (w *Wallet) loadHeads() (*Index, []string, error) {
 	type decoded struct {
 		entries []*Entry
 		damaged []string
@@ -60,13 +81,14 @@ func (w *Wallet) loadIndex() (*Index, error) {
 	decode := func(batch [][2][]byte) decoded {
 		var d decoded
 		d.entries = make([]*Entry, 0, len(batch))
-		for _, kv := range batch {
+		slab := make([]Entry, len(batch))
+		for i, kv := range batch {
 			var h head
 			if h.unmarshal(kv[1]) != nil {
 				d.damaged = append(d.damaged, strings.TrimPrefix(string(kv[0]), prefixHead))
 				continue
 			}
-			d.entries = append(d.entries, entryOf(h))
+			d.entries = append(d.entries, ix.strs.entry(&slab[i], &h))
 		}
 		return d
 	}
@@ -108,39 +130,40 @@ func (w *Wallet) loadIndex() (*Index, error) {
 	close(results)
 	<-collected
 	ix.dirty = true
-	w.damaged = damaged
 	if errors.Is(err, kv.ErrTampered) {
-		return w.loadIndexSlowly()
+		return w.loadHeadsSlowly()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read the record index: %w", err)
+		return nil, nil, fmt.Errorf("read the record index: %w", err)
 	}
-	return ix, nil
+	slices.Sort(damaged)
+	return ix, damaged, nil
 }
 
-// loadIndexSlowly reads the heads one by one, so that those failing their
+// loadHeadsSlowly reads the heads one by one, so that those failing their
 // integrity check are named and the rest still load.
-func (w *Wallet) loadIndexSlowly() (*Index, error) {
+func (w *Wallet) loadHeadsSlowly() (*Index, []string, error) {
 	ix := newIndex()
-	w.damaged = nil
+	var damaged []string
 	err := w.db.View(func(tx kv.Txn) error {
 		return scan(tx, prefixHead, func(k, v []byte) {
 			var h head
 			if h.unmarshal(v) != nil {
-				w.damaged = append(w.damaged, strings.TrimPrefix(string(k), prefixHead))
+				damaged = append(damaged, strings.TrimPrefix(string(k), prefixHead))
 				return
 			}
-			ix.put(h)
+			ix.put(&h)
 		}, func(k []byte) {
-			w.damaged = append(w.damaged, strings.TrimPrefix(string(k), prefixHead))
+			damaged = append(damaged, strings.TrimPrefix(string(k), prefixHead))
 		}, func() {
-			ix, w.damaged = newIndex(), nil
+			ix, damaged = newIndex(), nil
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read the record index: %w", err)
+		return nil, nil, fmt.Errorf("read the record index: %w", err)
 	}
-	return ix, nil
+	slices.Sort(damaged)
+	return ix, damaged, nil
 }
 
 // Damaged lists the records that failed their integrity check when the
@@ -152,31 +175,132 @@ func (w *Wallet) Damaged() []string {
 	return slices.Clone(w.damaged)
 }
 
-func entryOf(h head) *Entry {
-	e := &Entry{ID: h.ID, Version: h.Version, Summary: h.Summary, Source: h.Source, Added: h.Added, Files: h.Attach, Person: h.Person}
-	s := h.Summary
-	e.text = strings.ToLower(strings.Join([]string{
-		s.Title, s.Code.Display, s.Code.Code, s.Value, s.Unit, s.Status, s.ResourceType,
-		string(s.Kind), s.Kind.Label(), h.Source.Name,
-	}, "\x00"))
+// entry fills e from h, sharing the strings that repeat from record to
+// record (kinds, code systems, units, sources, titles) with the entries
+// before it, and returns e.
+func (in *interner) entry(e *Entry, h *head) *Entry {
+	*e = Entry{ID: h.ID, Version: h.Version, Summary: h.Summary, Source: h.Source, Added: h.Added, Files: h.Attach, Person: h.Person}
+	for _, f := range sharedFields(e) {
+		*f = in.str(*f)
+	}
+	e.text = string(appendText(nil, e))
 	return e
 }
 
-func (ix *Index) put(h head) {
-	ix.byID[h.ID] = entryOf(h)
+// sharedFields are the entry's fields whose values repeat across records;
+// the index snapshot stores them once per chunk and the index once.
+func sharedFields(e *Entry) [numShared]*string {
+	s := &e.Summary
+	return [numShared]*string{
+		&s.ResourceType, (*string)(&s.Kind), &s.Title, &s.Code.System, &s.Code.Code, &s.Code.Display,
+		&s.Unit, &s.Status, &s.Range, &s.Organization,
+		(*string)(&e.Source.Type), &e.Source.Name, &e.Source.Detail, &e.Person,
+	}
+}
+
+const numShared = 14
+
+// ownFields are the entry's fields that are (nearly) its own.
+func ownFields(e *Entry) [4]*string {
+	return [4]*string{&e.ID, &e.Summary.ResourceID, &e.Summary.Value, &e.Summary.Encounter}
+}
+
+// appendText appends what free text searches in: the lower-case title,
+// code, value, status, type, kind and source, separated by NULs.
+func appendText(b []byte, e *Entry) []byte {
+	s := &e.Summary
+	for i, f := range [...]string{
+		s.Title, s.Code.Display, s.Code.Code, s.Value, s.Unit, s.Status, s.ResourceType,
+		string(s.Kind), s.Kind.Label(), e.Source.Name,
+	} {
+		if i > 0 {
+			b = append(b, 0)
+		}
+		b = appendLower(b, f)
+	}
+	return b
+}
+
+// appendLower appends strings.ToLower(s), without allocating for ASCII.
+func appendLower(b []byte, s string) []byte {
+	start := len(b)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return append(b[:start], strings.ToLower(s)...)
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+// interner keeps one copy of each repeated string.
+type interner struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func newInterner() *interner { return &interner{m: map[string]string{}} }
+
+func (in *interner) str(s string) string {
+	if s == "" {
+		return ""
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if v, ok := in.m[s]; ok {
+		return v
+	}
+	s = strings.Clone(s)
+	in.m[s] = s
+	return s
+}
+
+func (in *interner) bytes(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if v, ok := in.m[string(b)]; ok {
+		return v
+	}
+	s := string(b)
+	in.m[s] = s
+	return s
+}
+
+func (ix *Index) put(h *head) {
+	ix.touch(h.ID)
+	ix.byID[h.ID] = ix.strs.entry(new(Entry), h)
 	ix.dirty = true
+}
+
+// touch notes that record id changed, for the next snapshot and for a
+// background check under way.
+func (ix *Index) touch(id string) {
+	if ix.since != nil {
+		ix.since[id] = struct{}{}
+	}
+	if ix.checking != nil {
+		ix.checking[id] = struct{}{}
+	}
 }
 
 // Put adds or replaces the entry for h.
 func (ix *Index) Put(h head) {
 	ix.mu.Lock()
-	ix.put(h)
+	ix.put(&h)
 	ix.mu.Unlock()
 }
 
 // Remove drops record id.
 func (ix *Index) Remove(id string) {
 	ix.mu.Lock()
+	ix.touch(id)
 	delete(ix.byID, id)
 	ix.dirty = true
 	ix.mu.Unlock()
@@ -206,20 +330,28 @@ func (ix *Index) ordered() []*Entry {
 	ix.mu.RUnlock()
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	return ix.orderedLocked()
+}
+
+// orderedLocked is ordered with ix.mu held for writing.
+func (ix *Index) orderedLocked() []*Entry {
 	if ix.dirty {
 		s := make([]*Entry, 0, len(ix.byID))
 		for _, e := range ix.byID {
 			s = append(s, e)
 		}
-		slices.SortFunc(s, func(a, b *Entry) int {
-			if c := b.Summary.Date.Compare(a.Summary.Date); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.ID, b.ID)
-		})
+		slices.SortFunc(s, newestFirst)
 		ix.sorted, ix.dirty = s, false
 	}
 	return ix.sorted
+}
+
+// newestFirst orders entries by clinical date, newest first, then by ID.
+func newestFirst(a, b *Entry) int {
+	if c := b.Summary.Date.Compare(a.Summary.Date); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
 }
 
 // Query selects records. Zero fields select everything.

@@ -67,6 +67,10 @@ type Wallet struct {
 	stateSize uint64
 	settings  Settings
 	damaged   []string
+	// ixNote says how the index was loaded and checked; ixCheck is the
+	// background check of a snapshot-loaded index (nil when none ran).
+	ixNote  IndexNote
+	ixCheck *indexCheck
 
 	sharesOnce sync.Once
 	shares     *share.Registry
@@ -228,8 +232,13 @@ func (w *Wallet) load(fresh bool, o OpenOptions) error {
 	if w.settings, err = w.readSettings(); err != nil {
 		return err
 	}
-	w.index, err = w.loadIndex()
-	return err
+	if w.index, w.damaged, err = w.loadIndex(); err != nil {
+		return err
+	}
+	if !w.ixNote.FromHeads {
+		w.startIndexCheck()
+	}
+	return nil
 }
 
 // makeOwnerOnly sets dir to 0700 and wallet.json to 0600 whatever they
@@ -290,10 +299,16 @@ func (w *Wallet) Master() (*keys.Master, error) {
 // decrypted index. Keys handed out (IdentityKey) are their holder's to
 // zero; the app's peer zeroes its own when the session locks.
 func (w *Wallet) Close() error {
+	w.stopIndexCheck()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.master == nil {
 		return nil
+	}
+	// The snapshot is an optimisation: failing to write it costs the next
+	// open its speed, never a record.
+	if w.index != nil {
+		w.saveSnapshot()
 	}
 	err := w.db.Close()
 	w.zeroKeys()
