@@ -37,6 +37,53 @@ type mainScreen struct {
 	peersTab     *container.TabItem
 	settingsTab  *container.TabItem
 	content      fyne.CanvasObject
+
+	// The screens plugged in by mainExtensions, in order, and the one
+	// that is the main action (nil when none is).
+	extensions []*plugged
+	primary    *plugged
+	// personID is the person whose records the screens show (the
+	// wallet's people: wallet.Person.ID); "" shows everyone's.
+	personID string
+}
+
+// mainExtension is a screen of the main window that another part of ui/
+// builds: the check-in flow (ui/checkin*.go) registers one in an init, so
+// the window's layout (this file) and the flow change independently.
+// The Scan tab shows scanView.content (ui/scan.go); the clinician's review
+// of a scanned share lives there.
+type mainExtension struct {
+	Name    string        // the tab's label, e.g. "Check in"
+	Icon    fyne.Resource // the tab's and the button's icon
+	Content fyne.CanvasObject
+	// Primary makes it the window's main action: a high-importance button
+	// at the start of the bar, and Ctrl+K, open it.
+	Primary bool
+	// Shown runs each time the screen is shown (focus a field, start a
+	// countdown); Hidden each time another screen replaces it.
+	Shown, Hidden func()
+	// Changed runs after the wallet's records or the shown person change.
+	Changed func()
+	// Clear runs when the wallet locks: drop every decrypted thing held.
+	Clear func()
+}
+
+// mainExtensions build the plugged-in screens of a main screen, once per
+// unlock, after its own views exist (m.s, m.sess, m.w and m.personID are set).
+var mainExtensions []func(m *mainScreen) mainExtension
+
+// plugged is a mainExtension placed in the window.
+type plugged struct {
+	mainExtension
+	tab *container.TabItem
+}
+
+// showPrimary shows the main action's screen (Ctrl+K), when one is
+// plugged in.
+func (m *mainScreen) showPrimary() {
+	if m.primary != nil {
+		m.tabs.Select(m.primary.tab)
+	}
 }
 
 func newMainScreen(s *shell, sess *app.Session) *mainScreen {
@@ -58,9 +105,33 @@ func newMainScreen(s *shell, sess *app.Session) *mainScreen {
 	m.anchoringTab = container.NewTabItemWithIcon("Witnesses", theme.ConfirmIcon(), m.anchoring.content)
 	m.peersTab = container.NewTabItemWithIcon("Peers", theme.ComputerIcon(), m.peers.content)
 	m.settingsTab = container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), m.settings.content)
-	m.tabs = container.NewAppTabs(recordsTab, trendsTab, m.sharesTab, m.scanTab, m.receivedTab, m.anchoringTab, m.peersTab, m.settingsTab)
+	tabs := []*container.TabItem{recordsTab, trendsTab}
+	for _, build := range mainExtensions {
+		p := &plugged{mainExtension: build(m)}
+		p.tab = container.NewTabItemWithIcon(p.Name, p.Icon, p.Content)
+		m.extensions = append(m.extensions, p)
+		if p.Primary && m.primary == nil {
+			m.primary = p
+		}
+		tabs = append(tabs, p.tab)
+	}
+	tabs = append(tabs, m.sharesTab, m.scanTab, m.receivedTab, m.anchoringTab, m.peersTab, m.settingsTab)
+	m.tabs = container.NewAppTabs(tabs...)
+	var shown *plugged
 	m.tabs.OnSelected = func(t *container.TabItem) {
 		s.touch()
+		if shown != nil && shown.tab != t && shown.Hidden != nil {
+			shown.Hidden()
+		}
+		shown = nil
+		for _, p := range m.extensions {
+			if p.tab == t {
+				shown = p
+				if p.Shown != nil {
+					p.Shown()
+				}
+			}
+		}
 		if t == m.sharesTab {
 			m.shares.startPolling()
 		} else {
@@ -83,6 +154,12 @@ func newMainScreen(s *shell, sess *app.Session) *mainScreen {
 	exp := widget.NewButtonWithIcon("Export…", theme.DocumentSaveIcon(), m.showExport)
 	lock := widget.NewButtonWithIcon("Lock", theme.LogoutIcon(), s.lock)
 	bar := container.NewHBox(add, imp, exp, layout.NewSpacer(), lock)
+	if m.primary != nil {
+		main := widget.NewButtonWithIcon(m.primary.Name, m.primary.Icon, m.showPrimary)
+		main.Importance = widget.HighImportance
+		add.Importance = widget.MediumImportance
+		bar = container.NewHBox(main, add, imp, exp, layout.NewSpacer(), lock)
+	}
 	top := container.NewVBox(container.NewPadded(bar), m.alerts.banners)
 	body := container.NewBorder(top, container.NewPadded(m.alerts.status), nil, nil, m.tabs)
 	m.content = container.NewStack(newActivityPad(s.touch), body)
@@ -102,6 +179,11 @@ func (m *mainScreen) clear() {
 	m.anchoring.clear()
 	m.peers.clear()
 	m.alerts.clear()
+	for _, p := range m.extensions {
+		if p.Clear != nil {
+			p.Clear()
+		}
+	}
 	m.exporting = nil
 	for _, o := range m.s.win.Canvas().Overlays().List() {
 		m.s.win.Canvas().Overlays().Remove(o)
@@ -113,6 +195,11 @@ func (m *mainScreen) clear() {
 func (m *mainScreen) changed() {
 	m.records.refresh()
 	m.trends.stale = true
+	for _, p := range m.extensions {
+		if p.Changed != nil {
+			p.Changed()
+		}
+	}
 	if m.tabs.Selected() == m.receivedTab {
 		m.received.load()
 	}

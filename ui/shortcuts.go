@@ -13,6 +13,7 @@ type menus struct {
 	main                       *fyne.MainMenu
 	newRecord, importing, find *fyne.MenuItem
 	share, scan, lock          *fyne.MenuItem
+	primary                    *fyne.MenuItem // the main action (Check in), when one is plugged in
 	export, received, anchor   *fyne.MenuItem
 	peers, backup              *fyne.MenuItem
 }
@@ -43,6 +44,8 @@ func (s *shell) wire() {
 	m.importing.Shortcut = shortcut(fyne.KeyI, ctrl)
 	m.find = fyne.NewMenuItem("Search", unlocked(func(ms *mainScreen) { ms.records.focusSearch() }))
 	m.find.Shortcut = shortcut(fyne.KeyF, ctrl)
+	m.primary = fyne.NewMenuItem("Check in…", unlocked((*mainScreen).showPrimary))
+	m.primary.Shortcut = shortcut(fyne.KeyK, ctrl)
 	m.share = fyne.NewMenuItem("New share…", unlocked((*mainScreen).newShare))
 	m.share.Shortcut = shortcut(fyne.KeyS, ctrl|fyne.KeyModifierShift)
 	m.scan = fyne.NewMenuItem("Scan a share…", unlocked((*mainScreen).showScan))
@@ -70,12 +73,12 @@ func (s *shell) wire() {
 	})
 	keys := fyne.NewMenuItem("Keyboard shortcuts", func() {
 		dialog.ShowInformation("Keyboard shortcuts",
-			"Ctrl+F  search\nCtrl+N  new record\nCtrl+I  import a file\nCtrl+E  export records\nCtrl+Shift+S  new share\nCtrl+Shift+O  scan a share\n"+
+			"Ctrl+K  check in\nCtrl+F  search\nCtrl+N  new record\nCtrl+I  import a file\nCtrl+E  export records\nCtrl+Shift+S  new share\nCtrl+Shift+O  scan a share\n"+
 				"Ctrl+Shift+R  received shares\nCtrl+Shift+A  witnesses and anchoring\nCtrl+Shift+P  peers\nCtrl+Shift+B  back up\nCtrl+L  lock the wallet\nCtrl+Q  quit", s.win)
 	})
 	m.main = fyne.NewMainMenu(
 		fyne.NewMenu("Wallet", m.newRecord, m.importing, m.export, m.find, fyne.NewMenuItemSeparator(),
-			m.share, m.scan, m.received, fyne.NewMenuItemSeparator(),
+			m.primary, m.share, m.scan, m.received, fyne.NewMenuItemSeparator(),
 			m.anchor, m.peers, fyne.NewMenuItemSeparator(),
 			m.backup, restore, fyne.NewMenuItemSeparator(), m.lock, quit),
 		fyne.NewMenu("Help", keys, about),
@@ -104,5 +107,6 @@ func (m *menus) update() {
 		m.export, m.received, m.anchor, m.peers, m.backup} {
 		it.Disabled = locked
 	}
+	m.primary.Disabled = locked || m.s.main.primary == nil
 	m.main.Refresh()
 }

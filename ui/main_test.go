@@ -1,0 +1,49 @@
+package ui
+
+import (
+	"testing"
+
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+)
+
+// TestAPluggedInMainActionOpensFromItsButtonAndCtrlKAndForgetsOnLock drives
+// the hook the check-in flow plugs into: its screen is a tab, its button
+// leads the bar, Ctrl+K opens it, and locking runs its Clear.
+func TestAPluggedInMainActionOpensFromItsButtonAndCtrlKAndForgetsOnLock(t *testing.T) {
+	saved := mainExtensions
+	t.Cleanup(func() { mainExtensions = saved })
+	var shown, cleared int
+	var gotPerson *mainScreen
+	label := widget.NewLabel("check-in screen")
+	mainExtensions = append(append([]func(*mainScreen) mainExtension(nil), saved...), func(m *mainScreen) mainExtension {
+		gotPerson = m
+		return mainExtension{Name: "Check in", Icon: theme.MailSendIcon(), Content: label, Primary: true,
+			Shown: func() { shown++ }, Clear: func() { cleared++ }}
+	})
+	s := unlocked(t)
+	m := s.main
+	if gotPerson != m || m.primary == nil {
+		t.Fatal("the extension was not built for the main screen")
+	}
+	if m.tabs.Selected() == m.primary.tab {
+		t.Fatal("the check-in screen shows before it is asked for")
+	}
+	if s.menu.primary.Disabled {
+		t.Error("Ctrl+K is disabled with a main action plugged in")
+	}
+	s.menu.primary.Action()
+	if m.tabs.Selected() != m.primary.tab || shown != 1 {
+		t.Fatalf("Ctrl+K: selected %v, shown %d", m.tabs.Selected().Text, shown)
+	}
+	m.tabs.SelectIndex(0)
+	tapButton(t, s.win, "Check in")
+	if m.tabs.Selected() != m.primary.tab || shown != 2 {
+		t.Fatalf("the Check in button: selected %v, shown %d", m.tabs.Selected().Text, shown)
+	}
+	s.lock()
+	settle(s)
+	if cleared != 1 {
+		t.Errorf("Clear ran %d times on lock, want 1", cleared)
+	}
+}
