@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"medwallet/wallet/fhir"
 	"medwallet/wallet/kv"
@@ -29,7 +29,10 @@ type Entry struct {
 	// records not yet attributed.
 	Person string `json:"person,omitempty"`
 
-	text string // lower-case words searched by free text
+	// tid are the interned IDs (Index.strs) of what free text searches in
+	// (textParts): a search tests each distinct string once, then each
+	// record by these numbers.
+	tid [numText]uint32
 }
 
 // Index is the decrypted, in-memory index of a wallet's records. It lives
@@ -176,15 +179,29 @@ func (w *Wallet) Damaged() []string {
 }
 
 // entry fills e from h, sharing the strings that repeat from record to
-// record (kinds, code systems, units, sources, titles) with the entries
-// before it, and returns e.
+// record (kinds, code systems, units, values, sources, titles) with the
+// entries before it, and returns e.
 func (in *interner) entry(e *Entry, h *head) *Entry {
 	*e = Entry{ID: h.ID, Version: h.Version, Summary: h.Summary, Source: h.Source, Added: h.Added, Files: h.Attach, Person: h.Person}
-	for _, f := range sharedFields(e) {
-		*f = in.str(*f)
+	var ids [numShared]uint32
+	for j, f := range sharedFields(e) {
+		*f, ids[j] = in.str(*f)
 	}
-	e.text = string(appendText(nil, e))
+	_, label := in.str(e.Summary.Kind.Label())
+	e.setText(&ids, label)
 	return e
+}
+
+// setText records which interned strings free text searches in for e,
+// given the IDs of its shared fields and of its kind's label.
+func (e *Entry) setText(ids *[numShared]uint32, label uint32) {
+	for t, k := range textParts {
+		if k == textKindLabel {
+			e.tid[t] = label
+		} else {
+			e.tid[t] = ids[k]
+		}
+	}
 }
 
 // sharedFields are the entry's fields whose values repeat across records;
@@ -194,83 +211,135 @@ func sharedFields(e *Entry) [numShared]*string {
 	return [numShared]*string{
 		&s.ResourceType, (*string)(&s.Kind), &s.Title, &s.Code.System, &s.Code.Code, &s.Code.Display,
 		&s.Unit, &s.Status, &s.Range, &s.Organization,
-		(*string)(&e.Source.Type), &e.Source.Name, &e.Source.Detail, &e.Person,
+		(*string)(&e.Source.Type), &e.Source.Name, &e.Source.Detail, &e.Person, &s.Value,
 	}
 }
 
-const numShared = 14
+const numShared = 15
 
-// ownFields are the entry's fields that are (nearly) its own.
-func ownFields(e *Entry) [4]*string {
-	return [4]*string{&e.ID, &e.Summary.ResourceID, &e.Summary.Value, &e.Summary.Encounter}
+// ownFields are the entry's fields that are its own.
+func ownFields(e *Entry) [3]*string {
+	return [3]*string{&e.ID, &e.Summary.ResourceID, &e.Summary.Encounter}
 }
 
-// appendText appends what free text searches in: the lower-case title,
-// code, value, status, type, kind and source, separated by NULs.
-func appendText(b []byte, e *Entry) []byte {
-	s := &e.Summary
-	for i, f := range [...]string{
-		s.Title, s.Code.Display, s.Code.Code, s.Value, s.Unit, s.Status, s.ResourceType,
-		string(s.Kind), s.Kind.Label(), e.Source.Name,
-	} {
-		if i > 0 {
-			b = append(b, 0)
+// textParts is what free text searches in: the title, the code's display
+// and code, the value, unit, status, resource type, kind, the kind's label
+// and the source's name, each as its index in sharedFields (or the label).
+var textParts = [numText]int{2, 5, 4, 14, 6, 7, 0, 1, textKindLabel, 11}
+
+const (
+	numText       = 10
+	textKindLabel = -1
+)
+
+// containsWords reports whether every (lower-case) word is in one of e's
+// searched fields, whatever their case. Search tests interned IDs instead;
+// this serves Match called on its own.
+func (e *Entry) containsWords(words []string) bool {
+	f := sharedFields(e)
+	for _, w := range words {
+		found := false
+		for _, k := range textParts {
+			s := e.Summary.Kind.Label()
+			if k != textKindLabel {
+				s = *f[k]
+			}
+			if strings.Contains(strings.ToLower(s), w) {
+				found = true
+				break
+			}
 		}
-		b = appendLower(b, f)
+		if !found {
+			return false
+		}
 	}
-	return b
+	return true
 }
 
-// appendLower appends strings.ToLower(s), without allocating for ASCII.
-func appendLower(b []byte, s string) []byte {
-	start := len(b)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			return append(b[:start], strings.ToLower(s)...)
-		}
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b = append(b, c)
-	}
-	return b
-}
-
-// interner keeps one copy of each repeated string.
+// interner keeps one copy of each repeated string, numbered, with its
+// lower-case form for search.
 type interner struct {
-	mu sync.Mutex
-	m  map[string]string
+	mu    sync.Mutex
+	ids   map[string]uint32
+	strs  []string // by ID; 0 is ""
+	lower []string // strs in lower case
 }
 
-func newInterner() *interner { return &interner{m: map[string]string{}} }
-
-func (in *interner) str(s string) string {
-	if s == "" {
-		return ""
-	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if v, ok := in.m[s]; ok {
-		return v
-	}
-	s = strings.Clone(s)
-	in.m[s] = s
-	return s
+func newInterner() *interner {
+	return &interner{ids: map[string]uint32{"": 0}, strs: []string{""}, lower: []string{""}}
 }
 
-func (in *interner) bytes(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
+func (in *interner) str(s string) (string, uint32) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if v, ok := in.m[string(b)]; ok {
-		return v
+	if id, ok := in.ids[s]; ok {
+		return in.strs[id], id
 	}
-	s := string(b)
-	in.m[s] = s
-	return s
+	return in.add(strings.Clone(s))
+}
+
+func (in *interner) bytes(b []byte) (string, uint32) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if id, ok := in.ids[string(b)]; ok {
+		return in.strs[id], id
+	}
+	return in.add(string(b))
+}
+
+func (in *interner) add(s string) (string, uint32) {
+	id := uint32(len(in.strs))
+	in.ids[s] = id
+	in.strs = append(in.strs, s)
+	in.lower = append(in.lower, strings.ToLower(s))
+	return s, id
+}
+
+// lowered returns the lower-case strings by ID; strings added later are
+// appended beyond its end, never changed within it.
+func (in *interner) lowered() []string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.lower
+}
+
+// wordSets holds, per search word, the set of interned strings that
+// contain it, as a bitmap by ID.
+type wordSets [][]uint64
+
+func (ix *Index) wordSets(words []string) wordSets {
+	if len(words) == 0 {
+		return nil
+	}
+	lower := ix.strs.lowered()
+	sets := make(wordSets, len(words))
+	for i, w := range words {
+		set := make([]uint64, (len(lower)+63)/64)
+		for id, s := range lower {
+			if strings.Contains(s, w) {
+				set[id/64] |= 1 << (id % 64)
+			}
+		}
+		sets[i] = set
+	}
+	return sets
+}
+
+// match reports whether every word is in one of e's searched strings.
+func (ws wordSets) match(e *Entry) bool {
+	for _, set := range ws {
+		found := false
+		for _, id := range e.tid {
+			if int(id/64) < len(set) && set[id/64]&(1<<(id%64)) != 0 {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 func (ix *Index) put(h *head) {
@@ -383,12 +452,7 @@ func (q Query) Match(e *Entry, words []string) bool {
 	if q.Code != "" && !codeMatches(s.Code, q.Code) {
 		return false
 	}
-	for _, w := range words {
-		if !strings.Contains(e.text, w) {
-			return false
-		}
-	}
-	return true
+	return len(words) == 0 || e.containsWords(words)
 }
 
 func codeMatches(c fhir.Coding, q string) bool {
@@ -402,9 +466,18 @@ func codeMatches(c fhir.Coding, q string) bool {
 func (ix *Index) Search(q Query) []*Entry {
 	words := strings.Fields(strings.ToLower(q.Text))
 	all := ix.ordered()
+	// Entries are newest first: a date range is a slice of them, found by
+	// binary search (records without a date sort last, as the oldest).
+	if !q.To.IsZero() {
+		all = all[sort.Search(len(all), func(i int) bool { return all[i].Summary.Date.Before(q.To) }):]
+	}
+	if !q.From.IsZero() {
+		all = all[:sort.Search(len(all), func(i int) bool { return all[i].Summary.Date.Before(q.From) })]
+	}
+	sets := ix.wordSets(words)
 	var out []*Entry
 	for _, e := range all {
-		if q.Match(e, words) {
+		if q.Match(e, nil) && sets.match(e) {
 			out = append(out, e)
 			if q.Limit > 0 && len(out) == q.Limit {
 				break

@@ -31,7 +31,7 @@ import (
 //	                 repeated strings (count, then length + bytes each), the
 //	                 entries, then the IDs of records removed (delta chunks)
 //
-// An entry is its own fields (ID, resource ID, value, encounter) as length
+// An entry is its own fields (ID, resource ID, encounter) as length
 // + bytes, its repeated fields (sharedFields) as indexes into the table,
 // its version and number of files as uvarints, and its clinical date and
 // time added as in a head (codec.go). Base chunks hold the records newest
@@ -39,12 +39,15 @@ import (
 // records put since and the IDs removed, applied in order.
 //
 // The snapshot is current when the store's commit number is one more than
-// the one it recorded (its own commit was the last write), the log has the
-// size it recorded and the store holds as many heads as it lists (plus the
-// damaged). A release from before the snapshot writes records without
-// updating it: an add or an edit grows the log, a delete lowers the count
-// of heads (and moves the commit number on, until Badger compacts the
-// deletion away), so its changes are never hidden behind an old snapshot.
+// the one it recorded (its own commit was the last write) and the log has
+// the size it recorded. A release from before the snapshot writes records
+// without updating it: an add or an edit grows the log, so the heads are
+// read instead. A delete alone moves only the commit number on, and Badger
+// may compact the deletion away and the number back with it; counting the
+// heads at open would cost as much as reading them, so the background
+// check is what finds such a record still listed, and rebuilds the list
+// (a record deleted that way then opens as "no such record", never as
+// another's data).
 const (
 	keyIndexMeta     = "index/meta"
 	prefixIndexChunk = "index/c/"
@@ -162,9 +165,9 @@ type decodedChunk struct {
 }
 
 // decodeChunk reads chunk n of snapshot id. Entries come from one
-// allocation, their own strings from one copy of the chunk and their
-// search text from one more, so a chunk of 8,192 records costs a handful
-// of allocations rather than tens of thousands.
+// allocation and their own strings from one copy of the chunk, so a chunk
+// of 8,192 records costs a handful of allocations rather than tens of
+// thousands.
 func decodeChunk(b []byte, id [16]byte, n int, in *interner) (decodedChunk, error) {
 	if len(b) < 17 || b[0] != indexSnapFormat || [16]byte(b[1:17]) != id {
 		return decodedChunk{}, errBadSnapshot
@@ -176,40 +179,45 @@ func decodeChunk(b []byte, id [16]byte, n int, in *interner) (decodedChunk, erro
 		return decodedChunk{}, errBadSnapshot
 	}
 	table := make([]string, nstr)
+	tids := make([]uint32, nstr)
 	for i := range table {
-		table[i] = in.bytes(r.field())
+		table[i], tids[i] = in.bytes(r.field())
 	}
 	if r.bad {
 		return decodedChunk{}, errBadSnapshot
 	}
+	labels := map[string]uint32{} // kind -> its label's ID
 	// One string of the rest of the chunk: the entries' own fields are
 	// slices of it.
 	r = binReader{b: b[r.off:], s: string(b[r.off:])}
 	slab := make([]Entry, count)
 	out := decodedChunk{entries: make([]*Entry, count)}
-	text := make([]byte, 0, int(count)*160)
-	ends := make([]int, count)
+	var ids [numShared]uint32
 	for i := range slab {
 		e := &slab[i]
 		for _, f := range ownFields(e) {
 			*f = r.str()
 		}
-		for _, f := range sharedFields(e) {
+		for j, f := range sharedFields(e) {
 			k := r.uvarint()
 			if k >= uint64(len(table)) {
 				return decodedChunk{}, errBadSnapshot
 			}
-			*f = table[k]
+			*f, ids[j] = table[k], tids[k]
 		}
 		e.Version = int(r.uvarint())
 		e.Files = int(r.uvarint())
 		e.Summary.Date = r.time()
 		e.Added = r.time()
-		if r.bad || !ValidID(e.ID) {
+		if r.bad || len(e.ID) != 16 {
 			return decodedChunk{}, errBadSnapshot
 		}
-		text = appendText(text, e)
-		ends[i] = len(text)
+		label, ok := labels[string(e.Summary.Kind)]
+		if !ok {
+			_, label = in.str(e.Summary.Kind.Label())
+			labels[string(e.Summary.Kind)] = label
+		}
+		e.setText(&ids, label)
 		out.entries[i] = e
 	}
 	nrem := r.uvarint()
@@ -221,12 +229,6 @@ func decodeChunk(b []byte, id [16]byte, n int, in *interner) (decodedChunk, erro
 	}
 	if r.bad || r.rest() != 0 {
 		return decodedChunk{}, errBadSnapshot
-	}
-	ts := string(text)
-	start := 0
-	for i, e := range out.entries {
-		e.text = ts[start:ends[i]]
-		start = ends[i]
 	}
 	return out, nil
 }
@@ -264,19 +266,6 @@ func (w *Wallet) loadSnapshot() (*Index, []string, string) {
 		return nil, nil, "the index snapshot is older than the records (the wallet was changed without updating it)"
 	}
 
-	// A release without the snapshot may have deleted records, which
-	// leaves neither the log nor (once Badger compacts the deletions away)
-	// the commit number changed: count the heads, reading keys only, while
-	// the chunks decode.
-	heads := make(chan int, 1)
-	go func() {
-		n := -1
-		w.db.View(func(tx kv.Txn) error {
-			n = 0
-			return kv.Keys(tx, []byte(prefixHead), func([]byte) error { n++; return nil })
-		})
-		heads <- n
-	}()
 	chunks := make([]decodedChunk, meta.base+meta.deltas)
 	errs := make([]error, len(chunks))
 	next := make(chan int, len(chunks))
@@ -301,9 +290,6 @@ func (w *Wallet) loadSnapshot() (*Index, []string, string) {
 		})
 	}
 	wg.Wait()
-	if n := <-heads; n != int(meta.entries)+len(meta.damaged) {
-		return nil, nil, "the index snapshot is older than the records (the wallet was changed without updating it)"
-	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, nil, fmt.Sprintf("the index snapshot is unreadable (%v)", err)
 	}

@@ -1,6 +1,7 @@
 package wallet
 
 import (
+	"errors"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -54,13 +55,28 @@ func requireIndexMatchesHeads(t *testing.T, w *Wallet) {
 		t.Fatalf("the index lists %d records, the heads %d", len(got), len(exp))
 	}
 	for i := range got {
-		if !reflect.DeepEqual(*got[i], *exp[i]) {
-			t.Fatalf("record %d: index %+v, heads %+v", i, *got[i], *exp[i])
+		a, b := *got[i], *exp[i]
+		if ta, tb := searchedText(w.index, &a), searchedText(want, &b); ta != tb {
+			t.Fatalf("record %d: the index searches %q, the heads %q", i, ta, tb)
+		}
+		a.tid, b.tid = [numText]uint32{}, [numText]uint32{}
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("record %d: index %+v, heads %+v", i, a, b)
 		}
 	}
 	if !reflect.DeepEqual(w.Damaged(), damaged) {
 		t.Fatalf("damaged = %v, heads say %v", w.Damaged(), damaged)
 	}
+}
+
+// searchedText is what free text searches in for e, by ix's interner.
+func searchedText(ix *Index, e *Entry) [numText]string {
+	var out [numText]string
+	lower := ix.strs.lowered()
+	for i, id := range e.tid {
+		out[i] = lower[id]
+	}
+	return out
 }
 
 func requireFromSnapshot(t *testing.T, w *Wallet) {
@@ -136,7 +152,7 @@ func olderBinaryWrites(t *testing.T, dir string, change func(w *Wallet)) {
 	w.Close()
 }
 
-func TestStaleSnapshotAfterAnOlderBinaryDeletedARecordIsNotUsed(t *testing.T) {
+func TestRecordDeletedByAnOlderBinaryIsDroppedByTheCheck(t *testing.T) {
 	dir := snapWallet(t)
 	var gone string
 	olderBinaryWrites(t, dir, func(w *Wallet) {
@@ -146,10 +162,16 @@ func TestStaleSnapshotAfterAnOlderBinaryDeletedARecordIsNotUsed(t *testing.T) {
 		}
 	})
 	w := reopen(t, dir)
-	requireFromHeads(t, w, "older than the records")
+	if n := w.WaitIndexCheck(); !n.FromHeads && !n.Rebuilt {
+		t.Fatalf("index note = %+v: the snapshot listing a deleted record was kept", n)
+	}
 	if w.index.Get(gone) != nil {
 		t.Fatal("a record deleted by an older binary is listed")
 	}
+	if _, err := w.Get(gone); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("get the deleted record: %v", err)
+	}
+	requireIndexMatchesHeads(t, w)
 	w.Close()
 	requireFromSnapshot(t, reopen(t, dir))
 }
@@ -451,4 +473,28 @@ func FuzzIndexSnapshotChunk(f *testing.F) {
 			t.Fatalf("meta names %d chunks", m.base+m.deltas)
 		}
 	})
+}
+
+func TestTextSearchFindsWhatTheFieldsHold(t *testing.T) {
+	dir := snapWallet(t)
+	w := reopen(t, dir)
+	importFile(t, w, fixtureFiles(t)[5]) // entries put after the load, new strings too
+	all := w.Search(Query{})
+	for _, q := range []string{"glucose", "GLUCOSE blood", "mg/dl", "observation", "laboratory", "lab", "final",
+		"body weight", "kg", "72", "x", "hemoglobin a1c", "zzz", "syn", ".json", "condition active", "é"} {
+		words := strings.Fields(strings.ToLower(q))
+		var want []string
+		for _, e := range all {
+			if e.containsWords(words) {
+				want = append(want, e.ID)
+			}
+		}
+		var got []string
+		for _, e := range w.Search(Query{Text: q}) {
+			got = append(got, e.ID)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("search %q: %d records, the fields hold %d", q, len(got), len(want))
+		}
+	}
 }
