@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
 	"slices"
 	"sort"
@@ -475,9 +476,20 @@ func (ix *Index) Search(q Query) []*Entry {
 		all = all[:sort.Search(len(all), func(i int) bool { return all[i].Summary.Date.Before(q.From) })]
 	}
 	sets := ix.wordSets(words)
+	// Past the date range and the words, most searches filter nothing
+	// more: then Match need not run for each record.
+	rest := q
+	rest.Text, rest.Limit, rest.From, rest.To = "", 0, time.Time{}, time.Time{}
+	filtered := !reflect.DeepEqual(rest, Query{})
+	if !filtered && len(sets) == 0 {
+		if q.Limit > 0 && len(all) > q.Limit {
+			all = all[:q.Limit]
+		}
+		return slices.Clone(all)
+	}
 	var out []*Entry
 	for _, e := range all {
-		if q.Match(e, nil) && sets.match(e) {
+		if (!filtered || q.Match(e, nil)) && sets.match(e) {
 			out = append(out, e)
 			if q.Limit > 0 && len(out) == q.Limit {
 				break

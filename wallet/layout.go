@@ -43,6 +43,19 @@ package wallet
 //	                                            added, shc trust-list JSON
 //	peer/book/<peer id>       wallet            Contact: a known peer (AddressBook),     v1
 //	                                            JSON
+//	index/meta                wallet            the index snapshot's header: binary      v4
+//	                                            (indexsnap.go): its ID, the commit
+//	                                            number and log size it was written at,
+//	                                            its chunk counts, the damaged heads
+//	index/c/<n>               wallet            chunk n (8 decimal digits) of the index  v4
+//	                                            snapshot: up to 8,192 records' list
+//	                                            entries, binary (indexsnap.go)
+//
+// v4 added index/: what the record list needs, so that opening a large
+// wallet reads a few values instead of every head. It is derived from the
+// heads, used only while current, checked against them after each open and
+// rewritten at lock; a wallet without it (or with a stale or damaged one)
+// opens from the heads as before, and older releases ignore it.
 //
 // v3 added meta/logstate and meta/seeds and changed no other key: a wallet
 // without them derives those keys from its master key as before, and gets
@@ -66,4 +79,5 @@ const (
 	prefixOriginKey      = "received/o/"
 	keyTrustList         = "shc/trust"
 	prefixAddressBook    = "peer/book/"
+	// keyIndexMeta and prefixIndexChunk are in indexsnap.go.
 )
