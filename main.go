@@ -1,21 +1,27 @@
-// Command medwallet is the Medwallet desktop application. With no arguments
-// it opens the window; with a subcommand it runs the command line.
+// Command medwallet is the Medwallet desktop application. With no command
+// it opens the window (on --wallet DIR, unlocked directly with
+// --passphrase-file); with a command it runs the command line.
 package main
 
 import (
+	"fmt"
 	"os"
 
 	fyneapp "fyne.io/fyne/v2/app"
 
-	"medwallet/app"
 	"medwallet/app/cli"
 	"medwallet/ui"
 )
 
 func main() {
-	if len(os.Args) > 1 {
+	req, window, err := cli.WindowArgs(cli.Default(), os.Args[1:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "medwallet: %v\nRun medwallet help for the commands and flags.\n", err)
+		os.Exit(2)
+	}
+	if !window {
 		os.Exit(cli.Main(os.Args[1:]))
 	}
 	a := fyneapp.NewWithID(ui.AppID)
-	ui.Run(a, app.DefaultDir())
+	ui.Run(a, ui.Start{Dir: req.Dir, Secret: req.Secret, Recovery: req.Recovery})
 }

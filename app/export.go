@@ -54,6 +54,10 @@ type ExportOptions struct {
 	// (which holds one type); the others are named by its references.
 	Type     string
 	Progress export.Progress
+	// Person exports one person's records (an ID or a name, as FindPerson
+	// takes it); records that belong to nobody (an Organization, a
+	// Practitioner) go along when named by ID. Empty: every person's.
+	Person string
 }
 
 // ExportResult says what an export wrote.
@@ -81,7 +85,11 @@ func ExportRecords(s *Session, format string, f export.Filter, path string, o Ex
 	if path == "" {
 		return ExportResult{}, errors.New("export: name the file to write")
 	}
-	recs, err := exportSelection(w, f, format == FormatIPS)
+	person, err := personID(s, o.Person)
+	if err != nil {
+		return ExportResult{}, fmt.Errorf("export: %w", err)
+	}
+	recs, err := exportSelection(w, f, format == FormatIPS, person)
 	if err != nil {
 		return ExportResult{}, err
 	}
@@ -147,20 +155,31 @@ func isDirTarget(path string) bool {
 }
 
 // exportSelection returns the latest versions of the records f selects, in
-// the wallet's list order. An IPS needs its subject, so withPatient adds
-// the Patient records when the filter left them out.
-func exportSelection(w *wallet.Wallet, f export.Filter, withPatient bool) ([]wallet.Record, error) {
+// the wallet's list order, of person's only when person is not "". An IPS
+// needs its subject, so withPatient adds the Patient records of the
+// selection's person when the filter left them out.
+func exportSelection(w *wallet.Wallet, f export.Filter, withPatient bool, person string) ([]wallet.Record, error) {
 	var ids []string
 	if len(f.IDs) > 0 {
 		for _, id := range f.IDs {
 			if _, err := w.Get(id); err != nil {
 				return nil, fmt.Errorf("export: record %s: %w; 'medwallet list' shows the IDs", id, err)
 			}
+			if p, _ := w.PersonOf(id); person != "" && p != "" && p != person {
+				return nil, fmt.Errorf("export: record %s is %s's, not %s's; leave it out or choose its person with --person", id, personName(w, p), personName(w, person))
+			}
 		}
 		ids = f.IDs
 	} else {
-		for _, e := range w.Search(wallet.Query{Kinds: f.Kinds}) {
+		for _, e := range w.Search(wallet.Query{Kinds: f.Kinds, Person: person}) {
 			ids = append(ids, e.ID)
+		}
+	}
+	if withPatient && person == "" {
+		// The Patient records added are those of the selection's person,
+		// when it is one person's.
+		if p, err := onePerson(w, ids, ""); err == nil {
+			person = p
 		}
 	}
 	recs, err := w.Records(ids)
@@ -170,7 +189,7 @@ func exportSelection(w *wallet.Wallet, f export.Filter, withPatient bool) ([]wal
 	recs = export.Select(recs, f)
 	if withPatient && len(recs) > 0 && !slices.ContainsFunc(recs, func(r wallet.Record) bool { return r.Summary.Kind == fhir.KindPatient }) {
 		var pids []string
-		for _, e := range w.Search(wallet.Query{Kinds: []fhir.Kind{fhir.KindPatient}}) {
+		for _, e := range w.Search(wallet.Query{Kinds: []fhir.Kind{fhir.KindPatient}, Person: person}) {
 			pids = append(pids, e.ID)
 		}
 		patients, err := w.Records(pids)

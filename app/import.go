@@ -31,6 +31,18 @@ type ImportOptions struct {
 	// Now judges card expiry and dates documents without a file time
 	// (default time.Now()).
 	Now time.Time
+	// Person files every record of the files under this person (an ID or
+	// a name, as FindPerson takes it), whoever the files' Patients are;
+	// a Patient who is plainly someone else is noted in the report and
+	// kept on record with the person. Empty: each file's records go to the
+	// person its Patient is, and a Patient who is nobody in the wallet yet
+	// is added as a new person (the first becomes the owner).
+	Person string
+	// NewPerson, when set, is asked instead what to do with a Patient who
+	// is nobody in the wallet yet (add, file under someone, or skip the
+	// file). It runs while the wallet's writer is held and must not write
+	// to the wallet.
+	NewPerson func(candidate wallet.Person) PersonChoice
 }
 
 // What ImportReport.Kind says a file was.
@@ -91,6 +103,11 @@ func ImportPaths(ctx context.Context, s *Session, paths []string, o ImportOption
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
+	person, err := personID(s, o.Person)
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	o.Person = person
 	files, err := expandPaths(paths)
 	if err != nil {
 		return nil, err
@@ -337,7 +354,7 @@ func (in *importInput) parseFHIR() error {
 // file of the set), all in one transaction.
 func importFHIR(ctx context.Context, w *wallet.Wallet, in *importInput, inline map[string][]inlineFile, o ImportOptions) (*ImportReport, error) {
 	b := wallet.Batch{Name: in.name, Format: in.parsed.Format, Progress: o.Progress,
-		Skipped: append(slices.Clone(in.parsed.Skipped), in.filesBad...)}
+		Skipped: append(slices.Clone(in.parsed.Skipped), in.filesBad...), Person: o.Person, NewPerson: o.NewPerson}
 	owned := make([][]inlineFile, len(in.entries))
 	for i, e := range in.entries {
 		inc := wallet.Incoming{Where: e.Where, Resource: e.Resource}
@@ -491,9 +508,11 @@ func storeCards(ctx context.Context, w *wallet.Wallet, name string, results []sh
 			src = wallet.Source{Type: wallet.SourceImport, Name: name, Detail: "unverified: " + reason}
 			rep.Notes = append(rep.Notes, fmt.Sprintf("card %d (issuer %s) is %s: %s; its records are stored marked unverified", i+1, r.Issuer, r.Status, reason))
 		}
-		got, err := w.Import(ctx, fmt.Sprintf("%s (card %d)", name, i+1), r.Bundle, wallet.ImportOptions{Source: src, Scope: cardScope(r), Progress: o.Progress})
+		got, err := w.Import(ctx, fmt.Sprintf("%s (card %d)", name, i+1), r.Bundle, wallet.ImportOptions{Source: src, Scope: cardScope(r), Progress: o.Progress,
+			Person: o.Person, NewPerson: o.NewPerson})
 		if err == nil {
 			rep.Entries = append(rep.Entries, got.Entries...)
+			rep.People = append(rep.People, got.People...)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("import %s: card %d: %w", name, i+1, err)
@@ -544,7 +563,7 @@ func importDocument(ctx context.Context, w *wallet.Wallet, in *importInput, o Im
 		return nil, err
 	}
 	path := in.path
-	rep, err := w.Store(ctx, wallet.Batch{Name: in.name, Format: in.contentType, Progress: o.Progress,
+	rep, err := w.Store(ctx, wallet.Batch{Name: in.name, Format: in.contentType, Progress: o.Progress, Person: o.Person,
 		Entries: []wallet.Incoming{{Where: in.name, Resource: doc, Files: []wallet.IncomingFile{{
 			Name: in.name, ContentType: in.contentType, SHA256: sum,
 			Open: func() (io.ReadCloser, error) { return os.Open(path) },

@@ -51,119 +51,28 @@ type incoming struct {
 }
 
 // Redeem opens a share link (shlink:/…, medwallet:/…, or a viewer URL
-// ending in #shlink:/…): it fetches the files from the link's peer, then
-// its https URL, decrypts them within size limits, verifies every record's
-// proof (cosignatures count when the witness is one this wallet is
-// configured with), stores the records under Received and keeps the
-// verdicts for their badges. Standard links from other systems redeem too;
-// their records show as not anchored. The link reaches only what it names,
-// within a deadline (see RedeemOption).
+// ending in #shlink:/…) and keeps it as a received share in one step:
+// FetchShare, then KeepShare without a person. It fetches the files from
+// the link's peer, then its https URL, decrypts them within size limits,
+// verifies every record's proof (cosignatures count when the witness is
+// one this wallet is configured with), stores the records under Received
+// and keeps the verdicts for their badges. Standard links from other
+// systems redeem too; their records show as not anchored. The link reaches
+// only what it names, within a deadline (see RedeemOption).
 func Redeem(ctx context.Context, s *Session, text, passcode, recipient string, opts ...RedeemOption) (*Received, error) {
-	if s.Locked() {
-		return nil, ErrSessionLocked
+	p, err := FetchShare(ctx, s, text, passcode, recipient, opts...)
+	if err != nil {
+		return nil, err
 	}
-	l, err := share.Parse(text)
+	rcv, err := KeepShare(ctx, s, p, KeepOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("redeem: %w", err)
-	}
-	if recipient == "" {
-		recipient = DefaultRecipient
-	}
-	files, from, err := fetchShare(ctx, s, l, recipient, passcode, redeemOptionsFor(s, opts))
-	if err != nil {
-		return nil, fmt.Errorf("redeem %s: %w", linkName(l), err)
-	}
-	// Waiting on the network above was not activity; storing is, and it
-	// starts only if the wallet is still unlocked.
-	done, err := s.busyUnlessLocked()
-	if err != nil {
-		return nil, fmt.Errorf("redeem %s: %w", linkName(l), err)
-	}
-	defer done()
-	w := s.Wallet
-	trusted, err := trustedWitnesses(w)
-	if err != nil {
-		return nil, fmt.Errorf("redeem: %w", err)
-	}
-	rcv := &Received{ID: newReceiptID(), Label: l.Label, From: from, Received: time.Now().UTC(), Records: []ReceivedRecord{}}
-	if rcv.Label == "" {
-		rcv.Label = "Shared records"
-	}
-	src := wallet.Source{Type: wallet.SourceShare, Name: rcv.Label, Detail: from}
-	// Records that come without a proof are kept apart by where the link
-	// fetched them from; those with one by the key that signed it.
-	linkScope := "shl:" + strings.SplitN(l.URL, "?", 2)[0]
-	if l.P2P != nil {
-		linkScope = "peer:" + l.P2P.Peer
-	}
-	var checked []CheckedEntry
-	var groups []*incoming
-	var fhirFiles [][]byte
-	for _, f := range files {
-		rf := ReceivedFile{ContentType: f.ContentType, Bytes: len(f.Plaintext)}
-		switch f.ContentType {
-		case share.ContentFHIR:
-			cb, err := verifyBundle(f.Plaintext, trusted, 1)
-			if err != nil {
-				rf.Outcome = "not stored: " + err.Error()
-				break
-			}
-			checked = append(checked, cb.Entries...)
-			if cb.Origin != "" {
-				rcv.Origin = cb.Origin
-			}
-			fhirFiles = append(fhirFiles, f.Plaintext)
-			rf.Outcome = fmt.Sprintf("FHIR: %d resources, %d with a log proof", len(cb.Entries), cb.Proofs)
-		case share.ContentSHC:
-			gs, outcome := cardGroups(s, f.Plaintext, src, rcv.Label)
-			groups = append(groups, gs...)
-			rf.Outcome = outcome
-		default:
-			rf.Outcome = "not stored: live SMART API access (a FHIR server token) is not supported; ask for a link to files"
-		}
-		rcv.Files = append(rcv.Files, rf)
-	}
-	senders, err := senderGroups(w, checked, "share "+rcv.Label, src, linkScope, rcv)
-	if err != nil {
-		return nil, fmt.Errorf("redeem %s: %w", linkName(l), err)
-	}
-	rcv.Scope = linkScope
-	if len(senders) > 0 {
-		rcv.Scope = senders[0].scope
-	}
-	groups = append(senders, groups...)
-	byURL := map[string]string{}
-	for _, g := range groups {
-		if len(g.entries) == 0 {
-			continue
-		}
-		if err := importGroup(ctx, w, g, rcv, byURL); err != nil {
-			return nil, fmt.Errorf("redeem %s: %w", linkName(l), err)
-		}
-	}
-	for i := range rcv.Records {
-		if rr := &rcv.Records[i]; rr.AttachmentOf != "" {
-			rr.AttachmentOf = byURL[rr.AttachmentOf]
-		}
-	}
-	if n := countStatus(rcv.Records, ledger.Tampered); n > 0 {
-		rcv.Alarms = append(rcv.Alarms, fmt.Sprintf("%d record(s) failed verification (tampered) and were not stored; they are listed marked TAMPERED", n))
-	}
-	rcv.Bundle = receivedBundle(fhirFiles)
-	if err := w.SaveReceived(rcv); err != nil {
-		return nil, fmt.Errorf("redeem %s: keep the verification results: %w", linkName(l), err)
 	}
 	return rcv, nil
 }
 
 func countStatus(rs []ReceivedRecord, st ledger.Status) int {
-	n := 0
-	for _, r := range rs {
-		if r.Verification.Status == st {
-			n++
-		}
-	}
-	return n
+	return countVerdicts(rs, st, func(r ReceivedRecord) ledger.Result { return r.Verification })
 }
 
 // senderGroups sorts a share's FHIR entries by who signed them. An entry
@@ -334,7 +243,8 @@ func importGroup(ctx context.Context, w *wallet.Wallet, g *incoming, rcv *Receiv
 		}
 	}
 	for i, e := range g.entries {
-		rr := ReceivedRecord{Verification: e.Result, Card: g.cards[i], Share: rcv.ID, AttachmentOf: e.AttachmentOf}
+		rr := ReceivedRecord{Verification: e.Result, Card: g.cards[i], Share: rcv.ID, AttachmentOf: e.AttachmentOf,
+			PatientShared: isPatientShared(e.Resource)}
 		switch {
 		case stored[i] != nil:
 			rr.RecordID, rr.Summary = stored[i].RecordID, stored[i].Summary

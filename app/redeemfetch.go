@@ -72,7 +72,7 @@ func definitive(err error) bool {
 	var pe *share.ErrPasscode
 	return errors.As(err, &pe) || errors.Is(err, share.ErrNotFound) || errors.Is(err, share.ErrExpired) ||
 		errors.Is(err, share.ErrPasscodeRequired) || errors.Is(err, share.ErrDecrypt) || errors.Is(err, share.ErrTooLarge) ||
-		errors.Is(err, share.ErrUnsupportedVersion) || errors.Is(err, share.ErrMalformedJWE) ||
+		errors.Is(err, share.ErrMalformedJWE) ||
 		errors.Is(err, share.ErrMalformedManifest) || errors.Is(err, share.ErrUnknownContent)
 }
 

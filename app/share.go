@@ -93,6 +93,11 @@ type ShareRequest struct {
 	// they are left out (a recipient does not need them to read the
 	// records, and they open doors beyond health care).
 	IncludeIdentifiers bool
+	// Person is whose records are shared (an ID or a name, as FindPerson
+	// takes it): Kinds and From/To select only theirs, and IDs of anyone
+	// else's records are refused. Empty: the records chosen must still be
+	// one person's; a share never mixes people (ErrMixedPeople).
+	Person string
 }
 
 // ShareResult is a new share: the link to hand over and its QR code.
@@ -183,6 +188,10 @@ func CreateShare(ctx context.Context, s *Session, req ShareRequest) (*ShareResul
 	if req.Host == "" && p == nil {
 		return nil, fmt.Errorf("create share: %w", ErrNoPeer)
 	}
+	var err error
+	if req.Person, err = personID(s, req.Person); err != nil {
+		return nil, fmt.Errorf("create share: %w", err)
+	}
 	recs, err := selectRecords(w, req)
 	if err != nil {
 		return nil, fmt.Errorf("create share: %w", err)
@@ -221,7 +230,7 @@ func CreateShare(ctx context.Context, s *Session, req ShareRequest) (*ShareResul
 		meta.Records = append(meta.Records, r.ID)
 	}
 	auth := share.UploadAuth{Signer: w.Log().Signer(), Passcode: req.Passcode}
-	text, err := placeShare(ctx, s, p, reg, sh, key, req.Host, auth, &meta, res)
+	text, err := placeShare(ctx, s, p, reg, sh, key, req.Host, auth, &meta, res, placeMedwallet)
 	if err != nil {
 		w.DeleteShare(sh.ID)
 		return nil, fmt.Errorf("create share: %w", err)
@@ -242,12 +251,30 @@ func CreateShare(ctx context.Context, s *Session, req ShareRequest) (*ShareResul
 	return res, nil
 }
 
+// placement says what kind of link placeShare makes.
+type placement int
+
+const (
+	// placeMedwallet links may be served by a libp2p peer (`medwallet:/`
+	// with a _p2p member) and carry the peer's addresses beside an https
+	// url, so Medwallet reaches the share over libp2p either way.
+	placeMedwallet placement = iota
+	// placeKTC links are plain `shlink:/` links with an https url and
+	// nothing else, as a Kill the Clipboard receiver reads them: the share
+	// must be hosted on a clinic node that serves HTTPS.
+	placeKTC
+)
+
 // placeShare makes the share reachable (the wallet's peer, or an upload to
 // a clinic node) and returns the link text.
 // auth signs an upload to a clinic node and carries the passcode for the
-// node to hash.
-func placeShare(ctx context.Context, s *Session, p *Peer, reg *share.Registry, sh *share.Share, key [32]byte, host string, auth share.UploadAuth, meta *wallet.ShareNote, res *ShareResult) (string, error) {
+// node to hash. A clinic node that serves HTTPS gives its https URL in the
+// upload's receipt, whichever way the upload came; the link then names it,
+// so any SHL client opens it.
+func placeShare(ctx context.Context, s *Session, p *Peer, reg *share.Registry, sh *share.Share, key [32]byte, host string, auth share.UploadAuth, meta *wallet.ShareNote, res *ShareResult, kind placement) (string, error) {
 	switch {
+	case host == "" && kind == placeKTC:
+		return "", ErrCheckInNeedsHost
 	case host == "":
 		res.PeerToPeer = true
 		l := sh.Link(p2pHost+share.DefaultPathPrefix+"/"+sh.ID, key, &share.P2P{Peer: p.Host.ID().String()})
@@ -262,6 +289,10 @@ func placeShare(ctx context.Context, s *Session, p *Peer, reg *share.Registry, s
 			return "", err
 		}
 		res.Hosted = rc.Endpoint
+		if kind == placeKTC && !isHTTPSURL(rc.URL) {
+			_ = share.RevokeHosted(ctx, s.httpClient(), rc)
+			return "", fmt.Errorf("clinic node %s: %w", host, ErrCheckInNeedsHTTPS)
+		}
 		return fitLink(sh.Link(rc.URL, key, nil), nil)
 	case strings.HasPrefix(host, "/"):
 		p, err := ensurePeer(s)
@@ -296,13 +327,33 @@ func placeShare(ctx context.Context, s *Session, p *Peer, reg *share.Registry, s
 		if err != nil || !strings.HasPrefix(u.Path, "/") {
 			return "", fmt.Errorf("clinic node %s: its receipt names no usable URL", host)
 		}
+		https := isHTTPSURL(rc.URL)
+		if kind == placeKTC {
+			if !https {
+				// Take the copy back: nothing can open it. A failure leaves
+				// it to expire, which a check-in does within hours.
+				_ = share.RevokeHosted(ctx, p.clientFor(info), rc)
+				return "", fmt.Errorf("clinic node %s: %w", host, ErrCheckInNeedsHTTPS)
+			}
+			return fitLink(sh.Link(rc.URL, key, nil), nil)
+		}
 		var addrs []string
 		for _, a := range info.Addrs {
 			addrs = append(addrs, a.String())
 		}
-		return fitLink(sh.Link(p2pHost+u.Path, key, &share.P2P{Peer: info.ID.String()}), addrs)
+		linkURL := p2pHost + u.Path
+		if https {
+			linkURL = rc.URL
+		}
+		return fitLink(sh.Link(linkURL, key, &share.P2P{Peer: info.ID.String()}), addrs)
 	}
 	return "", fmt.Errorf("host %q: give a clinic node's multiaddr ending in /p2p/<peer id>, or its https:// URL", host)
+}
+
+// isHTTPSURL reports whether s is an https URL with a host.
+func isHTTPSURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "https" && u.Host != ""
 }
 
 // hostEndpoint is the share endpoint of a clinic node named by its https
@@ -347,23 +398,18 @@ func fitLink(l share.Link, addrs []string) (string, error) {
 func selectRecords(w *wallet.Wallet, req ShareRequest) ([]wallet.Record, error) {
 	// The records named and those the kinds and dates select, together.
 	ids := slices.Clone(req.IDs)
-	if len(req.Kinds) > 0 || !req.From.IsZero() || !req.To.IsZero() {
-		for _, e := range w.Search(wallet.Query{Kinds: req.Kinds, From: req.From, To: req.To}) {
+	if len(req.Kinds) > 0 || !req.From.IsZero() || !req.To.IsZero() || (req.Person != "" && len(req.IDs) == 0) {
+		for _, e := range w.Search(wallet.Query{Kinds: req.Kinds, From: req.From, To: req.To, Person: req.Person}) {
 			ids = append(ids, e.ID)
 		}
 	}
 	if len(ids) == 0 {
 		return nil, ErrNothingToShare
 	}
-	seen := map[string]bool{}
-	uniq := ids[:0:0]
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			uniq = append(uniq, id)
-		}
+	if _, err := onePerson(w, ids, req.Person); err != nil {
+		return nil, err
 	}
-	recs, err := w.Records(uniq)
+	recs, err := w.Records(dedupe(ids))
 	if err != nil {
 		return nil, err
 	}

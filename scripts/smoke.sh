@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Smoke test of the real desktop binary: start it under Xvfb on a fresh
-# wallet, wait for its window, take a screenshot, check that it is not
-# blank, then quit with Ctrl+Q and expect a clean exit.
+# wallet as `medwallet --wallet DIR --passphrase-file F` (no command: the
+# window, unlocked directly), wait for its window to say it is unlocked,
+# take a screenshot, check that it is not blank, then quit with Ctrl+Q and
+# expect a clean exit.
 set -euo pipefail
 bin=$(realpath "${1:-bin/medwallet}")
 work=$(mktemp -d)
@@ -13,20 +15,23 @@ Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
 xvfb_pid=$!
 for _ in $(seq 50); do xdpyinfo -display "$display" >/dev/null 2>&1 && break; sleep 0.1; done
 
-export DISPLAY=$display MEDWALLET_HOME="$work/wallet" MEDWALLET_PASSPHRASE="smoke test passphrase"
-"$bin" init >/dev/null
-unset MEDWALLET_PASSPHRASE
-"$bin" >"$work/app.log" 2>&1 &
+export DISPLAY=$display
+printf 'smoke test passphrase\n' >"$work/pass"
+chmod 600 "$work/pass"
+"$bin" --wallet "$work/wallet" --passphrase-file "$work/pass" init >/dev/null
+"$bin" --wallet "$work/wallet" --passphrase-file "$work/pass" >"$work/app.log" 2>&1 &
 app_pid=$!
 
+# The title ends "(unlocked)" once the passphrase file has opened the
+# wallet (key derivation takes a few seconds).
 win=""
 for _ in $(seq 300); do
-  win=$(xdotool search --name '^Medwallet' 2>/dev/null | head -1 || true)
+  win=$(xdotool search --name '^Medwallet.*\(unlocked\)' 2>/dev/null | head -1 || true)
   [ -n "$win" ] && break
   kill -0 $app_pid 2>/dev/null || { echo "smoke: medwallet exited before opening a window"; cat "$work/app.log"; exit 1; }
   sleep 0.2
 done
-[ -n "$win" ] || { echo "smoke: no Medwallet window after 60 s"; cat "$work/app.log"; exit 1; }
+[ -n "$win" ] || { echo "smoke: no unlocked Medwallet window after 60 s"; xdotool search --name '^Medwallet' getwindowname 2>/dev/null || true; cat "$work/app.log"; exit 1; }
 # Wait for the first frame: on a loaded machine it can take a while, so look
 # again until the window shows something, for up to 60 s.
 shot="${SMOKE_SHOT:-$work/smoke.png}"

@@ -47,3 +47,29 @@ func TestAPluggedInMainActionOpensFromItsButtonAndCtrlKAndForgetsOnLock(t *testi
 		t.Errorf("Clear ran %d times on lock, want 1", cleared)
 	}
 }
+
+// TestAPassphraseFileOpensTheWalletWithoutTheUnlockScreen is what
+// `medwallet --wallet DIR --passphrase-file F` does: the window opens
+// unlocked, and the secret is cleared once used.
+func TestAPassphraseFileOpensTheWalletWithoutTheUnlockScreen(t *testing.T) {
+	secret := []byte(testPass)
+	s := newTestShellWith(t, makeWallet(t), func(s *shell) { s.startSecret = secret })
+	settle(s)
+	if s.main == nil {
+		t.Fatal("the wallet did not open with the passphrase given at start")
+	}
+	if string(secret) == testPass || s.startSecret != nil {
+		t.Error("the start passphrase was kept after use")
+	}
+}
+
+func TestAWrongPassphraseFileLeavesTheUnlockScreenSayingWhy(t *testing.T) {
+	s := newTestShellWith(t, makeWallet(t), func(s *shell) { s.startSecret = []byte("not it") })
+	settle(s)
+	if s.main != nil {
+		t.Fatal("a wrong start passphrase opened the wallet")
+	}
+	if s.unlockScreen == nil || s.unlockScreen.message.Text == "" {
+		t.Fatal("the unlock screen does not say the passphrase was refused")
+	}
+}

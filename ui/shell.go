@@ -31,6 +31,11 @@ type shell struct {
 	// peerOptions say how the wallet's peer runs (tests listen on loopback).
 	peerOptions app.PeerOptions
 
+	// startSecret unlocks the wallet without the unlock screen's field
+	// (--passphrase-file); cleared once tried.
+	startSecret   []byte
+	startRecovery bool
+
 	// Touched only on the UI goroutine.
 	session *app.Session
 	pending *wallet.Wallet // created, its recovery key not yet confirmed
@@ -66,6 +71,10 @@ func (s *shell) start() {
 	s.win.SetCloseIntercept(s.quit)
 	if wallet.Exists(s.dir) {
 		s.showUnlock()
+		if secret := s.startSecret; secret != nil {
+			s.startSecret = nil
+			s.unlockScreen.open(secret, s.startRecovery)
+		}
 	} else {
 		s.showFirstRun()
 	}

@@ -32,6 +32,13 @@ const testPass = "correct horse battery staple"
 // newTestShell opens the window on dir, headless.
 func newTestShell(t *testing.T, dir string) *shell {
 	t.Helper()
+	return newTestShellWith(t, dir, nil)
+}
+
+// newTestShellWith opens the window on dir after before has adjusted the
+// shell (as Run does with its Start).
+func newTestShellWith(t *testing.T, dir string, before func(*shell)) *shell {
+	t.Helper()
 	a := test.NewTempApp(t)
 	w := test.NewWindow(nil)
 	w.Resize(fyne.NewSize(1100, 720))
@@ -40,6 +47,9 @@ func newTestShell(t *testing.T, dir string) *shell {
 	q := &uiQueue{}
 	s.post = q.push
 	queues[s] = q
+	if before != nil {
+		before(s)
+	}
 	s.start()
 	t.Cleanup(func() {
 		settle(s)

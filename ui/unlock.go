@@ -96,6 +96,12 @@ func (u *unlockScreen) submit() {
 		u.message.SetText("Type your passphrase, then press Enter.")
 		return
 	}
+	u.open([]byte(secret), recovery)
+}
+
+// open unlocks the wallet with secret (the passphrase, or the recovery key)
+// off the UI goroutine, and clears secret when done.
+func (u *unlockScreen) open(secret []byte, recovery bool) {
 	u.message.SetText("")
 	u.unlock.Disable()
 	u.progress.Show()
@@ -104,16 +110,18 @@ func (u *unlockScreen) submit() {
 		var w *wallet.Wallet
 		var err error
 		if recovery {
-			w, err = app.OpenWithRecoveryText(s.dir, secret)
+			w, err = app.OpenWithRecoveryText(s.dir, string(secret))
 		} else {
-			pass := []byte(secret)
-			w, err = wallet.Open(s.dir, pass)
-			clear(pass)
+			w, err = wallet.Open(s.dir, secret)
 		}
+		clear(secret)
 		s.do(func() {
 			u.progress.Hide()
 			u.unlock.Enable()
 			if err != nil {
+				if recovery {
+					u.mode(true)
+				}
 				u.refused(err)
 				return
 			}

@@ -59,6 +59,15 @@ type Batch struct {
 	// reported with the batch's own.
 	Skipped  []fhir.Skipped
 	Progress Progress // may be nil
+	// Person files every record of the batch under this person (an ID):
+	// the user said whose file it is. Empty: each record goes to the
+	// person its Patient is (see attribute).
+	Person string
+	// NewPerson is asked, when a Patient of the batch is nobody in the
+	// wallet yet, whether to add them, file them under someone, or import
+	// nothing of the batch; nil adds them. It runs with the wallet's
+	// writer lock held and must not write to the wallet.
+	NewPerson func(candidate Person) PersonChoice
 }
 
 // Outcome is what Store did with one entry.
@@ -109,6 +118,8 @@ type ImportReport struct {
 	// Entries has one result per Batch entry, in order (an Import of file
 	// bytes: per resource the reader found).
 	Entries []EntryResult `json:"entries,omitempty"`
+	// People says whose records the file's Patients are.
+	People []PersonNote `json:"people,omitempty"`
 }
 
 // errFileChanged means an attached file's bytes were not the digest the
@@ -158,6 +169,18 @@ func (w *Wallet) store(ctx context.Context, b Batch) (*ImportReport, error) {
 	}
 	close(next)
 	wg.Wait()
+	att, err := w.attribute(b, results)
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", b.Name, err)
+	}
+	rep.People = att.notes
+	if att.skip != "" {
+		for i, e := range b.Entries {
+			rep.Entries[i] = EntryResult{Where: e.Where, Outcome: OutcomeSkipped, Skip: SkipPerson, Reason: att.skip}
+		}
+		rep.Skipped = append(rep.Skipped, fhir.Skipped{Where: b.Name, Reason: att.skip})
+		return rep, nil
+	}
 
 	var todo []pending
 	seen := map[string]bool{}
@@ -226,7 +249,12 @@ func (w *Wallet) store(ctx context.Context, b Batch) (*ImportReport, error) {
 	var heads []head
 	var unused []string
 	now := time.Now()
-	err := w.db.Update(func(tx kv.Txn) error {
+	err = w.db.Update(func(tx kv.Txn) error {
+		for _, p := range att.changed {
+			if err := writePerson(tx, p); err != nil {
+				return err
+			}
+		}
 		hs, outs, drop, err := w.writeVersions(tx, ps, src, atts, now, func(k int) error {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("cancelled at %s; nothing was imported: %w", b.Entries[todo[k].entry].Where, err)
@@ -253,6 +281,9 @@ func (w *Wallet) store(ctx context.Context, b Batch) (*ImportReport, error) {
 			case outcomeUnchanged:
 				rep.Unchanged++
 				er.Outcome = OutcomeUnchanged
+				if e := w.index.Get(hs[k].ID); e != nil && e.Person != hs[k].Person {
+					heads = append(heads, hs[k]) // filed under another person
+				}
 				continue
 			}
 			er.Attachments = len(atts[k])
@@ -267,6 +298,9 @@ func (w *Wallet) store(ctx context.Context, b Batch) (*ImportReport, error) {
 	})
 	if err != nil {
 		return fail(err)
+	}
+	if len(att.changed) > 0 {
+		w.setPeople(att.people)
 	}
 	for _, h := range heads {
 		w.index.Put(h)

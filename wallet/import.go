@@ -15,6 +15,9 @@ type ImportOptions struct {
 	Source   Source   // defaults to {import, file name}
 	Scope    string   // keeps records from different senders apart (received shares)
 	Progress Progress // may be nil
+	// Person and NewPerson: see Batch.
+	Person    string
+	NewPerson func(candidate Person) PersonChoice
 }
 
 // Import adds the resources of one file (any FHIR Bundle, a single resource,
@@ -33,7 +36,8 @@ func (w *Wallet) Import(ctx context.Context, name string, data []byte, o ImportO
 
 // BatchOf is the batch of a parsed file's entries, with no attachments.
 func BatchOf(name string, parsed *fhir.Parsed, o ImportOptions) Batch {
-	b := Batch{Name: name, Format: parsed.Format, Source: o.Source, Scope: o.Scope, Skipped: parsed.Skipped, Progress: o.Progress}
+	b := Batch{Name: name, Format: parsed.Format, Source: o.Source, Scope: o.Scope, Skipped: parsed.Skipped, Progress: o.Progress,
+		Person: o.Person, NewPerson: o.NewPerson}
 	b.Entries = make([]Incoming, len(parsed.Entries))
 	for i, e := range parsed.Entries {
 		b.Entries[i] = Incoming{Where: e.Where, Resource: e.Resource}

@@ -432,6 +432,9 @@ type Query struct {
 	Code   string      // "system|code", "code", or a code's display text
 	Text   string      // every word must appear in the title, code, value or source
 	Source SourceType
+	// Person selects one person's records (a Person ID); records that
+	// belong to nobody (directory resources) are nobody's and left out.
+	Person string
 	Limit  int // 0 = no limit
 }
 
@@ -448,6 +451,9 @@ func (q Query) Match(e *Entry, words []string) bool {
 		return false
 	}
 	if q.Source != "" && e.Source.Type != q.Source {
+		return false
+	}
+	if q.Person != "" && e.Person != q.Person {
 		return false
 	}
 	if q.Code != "" && !codeMatches(s.Code, q.Code) {

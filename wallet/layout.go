@@ -9,7 +9,8 @@ package wallet
 //
 //	prefix / key              written by        value                                   since
 //	rec/h/<id>                wallet            a record's head: binary (head.go),       v1
-//	                                            format byte 1, for the index
+//	                                            format byte 1, for the index; format 2   v4
+//	                                            adds the person and more summary
 //	rec/v/<id>/<version>      wallet            one record version: JSON Record,         v1
 //	                                            version as 8 decimal digits
 //	meta/origin               wallet            the log's origin, text; key-bound        v1
@@ -20,6 +21,10 @@ package wallet
 //	                                            wallet.json) was written (logstate.go)
 //	meta/seeds                wallet            the stable key seeds (log, identity,     v3
 //	                                            index), JSON, after a master-key rotation
+//	meta/people               wallet            0x01 once every record was attributed    v4
+//	                                            to a person (peoplemigrate.go)
+//	people/<person id>        wallet            Person: one person whose records the     v4
+//	                                            wallet holds (people.go), JSON
 //	log/tree, log/node/…      wallet/ledger     the Merkle tree (ledger/tree.go)         v1
 //	log/checkpoint/latest     wallet/ledger     the latest signed checkpoint, JSON       v1
 //	log/checkpoint/witnessed  wallet/ledger     the latest cosigned checkpoint, JSON     v1
@@ -43,19 +48,28 @@ package wallet
 //	                                            added, shc trust-list JSON
 //	peer/book/<peer id>       wallet            Contact: a known peer (AddressBook),     v1
 //	                                            JSON
-//	index/meta                wallet            the index snapshot's header: binary      v4
+//	index/meta                wallet            the index snapshot's header: binary      v5
 //	                                            (indexsnap.go): its ID, the commit
 //	                                            number and log size it was written at,
 //	                                            its chunk counts, the damaged heads
-//	index/c/<n>               wallet            chunk n (8 decimal digits) of the index  v4
+//	index/c/<n>               wallet            chunk n (8 decimal digits) of the index  v5
 //	                                            snapshot: up to 8,192 records' list
 //	                                            entries, binary (indexsnap.go)
 //
-// v4 added index/: what the record list needs, so that opening a large
+// v5 added index/: what the record list needs, so that opening a large
 // wallet reads a few values instead of every head. It is derived from the
 // heads, used only while current, checked against them after each open and
 // rewritten at lock; a wallet without it (or with a stale or damaged one)
 // opens from the heads as before, and older releases ignore it.
+//
+// v4 added people/ and meta/people, and heads of format 2 (the person a
+// record belongs to, and the summary's reference range, visit and
+// organisation). A wallet made before it opens unchanged: on its first
+// unlock every record is attributed to the person of the Patient it refers
+// to, people are made from its Patient records (the first imported becomes
+// the owner), and every head is summarised again and written in format 2,
+// in batches; meta/people is set last, so an unlock that was interrupted
+// does it again, with the same outcome.
 //
 // v3 added meta/logstate and meta/seeds and changed no other key: a wallet
 // without them derives those keys from its master key as before, and gets
@@ -79,5 +93,7 @@ const (
 	prefixOriginKey      = "received/o/"
 	keyTrustList         = "shc/trust"
 	prefixAddressBook    = "peer/book/"
+	prefixPerson         = "people/"
+	keyPeople            = "meta/people"
 	// keyIndexMeta and prefixIndexChunk are in indexsnap.go.
 )

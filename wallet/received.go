@@ -44,6 +44,10 @@ type Received struct {
 	// Alarms are what the recipient must know beyond each record's verdict:
 	// a forged origin, records refused as tampered.
 	Alarms []string `json:"alarms,omitempty"`
+	// Person is set when the records were filed as this person's own (a
+	// clinic's after-visit records): they are then not a received share
+	// and this Received is only the report of what was filed, not kept.
+	Person string `json:"person,omitempty"`
 	// Bundle is the FHIR content as received (the first FHIR file, or all
 	// of them as one collection), for saving with redeem --out. Not stored.
 	Bundle []byte `json:"-"`
@@ -63,6 +67,10 @@ type ReceivedRecord struct {
 	Card *CardCheck `json:"card,omitempty"`
 	// Share is the ID of the Received it came with.
 	Share string `json:"share,omitempty"`
+	// PatientShared marks what the patient shared about themselves (the KTC
+	// profile's patient-shared DocumentReference, or meta.security PATAST),
+	// as against what a clinician recorded.
+	PatientShared bool `json:"patientShared,omitempty"`
 }
 
 // Stored reports whether the record was kept in the wallet.

@@ -74,6 +74,16 @@ func identityOf(scope string, resource []byte, hash [32]byte) (string, error) {
 	return scope + "|" + id, nil
 }
 
+// scopeOf is the scope part of an identity (identityOf): all before the
+// last "|", since scopes may hold "|" themselves (cardScope) and the
+// resource part never does.
+func scopeOf(identity string) string {
+	if i := strings.LastIndex(identity, "|"); i >= 0 {
+		return identity[:i]
+	}
+	return ""
+}
+
 // prepared is a resource ready to be written as a record version.
 type prepared struct {
 	identity string
@@ -81,6 +91,12 @@ type prepared struct {
 	resource []byte
 	hash     [32]byte
 	summary  fhir.Summary
+	facts    recordFacts
+	// person is who the record belongs to (see attribute); personSure
+	// says a record already stored under someone else moves to person,
+	// rather than staying whose it was.
+	person     string
+	personSure bool
 }
 
 func (w *Wallet) prepare(scope string, resource []byte) (prepared, error) {
@@ -96,7 +112,7 @@ func (w *Wallet) prepare(scope string, resource []byte) (prepared, error) {
 	if err != nil {
 		return prepared{}, err
 	}
-	return prepared{identity: identity, id: w.recordID(identity), resource: resource, hash: hash, summary: sum}, nil
+	return prepared{identity: identity, id: w.recordID(identity), resource: resource, hash: hash, summary: sum, facts: factsOf(resource)}, nil
 }
 
 // outcome of writing one prepared resource.
@@ -142,6 +158,14 @@ func (w *Wallet) writeVersions(tx kv.Txn, ps []prepared, src Source, atts [][]At
 			}
 			if old.Hash == hex.EncodeToString(p.hash[:]) {
 				if files == nil {
+					if p.personSure && old.Person != p.person {
+						// The same content filed under another person:
+						// only the head changes.
+						old.Person = p.person
+						if err := tx.Set(headKey(p.id), old.marshal()); err != nil {
+							return nil, nil, nil, err
+						}
+					}
 					heads[i], outs[i] = old, outcomeUnchanged
 					continue
 				}
@@ -160,6 +184,9 @@ func (w *Wallet) writeVersions(tx kv.Txn, ps []prepared, src Source, atts [][]At
 			}
 			prevVersion = old.Version
 			outs[i] = outcomeUpdated
+			if !p.personSure {
+				ps[i].person = old.Person
+			}
 		case errors.Is(err, kv.ErrNotFound):
 			outs[i] = outcomeAdded
 		default:
@@ -205,6 +232,7 @@ func (w *Wallet) writeVersions(tx kv.Txn, ps []prepared, src Source, atts [][]At
 		h := head{
 			ID: p.id, Version: rec.Version, Summary: p.summary, Source: src, Added: rec.Added,
 			Hash: hex.EncodeToString(p.hash[:]), Identity: p.identity, Attach: len(rec.Attachments),
+			Person: p.person,
 		}
 		if err := tx.Set(headKey(p.id), h.marshal()); err != nil {
 			return nil, nil, nil, err
@@ -414,7 +442,7 @@ func (w *Wallet) Update(id string, resource []byte, src Source) (Record, error) 
 		if err := h.unmarshal(b); err != nil {
 			return err
 		}
-		scope, _, _ = strings.Cut(h.Identity, "|")
+		scope = scopeOf(h.Identity)
 		return nil
 	})
 	if err != nil {

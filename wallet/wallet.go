@@ -72,6 +72,11 @@ type Wallet struct {
 	ixNote  IndexNote
 	ixCheck *indexCheck
 
+	// people are the wallet's people as stored (people.go); peopleMu
+	// guards them, and only writers holding writeMu change them.
+	peopleMu sync.RWMutex
+	people   []Person
+
 	sharesOnce sync.Once
 	shares     *share.Registry
 }
@@ -230,6 +235,9 @@ func (w *Wallet) load(fresh bool, o OpenOptions) error {
 		return err
 	}
 	if w.settings, err = w.readSettings(); err != nil {
+		return err
+	}
+	if err := w.attributeRecords(fresh); err != nil {
 		return err
 	}
 	if w.index, w.damaged, err = w.loadIndex(); err != nil {

@@ -185,24 +185,9 @@ func TestFlippedByteIsAnErrorNamingTheRecord(t *testing.T) {
 	dir := w.Dir()
 	w.Close()
 
-	// Alter the sealed value beneath the seal, as a flipped byte on disk
-	// does once Badger's unauthenticated decryption has run.
-	raw, err := kv.OpenBadger(filepath.Join(dir, dbDir), kv.Options{EncryptionKey: enc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw.Update(func(tx kv.Txn) error {
-		k := versionKey(e.ID, e.Version)
-		v, err := tx.Get(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v[len(v)/2] ^= 0x20
-		return tx.Set(k, v)
-	})
-	raw.Close()
+	flipBeneathSeal(t, dir, enc, versionKey(e.ID, e.Version))
 
-	w, err = Open(dir, passphrase)
+	w, err := Open(dir, passphrase)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,6 +199,29 @@ func TestFlippedByteIsAnErrorNamingTheRecord(t *testing.T) {
 	rep, err := w.Audit()
 	if err != nil || rep.OK() || len(rep.Unreadable) != 1 {
 		t.Fatalf("audit = %+v, %v; want one unreadable version", rep, err)
+	}
+}
+
+// flipBeneathSeal alters the sealed value of key in the closed wallet in
+// dir beneath its seal, as a flipped byte on disk does once Badger's
+// unauthenticated decryption has run.
+func flipBeneathSeal(t *testing.T, dir string, enc, key []byte) {
+	t.Helper()
+	raw, err := kv.OpenBadger(filepath.Join(dir, dbDir), kv.Options{EncryptionKey: enc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	err = raw.Update(func(tx kv.Txn) error {
+		v, err := tx.Get(key)
+		if err != nil {
+			return err
+		}
+		v[len(v)/2] ^= 0x20
+		return tx.Set(key, v)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

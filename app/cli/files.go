@@ -17,10 +17,11 @@ import (
 
 func init() {
 	register(&command{
-		name: "export", args: "--format fhir|ndjson|ips|csv|pdf [--kind K] [--ids A,B] [--from DATE] [--to DATE] [--locale xx-YY] [--no-attachments] [--type T] [--include-identifiers] -o FILE|DIR/", json: true,
+		name: "export", args: "--format fhir|ndjson|ips|csv|pdf [--person NAME] [--kind K] [--ids A,B] [--from DATE] [--to DATE] [--locale xx-YY] [--no-attachments] [--type T] [--include-identifiers] -o FILE|DIR/", json: true,
 		summary: "write records to a file (ndjson with -o DIR/ writes one file per resource type)",
 		setup: with(func(fs *flag.FlagSet, o *exportOptions) {
 			fs.StringVar(&o.format, "format", "", "fhir, ndjson, ips, csv or pdf")
+			fs.StringVar(&o.person, "person", "", "only this person's records (a name or ID from 'medwallet people'); an IPS is always one person's")
 			o.selection.define(fs, "only")
 			fs.StringVar(&o.ids, "ids", "", "only these records, comma-separated IDs")
 			fs.StringVar(&o.locale, "locale", "", "date format of the PDF, for example en-US, en-GB, de")
@@ -57,9 +58,9 @@ func init() {
 }
 
 type exportOptions struct {
-	format, ids, locale, out, resourceType string
-	selection                              selectionFlags
-	noAttachments, includeIdentifiers      bool
+	format, ids, locale, out, resourceType, person string
+	selection                                      selectionFlags
+	noAttachments, includeIdentifiers              bool
 }
 
 type backupOptions struct{ out, backupPassFile string }
@@ -105,7 +106,7 @@ func runExport(c *call, o *exportOptions, args []string) error {
 	}
 	res, err := app.ExportRecords(c.session, format, export.Filter{Kinds: kinds, IDs: ids, From: from, To: to},
 		path, app.ExportOptions{Locale: o.locale, NoAttachments: o.noAttachments, Type: o.resourceType,
-			IncludeIdentifiers: o.includeIdentifiers})
+			IncludeIdentifiers: o.includeIdentifiers, Person: o.person})
 	if err != nil {
 		return err
 	}

@@ -29,15 +29,18 @@ func init() {
 		}, runInit),
 	})
 	register(&command{
-		name: "import", args: "[--json] FILE...", json: true,
+		name: "import", args: "[--person NAME] [--json] FILE...", json: true,
 		summary: "import FHIR Bundles, resources, NDJSON, SMART Health Cards (files, shc:/ text, QR images) and PDF/PNG/JPEG/DICOM documents",
-		setup:   with(nil, runImport),
+		setup: with(func(fs *flag.FlagSet, o *importOptions) {
+			fs.StringVar(&o.person, "person", "", "file every record under this person (a name or ID from 'medwallet people'), whoever the files name; without it each file goes to the person its Patient is, and someone new is added")
+		}, runImport),
 	})
 	register(&command{
-		name: "list", args: "[--kind K] [--query Q] [--code C] [--from DATE] [--to DATE] [--json]", json: true,
+		name: "list", args: "[--person NAME] [--kind K] [--query Q] [--code C] [--from DATE] [--to DATE] [--json]", json: true,
 		summary: "list records, newest first",
 		setup: with(func(fs *flag.FlagSet, o *listOptions) {
 			o.selection.define(fs, "only")
+			fs.StringVar(&o.person, "person", "", "only this person's records (a name or ID from 'medwallet people')")
 			fs.StringVar(&o.query, "query", "", "only records whose title, code or value contain every word")
 			fs.StringVar(&o.code, "code", "", "only records with this code (system|code, code, or display)")
 		}, runList),
@@ -96,9 +99,11 @@ type passwdOptions struct {
 }
 
 type listOptions struct {
-	selection   selectionFlags
-	query, code string
+	selection           selectionFlags
+	query, code, person string
 }
+
+type importOptions struct{ person string }
 
 type showOptions struct{ version int }
 
@@ -175,7 +180,7 @@ func runInit(c *call, o *initOptions, args []string) error {
 	return nil
 }
 
-func runImport(c *call, _ *noOptions, args []string) error {
+func runImport(c *call, o *importOptions, args []string) error {
 	if len(args) == 0 {
 		return fmt.Errorf("import: name at least one file")
 	}
@@ -189,9 +194,14 @@ func runImport(c *call, _ *noOptions, args []string) error {
 	}
 	// All paths in one call: chunked QR codes and an NDJSON export split by
 	// type belong together.
-	reports, err := app.ImportPaths(c.ctx, c.session, paths, app.ImportOptions{})
+	reports, err := app.ImportPaths(c.ctx, c.session, paths, app.ImportOptions{Person: o.person})
 	if !c.json {
 		for _, rep := range reports {
+			for _, n := range rep.People {
+				if n.Outcome != wallet.PersonMatched {
+					fmt.Fprintf(c.out(), "%s: %s\n", rep.File, n.Text)
+				}
+			}
 			fmt.Fprintf(c.out(), "%s (%s): %d added, %d updated, %d already in the wallet, %d skipped\n",
 				rep.File, rep.Kind, rep.Added, rep.Updated, rep.Unchanged, len(rep.Skipped))
 			for _, s := range rep.Skipped {
@@ -264,7 +274,15 @@ func runList(c *call, o *listOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	entries := w.Search(wallet.Query{Kinds: kinds, Text: o.query, Code: o.code, From: from, To: to})
+	q := wallet.Query{Kinds: kinds, Text: o.query, Code: o.code, From: from, To: to}
+	if o.person != "" {
+		p, err := app.FindPerson(c.session, o.person)
+		if err != nil {
+			return fmt.Errorf("list: %w", err)
+		}
+		q.Person = p.ID
+	}
+	entries := w.Search(q)
 	if c.json {
 		return c.printJSONList(len(entries), func(i int) any { return entries[i] })
 	}

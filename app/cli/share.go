@@ -23,10 +23,11 @@ import (
 
 func init() {
 	register(&command{
-		name: "share", args: "create [--ids ID,...|--kind K] [--from DATE] [--to DATE] [--expires 24h|1h|7d|30d|never] [--passcode-file F] [--label L] [--host NODE] [--qr FILE.png] [--include-identifiers] [--json] | list [--json] | revoke [--] ID | log [--] ID [--json]", json: true,
+		name: "share", args: "create [--person NAME] [--ids ID,...|--kind K] [--from DATE] [--to DATE] [--expires 24h|1h|7d|30d|never] [--passcode-file F] [--label L] [--host NODE] [--qr FILE.png] [--include-identifiers] [--json] | list [--json] | revoke [--] ID | log [--] ID [--json]", json: true,
 		summary: "share records through a SMART Health Link and QR code; list, revoke and see who opened your shares",
 		setup: with(func(fs *flag.FlagSet, o *shareOptions) {
 			fs.Var(&o.ids, "ids", "share these records (IDs from 'medwallet list'; repeatable or comma-separated)")
+			fs.StringVar(&o.person, "person", "", "share this person's records (a name or ID from 'medwallet people'); alone, all of them. A share never mixes people")
 			o.selection.define(fs, "share")
 			fs.StringVar(&o.expires, "expires", "24h", "how long the link works: a duration such as 1h, 24h, 7d, 30d, or never")
 			fs.StringVar(&o.passcodeFile, "passcode-file", "", "protect the share with the passcode on the first line of this file")
@@ -64,6 +65,7 @@ type shareOptions struct {
 	ids                                    multiFlag
 	selection                              selectionFlags
 	expires, passcodeFile, label, host, qr string
+	person                                 string
 	includeIdentifiers                     bool
 }
 
@@ -139,7 +141,7 @@ func readPasscode(path string) (string, error) {
 }
 
 func runShareCreate(c *call, o *shareOptions) error {
-	req := app.ShareRequest{IDs: o.ids, Label: o.label, Host: strings.TrimSpace(o.host), IncludeIdentifiers: o.includeIdentifiers}
+	req := app.ShareRequest{IDs: o.ids, Label: o.label, Host: strings.TrimSpace(o.host), IncludeIdentifiers: o.includeIdentifiers, Person: o.person}
 	var err error
 	if req.Kinds, req.From, req.To, err = o.selection.parse(); err != nil {
 		return err
@@ -150,8 +152,8 @@ func runShareCreate(c *call, o *shareOptions) error {
 	if req.Expires, req.LongLived, err = parseExpiry(o.expires); err != nil {
 		return err
 	}
-	if len(req.IDs) == 0 && len(req.Kinds) == 0 && req.From.IsZero() && req.To.IsZero() {
-		return fmt.Errorf("share create: choose what to share with --ids, --kind, --from or --to")
+	if len(req.IDs) == 0 && len(req.Kinds) == 0 && req.From.IsZero() && req.To.IsZero() && req.Person == "" {
+		return fmt.Errorf("share create: choose what to share with --person, --ids, --kind, --from or --to")
 	}
 	if f := o.passcodeFile; f != "" {
 		if req.Passcode, err = readPasscode(c.abs(f)); err != nil {

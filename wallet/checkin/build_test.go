@@ -6,14 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"medwallet/internal/fhirvalid"
+	"medwallet/internal/pdftext"
 	"medwallet/wallet/fhir"
 )
 
@@ -98,34 +97,11 @@ func pdfOf(t *testing.T, b bundleView, loinc string) []byte {
 
 func pdfText(t *testing.T, pdf []byte) string {
 	t.Helper()
-	bin, err := exec.LookPath("pdftotext")
-	if err != nil {
-		t.Skip("pdftotext (poppler-utils) is not installed; install it to check the PDF's text")
-	}
-	path := filepath.Join(t.TempDir(), "checkin.pdf")
-	if err := os.WriteFile(path, pdf, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, "-enc", "UTF-8", path, "-").Output()
-	if err != nil {
-		t.Fatalf("pdftotext: %v", err)
-	}
-	return collapse(string(out))
+	return pdftext.Collapsed(t, pdf)
 }
 
-var spaces = regexp.MustCompile(`\s+`)
-
-// collapse makes text comparable across line wrapping, and maps what the
-// PDF core fonts cannot print to '?' as the PDF writer does.
-func collapse(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r >= 0x80 && !(r >= 0xA0 && r <= 0xFF) && !strings.ContainsRune("€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ", r) {
-			return '?'
-		}
-		return r
-	}, s)
-	return strings.TrimSpace(spaces.ReplaceAllString(s, " "))
-}
+// collapse makes text comparable with pdfText's.
+func collapse(s string) string { return pdftext.Collapse(s) }
 
 func requireConformant(t *testing.T, bundle []byte) {
 	t.Helper()

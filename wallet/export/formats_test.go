@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"medwallet/internal/pdftext"
 	"medwallet/wallet"
 	"medwallet/wallet/fhir"
 )
@@ -267,17 +267,7 @@ func pdfText(t *testing.T, pdf []byte) string {
 // follow one another).
 func pdfTextMode(t *testing.T, pdf []byte, mode string) string {
 	t.Helper()
-	bin, err := exec.LookPath("pdftotext")
-	if err != nil {
-		t.Skip("pdftotext (poppler-utils) is not installed; install it to check the PDF's text")
-	}
-	path := filepath.Join(t.TempDir(), "summary.pdf")
-	os.WriteFile(path, pdf, 0o600)
-	out, err := exec.Command(bin, mode, "-enc", "UTF-8", path, "-").Output()
-	if err != nil {
-		t.Fatalf("pdftotext: %v", err)
-	}
-	return string(out)
+	return pdftext.Read(t, pdf, mode)
 }
 
 func TestPDFSummaryShowsPatientMedicationLabAndPages(t *testing.T) {

@@ -239,10 +239,40 @@ type fields struct {
 	LastOccurrence     string      `json:"lastOccurrence"`
 	BillablePeriod     *period     `json:"billablePeriod"`
 	Context            *docContext `json:"context"`
+
+	// Where a resource comes from: its visit and the parties that name
+	// the organisation (see encounterOf, organizationOf).
+	Encounter       json.RawMessage `json:"encounter"`
+	ServiceProvider json.RawMessage `json:"serviceProvider"`
+	Performer       json.RawMessage `json:"performer"`
+	Custodian       json.RawMessage `json:"custodian"`
+	Organization    json.RawMessage `json:"organization"`
+	Provider        json.RawMessage `json:"provider"`
+	Insurer         json.RawMessage `json:"insurer"`
+	Payor           json.RawMessage `json:"payor"`
+	Author          json.RawMessage `json:"author"`
+	Recorder        json.RawMessage `json:"recorder"`
+	Asserter        json.RawMessage `json:"asserter"`
 }
 
+// docContext is DocumentReference.context (R4: encounter is an array), or
+// the context Reference of an STU3 resource.
 type docContext struct {
-	Period *period `json:"period"`
+	Period    *period         `json:"period"`
+	Encounter json.RawMessage `json:"encounter"`
+	Reference string          `json:"reference"`
+}
+
+func (c *docContext) encounters() parties {
+	switch {
+	case c == nil:
+		return nil
+	case len(c.Encounter) > 0:
+		return partiesOf(c.Encounter)
+	case c.Reference != "":
+		return parties{{Reference: c.Reference}}
+	}
+	return nil
 }
 
 func (c *docContext) period() *period {
@@ -331,6 +361,7 @@ func Summarize(resource []byte) (Summary, error) {
 		s.Kind = observationKind(f.Category)
 		s.Title, s.Code = titleCode(f.Code)
 		s.Value, s.Unit = observationValue(f)
+		s.Range = rangeOf(f.ReferenceRange)
 	case "DiagnosticReport":
 		s.Title, s.Code = titleCode(f.Code)
 	case "Procedure":
@@ -376,6 +407,8 @@ func Summarize(resource []byte) (Summary, error) {
 		s.Title, s.Code = otherTitle(rt, f)
 	}
 	s.Date = firstDate(dateCandidates(rt, f)...)
+	s.Encounter = encounterOf(f)
+	s.Organization = organizationOf(rt, f)
 	if s.Title == "" {
 		s.Title = fallbackTitle(s.Kind, rt, s.Code)
 	}
@@ -516,14 +549,19 @@ const (
 
 // observationValue formats the value of an Observation, or of its
 // components joined with "/" ("120/80" mmHg) when it has no value itself.
+//
+// A quantity written with more digits than any measurement has
+// ("72.70919107609974") is stored rounded as a clinician writes it (see
+// ClinicalNumber); the resource keeps every digit, and the exports and
+// charts read those (Measurements, Points).
 func observationValue(f *fields) (string, string) {
-	if v, u := formatValue(&f.value); v != "" {
+	if v, u := summaryValue(&f.value); v != "" {
 		return v, u
 	}
 	comps := orderedComponents(f.Component)
 	var vals, units []string
 	for _, c := range comps {
-		v, u := formatValue(&c.value)
+		v, u := summaryValue(&c.value)
 		if v == "" {
 			continue
 		}
@@ -579,6 +617,15 @@ func componentCode(c *component) string {
 		}
 	}
 	return ""
+}
+
+// summaryValue is formatValue with an absurdly precise quantity rounded.
+func summaryValue(v *value) (string, string) {
+	if q := v.ValueQuantity; q != nil && q.Value != "" {
+		u := q.unit()
+		return q.Comparator + ClinicalNumber(q.Value.String(), u), u
+	}
+	return formatValue(v)
 }
 
 func formatValue(v *value) (string, string) {

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -31,6 +32,12 @@ type Limits struct {
 	// for each further progressBytes of a body (or its end). A server that
 	// trickles a byte every few seconds is cut off after Idle; default 15 s.
 	Idle time.Duration
+	// RetryWait bounds the time spent waiting on a server's say-so, all
+	// waits of one fetch together: after a 429 for as long as its
+	// Retry-After asks, and between polls of an L link's manifest that has
+	// no files yet. A server asking for longer is not waited for; default
+	// 30 s (and never past Deadline).
+	RetryWait time.Duration
 }
 
 // DefaultLimits are the limits Fetch applies to zero fields.
@@ -42,7 +49,20 @@ var DefaultLimits = Limits{
 	EmbeddedLengthMax: 128 << 10,
 	Deadline:          60 * time.Second,
 	Idle:              15 * time.Second,
+	RetryWait:         30 * time.Second,
 }
+
+// Bounds on waiting at a server's request (see Limits.RetryWait).
+const (
+	// maxRetries is how many times one request is repeated after a 429 or
+	// an empty L manifest, however short the waits.
+	maxRetries = 8
+	// defaultRetryAfter is the wait after a 429 or an empty L manifest
+	// that says nothing of how long to wait.
+	defaultRetryAfter = 2 * time.Second
+	// maxRetryAfter is the longest Retry-After ParseRetryAfter reads.
+	maxRetryAfter = 24 * time.Hour
+)
 
 // progressBytes is how much of a body must arrive within each Idle window.
 const progressBytes = 1 << 10
@@ -74,6 +94,10 @@ func (l Limits) withDefaults() Limits {
 	if l.Idle > 0 {
 		d.Idle = l.Idle
 	}
+	if l.RetryWait > 0 {
+		d.RetryWait = l.RetryWait
+	}
+	d.RetryWait = min(d.RetryWait, d.Deadline)
 	return d
 }
 
@@ -93,20 +117,22 @@ type FetchedFile struct {
 // request, so the caller chooses the transport: RedeemClient for an https
 // link (it keeps the wallet to the hosts the link names), or HTTP over
 // libp2p where the URL's host is a placeholder. With the U flag it GETs the
-// file directly; otherwise it POSTs a manifest request and follows embedded
-// and location entries. The whole fetch ends by lim.Deadline, and each wait on
-// the server by lim.Idle. Errors never quote what the server sent beyond
-// its status code. Errors: ErrExpired, ErrUnsupportedVersion,
-// ErrPasscodeRequired (before any request), *ErrPasscode (401),
-// ErrNotFound (404), ErrRateLimited (429), ErrTooLarge, ErrDecrypt,
-// ErrTimedOut, ErrRefusedDestination; a cancelled ctx's cause is kept.
+// file directly (url?recipient=…) and never asks for a manifest; otherwise
+// it POSTs a manifest request and follows embedded and location entries. A
+// 429 is waited out as its Retry-After asks, and an L link's manifest that
+// has no files yet is polled, both within lim.RetryWait. The whole fetch
+// ends by lim.Deadline, and each wait on the server by lim.Idle. A link of
+// a newer protocol version (v > 1) is fetched as version 1: the receiver
+// warns (see Link.Warnings). Errors never quote what the server sent beyond
+// its status code. Errors: ErrExpired, ErrPasscodeRequired (before any
+// request), *ErrPasscode (401), ErrNotFound (404, or a manifest that says
+// no-longer-valid), ErrRateLimited (429 beyond the wait), ErrTooLarge,
+// ErrDecrypt, ErrTimedOut, ErrRefusedDestination; a cancelled ctx's cause
+// is kept.
 func Fetch(ctx context.Context, c *http.Client, l Link, recipient, passcode string, lim Limits) ([]FetchedFile, error) {
 	lim = lim.withDefaults()
 	if recipient == "" || len(recipient) > maxRecipient {
 		return nil, fmt.Errorf("fetch share: recipient must be 1 to %d bytes (it is shown to the patient)", maxRecipient)
-	}
-	if l.V > 1 {
-		return nil, fmt.Errorf("fetch share: link version %d: %w", l.V, ErrUnsupportedVersion)
 	}
 	if l.Expired(time.Now()) {
 		return nil, fmt.Errorf("fetch share: link expired at %s: %w", l.Exp.Format(time.RFC3339), ErrExpired)
@@ -120,7 +146,7 @@ func Fetch(ctx context.Context, c *http.Client, l Link, recipient, passcode stri
 	ctx, cancel := context.WithTimeoutCause(ctx, lim.Deadline,
 		fmt.Errorf("the share did not arrive within %s: %w", lim.Deadline, ErrTimedOut))
 	defer cancel()
-	f := &fetcher{c: c, lim: lim}
+	f := &fetcher{c: c, lim: lim, waitLeft: lim.RetryWait}
 	if l.HasFlag('U') {
 		file, err := f.direct(ctx, l, recipient)
 		if err != nil {
@@ -139,6 +165,97 @@ func Fetch(ctx context.Context, c *http.Client, l Link, recipient, passcode stri
 type fetcher struct {
 	c   *http.Client
 	lim Limits
+	// waitLeft is what remains of lim.RetryWait for this fetch.
+	waitLeft time.Duration
+	retries  int
+}
+
+// rateLimited is a 429 answer with the wait its Retry-After asked for
+// (zero when it gave none).
+type rateLimited struct{ after time.Duration }
+
+func (e *rateLimited) Error() string { return ErrRateLimited.Error() }
+func (e *rateLimited) Unwrap() error { return ErrRateLimited }
+
+// wait sleeps for d (defaultRetryAfter when d is 0) if the fetch's wait
+// budget and retry count allow it, and reports whether it did; it ends
+// early with the ctx's cause when ctx ends.
+func (f *fetcher) wait(ctx context.Context, d time.Duration) (bool, error) {
+	if d <= 0 {
+		d = defaultRetryAfter
+	}
+	if f.retries >= maxRetries || d > f.waitLeft {
+		return false, nil
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		return false, nil
+	}
+	f.retries++
+	f.waitLeft -= d
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false, context.Cause(ctx)
+	case <-t.C:
+		return true, nil
+	}
+}
+
+// doRetrying is do, repeating a request the server answered 429 for as
+// long as its Retry-After asks, within the fetch's wait budget.
+func (f *fetcher) doRetrying(req *http.Request, body []byte, limit int64, what string) ([]byte, http.Header, error) {
+	for {
+		if body != nil {
+			req.Body = io.NopCloser(bytes.NewReader(body))
+			req.ContentLength = int64(len(body))
+			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		}
+		b, h, err := f.do(req, limit, what)
+		var rl *rateLimited
+		if !errors.As(err, &rl) {
+			return b, h, err
+		}
+		ok, werr := f.wait(req.Context(), rl.after)
+		if werr != nil {
+			return nil, nil, werr
+		}
+		if !ok {
+			if rl.after > 0 {
+				return nil, nil, fmt.Errorf("the server asks to wait %s, longer than this app waits: %w", rl.after.Round(time.Second), ErrRateLimited)
+			}
+			return nil, nil, ErrRateLimited
+		}
+	}
+}
+
+// ParseRetryAfter reads a Retry-After header: delay seconds or an HTTP
+// date, relative to now. Absent, unreadable, negative or past values are
+// 0 (no advice); values beyond a day are capped at a day, which is longer
+// than any fetch waits.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" || len(v) > 64 {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		if n > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		return time.Duration(n) * time.Second
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0
+	}
+	d := t.Sub(now)
+	if d <= 0 {
+		return 0
+	}
+	return min(d, maxRetryAfter)
 }
 
 func (f *fetcher) direct(ctx context.Context, l Link, recipient string) (FetchedFile, error) {
@@ -153,29 +270,54 @@ func (f *fetcher) direct(ctx context.Context, l Link, recipient string) (Fetched
 	if err != nil {
 		return FetchedFile{}, fmt.Errorf("link url: %w", ErrInvalidLink)
 	}
-	jwe, err := f.do(req, jweLimit(f.lim.FileBytes), "the file")
+	jwe, _, err := f.doRetrying(req, nil, jweLimit(f.lim.FileBytes), "the file")
 	if err != nil {
 		return FetchedFile{}, fmt.Errorf("direct file: %w", err)
 	}
 	return openFile(l.Key, string(jwe), "", f.lim.FileBytes)
 }
 
+// Manifest status values (SHL): a manifest that says no-longer-valid is
+// answered like a 404.
+const (
+	ManifestFinalized     = "finalized"
+	ManifestCanChange     = "can-change"
+	ManifestNoLongerValid = "no-longer-valid"
+)
+
 func (f *fetcher) manifest(ctx context.Context, l Link, recipient, passcode string) ([]FetchedFile, error) {
 	lim := f.lim
 	embedMax := lim.EmbeddedLengthMax
 	body, _ := json.Marshal(ManifestRequest{Recipient: recipient, Passcode: passcode, EmbeddedLengthMax: &embedMax})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.URL, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("manifest request: %w", ErrInvalidLink)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	raw, err := f.do(req, lim.ManifestBytes, "the manifest")
-	if err != nil {
-		return nil, fmt.Errorf("manifest: %w", err)
-	}
-	m, err := ParseManifest(raw)
-	if err != nil {
-		return nil, err
+	var m Manifest
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.URL, nil)
+		if err != nil {
+			return nil, fmt.Errorf("manifest request: %w", ErrInvalidLink)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		raw, h, err := f.doRetrying(req, body, lim.ManifestBytes, "the manifest")
+		if err != nil {
+			return nil, fmt.Errorf("manifest: %w", err)
+		}
+		if m, err = ParseManifest(raw); err != nil {
+			return nil, err
+		}
+		if m.Status == ManifestNoLongerValid {
+			return nil, fmt.Errorf("manifest: the server says the share is no longer valid: %w", ErrNotFound)
+		}
+		// A long-term link's files may not be there yet (a clinic still
+		// writing up the visit): poll as the server asks, within the wait.
+		if len(m.Files) > 0 || !l.HasFlag('L') {
+			break
+		}
+		ok, err := f.wait(ctx, ParseRetryAfter(h.Get("Retry-After"), time.Now()))
+		if err != nil {
+			return nil, fmt.Errorf("manifest: %w", err)
+		}
+		if !ok {
+			break // no files yet: an empty share, said so by the caller
+		}
 	}
 	if len(m.Files) > lim.MaxFiles {
 		return nil, fmt.Errorf("manifest lists %d files, limit %d: %w", len(m.Files), lim.MaxFiles, ErrTooLarge)
@@ -189,7 +331,7 @@ func (f *fetcher) manifest(ctx context.Context, l Link, recipient, passcode stri
 			if err != nil {
 				return nil, fmt.Errorf("file %d: location: %w", i, ErrMalformedManifest)
 			}
-			b, err := f.do(req, jweLimit(lim.FileBytes), fmt.Sprintf("file %d", i))
+			b, _, err := f.doRetrying(req, nil, jweLimit(lim.FileBytes), fmt.Sprintf("file %d", i))
 			if err != nil {
 				return nil, fmt.Errorf("file %d: %w", i, err)
 			}
@@ -231,11 +373,12 @@ func openFile(key [32]byte, jwe, manifestType string, limit int64) (FetchedFile,
 	return FetchedFile{ContentType: ct, Plaintext: plain}, nil
 }
 
-// do sends req and returns at most limit bytes of a 200 response body,
-// mapping the protocol's status codes to this package's errors. what names
-// the body in size errors. A watchdog cancels the request when the server
-// takes longer than Idle for its headers or for each progressBytes of body.
-func (f *fetcher) do(req *http.Request, limit int64, what string) ([]byte, error) {
+// do sends req and returns at most limit bytes of a 200 response body and
+// its headers, mapping the protocol's status codes to this package's
+// errors (a 429 as *rateLimited). what names the body in size errors. A
+// watchdog cancels the request when the server takes longer than Idle for
+// its headers or for each progressBytes of body.
+func (f *fetcher) do(req *http.Request, limit int64, what string) ([]byte, http.Header, error) {
 	idle := f.lim.Idle
 	ctx, cancel := context.WithCancelCause(req.Context())
 	defer cancel(nil)
@@ -245,7 +388,7 @@ func (f *fetcher) do(req *http.Request, limit int64, what string) ([]byte, error
 	defer watchdog.Stop()
 	resp, err := f.c.Do(req.WithContext(ctx))
 	if err != nil {
-		return nil, transportError(ctx, err)
+		return nil, nil, transportError(ctx, err)
 	}
 	defer resp.Body.Close()
 	watchdog.Reset(idle)
@@ -253,33 +396,33 @@ func (f *fetcher) do(req *http.Request, limit int64, what string) ([]byte, error
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusNotFound:
-		return nil, ErrNotFound
+		return nil, nil, ErrNotFound
 	case http.StatusUnauthorized:
 		b, err := readLimited(body, 4096, "the passcode answer")
 		if ctx.Err() != nil || (err != nil && !errors.Is(err, ErrTooLarge)) {
-			return nil, transportError(ctx, err)
+			return nil, nil, transportError(ctx, err)
 		}
 		var pr passcodeResponse
 		if json.Unmarshal(b, &pr) != nil || pr.RemainingAttempts == nil {
-			return nil, fmt.Errorf("server refused the passcode without saying how many attempts remain: %w", &ErrPasscode{Remaining: 0})
+			return nil, nil, fmt.Errorf("server refused the passcode without saying how many attempts remain: %w", &ErrPasscode{Remaining: 0})
 		}
-		return nil, &ErrPasscode{Remaining: max(*pr.RemainingAttempts, 0)}
+		return nil, nil, &ErrPasscode{Remaining: max(*pr.RemainingAttempts, 0)}
 	case http.StatusTooManyRequests:
-		return nil, ErrRateLimited
+		return nil, nil, &rateLimited{after: ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	default:
 		// The reason phrase and body are the server's words: not repeated.
-		return nil, fmt.Errorf("the share's server answered HTTP %d", resp.StatusCode)
+		return nil, nil, fmt.Errorf("the share's server answered HTTP %d", resp.StatusCode)
 	}
 	b, err := readLimited(body, limit, what)
 	watchdog.Stop()
 	if ctx.Err() != nil {
 		// A cancelled body can read as a clean end: what arrived is partial.
-		return nil, transportError(ctx, context.Cause(ctx))
+		return nil, nil, transportError(ctx, context.Cause(ctx))
 	}
 	if err != nil && !errors.Is(err, ErrTooLarge) {
-		return nil, transportError(ctx, err)
+		return nil, nil, transportError(ctx, err)
 	}
-	return b, err
+	return b, resp.Header, err
 }
 
 // progressReader restarts the watchdog each time another progressBytes of

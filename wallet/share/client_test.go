@@ -126,13 +126,6 @@ func TestFetchRefusesOversizedManifests(t *testing.T) {
 	}
 }
 
-func TestFetchRefusesNewerProtocolVersions(t *testing.T) {
-	l := Link{URL: "https://a.example/x", Key: randomKey(), V: 2}
-	if _, err := Fetch(context.Background(), nil, l, "x", "", Limits{}); !errors.Is(err, ErrUnsupportedVersion) {
-		t.Errorf("v2: %v", err)
-	}
-}
-
 func TestSpecManifestExampleParses(t *testing.T) {
 	m, err := ParseManifest(fixture(t, "shl/shl-manifest-1.json"))
 	if err != nil {

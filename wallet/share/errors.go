@@ -11,10 +11,12 @@ var (
 	ErrNotALink = errors.New("not a SMART Health Link (expected shlink:/…, medwallet:/… or a viewer URL ending in #shlink:/…)")
 	// ErrInvalidLink means the text looks like a link but its payload breaks the SHL rules.
 	ErrInvalidLink = errors.New("invalid SMART Health Link payload")
+	// ErrTruncatedLink means the link text stops before its payload ends: it
+	// was cut when copied, split over lines or shortened by a messaging app.
+	// It comes wrapped together with ErrInvalidLink.
+	ErrTruncatedLink = errors.New("the link is cut short: its end is missing")
 	// ErrLinkTooLong means the link text exceeds MaxLinkText bytes.
 	ErrLinkTooLong = errors.New("link text is too long")
-	// ErrUnsupportedVersion means the link declares an SHL protocol version newer than 1.
-	ErrUnsupportedVersion = errors.New("link uses a newer SMART Health Links version than this app supports; update the app")
 
 	// ErrNotFound means the share is unknown, expired, revoked or disabled.
 	// A server answers all of these alike (HTTP 404) so a guesser learns nothing.

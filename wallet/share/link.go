@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/url"
 	"sort"
@@ -95,15 +97,18 @@ func Parse(text string) (Link, error) {
 	default:
 		return Link{}, fmt.Errorf("parse link: %w", ErrNotALink)
 	}
-	b64 = strings.TrimRight(b64, "=")
-	raw, err := base64.RawURLEncoding.DecodeString(b64)
+	raw, err := decodePayload(b64)
 	if err != nil {
-		return Link{}, fmt.Errorf("parse link: payload is not base64url: %w", ErrInvalidLink)
+		return Link{}, fmt.Errorf("parse link: %w", err)
 	}
 	var p payload
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&p); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			// A JSON object that stops before its end: the link lost its tail.
+			return Link{}, fmt.Errorf("parse link: the payload stops before its end: %w: %w", ErrTruncatedLink, ErrInvalidLink)
+		}
 		return Link{}, fmt.Errorf("parse link: payload is not a JSON object: %w", ErrInvalidLink)
 	}
 	if dec.More() {
@@ -118,6 +123,30 @@ func Parse(text string) (Link, error) {
 	}
 	return l, nil
 }
+
+// decodePayload reads a link's base64url payload, telling apart the two
+// ways a link goes wrong on its way to a receiver: re-encoded as standard
+// base64 (+ and / where base64url has - and _), and cut short (a length no
+// base64 text can have).
+func decodePayload(b64 string) ([]byte, error) {
+	b64 = strings.TrimRight(b64, "=")
+	if b64 == "" {
+		return nil, fmt.Errorf("the link has no payload after its scheme: %w: %w", ErrTruncatedLink, ErrInvalidLink)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(b64)
+	if err == nil {
+		return raw, nil
+	}
+	switch {
+	case strings.ContainsAny(b64, "+/"):
+		return nil, fmt.Errorf("the payload is standard base64 (it holds + or /), but SMART Health Links use base64url (- and _); something re-encoded the link: %w", ErrInvalidLink)
+	case len(b64)%4 == 1 && strings.Trim(b64, base64URLAlphabet) == "":
+		return nil, fmt.Errorf("the payload has a length no complete link has: %w: %w", ErrTruncatedLink, ErrInvalidLink)
+	}
+	return nil, fmt.Errorf("the payload is not base64url: %w", ErrInvalidLink)
+}
+
+const base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 func (p payload) link() (Link, error) {
 	var l Link

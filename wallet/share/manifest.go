@@ -53,6 +53,9 @@ func ParseManifestRequest(body []byte) (ManifestRequest, error) {
 type Manifest struct {
 	Files []ManifestFile  `json:"files"`
 	List  json.RawMessage `json:"list,omitempty"` // optional FHIR List, passed through
+	// Status is the whole share's (finalized, can-change, no-longer-valid);
+	// optional, and values this app does not know are ignored.
+	Status string `json:"status,omitempty"`
 }
 
 // ManifestFile is one entry of a manifest: exactly one of Embedded (a

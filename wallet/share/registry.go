@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"medwallet/wallet/kv"
@@ -717,10 +719,16 @@ func (r *Registry) putLogEntry(txn kv.Txn, key []byte, e AccessEntry) error {
 	return txn.Set(key, raw)
 }
 
+// clip makes a requester's string safe to show: valid UTF-8 without
+// control or format characters (which could forge log lines or reorder the
+// text where the patient reads it), at most maxLogField bytes.
 func clip(s string) string {
-	if !utf8.ValidString(s) {
-		s = string([]rune(s))
-	}
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
 	if len(s) <= maxLogField {
 		return s
 	}
@@ -762,7 +770,9 @@ func (r *Registry) Open(id string, req OpenRequest) (*Share, error) {
 		if err := fresh.state(now); err != nil {
 			return err
 		}
-		if req.Direct && (!fresh.HasFlag('U') || fresh.Passcode != nil) {
+		if req.Direct != fresh.HasFlag('U') || (req.Direct && fresh.Passcode != nil) {
+			// A U share is fetched by GET only and has no manifest; other
+			// shares have no direct file.
 			return ErrNotFound
 		}
 		if !fresh.takeRequest(now, r.burst, r.refill) {

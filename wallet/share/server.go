@@ -86,9 +86,14 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	s := &Server{cfg: cfg, reg: cfg.Registry, mux: http.NewServeMux()}
 	p := cfg.Prefix
-	s.mux.HandleFunc("POST "+p+"/{id}", s.handleManifest)
-	s.mux.HandleFunc("GET "+p+"/{id}", s.handleDirect)
-	s.mux.HandleFunc("GET "+p+"/{id}/files/{ticket}", s.handleTicket)
+	// The routes SHL clients use answer any origin (a browser-based EHR
+	// reads them with fetch), errors included, and their preflight alike
+	// for every path; management routes below stay same-origin.
+	s.mux.HandleFunc("POST "+p+"/{id}", cors(s.handleManifest))
+	s.mux.HandleFunc("GET "+p+"/{id}", cors(getOnly(s.handleDirect)))
+	s.mux.HandleFunc("GET "+p+"/{id}/files/{ticket}", cors(getOnly(s.handleTicket)))
+	s.mux.HandleFunc("OPTIONS "+p+"/{id}", preflight)
+	s.mux.HandleFunc("OPTIONS "+p+"/{id}/files/{ticket}", preflight)
 	if cfg.Hosting != nil {
 		cfg.Hosting.setDefaults()
 		s.mux.HandleFunc("POST "+p+"/host", s.handleHostUpload)
@@ -97,6 +102,40 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		s.mux.HandleFunc("GET "+p+"/{id}/log", s.handleHostLog)
 	}
 	return s, nil
+}
+
+// cors lets pages of any origin read the answer of h: a share's URL and
+// key are its only credentials, and no cookie is ever involved.
+func cors(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Header().Set("Access-Control-Expose-Headers", "Retry-After")
+		h(w, r)
+	}
+}
+
+// preflight answers a CORS preflight for the SHL routes, the same for every
+// path so it tells nothing about which shares exist.
+func preflight(w http.ResponseWriter, _ *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "GET, POST")
+	h.Set("Access-Control-Allow-Headers", "Content-Type")
+	h.Set("Access-Control-Max-Age", "86400")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// getOnly refuses HEAD, which the mux routes to GET handlers: a HEAD would
+// count as an access (or use up a single-use location) and deliver nothing.
+func getOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", "GET")
+			writeJSON(w, http.StatusMethodNotAllowed, errorBody{"use GET"})
+			return
+		}
+		h(w, r)
+	}
 }
 
 // ServeHTTP implements http.Handler.

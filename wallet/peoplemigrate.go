@@ -1,0 +1,212 @@
+package wallet
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"medwallet/wallet/fhir"
+	"medwallet/wallet/kv"
+)
+
+// peopleDone is meta/people's value once every record was attributed.
+const peopleDone = 1
+
+// migrateBatch is how many heads one transaction of the migration rewrites.
+const migrateBatch = 256
+
+// attributeRecords loads the wallet's people and, on the first unlock of a
+// wallet made before people existed, attributes its records to them
+// (migratePeople). A new wallet is marked done at once.
+func (w *Wallet) attributeRecords(fresh bool) error {
+	var done bool
+	var people []Person
+	err := w.db.View(func(tx kv.Txn) error {
+		v, err := tx.Get([]byte(keyPeople))
+		switch {
+		case err == nil:
+			done = len(v) == 1 && v[0] >= peopleDone
+		case !errors.Is(err, kv.ErrNotFound):
+			return err
+		}
+		people, err = readPeople(tx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("read the wallet's people: %w", err)
+	}
+	if !done && fresh {
+		if err := w.db.Update(func(tx kv.Txn) error { return tx.Set([]byte(keyPeople), []byte{peopleDone}) }); err != nil {
+			return fmt.Errorf("mark the wallet's people: %w", err)
+		}
+		done = true
+	}
+	if done {
+		w.setPeople(people)
+		return nil
+	}
+	if err := w.migratePeople(people); err != nil {
+		return fmt.Errorf("attribute the wallet's records to people: %w", err)
+	}
+	return nil
+}
+
+// migratePeople attributes every record of an older wallet to a person.
+// First its Patient records, oldest first, become people (the first its
+// owner; one that matches a person already made joins them). Then every
+// head is read with its latest version, summarised again (the summary
+// gains what fhir.Summarize learnt since) and written in format 2 with the
+// person of the Patient the record refers to, in batches of migrateBatch.
+// Versions are never touched, so nothing can be lost; a head or version
+// that fails its integrity check is left as it is (the index lists it as
+// damaged). meta/people is written last: an interrupted migration runs
+// again at the next unlock and comes to the same people, since a Patient
+// record already linked to a person is theirs again.
+func (w *Wallet) migratePeople(people []Person) error {
+	type patientHead struct {
+		id     string
+		ver    int
+		added  time.Time
+		source Source
+	}
+	var pats []patientHead
+	err := w.db.View(func(tx kv.Txn) error {
+		return scan(tx, prefixHead, func(_, v []byte) {
+			var h head
+			if h.unmarshal(v) != nil || h.Summary.ResourceType != "Patient" {
+				return
+			}
+			pats = append(pats, patientHead{id: h.ID, ver: h.Version, added: h.Added, source: h.Source})
+		}, func([]byte) {}, func() { pats = nil })
+	})
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(pats, func(a, b patientHead) int {
+		return cmp.Or(a.added.Compare(b.added), cmp.Compare(a.id, b.id))
+	})
+	var a attribution
+	a.people = people
+	personOf := map[string]string{}        // Patient record ID -> person ID
+	fileOf := map[Source]map[string]bool{} // an import's people, for records that name nobody
+	now := time.Now().UTC()
+	for _, ph := range pats {
+		var rec Record
+		err := w.db.View(func(tx kv.Txn) (err error) {
+			rec, err = getVersion(tx, ph.id, ph.ver)
+			return err
+		})
+		if err != nil {
+			continue // damaged: its records stay unattributed
+		}
+		cand, err := PatientOf(rec.Resource)
+		if err != nil {
+			continue
+		}
+		var at int
+		if m, how, ok := matchPersonHow(cand, ph.id, a.people); ok {
+			at = slices.IndexFunc(a.people, func(p Person) bool { return p.ID == m.ID })
+			linkPatient(&a.people[at], ph.id, cand, how)
+		} else {
+			at = a.add(cand, ph.id, cmp.Or(ph.added, now))
+		}
+		personOf[ph.id] = a.people[at].ID
+		if fileOf[ph.source] == nil {
+			fileOf[ph.source] = map[string]bool{}
+		}
+		fileOf[ph.source][a.people[at].ID] = true
+	}
+	if len(a.people) > 0 {
+		err := w.db.Update(func(tx kv.Txn) error {
+			for _, p := range a.people {
+				if err := writePerson(tx, p); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	owner := ""
+	if i := slices.IndexFunc(a.people, func(p Person) bool { return p.Owner }); i >= 0 {
+		owner = a.people[i].ID
+	}
+
+	var keys [][]byte
+	err = w.db.View(func(tx kv.Txn) error {
+		return kv.Keys(tx, []byte(prefixHead), func(k []byte) error {
+			keys = append(keys, slices.Clone(k))
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	for len(keys) > 0 {
+		n := min(migrateBatch, len(keys))
+		batch := keys[:n]
+		keys = keys[n:]
+		err := w.db.Update(func(tx kv.Txn) error {
+			for _, k := range batch {
+				v, err := tx.Get(k)
+				if errors.Is(err, kv.ErrTampered) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				var h head
+				if h.unmarshal(v) != nil {
+					continue
+				}
+				rec, err := getVersion(tx, h.ID, h.Version)
+				if err != nil {
+					continue
+				}
+				if sum, err := fhir.Summarize(rec.Resource); err == nil {
+					h.Summary = sum
+				}
+				scope := scopeOf(h.Identity)
+				f := factsOf(rec.Resource)
+				switch {
+				case f.patient != nil:
+					h.Person = personOf[h.ID]
+				case directoryTypes[f.resourceType]:
+					h.Person = ""
+				case len(f.refs) > 0:
+					h.Person = ""
+					for _, ref := range f.refs {
+						if pid, _ := patientIDOfRef(ref); pid != "" {
+							if p, ok := personOf[w.recordID(scope+"|Patient/"+pid)]; ok {
+								h.Person = p
+								break
+							}
+						}
+					}
+				case len(fileOf[h.Source]) == 1:
+					for p := range fileOf[h.Source] {
+						h.Person = p
+					}
+				default:
+					h.Person = owner
+				}
+				if err := tx.Set(k, h.marshal()); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := w.db.Update(func(tx kv.Txn) error { return tx.Set([]byte(keyPeople), []byte{peopleDone}) }); err != nil {
+		return err
+	}
+	w.setPeople(a.people)
+	return nil
+}

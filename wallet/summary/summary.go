@@ -1,0 +1,276 @@
+// Package summary builds the views a patient reads first from a wallet's
+// index: the person's summary in the spirit of the International Patient
+// Summary (allergies, problems, medications, immunizations, the latest
+// vital signs and lab values with their trend and range, recent visits),
+// the categories records are browsed by, and the timeline of visits. It
+// works from index entries only, never reading or decrypting a record, and
+// never changes the wallet.
+package summary
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"medwallet/wallet"
+	"medwallet/wallet/fhir"
+)
+
+// Limits of the lists that are "recent" rather than "current".
+const (
+	MaxVisits = 5  // recent visits shown
+	MaxLabs   = 40 // lab values shown, the most recent codes first
+)
+
+// Line is one row of the summary; RecordID opens the record it shows.
+type Line struct {
+	RecordID string
+	Title    string
+	Value    string // formatted as a clinician writes it ("72.7 kg")
+	Range    string // the reference range, for results
+	Date     time.Time
+	Status   string
+	Trend    string // "↑", "↓" or "→" against the previous value of the same code; "" without one
+	Source   string // SourceName of the record
+
+	rawValue, code string // while the summary is built: the stored value and code
+}
+
+// Summary is one person's health summary.
+type Summary struct {
+	PersonID      string
+	Allergies     []Line
+	Problems      []Line // active conditions
+	Medications   []Line // current medications, the latest of each
+	Immunizations []Line // the latest of each vaccine
+	Vitals        []Line // the latest of each vital sign
+	Labs          []Line // the latest of each lab code
+	Visits        []Line // the most recent encounters
+}
+
+// RecordIDs are the records the summary shows, in its order, each once:
+// what check-in shares by default.
+func (s Summary) RecordIDs() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, list := range s.sections() {
+		for _, l := range list {
+			if l.RecordID != "" && !seen[l.RecordID] {
+				seen[l.RecordID] = true
+				out = append(out, l.RecordID)
+			}
+		}
+	}
+	return out
+}
+
+func (s Summary) sections() [][]Line {
+	return [][]Line{s.Allergies, s.Problems, s.Medications, s.Immunizations, s.Vitals, s.Labs, s.Visits}
+}
+
+// Empty reports whether the summary has nothing to show.
+func (s Summary) Empty() bool {
+	for _, l := range s.sections() {
+		if len(l) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Statuses that take a record out of the summary's current lists.
+var (
+	inactiveClinical = map[string]bool{"inactive": true, "resolved": true, "remission": true,
+		"refuted": true, "entered-in-error": true}
+	currentMedication = map[string]bool{"active": true, "on-hold": true, "intended": true}
+	notGiven          = map[string]bool{"not-done": true, "entered-in-error": true}
+	notResult         = map[string]bool{"entered-in-error": true, "cancelled": true, "registered": true}
+)
+
+// Of builds the summary of person personID from the wallet's index. With
+// personID "" it covers every record. Records dated after now are left
+// out of the latest values and visits (a clock or an entry gone wrong).
+func Of(w *wallet.Wallet, personID string, now time.Time) (Summary, error) {
+	if w == nil {
+		return Summary{}, fmt.Errorf("summary: no wallet is open")
+	}
+	return build(entriesOf(w, personID), personID, now), nil
+}
+
+// entriesOf are the person's records, newest first.
+func entriesOf(w *wallet.Wallet, personID string) []*wallet.Entry {
+	all := w.Search(wallet.Query{})
+	if personID == "" {
+		return all
+	}
+	out := make([]*wallet.Entry, 0, len(all)/2)
+	for _, e := range all {
+		if e.Person == personID {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// build makes the summary from entries sorted newest first, in one pass.
+func build(entries []*wallet.Entry, personID string, now time.Time) Summary {
+	s := Summary{PersonID: personID}
+	seen := map[string]bool{}  // section + code of what a list already has
+	latest := map[string]int{} // code → index in Labs or Vitals, waiting for its previous value
+	first := func(section, key string) bool {
+		k := section + "\x00" + key
+		if seen[k] {
+			return false
+		}
+		seen[k] = true
+		return true
+	}
+	future := func(e *wallet.Entry) bool { return !now.IsZero() && e.Summary.Date.After(now) }
+	for _, e := range entries {
+		sum := &e.Summary
+		status := strings.ToLower(sum.Status)
+		switch CategoryOf(e) {
+		case CategoryAllergies:
+			if !inactiveClinical[status] && first("allergy", keyOf(e)) {
+				s.Allergies = append(s.Allergies, lineOf(e))
+			}
+		case CategoryConditions:
+			if sum.ResourceType == "Condition" && !inactiveClinical[status] && first("problem", keyOf(e)) {
+				s.Problems = append(s.Problems, lineOf(e))
+			}
+		case CategoryMedications:
+			switch sum.ResourceType {
+			case "MedicationRequest", "MedicationStatement":
+			default:
+				continue
+			}
+			// The latest record of a drug decides: a stopped prescription
+			// after an active one means it is no longer taken.
+			if first("medication", keyOf(e)) && currentMedication[status] {
+				l := lineOf(e)
+				l.Value = clip(strings.Join(strings.Fields(sum.Value), " "), maxValueLen)
+				s.Medications = append(s.Medications, l)
+			}
+		case CategoryImmunizations:
+			if !notGiven[status] && first("immunization", keyOf(e)) {
+				s.Immunizations = append(s.Immunizations, lineOf(e))
+			}
+		case CategoryVitals, CategoryLabs:
+			if sum.ResourceType != "Observation" || notResult[status] || future(e) || sum.Value == "" {
+				// DiagnosticReports are browsed under Lab results; their
+				// observations carry the values.
+				continue
+			}
+			list := &s.Labs
+			section := "lab"
+			switch {
+			case sum.Kind == fhir.KindVital:
+				list, section = &s.Vitals, "vital"
+			case sum.Kind == fhir.KindObservation && sum.Range == "":
+				continue // a survey or social history, not a result
+			}
+			key := section + "\x00" + keyOf(e)
+			if i, waiting := latest[key]; waiting {
+				(*list)[i].Trend = trend(sum.Value, (*list)[i].rawValue)
+				delete(latest, key)
+				continue
+			}
+			if first(section, keyOf(e)) {
+				l := lineOf(e)
+				l.rawValue = sum.Value
+				latest[key] = len(*list)
+				*list = append(*list, l)
+			}
+		case CategoryVisits:
+			if len(s.Visits) < MaxVisits && !future(e) && sum.ResourceType == "Encounter" {
+				s.Visits = append(s.Visits, lineOf(e))
+			}
+		}
+	}
+	s.Vitals = slices.Clone(s.Vitals)
+	slices.SortStableFunc(s.Vitals, func(a, b Line) int { return vitalRank(a.code) - vitalRank(b.code) })
+	if len(s.Labs) > MaxLabs {
+		s.Labs = s.Labs[:MaxLabs]
+	}
+	for _, list := range []*[]Line{&s.Vitals, &s.Labs} {
+		for i := range *list {
+			(*list)[i].rawValue, (*list)[i].code = "", ""
+		}
+	}
+	return s
+}
+
+// keyOf is what makes two records "the same thing": their code, else
+// their title.
+func keyOf(e *wallet.Entry) string {
+	if c := e.Summary.Code; c.Code != "" {
+		return c.System + "|" + c.Code
+	}
+	return strings.ToLower(strings.TrimSpace(e.Summary.Title))
+}
+
+func lineOf(e *wallet.Entry) Line {
+	s := &e.Summary
+	l := Line{RecordID: e.ID, Title: clip(strings.Join(strings.Fields(s.Title), " "), maxTitleLen),
+		Range: clip(s.Range, maxValueLen), Date: s.Date, Status: clip(s.Status, maxTitleLen),
+		Source: SourceName(e), code: s.Code.Code}
+	switch s.Kind {
+	case fhir.KindLab, fhir.KindVital, fhir.KindObservation:
+		l.Value = FormatValue(s.Value, s.Unit)
+	default:
+		l.Value = clip(strings.Join(strings.Fields(s.Value), " "), maxValueLen)
+	}
+	return l
+}
+
+// vitalOrder is the order vital signs are read in, by LOINC code.
+var vitalOrder = []string{
+	"85354-9", "55284-4", // blood pressure
+	"8867-4",           // heart rate
+	"9279-1",           // respiratory rate
+	"8310-5", "8331-1", // body temperature
+	"59408-5", "2708-6", // oxygen saturation
+	"29463-7", "3141-9", // body weight
+	"8302-2", "8306-3", // body height
+	"39156-5", // BMI
+}
+
+func vitalRank(code string) int {
+	if i := slices.Index(vitalOrder, code); i >= 0 {
+		return i
+	}
+	return len(vitalOrder)
+}
+
+// trend compares a value with the one before it ("120/80": the systolic):
+// "↑", "↓", "→" at the precision shown, "" when either is not a number.
+func trend(previous, current string) string {
+	p, okP := leadingNumber(previous)
+	c, okC := leadingNumber(current)
+	switch {
+	case !okP || !okC:
+		return ""
+	case c > p:
+		return "↑"
+	case c < p:
+		return "↓"
+	}
+	return "→"
+}
+
+// leadingNumber reads a value as shown (rounded as FormatValue rounds it),
+// or the first number of a blood pressure.
+func leadingNumber(v string) (float64, bool) {
+	v, _, _ = strings.Cut(strings.TrimSpace(v), "/")
+	if !numberPattern.MatchString(v) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(fhir.ClinicalNumber(v, ""), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false
+	}
+	return f, true
+}

@@ -1,0 +1,206 @@
+package summary
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"medwallet/wallet"
+	"medwallet/wallet/keys"
+)
+
+const fixtures = "../../../shared/fixtures/"
+
+var testKDF = keys.KDF{Name: "argon2id", Time: 1, MemoryKiB: 64, Threads: 1}
+
+// walletWith is a fresh wallet holding the fixture files named.
+func walletWith(t testing.TB, files ...string) *wallet.Wallet {
+	t.Helper()
+	w, _, err := wallet.Create(filepath.Join(t.TempDir(), "w"), []byte("correct horse battery staple"), testKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	for _, f := range files {
+		data, err := os.ReadFile(fixtures + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Import(context.Background(), filepath.Base(f), data, wallet.ImportOptions{}); err != nil {
+			t.Fatalf("import %s: %v", f, err)
+		}
+	}
+	return w
+}
+
+const (
+	maxKris  = "fhir/synthea/Max_Kris_f9120576-f949-45de-ae43-c0d902ecb249.json"
+	ipsShare = "shl/expected-decrypted.json"
+	labCard  = "shc/example-02-a-fhirBundle.json"
+)
+
+// find is the line titled title, failing the test without one.
+func find(t *testing.T, section string, lines []Line, title string) Line {
+	t.Helper()
+	for _, l := range lines {
+		if l.Title == title {
+			return l
+		}
+	}
+	var titles []string
+	for _, l := range lines {
+		titles = append(titles, l.Title)
+	}
+	t.Fatalf("%s: no line %q; the lines are %q", section, title, titles)
+	return Line{}
+}
+
+func absent(t *testing.T, section string, lines []Line, title string) {
+	t.Helper()
+	for _, l := range lines {
+		if l.Title == title {
+			t.Errorf("%s: %q is listed (%+v), it should not be", section, title, l)
+		}
+	}
+}
+
+func TestSummaryOfSyntheaPatient(t *testing.T) {
+	w := walletWith(t, maxKris)
+	s, err := Of(w, "", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Problems: active conditions only.
+	find(t, "problems", s.Problems, "Atrial Fibrillation")
+	find(t, "problems", s.Problems, "Coronary Heart Disease")
+	absent(t, "problems", s.Problems, "Viral sinusitis (disorder)") // resolved
+	absent(t, "problems", s.Problems, "Polyp of colon")             // resolved
+	// Medications: active prescriptions, not the stopped ones.
+	warfarin := find(t, "medications", s.Medications, "Warfarin Sodium 5 MG Oral Tablet")
+	if warfarin.Status != "active" || warfarin.Date.Format(time.DateOnly) != "1998-08-22" {
+		t.Errorf("warfarin: %+v", warfarin)
+	}
+	absent(t, "medications", s.Medications, "1 ML Epinephrine 1 MG/ML Injection")
+	// Vital signs: the latest of each, blood pressure first, as written by a clinician.
+	if len(s.Vitals) == 0 || s.Vitals[0].Title != "Blood Pressure" {
+		t.Fatalf("vitals do not start with the blood pressure: %+v", s.Vitals)
+	}
+	if bp := s.Vitals[0]; bp.Value != "172/99 mmHg" || bp.Trend != "↓" || bp.Date.Format(time.DateOnly) != "2002-09-14" {
+		t.Errorf("blood pressure: %+v", bp)
+	}
+	if wt := find(t, "vitals", s.Vitals, "Body Weight"); wt.Value != "82.0 kg" {
+		t.Errorf("body weight %q, want 82.0 kg (the resource says 82.0000…)", wt.Value)
+	}
+	// Lab values: the latest per code with the trend from the one before.
+	chol := find(t, "labs", s.Labs, "Total Cholesterol")
+	if chol.Value != "162 mg/dL" || chol.Trend != "↓" || chol.Source != "Max Kris" {
+		t.Errorf("total cholesterol: %+v", chol)
+	}
+	if egfr := find(t, "labs", s.Labs, "Estimated Glomerular Filtration Rate"); egfr.Value != "116 mL/min/1.73 m²" {
+		t.Errorf("eGFR %q", egfr.Value)
+	}
+	// Visits: the five most recent, newest first.
+	if len(s.Visits) != MaxVisits || s.Visits[0].Title != "Death Certification" || s.Visits[1].Title != "Emergency Encounter" {
+		t.Errorf("visits: %+v", s.Visits)
+	}
+	// Every line opens its record, and check-in shares each once.
+	ids := s.RecordIDs()
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			t.Errorf("record %s listed twice", id)
+		}
+		seen[id] = true
+		if _, err := w.Get(id); err != nil {
+			t.Errorf("line's record %s: %v", id, err)
+		}
+	}
+	if want := len(s.Problems) + len(s.Medications) + len(s.Immunizations) + len(s.Vitals) + len(s.Labs) + len(s.Visits); len(ids) != want {
+		t.Errorf("%d record IDs for %d lines", len(ids), want)
+	}
+	// Billing stays out: no line is a Claim or an ExplanationOfBenefit.
+	for _, id := range ids {
+		e := entryByID(w, id)
+		if c := CategoryOf(e); !c.Clinical() {
+			t.Errorf("%s (%s) is in the summary", id, e.Summary.ResourceType)
+		}
+	}
+}
+
+func entryByID(w *wallet.Wallet, id string) *wallet.Entry {
+	for _, e := range w.Search(wallet.Query{}) {
+		if e.ID == id {
+			return e
+		}
+	}
+	return nil
+}
+
+func TestSummaryNamesAllergiesOfAnIPS(t *testing.T) {
+	w := walletWith(t, ipsShare)
+	s, err := Of(w, "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pen := find(t, "allergies", s.Allergies, "Substance with penicillin structure and antibacterial mechanism of action (substance)")
+	if pen.Status != "active" || pen.Date.Format(time.DateOnly) != "2010-01-01" {
+		t.Errorf("penicillin allergy: %+v", pen)
+	}
+	find(t, "problems", s.Problems, "Menopausal flushing (finding)")
+	if a1c := find(t, "labs", s.Labs, "Hemoglobin A1c/Hemoglobin.total in Blood by HPLC"); a1c.Value != "7.5 %" {
+		t.Errorf("HbA1c %q", a1c.Value)
+	}
+	if s.Labs[0].Value != "Methicillin resistant Staphylococcus aureus" {
+		t.Errorf("a coded result is shown by its text: %+v", s.Labs[0])
+	}
+}
+
+func TestSummaryLabCarriesRangeAndLaboratory(t *testing.T) {
+	w := walletWith(t, labCard)
+	s, err := Of(w, "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb := find(t, "labs", s.Labs, "Observation LOINC 718-7")
+	if hb.Value != "176 g/L" || hb.Range != "135–180 g/L" || hb.Source != "Acme Laboratory, Inc" {
+		t.Errorf("haemoglobin: %+v", hb)
+	}
+	if eos := find(t, "labs", s.Labs, "Observation LOINC 704-7"); eos.Range != "< 0.21 ×10⁹/L" {
+		t.Errorf("a range with only a high bound: %q", eos.Range)
+	}
+}
+
+// A lab seen twice: the latest is shown with its range and the direction
+// it moved since the one before.
+func TestSummaryLabTrendAgainstThePreviousValue(t *testing.T) {
+	w := walletWith(t)
+	obs := func(id, date, value string) string {
+		return `{"resourceType":"Observation","id":"` + id + `","status":"final",
+		"category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],
+		"code":{"coding":[{"system":"http://loinc.org","code":"4548-4","display":"Hemoglobin A1c"}]},
+		"effectiveDateTime":"` + date + `","valueQuantity":{"value":` + value + `,"unit":"%"},
+		"referenceRange":[{"low":{"value":4.0,"unit":"%"},"high":{"value":5.6,"unit":"%"}}]}`
+	}
+	bundle := `{"resourceType":"Bundle","type":"collection","entry":[{"resource":` + obs("a", "2024-01-10", "6.1") +
+		`},{"resource":` + obs("b", "2025-02-11", "5.43999999999") + `},{"resource":` + obs("c", "2023-01-01", "7.0") + `}]}`
+	if _, err := w.Import(context.Background(), "labs.json", []byte(bundle), wallet.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Of(w, "", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Labs) != 1 {
+		t.Fatalf("labs: %+v", s.Labs)
+	}
+	if l := s.Labs[0]; l.Value != "5.4 %" || l.Range != "4.0–5.6 %" || l.Trend != "↓" || l.Source != "labs" {
+		t.Errorf("HbA1c line: %+v", l)
+	}
+	// Seen from before the latest was taken, the trend is the other way.
+	s, _ = Of(w, "", time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC))
+	if l := s.Labs[0]; l.Value != "6.1 %" || l.Trend != "↓" {
+		t.Errorf("as of mid-2024: %+v", l)
+	}
+}
