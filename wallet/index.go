@@ -171,9 +171,13 @@ func (w *Wallet) loadHeadsSlowly() (*Index, []string, error) {
 }
 
 // Damaged lists the records that failed their integrity check when the
-// wallet was opened. They are left out of the list; restoring a backup
+// wallet was opened, once the check of the index snapshot (if the list came
+// from one) is done. They are left out of the list; restoring a backup
 // brings them back.
 func (w *Wallet) Damaged() []string {
+	// A list read from the snapshot names the heads damaged when it was
+	// written; the check against the heads finds any damaged since.
+	w.WaitIndexCheck()
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	return slices.Clone(w.damaged)
