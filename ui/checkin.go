@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -174,7 +173,7 @@ func (v *checkInView) load() {
 		return
 	}
 	v.start.Enable()
-	v.heading.SetText("Check in " + personLine(person))
+	v.heading.SetText("Check in " + personChoice(person))
 	v.card.load(person)
 	w := v.m.w
 	v.m.s.background(func() {
@@ -204,45 +203,18 @@ func checkInPerson(m *mainScreen) (wallet.Person, bool) {
 	return m.w.Owner()
 }
 
-// personLine names a person with what tells two people apart.
-func personLine(p wallet.Person) string {
-	parts := []string{cmp.Or(p.Name, "(no name)")}
-	if p.BirthDate != "" {
-		parts = append(parts, "born "+p.BirthDate)
-	}
-	if p.Gender != "" {
-		parts = append(parts, p.Gender)
-	}
-	return strings.Join(parts, ", ")
-}
-
-// summarySections are the summary's sections in the order a clinician
-// reads them.
-func summarySections(s summary.Summary) []struct {
-	title string
-	lines []summary.Line
-} {
-	return []struct {
-		title string
-		lines []summary.Line
-	}{
-		{"Allergies", s.Allergies}, {"Problems", s.Problems}, {"Medications", s.Medications},
-		{"Immunizations", s.Immunizations}, {"Vital signs", s.Vitals}, {"Lab results", s.Labs},
-		{"Recent visits", s.Visits},
-	}
-}
-
 // fill lists the summary as ticked checks, one group per section.
 func (v *checkInView) fill(s summary.Summary) {
 	v.checks = map[string]*widget.Check{}
 	v.order = nil
 	v.sections.RemoveAll()
-	for _, sec := range summarySections(s) {
-		if len(sec.lines) == 0 {
+	for _, sec := range summarySections {
+		lines := sec.lines(s)
+		if len(lines) == 0 {
 			continue
 		}
 		group := container.NewVBox()
-		for _, l := range sec.lines {
+		for _, l := range lines {
 			if l.RecordID == "" || v.checks[l.RecordID] != nil {
 				continue
 			}
@@ -252,7 +224,7 @@ func (v *checkInView) fill(s summary.Summary) {
 			v.order = append(v.order, l.RecordID)
 			group.Add(c)
 		}
-		v.sections.Add(boldLabel(fmt.Sprintf("%s (%d)", sec.title, len(group.Objects))))
+		v.sections.Add(boldLabel(fmt.Sprintf("%s (%d)", sec.heading, len(group.Objects))))
 		v.sections.Add(container.NewPadded(group))
 	}
 	if len(v.order) == 0 {
@@ -260,24 +232,6 @@ func (v *checkInView) fill(s summary.Summary) {
 	}
 	v.showCount()
 	v.content.Refresh()
-}
-
-// trendWords say a summary line's trend arrow in words, which every font
-// has.
-var trendWords = map[string]string{"↑": "higher than before", "↓": "lower than before", "→": "unchanged"}
-
-func summaryLineText(l summary.Line) string {
-	parts := []string{l.Title}
-	if l.Value != "" {
-		parts = append(parts, l.Value)
-	}
-	if t := trendWords[l.Trend]; t != "" {
-		parts = append(parts, t)
-	}
-	if !l.Date.IsZero() {
-		parts = append(parts, formatDate(l.Date))
-	}
-	return strings.Join(parts, " · ")
 }
 
 func (v *checkInView) showCount() {

@@ -57,7 +57,7 @@ func showCheckInCode(m *mainScreen, res *app.ShareResult, person wallet.Person) 
 	c.qr = container.NewStack(white, container.NewPadded(img))
 	title := widget.NewLabelWithStyle("Show this code at the clinic's desk", fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
 	title.SizeName = theme.SizeNameHeadingText
-	who := widget.NewLabelWithStyle(personLine(person), fyne.TextAlignCenter, fyne.TextStyle{})
+	who := widget.NewLabelWithStyle(personChoice(person), fyne.TextAlignCenter, fyne.TextStyle{})
 	c.countdown = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
 	c.countdown.SizeName = theme.SizeNameSubHeadingText
 	c.state = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{})

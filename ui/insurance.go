@@ -97,7 +97,7 @@ func (m *mainScreen) editInsuranceCard(person wallet.Person, saved func(checkin.
 		widget.NewFormItem("Name on the card", f.subscriber),
 		widget.NewFormItem("Whose card", f.relation),
 	)
-	intro := widget.NewLabel("Copy these from your insurance card once. It is kept with " + personLine(person) + "'s records and can go with a check-in.")
+	intro := widget.NewLabel("Copy these from your insurance card once. It is kept with " + personChoice(person) + "'s records and can go with a check-in.")
 	intro.Wrapping = fyne.TextWrapWord
 	body := container.NewVBox(intro, form, f.message, container.NewHBox(f.save))
 	f.dialog = dialog.NewCustom("Insurance card", "Cancel", body, s.win)

@@ -163,7 +163,13 @@ func patientText(p *app.Pending) string {
 		lines = append(lines, strings.Join(facts, ", "))
 	}
 	for _, id := range d.Identifiers {
-		lines = append(lines, cmp.Or(id.Label, "Identifier")+": "+id.Value)
+		v := id.Value
+		if id.Sensitive {
+			// Social security, licence, passport: the last four tell
+			// two people apart; the whole number is in the record.
+			v = "•••" + string([]rune(v)[max(0, len([]rune(v))-4):])
+		}
+		lines = append(lines, cmp.Or(id.Label, "Identifier")+": "+v)
 	}
 	if p.Patients > 1 {
 		lines = append(lines, fmt.Sprintf("The share holds %d different patients: keep it only if you know why.", p.Patients))
@@ -261,7 +267,7 @@ func (r *review) confirmKeep() {
 		return
 	}
 	name := cmp.Or(person.Name, "this person")
-	q := widget.NewLabel(fmt.Sprintf("Add these visit records to %s's records?\n\nThey match %s in this wallet. If you say no, they are kept apart as a received share.", name, personLine(person)))
+	q := widget.NewLabel(fmt.Sprintf("Add these visit records to %s's records?\n\nThey match %s in this wallet. If you say no, they are kept apart as a received share.", name, personChoice(person)))
 	q.Wrapping = fyne.TextWrapWord
 	d := dialog.NewCustomConfirm("Add to "+name+"'s records?", "Add to "+name+"'s records", "Keep them apart", q, func(join bool) {
 		if join {
