@@ -3,6 +3,7 @@ package fhir
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -281,4 +282,42 @@ func TestReferencedID(t *testing.T) {
 			t.Errorf("ReferencedID(%q) = %q, want %q", ref, got, want)
 		}
 	}
+}
+
+// FuzzNameFromFile: whatever a file's resources reference, naming from the
+// file never fails, keeps names bounded and renames only what had no name.
+func FuzzNameFromFile(f *testing.F) {
+	addSeeds(f)
+	f.Add([]byte(`{"resourceType":"Bundle","entry":[{"fullUrl":"urn:uuid:o","resource":{"resourceType":"Organization","id":"o","name":"Clinic"}},` +
+		`{"fullUrl":"urn:uuid:e","resource":{"resourceType":"Encounter","id":"e","serviceProvider":{"reference":"urn:uuid:o"}}},` +
+		`{"resource":{"resourceType":"Observation","encounter":{"reference":"urn:uuid:e"},"performer":[{"reference":"urn:uuid:o"},7]}},` +
+		`{"fullUrl":"urn:uuid:m","resource":{"resourceType":"Medication","id":"m","code":{"text":"Drug"}}},` +
+		`{"resource":{"resourceType":"MedicationStatement","medicationReference":[{"reference":"urn:uuid:m"}]}}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Parse("fuzz.json", data)
+		if err != nil {
+			return
+		}
+		resources := make([]json.RawMessage, len(p.Entries))
+		sums := make([]Summary, len(p.Entries))
+		for i, e := range p.Entries {
+			resources[i] = e.Resource
+			if sums[i], err = Summarize(e.Resource); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := slices.Clone(sums)
+		NameFromFile(resources, sums)
+		for i, s := range sums {
+			if len(s.Organization) > maxOrganizationLen || !utf8.ValidString(s.Organization) {
+				t.Fatalf("organization %q", s.Organization)
+			}
+			if before[i].Organization != "" && s.Organization != before[i].Organization {
+				t.Fatalf("a named organisation was renamed: %q to %q", before[i].Organization, s.Organization)
+			}
+			if s.Title != before[i].Title && before[i].Title != "Medication" {
+				t.Fatalf("title %q renamed to %q", before[i].Title, s.Title)
+			}
+		}
+	})
 }
