@@ -235,14 +235,7 @@ func TestNameFromFileFillsOrganizationsFromTheFilesOrganizationAndVisit(t *testi
 	if err != nil {
 		t.Fatal(err)
 	}
-	resources := make([]json.RawMessage, len(p.Entries))
-	sums := make([]Summary, len(p.Entries))
-	for i, e := range p.Entries {
-		resources[i] = e.Resource
-		if sums[i], err = Summarize(e.Resource); err != nil {
-			t.Fatal(err)
-		}
-	}
+	resources, sums := summariesOf(t, p)
 	NameFromFile(resources, sums)
 	want := map[string]string{
 		"6be05ccf-ef94-341f-a2a3-1cf9bfde1b18": "Riverside Clinic",
@@ -298,14 +291,7 @@ func FuzzNameFromFile(f *testing.F) {
 		if err != nil {
 			return
 		}
-		resources := make([]json.RawMessage, len(p.Entries))
-		sums := make([]Summary, len(p.Entries))
-		for i, e := range p.Entries {
-			resources[i] = e.Resource
-			if sums[i], err = Summarize(e.Resource); err != nil {
-				t.Fatal(err)
-			}
-		}
+		resources, sums := summariesOf(t, p)
 		before := slices.Clone(sums)
 		NameFromFile(resources, sums)
 		for i, s := range sums {
@@ -320,4 +306,19 @@ func FuzzNameFromFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// summariesOf are a parsed file's resources and their summaries.
+func summariesOf(t *testing.T, p *Parsed) ([]json.RawMessage, []Summary) {
+	t.Helper()
+	resources := make([]json.RawMessage, len(p.Entries))
+	sums := make([]Summary, len(p.Entries))
+	for i, e := range p.Entries {
+		resources[i] = e.Resource
+		var err error
+		if sums[i], err = Summarize(e.Resource); err != nil {
+			t.Fatalf("%s: %v", e.Where, err)
+		}
+	}
+	return resources, sums
 }
