@@ -77,6 +77,12 @@ func nameOr(p Person) string { return cmp.Or(p.Name, "a patient without a name")
 // the wallet.
 func (w *Wallet) attribute(b Batch, results []preparedEntry) (attribution, error) {
 	a := attribution{people: w.peopleSnapshot()}
+	if b.Unattributed {
+		for i := range results {
+			results[i].p.person, results[i].p.personSure = "", true
+		}
+		return a, nil
+	}
 	changed := map[string]bool{}
 	find := func(id string) int { return slices.IndexFunc(a.people, func(p Person) bool { return p.ID == id }) }
 	target := -1

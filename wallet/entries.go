@@ -68,6 +68,11 @@ type Batch struct {
 	// nothing of the batch; nil adds them. It runs with the wallet's
 	// writer lock held and must not write to the wallet.
 	NewPerson func(candidate Person) PersonChoice
+	// Unattributed keeps every record of the batch nobody's: no person is
+	// added, matched or changed (a received share, kept apart from the
+	// wallet's people until the user files it with one). Person must be
+	// empty.
+	Unattributed bool
 }
 
 // Outcome is what Store did with one entry.
