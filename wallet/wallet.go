@@ -71,6 +71,10 @@ type Wallet struct {
 	bulk      atomic.Int32
 	settings  Settings
 	damaged   []string
+	// ixNote says how the index was loaded and checked; ixCheck is the
+	// background check of a snapshot-loaded index (nil when none ran).
+	ixNote  IndexNote
+	ixCheck *indexCheck
 
 	// people are the wallet's people as stored (people.go); peopleMu
 	// guards them, and only writers holding writeMu change them.
@@ -240,8 +244,13 @@ func (w *Wallet) load(fresh bool, o OpenOptions) error {
 	if err := w.attributeRecords(fresh); err != nil {
 		return err
 	}
-	w.index, err = w.loadIndex()
-	return err
+	if w.index, w.damaged, err = w.loadIndex(); err != nil {
+		return err
+	}
+	if !w.ixNote.FromHeads {
+		w.startIndexCheck()
+	}
+	return nil
 }
 
 // makeOwnerOnly sets dir to 0700 and wallet.json to 0600 whatever they
@@ -302,6 +311,7 @@ func (w *Wallet) Master() (*keys.Master, error) {
 // decrypted index. Keys handed out (IdentityKey) are their holder's to
 // zero; the app's peer zeroes its own when the session locks.
 func (w *Wallet) Close() error {
+	w.stopIndexCheck()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.master == nil {
@@ -312,6 +322,12 @@ func (w *Wallet) Close() error {
 		// (Only then: a wallet whose open failed, over a rolled-back store,
 		// must not record that store's state.)
 		w.recordLogState()
+	}
+	// The snapshot is an optimisation: failing to write it costs the next
+	// open its speed, never a record. It goes last, so that its commit is
+	// the store's latest.
+	if w.index != nil {
+		w.saveSnapshot()
 	}
 	err := w.db.Close()
 	w.zeroKeys()
@@ -372,6 +388,9 @@ type Settings struct {
 	AnnounceOnLAN bool `json:"announceOnLAN,omitempty"`
 	// Redeem is how opening a link someone else made reaches its server.
 	Redeem RedeemSettings `json:"redeem,omitzero"`
+	// CheckInHost is the clinic node the last check-in was hosted on (its
+	// multiaddr or https URL), offered first at the next one.
+	CheckInHost string `json:"checkInHost,omitempty"`
 }
 
 // RedeemSettings bound what a link someone else made can make the wallet do.
@@ -383,6 +402,9 @@ type RedeemSettings struct {
 	// private network (a clinic node on the LAN that is not a witness).
 	AllowPrivateHosts bool `json:"allowPrivateHosts,omitempty"`
 }
+
+// maxCheckInHost bounds Settings.CheckInHost (an address, never longer).
+const maxCheckInHost = 1024
 
 // DefaultAutoLock is the idle time after which an unlocked wallet locks.
 const DefaultAutoLock = 10 * time.Minute
@@ -419,6 +441,9 @@ func (w *Wallet) SaveSettings(s Settings) error {
 	}
 	if s.Redeem.TimeoutSeconds < 0 || s.Redeem.TimeoutSeconds > 3600 {
 		return fmt.Errorf("the redeem timeout must be between 1 and 3600 seconds, or 0 for the default, not %d", s.Redeem.TimeoutSeconds)
+	}
+	if len(s.CheckInHost) > maxCheckInHost {
+		return fmt.Errorf("the check-in clinic node's address is %d bytes, more than %d: give its multiaddr or https URL", len(s.CheckInHost), maxCheckInHost)
 	}
 	switch s.Theme {
 	case "", "light", "dark":
