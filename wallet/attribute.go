@@ -34,6 +34,7 @@ const (
 	PersonFiled    = "filed"    // filed under the person the user named
 	PersonMismatch = "mismatch" // filed under the person the user named, although the Patient is someone else
 	PersonSkipped  = "skipped"  // the user chose not to import the file
+	PersonApart    = "apart"    // received records of someone not in the wallet, kept as nobody's
 )
 
 // PersonNote says what an import did with one Patient of a file.
@@ -86,6 +87,10 @@ func (w *Wallet) attribute(b Batch, results []preparedEntry) (attribution, error
 		}
 	}
 	type batchPatient struct{ resourceID, person string }
+	// A received share adds nobody: its Patients join the people they
+	// match, and the rest stay apart (no stranger becomes the owner of a
+	// clinician's wallet, or a dependant of a patient's).
+	apart := b.Person == "" && (b.NoNewPeople || b.Source.Type == SourceShare)
 	var patients []batchPatient
 	now := time.Now().UTC()
 	for i := range results {
@@ -108,6 +113,14 @@ func (w *Wallet) attribute(b Batch, results []preparedEntry) (attribution, error
 				linkPatient(&a.people[at], r.p.id, cand, how)
 				note.Outcome = PersonMatched
 				note.Text = fmt.Sprintf("%s, %s, is %s in this wallet (same %s)", nameOr(cand), born(cand), a.people[at].Name, map[string]string{LinkIdentifier: "identifier", LinkName: "name and birth date", LinkRecord: "patient record"}[how])
+			case apart:
+				// Someone else's records, received: kept apart, nobody's.
+				note = PersonNote{Outcome: PersonApart, Patient: cand, Name: cand.Name, BirthDate: cand.BirthDate,
+					Text: fmt.Sprintf("%s, %s, is nobody in this wallet; their records are kept apart", nameOr(cand), born(cand))}
+				a.notes = append(a.notes, note)
+				patients = append(patients, batchPatient{r.p.facts.id, ""})
+				r.p.person, r.p.personSure = "", true
+				continue
 			case len(a.people) > 0 && b.NewPerson != nil:
 				c := b.NewPerson(cand)
 				switch c.Action {
@@ -159,7 +172,7 @@ func (w *Wallet) attribute(b Batch, results []preparedEntry) (attribution, error
 		filePerson = patients[0].person
 	}
 	owner := ""
-	if i := slices.IndexFunc(a.people, func(p Person) bool { return p.Owner }); i >= 0 {
+	if i := slices.IndexFunc(a.people, func(p Person) bool { return p.Owner }); i >= 0 && !apart {
 		owner = a.people[i].ID
 	}
 	for i := range results {
