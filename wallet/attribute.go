@@ -256,9 +256,10 @@ func (a *attribution) add(cand Person, rid string, now time.Time) int {
 	return len(a.people) - 1
 }
 
-// clearlyOther reports whether cand is plainly not p: another name,
-// another birth date, or an identifier of the same system with another
-// value.
+// clearlyOther reports whether cand is plainly not p: another name (one
+// is not the other's words in part: "Martha" typed in by hand is "Martha
+// DeLarosa"), another birth date, or an identifier of the same system with
+// another value.
 func clearlyOther(cand, p Person) bool {
 	if conflictingIdentifiers(cand, p) {
 		return true
@@ -266,7 +267,8 @@ func clearlyOther(cand, p Person) bool {
 	if cand.BirthDate != "" && p.BirthDate != "" && cand.BirthDate != p.BirthDate {
 		return true
 	}
-	return cand.Name != "" && p.Name != "" && normalName(cand.Name) != normalName(p.Name)
+	a, b := normalName(cand.Name), normalName(p.Name)
+	return a != "" && b != "" && !containsWords(a, b) && !containsWords(b, a)
 }
 
 // fillIn completes a person entered by hand (no birth date or gender yet)

@@ -345,7 +345,7 @@ func TestFindPerson(t *testing.T) {
 
 func TestAddRenameRemovePerson(t *testing.T) {
 	w := newWallet(t)
-	me, err := w.AddPerson("Martha DeLarosa", "", "")
+	me, err := w.AddPerson("Martha", "", "")
 	if err != nil || !me.Owner {
 		t.Fatalf("%+v, %v", me, err)
 	}
@@ -362,7 +362,7 @@ func TestAddRenameRemovePerson(t *testing.T) {
 	if me.BirthDate != "1972-05-01" || len(me.Identifiers) != 1 || me.Records != 2 {
 		t.Fatalf("owner = %+v", me)
 	}
-	if _, err := w.AddPerson("martha delarosa", "1972-05-01", ""); err == nil {
+	if _, err := w.AddPerson("martha", "1972-05-01", ""); err == nil {
 		t.Fatal("the same person was added twice")
 	}
 	tom, err := w.AddPerson("Tom DeLarosa", "2010-09-09", "male")
