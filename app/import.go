@@ -108,31 +108,36 @@ func ImportPaths(ctx context.Context, s *Session, paths []string, o ImportOption
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	o.Person = person
+	// Each file lands on its own, but they are made durable together.
+	defer w.Bulk()()
 	files, err := expandPaths(paths)
 	if err != nil {
 		return nil, err
 	}
+	// A first pass sorts the files by kind and gathers the attached files
+	// that travel as Binaries, possibly in another file of the set
+	// (Binary.ndjson beside DocumentReference.ndjson). It keeps no FHIR
+	// file's bytes: each is read again when its turn comes, so however
+	// large the set, only one file's records are held at a time.
 	var inputs []*importInput
+	inline := map[string][]inlineFile{}
 	for _, p := range files {
 		in, err := classify(p)
 		if err != nil {
 			return nil, err
 		}
+		if in.kind == inFHIR {
+			if bytes.Contains(in.data, []byte(attachmentTagSystem)) {
+				if err := in.parseFHIR(); err != nil {
+					return nil, err
+				}
+				for _, f := range in.files {
+					inline[f.owner] = append(inline[f.owner], f)
+				}
+			}
+			in.release()
+		}
 		inputs = append(inputs, in)
-	}
-	// Files attached to records travel as Binaries, possibly in another file
-	// of the set (Binary.ndjson beside DocumentReference.ndjson).
-	inline := map[string][]inlineFile{}
-	for _, in := range inputs {
-		if in.kind != inFHIR {
-			continue
-		}
-		if err := in.parseFHIR(); err != nil {
-			return nil, err
-		}
-		for _, f := range in.files {
-			inline[f.owner] = append(inline[f.owner], f)
-		}
 	}
 	if (o.Trust == nil) && slices.ContainsFunc(inputs, func(in *importInput) bool { return in.kind == inCard || in.kind == inChunk }) {
 		if o.Trust, err = TrustList(s); err != nil {
@@ -141,12 +146,20 @@ func ImportPaths(ctx context.Context, s *Session, paths []string, o ImportOption
 	}
 	var reports []*ImportReport
 	var chunks []*importInput
+	stop := make(chan struct{})
+	defer close(stop)
+	parsed := readAhead(inputs, stop)
 	for _, in := range inputs {
 		var rep *ImportReport
 		var err error
 		switch in.kind {
 		case inFHIR:
-			rep, err = importFHIR(ctx, w, in, inline, o)
+			p := <-parsed
+			if p.err != nil {
+				return reports, p.err
+			}
+			rep, err = importFHIR(ctx, w, p.in, inline, o)
+			p.in.release()
 		case inCard:
 			rep, err = importCards(ctx, w, in.name, [][]byte{in.data}, o)
 		case inChunk:
@@ -278,7 +291,7 @@ func classify(path string) (*importInput, error) {
 		}
 		return in, nil
 	}
-	data, err := io.ReadAll(io.LimitReader(io.MultiReader(bytes.NewReader(head), f), fhir.MaxImportSize+1))
+	data, err := readRest(f, head, fhir.MaxImportSize+1)
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", path, err)
 	}
@@ -305,6 +318,32 @@ func classify(path string) (*importInput, error) {
 	return in, nil
 }
 
+// readRest returns head followed by the rest of f, at most limit bytes in
+// all, read into one buffer sized by the file's length (growing a buffer
+// as io.ReadAll does copies a large file several times).
+func readRest(f *os.File, head []byte, limit int) ([]byte, error) {
+	size := len(head)
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		size = int(min(max(fi.Size(), int64(size)), int64(limit)))
+	}
+	buf := make([]byte, len(head), size+1) // +1: EOF is seen without growing
+	copy(buf, head)
+	for len(buf) < limit {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // the file grew while it was read
+		}
+		n, err := f.Read(buf[len(buf):min(cap(buf), limit)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return buf, nil
+}
+
 func isCardFile(text []byte) bool {
 	if len(text) == 0 || text[0] != '{' || !bytes.Contains(text, []byte(`"verifiableCredential"`)) {
 		return false
@@ -325,6 +364,60 @@ func isJWS(text []byte) bool {
 		}
 	}
 	return true
+}
+
+// release drops what reading and parsing a FHIR file left in memory.
+func (in *importInput) release() {
+	in.data, in.parsed, in.files, in.filesBad, in.entries = nil, nil, nil, nil, nil
+}
+
+// readFHIR reads and parses a FHIR file of the set again. A file that is
+// no longer FHIR changed since the set was read.
+func readFHIR(in *importInput) (*importInput, error) {
+	again, err := classify(in.path)
+	if err != nil {
+		return nil, err
+	}
+	if again.kind != inFHIR {
+		return nil, fmt.Errorf("import %s: the file changed while it was being imported; try again", in.path)
+	}
+	if err := again.parseFHIR(); err != nil {
+		return nil, err
+	}
+	return again, nil
+}
+
+// parsedFHIR is a FHIR file of the set read ahead of its import.
+type parsedFHIR struct {
+	in  *importInput
+	err error
+}
+
+// readAhead reads and parses the set's FHIR files in order, one file ahead
+// of the import that takes them from the channel: reading and parsing the
+// next file overlaps storing this one, and no more than those two are
+// held. It stops at the first error (sent) or when done is closed.
+func readAhead(inputs []*importInput, done <-chan struct{}) <-chan parsedFHIR {
+	ch := make(chan parsedFHIR)
+	go func() {
+		defer close(ch)
+		for _, in := range inputs {
+			if in.kind != inFHIR {
+				continue
+			}
+			var p parsedFHIR
+			p.in, p.err = readFHIR(in)
+			select {
+			case ch <- p:
+			case <-done:
+				return
+			}
+			if p.err != nil {
+				return
+			}
+		}
+	}()
+	return ch
 }
 
 // parseFHIR parses a FHIR file and takes out the inline attachments.
@@ -358,10 +451,14 @@ func importFHIR(ctx context.Context, w *wallet.Wallet, in *importInput, inline m
 	owned := make([][]inlineFile, len(in.entries))
 	for i, e := range in.entries {
 		inc := wallet.Incoming{Where: e.Where, Resource: e.Resource}
-		if hash, err := ledger.ResourceHash(e.Resource); err == nil {
-			owned[i] = unused(inline[hex.EncodeToString(hash[:])])
-			for _, f := range owned[i] {
-				inc.Files = append(inc.Files, wallet.IncomingFile{Name: f.name, ContentType: f.contentType, Data: f.data, SHA256: f.sha256})
+		// With no attached files in the set there is nothing to match (the
+		// wallet hashes each resource itself).
+		if len(inline) > 0 {
+			if hash, err := ledger.ResourceHash(e.Resource); err == nil {
+				owned[i] = unused(inline[hex.EncodeToString(hash[:])])
+				for _, f := range owned[i] {
+					inc.Files = append(inc.Files, wallet.IncomingFile{Name: f.name, ContentType: f.contentType, Data: f.data, SHA256: f.sha256})
+				}
 			}
 		}
 		b.Entries = append(b.Entries, inc)

@@ -45,7 +45,11 @@ func TestMain(m *testing.M) {
 		c.Transport = tlsTransport
 		return c
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if benchCorpus.dir != "" {
+		os.RemoveAll(benchCorpus.dir)
+	}
+	os.Exit(code)
 }
 
 func newSession(t testing.TB, name string) *Session {

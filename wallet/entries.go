@@ -173,6 +173,7 @@ func (w *Wallet) store(ctx context.Context, b Batch) (*ImportReport, error) {
 	}
 	close(next)
 	wg.Wait()
+	nameOrganizations(results)
 	att, err := w.attribute(b, results)
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", b.Name, err)

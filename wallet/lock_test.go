@@ -3,6 +3,7 @@ package wallet
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -432,4 +433,69 @@ func FuzzParseLogState(f *testing.F) {
 			t.Fatalf("accepted %+v", st)
 		}
 	})
+}
+
+// recordedLogSize is the log size logstate.json claims.
+func recordedLogSize(t *testing.T, dir string) uint64 {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, LogStateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := parseLogState(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size
+}
+
+// TestBulkWritesStillRecordTheLogAndARollbackIsDetected: in bulk the log's
+// state is recorded less often, never ahead of the store, always by the end
+// (or Close), and a store put back from before a bulk import is refused.
+func TestBulkWritesStillRecordTheLogAndARollbackIsDetected(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "w")
+	w, _, err := Create(dir, passphrase, testKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addCondition(t, w, "first")
+	if got := recordedLogSize(t, dir); got != 1 {
+		t.Fatalf("recorded log size %d after one record, want 1", got)
+	}
+	w.Close()
+	saved := filepath.Join(t.TempDir(), "db")
+	copyTree(t, filepath.Join(dir, dbDir), saved)
+
+	w, err = Open(dir, passphrase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := w.Bulk()
+	for i := range 5 {
+		addCondition(t, w, fmt.Sprintf("bulk-%d", i))
+		var size uint64
+		w.db.View(func(tx kv.Txn) (err error) { size, err = w.log.Size(tx); return err })
+		if got := recordedLogSize(t, dir); got > size {
+			t.Fatalf("in bulk, %s claims %d log entries while the store has %d", LogStateFile, got, size)
+		}
+	}
+	end()
+	end() // a second call changes nothing
+	if got := recordedLogSize(t, dir); got != 6 {
+		t.Fatalf("recorded log size %d after the bulk ended, want 6", got)
+	}
+
+	// Close records what a Bulk left unrecorded.
+	w.Bulk()
+	addCondition(t, w, "unended")
+	w.Close()
+	if got := recordedLogSize(t, dir); got != 7 {
+		t.Fatalf("recorded log size %d after Close in bulk, want 7", got)
+	}
+
+	os.RemoveAll(filepath.Join(dir, dbDir))
+	copyTree(t, saved, filepath.Join(dir, dbDir))
+	if _, err := Open(dir, passphrase); !errors.Is(err, ErrRolledBack) {
+		t.Fatalf("Open of the store from before the bulk writes = %v, want ErrRolledBack", err)
+	}
 }

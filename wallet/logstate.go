@@ -13,6 +13,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
 
 	"medwallet/wallet/keys"
 	"medwallet/wallet/kv"
@@ -202,12 +204,43 @@ func (w *Wallet) recordLogState() {
 	if err != nil || size == w.stateSize {
 		return
 	}
+	w.stateAt = time.Now()
 	if sy, ok := w.db.(kv.Syncer); ok && sy.Sync() != nil {
 		return
 	}
 	if _, root, err = w.storeState(size); err == nil {
 		w.writeLogState(size, root)
 	}
+}
+
+// bulkInterval is how often, at most, the log's state is recorded while
+// writes come in bulk (see Bulk).
+const bulkInterval = 2 * time.Second
+
+// Bulk tells the wallet that many writes follow one another, such as an
+// import of many files. Until the returned function is called, a writer
+// syncs the store and records the log's state only when bulkInterval has
+// passed since it was last recorded, not after each write: a sync per
+// file costs more than the file's records. The record still never claims
+// more of the log than the synced store holds; a power cut in between
+// only leaves it behind, which the next unlock repairs. The returned
+// function records the state at once; Close does too.
+func (w *Wallet) Bulk() (end func()) {
+	w.bulk.Add(1)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			w.bulk.Add(-1)
+			unlock := w.lockWrite()
+			unlock()
+		})
+	}
+}
+
+// deferLogState reports whether a writer may leave the log's state for
+// later (see Bulk).
+func (w *Wallet) deferLogState() bool {
+	return w.bulk.Load() > 0 && time.Since(w.stateAt) < bulkInterval
 }
 
 // seeds are the keys that must not change when the master key is rotated,

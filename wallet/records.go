@@ -68,10 +68,15 @@ func identityOf(scope string, resource []byte, hash [32]byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return scopedIdentity(scope, id, hash), nil
+}
+
+// scopedIdentity is identityOf given the resource's fhir.Identity.
+func scopedIdentity(scope, id string, hash [32]byte) string {
 	if id == "" {
 		id = "sha256:" + hex.EncodeToString(hash[:])
 	}
-	return scope + "|" + id, nil
+	return scope + "|" + id
 }
 
 // scopeOf is the scope part of an identity (identityOf): all before the
@@ -108,11 +113,11 @@ func (w *Wallet) prepare(scope string, resource []byte) (prepared, error) {
 	if err != nil {
 		return prepared{}, fmt.Errorf("canonical form: %w", err)
 	}
-	identity, err := identityOf(scope, resource, hash)
-	if err != nil {
-		return prepared{}, err
-	}
-	return prepared{identity: identity, id: w.recordID(identity), resource: resource, hash: hash, summary: sum, facts: factsOf(resource)}, nil
+	identity := scopedIdentity(scope, fhir.IdentityOf(sum), hash)
+	// Summarize has checked the JSON: compact it here, on every core,
+	// rather than in json.Marshal under the writer's transaction.
+	compact := compactJSON(make([]byte, 0, len(resource)), resource)
+	return prepared{identity: identity, id: w.recordID(identity), resource: compact, hash: hash, summary: sum, facts: factsOf(resource)}, nil
 }
 
 // outcome of writing one prepared resource.
@@ -222,7 +227,7 @@ func (w *Wallet) writeVersions(tx kv.Txn, ps []prepared, src Source, atts [][]At
 	for j, rec := range recs {
 		p := ps[idx[j]]
 		rec.LeafIndex = first + uint64(j)
-		vb, err := json.Marshal(rec)
+		vb, err := marshalRecord(rec)
 		if err != nil {
 			return nil, nil, nil, err
 		}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"medwallet/wallet/keys"
@@ -63,8 +64,11 @@ type Wallet struct {
 	logKey    []byte
 	stateKey  []byte
 	seeds     seeds
-	// stateSize is the log size last written to the log-state record.
+	// stateSize is the log size last written to the log-state record,
+	// stateAt when; bulk counts the callers of Bulk not yet done.
 	stateSize uint64
+	stateAt   time.Time
+	bulk      atomic.Int32
 	settings  Settings
 	damaged   []string
 
@@ -303,6 +307,12 @@ func (w *Wallet) Close() error {
 	if w.master == nil {
 		return nil
 	}
+	if w.bulk.Load() > 0 {
+		// A Bulk not yet ended may have left the log's state unrecorded.
+		// (Only then: a wallet whose open failed, over a rolled-back store,
+		// must not record that store's state.)
+		w.recordLogState()
+	}
 	err := w.db.Close()
 	w.zeroKeys()
 	return err
@@ -432,7 +442,7 @@ func (w *Wallet) lockWrite() func() {
 	w.writeMu.Lock()
 	w.mu.RLock()
 	return func() {
-		if w.master != nil {
+		if w.master != nil && !w.deferLogState() {
 			w.recordLogState()
 		}
 		w.mu.RUnlock()

@@ -79,6 +79,32 @@ func Load(fixtureDir string, seed uint64) (*Generator, error) {
 	return g, nil
 }
 
+// SmallerThan is a generator of the same seed that makes its bundles only
+// from the fixture bundles under n bytes (a corpus of many small files),
+// or an error if none is.
+func (g *Generator) SmallerThan(n int64) (*Generator, error) {
+	small := &Generator{seed: g.seed}
+	for _, t := range g.templates {
+		if int64(len(t.data)) < n {
+			small.templates = append(small.templates, t)
+		}
+	}
+	if len(small.templates) == 0 {
+		return nil, fmt.Errorf("corpus: no fixture bundle is under %d bytes", n)
+	}
+	return small, nil
+}
+
+// MaxSize is the size of the largest bundle g makes, give or take the
+// few bytes a new name or number adds.
+func (g *Generator) MaxSize() int64 {
+	var n int64
+	for _, t := range g.templates {
+		n = max(n, int64(len(t.data)))
+	}
+	return n
+}
+
 // MeanSize is the average size of a generated bundle in bytes.
 func (g *Generator) MeanSize() int64 {
 	var n int64

@@ -181,3 +181,22 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+func TestSmallerThanKeepsOnlySmallBundles(t *testing.T) {
+	g := load(t, 1)
+	small, err := g.SmallerThan(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if small.MaxSize() >= 1<<20 || small.MaxSize() >= g.MaxSize() {
+		t.Fatalf("largest template %d bytes", small.MaxSize())
+	}
+	for i := range 10 {
+		if n := len(small.Bundle(i).Data); n > 1<<20 {
+			t.Fatalf("bundle %d is %d bytes", i, n)
+		}
+	}
+	if _, err := g.SmallerThan(1000); err == nil {
+		t.Fatal("SmallerThan(1000) made a generator with no templates")
+	}
+}

@@ -144,7 +144,10 @@ var pdfSections = []pdfSection{
 }
 
 // PDF writes a printable summary of recs: the patient's name, birth date,
-// gender and identifiers, then one section per kind (allergies, conditions,
+// gender and identifiers, then the summary a clinician reads first
+// (allergies, active problems, current medications, immunizations, the
+// latest vital signs and lab results with their range and change, recent
+// visits: package summary), then one section per kind (allergies, conditions,
 // medications with dose and status, immunizations, lab results and vital
 // signs with value, unit and reference range, procedures, encounters,
 // documents …), newest first, dates in the chosen locale's format, and
@@ -203,6 +206,14 @@ func PDF(w io.Writer, recs []wallet.Record, opts PDFOptions) error {
 	pdf.SetTextColor(0, 0, 0)
 	pdf.Ln(3)
 	writePatient(pdf, tr, patient, date, opts.IncludeIdentifiers)
+	if writeSummary(pdf, tr, summaryOfRecords(recs, now), date) {
+		if pdf.GetY()+30 > pageH-bottomMargin {
+			pdf.AddPage()
+		}
+		pdf.Ln(4)
+		pdf.SetFont("Helvetica", "B", 15)
+		pdf.CellFormat(contentW, 8, "Records by kind", "", 1, "L", false, 0, "")
+	}
 
 	done := 0
 	for si, sec := range pdfSections {

@@ -68,3 +68,34 @@ func BenchmarkParse(b *testing.B) {
 	b.ReportMetric(mb/ref.Seconds(), "ref-MB/s")
 	b.ReportMetric(ref.Seconds()/ours.Seconds(), "ratio")
 }
+
+// BenchmarkSummarize is Summarize alone over every entry of the largest
+// Synthea bundle (parsed once), beside the reference of decoding each entry
+// into map[string]any, interleaved. Reported: ratio (reference ÷ ours; above
+// 1, Summarize is the faster); allocations are per bundle.
+func BenchmarkSummarize(b *testing.B) {
+	p, err := Parse("bench.json", readFixture(b, largestSynthea))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ours, ref time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		t0 := time.Now()
+		for _, e := range p.Entries {
+			if _, err := Summarize(e.Resource); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t1 := time.Now()
+		for _, e := range p.Entries {
+			var m map[string]any
+			if err := json.Unmarshal(e.Resource, &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+		ref += time.Since(t1)
+		ours += t1.Sub(t0)
+	}
+	b.ReportMetric(ref.Seconds()/ours.Seconds(), "ratio")
+}

@@ -232,7 +232,7 @@ func (p *parser) resource(where string, raw []byte, depth int, searchMode string
 	}
 	p.seen[key] = seenEntry{where, len(p.out.Entries)}
 	p.out.Entries = append(p.out.Entries, Entry{Resource: json.RawMessage(raw), Where: where})
-	p.items = append(p.items, refItem{fullURL: p.at.fullURL, resource: raw, group: p.at.group, index: p.at.index})
+	p.items = append(p.items, refItem{fullURL: p.at.fullURL, resource: raw, group: p.at.group, index: p.at.index, valid: true})
 }
 
 func bundleType(raw []byte) string {

@@ -90,6 +90,7 @@ type refItem struct {
 	group     int
 	index     int
 	keep      bool
+	valid     bool // a part of a document already found to be valid JSON
 	typ, id   string
 	canonical string
 	refs      []refSpan
@@ -115,7 +116,7 @@ func resolveItems(items []refItem, aliases []refAlias, o ResolveOptions) error {
 	for i := range items {
 		it := &items[i]
 		raw := trimJSON(it.resource)
-		if !json.Valid(raw) {
+		if !it.valid && !json.Valid(raw) {
 			return fmt.Errorf("entry %d: %w: malformed JSON", it.index+1, ErrNotFHIR)
 		}
 		h := readHead(raw)

@@ -14,50 +14,70 @@ const (
 	maxReferenceLen    = 256 // bytes of an encounter reference
 )
 
-// party is a Reference, or a participant that holds one in actor
-// (Procedure.performer, Immunization.performer).
+// party is a Reference, read from a member that holds one directly or, as
+// Procedure.performer and Immunization.performer do, in actor.
 type party struct {
-	Reference string     `json:"reference"`
-	Type      string     `json:"type"`
-	Display   string     `json:"display"`
-	Actor     *reference `json:"actor"`
-}
-
-func (p party) ref() reference {
-	if p.Actor != nil {
-		return *p.Actor
-	}
-	return reference{Reference: p.Reference, Display: p.Display}
+	Reference, Display, Type string
 }
 
 type parties []party
 
-// partiesOf reads a member that is one Reference or an array of them; a
-// member of another shape gives what could be read of it. Members are kept
-// raw and read only when needed, since Summarize runs for every record.
+// partiesOf reads a member that is one Reference (or participant) or an
+// array of them; a member of another shape gives what could be read of
+// it. It walks the JSON without decoding it, since Summarize runs for
+// every record at import; the resource is already known to be valid JSON.
 func partiesOf(raw json.RawMessage) parties {
 	raw = trimJSON(raw)
 	if len(raw) == 0 {
 		return nil
 	}
-	if raw[0] == '{' {
-		var one party
-		if json.Unmarshal(raw, &one) == nil {
-			return parties{one}
+	switch raw[0] {
+	case '{':
+		if p, ok := partyOf(raw); ok {
+			return parties{p}
 		}
-		return nil
+	case '[':
+		var out parties
+		arrayAt(raw, 0, func(_, v int) int {
+			end := skipValue(raw, v)
+			if p, ok := partyOf(raw[v:end]); ok {
+				out = append(out, p)
+			}
+			return end
+		})
+		return out
 	}
-	var list parties
-	json.Unmarshal(raw, &list) //nolint:errcheck // a malformed member leaves what could be read
-	return list
+	return nil
+}
+
+func partyOf(b []byte) (party, bool) {
+	var p, actor party
+	hasActor := false
+	ok := members(b, func(key string, v []byte) bool {
+		switch key {
+		case "reference":
+			p.Reference = unquote(v)
+		case "display":
+			p.Display = unquote(v)
+		case "type":
+			p.Type = unquote(v)
+		case "actor":
+			actor, hasActor = partyOf(v)
+		}
+		return true
+	})
+	if hasActor {
+		return actor, true
+	}
+	return p, ok
 }
 
 // encounterOf is the reference to the visit a resource belongs to:
 // encounter (R4), context (STU3, or DocumentReference.context.encounter).
 func encounterOf(f *fields) string {
-	for _, ps := range []func() parties{func() parties { return partiesOf(f.Encounter) }, f.Context.encounters} {
-		for _, p := range ps() {
-			if r := strings.TrimSpace(p.ref().Reference); r != "" && len(r) <= maxReferenceLen {
+	for _, ps := range [2]parties{partiesOf(f.Encounter), f.Context.encounters()} {
+		for _, p := range ps {
+			if r := strings.TrimSpace(p.Reference); r != "" && len(r) <= maxReferenceLen {
 				return r
 			}
 		}
@@ -78,12 +98,14 @@ func organizationOf(resourceType string, f *fields) string {
 		f.Insurer, f.Payor, f.Author, f.Recorder, f.Asserter}
 	fallback := ""
 	for _, raw := range members {
+		if len(raw) == 0 {
+			continue
+		}
 		for _, p := range partiesOf(raw) {
-			r := p.ref()
-			name := strings.TrimSpace(r.Display)
-			isOrg := p.Type == "Organization" || strings.HasPrefix(r.Reference, "Organization/") ||
-				strings.Contains(r.Reference, "/Organization/")
-			if id, ok := strings.CutPrefix(r.Reference, "#"); ok {
+			name := strings.TrimSpace(p.Display)
+			isOrg := p.Type == "Organization" || strings.HasPrefix(p.Reference, "Organization/") ||
+				strings.Contains(p.Reference, "/Organization/")
+			if id, ok := strings.CutPrefix(p.Reference, "#"); ok {
 				if n, found := containedOrganization(f.Contained, id); found {
 					isOrg = true
 					name = firstText(name, n)
@@ -163,4 +185,82 @@ func Clip(s string, n int) string {
 		cut--
 	}
 	return strings.TrimSpace(s[:cut]) + "…"
+}
+
+// organizationMembers are the members organizationOf reads, in its order.
+var organizationMembers = []string{"serviceProvider", "performer", "custodian", "organization", "provider",
+	"insurer", "payor", "author", "recorder", "asserter"}
+
+// FillOrganizations names the organisation of the records of one file that
+// name theirs only by reference (as Synthea's do): sums[i] is the summary
+// of resources[i]; a summary without an Organization takes the name of the
+// file's Organization its parties reference, else that of the visit
+// (Encounter) it belongs to. References match by the id they end in
+// ("urn:uuid:<id>", "Organization/<id>", ".../Organization/<id>"), as the
+// file's references are written after Parse.
+func FillOrganizations(resources []json.RawMessage, sums []Summary) {
+	orgs := map[string]string{}
+	for _, s := range sums {
+		if s.ResourceType == "Organization" && s.ResourceID != "" && s.Organization != "" {
+			orgs[s.ResourceID] = s.Organization
+		}
+	}
+	if len(orgs) > 0 {
+		for i := range sums {
+			if sums[i].Organization == "" && i < len(resources) && sums[i].Kind != KindPatient {
+				sums[i].Organization = referencedOrganization(resources[i], orgs)
+			}
+		}
+	}
+	visits := map[string]string{}
+	for _, s := range sums {
+		if s.ResourceType == "Encounter" && s.ResourceID != "" && s.Organization != "" {
+			visits[s.ResourceID] = s.Organization
+		}
+	}
+	if len(visits) == 0 {
+		return
+	}
+	for i := range sums {
+		if sums[i].Organization == "" && sums[i].Encounter != "" {
+			sums[i].Organization = visits[ReferencedID(sums[i].Encounter)]
+		}
+	}
+}
+
+// referencedOrganization is the name, in orgs (by id), of the first
+// Organization the resource's parties reference.
+func referencedOrganization(resource json.RawMessage, orgs map[string]string) string {
+	raw := trimJSON(resource)
+	byMember := map[string][]byte{}
+	members(raw, func(key string, v []byte) bool {
+		for _, m := range organizationMembers {
+			if key == m {
+				byMember[key] = v
+			}
+		}
+		return true
+	})
+	for _, m := range organizationMembers {
+		for _, p := range partiesOf(byMember[m]) {
+			if name := orgs[ReferencedID(p.Reference)]; name != "" {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
+// ReferencedID is the id a reference ends in: "7" of "Encounter/7",
+// "https://x/fhir/Encounter/7" and "urn:uuid:7"; "" for a contained
+// ("#x") or versioned reference it cannot tell.
+func ReferencedID(ref string) string {
+	ref = strings.TrimSpace(ref)
+	if ref == "" || strings.HasPrefix(ref, "#") || strings.Contains(ref, "/_history/") {
+		return ""
+	}
+	if i := strings.LastIndexAny(ref, "/:"); i >= 0 {
+		return ref[i+1:]
+	}
+	return ref
 }

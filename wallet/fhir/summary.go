@@ -287,9 +287,12 @@ func (c *docContext) period() *period {
 // of an unexpected shape are left empty rather than failing the resource.
 func decode(resource []byte) (head, *fields, error) {
 	raw := trimJSON(resource)
-	if !json.Valid(raw) {
-		var probe json.RawMessage
-		err := json.Unmarshal(raw, &probe)
+	// Unmarshal checks the whole input before it decodes anything, so
+	// malformed JSON is found without a separate pass.
+	f := new(fields)
+	err := json.Unmarshal(raw, f)
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
 		return head{}, nil, fmt.Errorf("%w: malformed JSON: %v", ErrNotFHIR, err)
 	}
 	h := readHead(raw)
@@ -302,8 +305,7 @@ func decode(resource []byte) (head, *fields, error) {
 	if !validResourceType(h.resourceType) {
 		return h, nil, fmt.Errorf("%w: resourceType %q is not a FHIR resource type name", ErrNotFHIR, h.resourceType)
 	}
-	f := new(fields)
-	if err := json.Unmarshal(raw, f); err != nil {
+	if err != nil {
 		var te *json.UnmarshalTypeError
 		if !errors.As(err, &te) {
 			return h, nil, fmt.Errorf("%w: %s: %v", ErrNotFHIR, h.resourceType, err)
@@ -798,6 +800,12 @@ func Identity(resource []byte) (string, error) {
 		return "", fmt.Errorf("identity: %w: resourceType %q is not a FHIR resource type name", ErrNotFHIR, h.resourceType)
 	}
 	return identityOf(h), nil
+}
+
+// IdentityOf is Identity of the resource s summarises (Summarize has
+// checked it already).
+func IdentityOf(s Summary) string {
+	return identityOf(head{resourceType: s.ResourceType, id: s.ResourceID})
 }
 
 func identityOf(h head) string {

@@ -4,8 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
-
-	"github.com/gowebpki/jcs"
 )
 
 // leafDomain separates record commitments from every other SHA-256 use.
@@ -21,11 +19,11 @@ func ResourceHash(resource []byte) ([32]byte, error) {
 	if len(resource) > MaxResourceSize {
 		return [32]byte{}, fmt.Errorf("ledger: hash resource: %d bytes is over the %d byte limit", len(resource), MaxResourceSize)
 	}
-	canonical, err := jcs.Transform(resource)
+	sum, err := canonicalHash(resource)
 	if err != nil {
 		return [32]byte{}, fmt.Errorf("ledger: hash resource: canonicalise JSON: %w", err)
 	}
-	return sha256.Sum256(canonical), nil
+	return sum, nil
 }
 
 // Commitment is the log leaf for one record version:

@@ -8,6 +8,7 @@
 package summary
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -41,7 +42,7 @@ type Line struct {
 
 // Summary is one person's health summary.
 type Summary struct {
-	PersonID      string
+	Person        wallet.Person // whose; the zero Person when the wallet has no people yet
 	Allergies     []Line
 	Problems      []Line // active conditions
 	Medications   []Line // current medications, the latest of each
@@ -90,38 +91,74 @@ var (
 	notResult         = map[string]bool{"entered-in-error": true, "cancelled": true, "registered": true}
 )
 
-// Of builds the summary of person personID from the wallet's index. With
-// personID "" it covers every record. Records dated after now are left
-// out of the latest values and visits (a clock or an entry gone wrong).
+// Of builds the summary of person personID from the wallet's index; ""
+// is the wallet's owner, or every record while the wallet has no people
+// yet. Records dated after now are left out of the latest values and visits
+// (a clock or an entry gone wrong).
 func Of(w *wallet.Wallet, personID string, now time.Time) (Summary, error) {
 	if w == nil {
-		return Summary{}, fmt.Errorf("summary: no wallet is open")
+		return Summary{}, errors.New("summary: no wallet is open")
 	}
-	return build(entriesOf(w, personID), personID, now), nil
+	var p wallet.Person
+	switch people := w.People(); {
+	case personID != "":
+		var ok bool
+		if p, ok = w.Person(personID); !ok {
+			return Summary{}, fmt.Errorf("summary of %q: %w", personID, wallet.ErrNoSuchPerson)
+		}
+	case len(people) > 0:
+		owner, ok := w.Owner()
+		if !ok {
+			owner = people[0]
+		}
+		p = owner
+	}
+	s := build(w.Search(wallet.Query{Person: p.ID}), now)
+	s.Person = p
+	return s, nil
 }
 
-// entriesOf are the person's records, newest first.
-func entriesOf(w *wallet.Wallet, personID string) []*wallet.Entry {
-	all := w.Search(wallet.Query{})
-	if personID == "" {
-		return all
+// FromEntries builds the summary of the records given (one person's, as an
+// export or a check-in selects them), in any order.
+func FromEntries(entries []*wallet.Entry, now time.Time) Summary {
+	sorted := slices.Clone(entries)
+	slices.SortFunc(sorted, newestFirst)
+	return build(slices.DeleteFunc(sorted, func(e *wallet.Entry) bool { return e == nil }), now)
+}
+
+// section is a list of the summary, for keeping its items apart.
+type section uint8
+
+const (
+	sectionAllergy section = iota
+	sectionProblem
+	sectionMedication
+	sectionImmunization
+	sectionLab
+	sectionVital
+)
+
+// itemKey is what makes two records "the same thing" within a section:
+// their code, else their title. A struct, so that looking one up costs no
+// allocation on the path every record takes.
+type itemKey struct {
+	section             section
+	system, code, title string
+}
+
+func keyOf(sec section, e *wallet.Entry) itemKey {
+	if c := e.Summary.Code; c.Code != "" {
+		return itemKey{section: sec, system: c.System, code: c.Code}
 	}
-	out := make([]*wallet.Entry, 0, len(all)/2)
-	for _, e := range all {
-		if e.Person == personID {
-			out = append(out, e)
-		}
-	}
-	return out
+	return itemKey{section: sec, title: strings.ToLower(strings.TrimSpace(e.Summary.Title))}
 }
 
 // build makes the summary from entries sorted newest first, in one pass.
-func build(entries []*wallet.Entry, personID string, now time.Time) Summary {
-	s := Summary{PersonID: personID}
-	seen := map[string]bool{}  // section + code of what a list already has
-	latest := map[string]int{} // code → index in Labs or Vitals, waiting for its previous value
-	first := func(section, key string) bool {
-		k := section + "\x00" + key
+func build(entries []*wallet.Entry, now time.Time) Summary {
+	var s Summary
+	seen := map[itemKey]bool{}   // what a list already has
+	waiting := map[itemKey]int{} // index in Labs or Vitals of a value waiting for the one before it
+	first := func(k itemKey) bool {
 		if seen[k] {
 			return false
 		}
@@ -134,11 +171,11 @@ func build(entries []*wallet.Entry, personID string, now time.Time) Summary {
 		status := strings.ToLower(sum.Status)
 		switch CategoryOf(e) {
 		case CategoryAllergies:
-			if !inactiveClinical[status] && first("allergy", keyOf(e)) {
+			if !inactiveClinical[status] && first(keyOf(sectionAllergy, e)) {
 				s.Allergies = append(s.Allergies, lineOf(e))
 			}
 		case CategoryConditions:
-			if sum.ResourceType == "Condition" && !inactiveClinical[status] && first("problem", keyOf(e)) {
+			if sum.ResourceType == "Condition" && !inactiveClinical[status] && first(keyOf(sectionProblem, e)) {
 				s.Problems = append(s.Problems, lineOf(e))
 			}
 		case CategoryMedications:
@@ -149,13 +186,11 @@ func build(entries []*wallet.Entry, personID string, now time.Time) Summary {
 			}
 			// The latest record of a drug decides: a stopped prescription
 			// after an active one means it is no longer taken.
-			if first("medication", keyOf(e)) && currentMedication[status] {
-				l := lineOf(e)
-				l.Value = clip(strings.Join(strings.Fields(sum.Value), " "), maxValueLen)
-				s.Medications = append(s.Medications, l)
+			if first(keyOf(sectionMedication, e)) && currentMedication[status] {
+				s.Medications = append(s.Medications, lineOf(e))
 			}
 		case CategoryImmunizations:
-			if !notGiven[status] && first("immunization", keyOf(e)) {
+			if !notGiven[status] && first(keyOf(sectionImmunization, e)) {
 				s.Immunizations = append(s.Immunizations, lineOf(e))
 			}
 		case CategoryVitals, CategoryLabs:
@@ -164,24 +199,23 @@ func build(entries []*wallet.Entry, personID string, now time.Time) Summary {
 				// observations carry the values.
 				continue
 			}
-			list := &s.Labs
-			section := "lab"
+			list, sec := &s.Labs, sectionLab
 			switch {
 			case sum.Kind == fhir.KindVital:
-				list, section = &s.Vitals, "vital"
+				list, sec = &s.Vitals, sectionVital
 			case sum.Kind == fhir.KindObservation && sum.Range == "":
 				continue // a survey or social history, not a result
 			}
-			key := section + "\x00" + keyOf(e)
-			if i, waiting := latest[key]; waiting {
+			k := keyOf(sec, e)
+			if i, ok := waiting[k]; ok {
 				(*list)[i].Trend = trend(sum.Value, (*list)[i].rawValue)
-				delete(latest, key)
+				delete(waiting, k)
 				continue
 			}
-			if first(section, keyOf(e)) {
+			if first(k) {
 				l := lineOf(e)
 				l.rawValue = sum.Value
-				latest[key] = len(*list)
+				waiting[k] = len(*list)
 				*list = append(*list, l)
 			}
 		case CategoryVisits:
@@ -201,15 +235,6 @@ func build(entries []*wallet.Entry, personID string, now time.Time) Summary {
 		}
 	}
 	return s
-}
-
-// keyOf is what makes two records "the same thing": their code, else
-// their title.
-func keyOf(e *wallet.Entry) string {
-	if c := e.Summary.Code; c.Code != "" {
-		return c.System + "|" + c.Code
-	}
-	return strings.ToLower(strings.TrimSpace(e.Summary.Title))
 }
 
 func lineOf(e *wallet.Entry) Line {

@@ -2,6 +2,7 @@ package summary
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -39,6 +40,7 @@ const (
 	maxKris  = "fhir/synthea/Max_Kris_f9120576-f949-45de-ae43-c0d902ecb249.json"
 	ipsShare = "shl/expected-decrypted.json"
 	labCard  = "shc/example-02-a-fhirBundle.json"
+	napoleon = "fhir/synthea/Napoleon_Ullrich_cbc83bf2-c38e-4617-bc1d-f99fc86a80f0.json"
 )
 
 // find is the line titled title, failing the test without one.
@@ -95,7 +97,9 @@ func TestSummaryOfSyntheaPatient(t *testing.T) {
 	}
 	// Lab values: the latest per code with the trend from the one before.
 	chol := find(t, "labs", s.Labs, "Total Cholesterol")
-	if chol.Value != "162 mg/dL" || chol.Trend != "↓" || chol.Source != "Max Kris" {
+	// Synthea names the clinic only by reference to the file's Organization:
+	// import names it.
+	if chol.Value != "162 mg/dL" || chol.Trend != "↓" || chol.Source != "SHRINERS' HOSPITAL FOR CHILDREN (THE)" {
 		t.Errorf("total cholesterol: %+v", chol)
 	}
 	if egfr := find(t, "labs", s.Labs, "Estimated Glomerular Filtration Rate"); egfr.Value != "116 mL/min/1.73 m²" {
@@ -202,5 +206,50 @@ func TestSummaryLabTrendAgainstThePreviousValue(t *testing.T) {
 	s, _ = Of(w, "", time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC))
 	if l := s.Labs[0]; l.Value != "6.1 %" || l.Trend != "↓" {
 		t.Errorf("as of mid-2024: %+v", l)
+	}
+}
+
+// Two people's files in one wallet: each summary shows only that person's
+// records, and "" is the owner (the first person imported).
+func TestSummaryIsOnePersons(t *testing.T) {
+	w := walletWith(t, napoleon, maxKris)
+	people := w.People()
+	if len(people) != 2 {
+		t.Fatalf("people: %+v", people)
+	}
+	byName := map[string]wallet.Person{}
+	for _, p := range people {
+		byName[p.Name] = p
+	}
+	nap, max := byName["Napoleon Ullrich"], byName["Max Kris"]
+	if nap.ID == "" || max.ID == "" {
+		t.Fatalf("people: %+v", people)
+	}
+	for _, tc := range []struct {
+		id   string
+		want wallet.Person
+	}{{nap.ID, nap}, {max.ID, max}, {"", nap}} {
+		s, err := Of(w, tc.id, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Person.ID != tc.want.ID {
+			t.Errorf("Of(%q) is the summary of %q, want %q", tc.id, s.Person.Name, tc.want.Name)
+		}
+		for _, id := range s.RecordIDs() {
+			if p, _ := w.PersonOf(id); p != tc.want.ID {
+				t.Errorf("%s's summary shows record %s of person %q", tc.want.Name, id, p)
+			}
+		}
+		if s.Empty() {
+			t.Errorf("%s's summary is empty", tc.want.Name)
+		}
+	}
+	s, _ := Of(w, max.ID, time.Now())
+	find(t, "problems", s.Problems, "Atrial Fibrillation")
+	s, _ = Of(w, nap.ID, time.Now())
+	absent(t, "problems", s.Problems, "Atrial Fibrillation")
+	if _, err := Of(w, "nobody", time.Now()); !errors.Is(err, wallet.ErrNoSuchPerson) {
+		t.Errorf("the summary of nobody: %v", err)
 	}
 }

@@ -3,10 +3,10 @@ package summary
 import (
 	"cmp"
 	"slices"
-	"strings"
 	"time"
 
 	"medwallet/wallet"
+	"medwallet/wallet/fhir"
 )
 
 // Visit is one group of the timeline: an encounter and the records made at
@@ -41,7 +41,7 @@ func Timeline(entries []*wallet.Entry) []Visit {
 		if e == nil || e.Summary.ResourceType == "Encounter" || !CategoryOf(e).Clinical() {
 			continue
 		}
-		if v := visits[byRef[referencedID(e.Summary.Encounter)]]; v != nil {
+		if v := visits[byRef[fhir.ReferencedID(e.Summary.Encounter)]]; v != nil {
 			v.Records = append(v.Records, e)
 			continue
 		}
@@ -77,19 +77,6 @@ func Timeline(entries []*wallet.Entry) []Visit {
 		return cmp.Compare(a.RecordID, b.RecordID)
 	})
 	return out
-}
-
-// referencedID is the id a reference names: the last segment of
-// "Encounter/7", "https://x/fhir/Encounter/7" or "urn:uuid:…".
-func referencedID(ref string) string {
-	ref = strings.TrimSpace(ref)
-	if ref == "" {
-		return ""
-	}
-	if i := strings.LastIndexAny(ref, "/:"); i >= 0 {
-		return ref[i+1:]
-	}
-	return ref
 }
 
 // commonOrganization is the organisation the records name, when they name

@@ -1,0 +1,208 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"medwallet/internal/corpus"
+	"medwallet/wallet/keys"
+	"medwallet/wallet/kv"
+)
+
+// benchCorpus is the corpus BenchmarkImportCorpus imports, written once
+// per run: MEDWALLET_BENCH_CORPUS bytes (default 500MB, about 360
+// Synthea-shaped bundles of one person each, seed 1).
+var benchCorpus struct {
+	once  sync.Once
+	dir   string
+	stats corpus.Stats
+	err   error
+}
+
+func corpusDir(b *testing.B) (string, corpus.Stats) {
+	benchCorpus.once.Do(func() {
+		size := os.Getenv("MEDWALLET_BENCH_CORPUS")
+		if size == "" {
+			size = "500MB"
+		}
+		n, err := corpus.ParseSize(size)
+		if err != nil {
+			benchCorpus.err = err
+			return
+		}
+		g, err := corpus.Load(fixtures, 1)
+		if err != nil {
+			benchCorpus.err = err
+			return
+		}
+		if benchCorpus.dir, err = os.MkdirTemp("", "medwallet-corpus-"); err != nil {
+			benchCorpus.err = err
+			return
+		}
+		benchCorpus.stats, benchCorpus.err = g.WriteDir(benchCorpus.dir, corpus.Size{Bytes: n})
+	})
+	if benchCorpus.err != nil {
+		b.Fatal(benchCorpus.err)
+	}
+	return benchCorpus.dir, benchCorpus.stats
+}
+
+// BenchmarkImportCorpus imports a corpus of hundreds of files (see
+// corpusDir) the way `medwallet import DIR` does, beside the reference:
+// only what any encrypted import must do with the same files (read each,
+// decode it, split it into resources, seal each, write them in one
+// encrypted Badger batch). Each reports its peak resident memory and peak
+// live heap.
+func BenchmarkImportCorpus(b *testing.B) {
+	dir, st := corpusDir(b)
+	b.Logf("corpus: %d files, %.0f MB, %d resources", st.Files, float64(st.Bytes)/1e6, st.Resources)
+	b.Run("wallet", func(b *testing.B) {
+		b.SetBytes(st.Bytes)
+		var peak memoryPeak
+		for b.Loop() {
+			b.StopTimer()
+			s := newSession(b, fmt.Sprintf("w%d", b.N))
+			runtime.GC()
+			peak.start()
+			b.StartTimer()
+			reps, err := ImportPaths(context.Background(), s, []string{dir}, ImportOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			peak.stop()
+			added := 0
+			for _, r := range reps {
+				added += r.Added
+			}
+			b.ReportMetric(float64(added), "records")
+			s.Lock()
+			b.StartTimer()
+		}
+		peak.report(b)
+	})
+	b.Run("reference", func(b *testing.B) {
+		b.SetBytes(st.Bytes)
+		key := make([]byte, 32)
+		var peak memoryPeak
+		for b.Loop() {
+			b.StopTimer()
+			db, err := kv.OpenBadger(b.TempDir(), kv.Options{EncryptionKey: key})
+			if err != nil {
+				b.Fatal(err)
+			}
+			runtime.GC()
+			peak.start()
+			b.StartTimer()
+			if err := referenceImport(db, key, dir); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			peak.stop()
+			db.Close()
+			b.StartTimer()
+		}
+		peak.report(b)
+	})
+}
+
+// referenceImport reads, decodes, splits, seals and writes each file of dir
+// in one encrypted batch.
+func referenceImport(db kv.DB, key []byte, dir string) error {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for f, de := range des {
+		d, err := os.ReadFile(filepath.Join(dir, de.Name()))
+		if err != nil {
+			return err
+		}
+		var bundle struct {
+			Entry []struct {
+				Resource json.RawMessage `json:"resource"`
+			} `json:"entry"`
+		}
+		if err := json.Unmarshal(d, &bundle); err != nil {
+			return err
+		}
+		err = db.Update(func(tx kv.Txn) error {
+			for i, e := range bundle.Entry {
+				k := fmt.Appendf(nil, "r/%d/%d", f, i)
+				if err := tx.Set(k, keys.Seal(key, e.Resource, k)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// memoryPeak samples the live heap while a benchmark runs and reads the
+// process's peak resident memory (VmHWM, reset through clear_refs where
+// the kernel allows).
+type memoryPeak struct {
+	heap, rss uint64
+	done      chan struct{}
+	wg        sync.WaitGroup
+}
+
+func (p *memoryPeak) start() {
+	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	p.done = make(chan struct{})
+	p.wg.Go(func() {
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(s)
+			p.heap = max(p.heap, s[0].Value.Uint64())
+			select {
+			case <-p.done:
+				return
+			case <-t.C:
+			}
+		}
+	})
+}
+
+func (p *memoryPeak) stop() {
+	close(p.done)
+	p.wg.Wait()
+	p.rss = max(p.rss, vmHWM())
+}
+
+func (p *memoryPeak) report(b *testing.B) {
+	b.ReportMetric(float64(p.rss)/(1<<20), "peak-RSS-MiB")
+	b.ReportMetric(float64(p.heap)/(1<<20), "peak-heap-MiB")
+}
+
+// vmHWM is the process's peak resident memory in bytes, or 0 where
+// /proc does not say.
+func vmHWM() uint64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		if rest, ok := bytes.CutPrefix(line, []byte("VmHWM:")); ok {
+			kb, _ := strconv.ParseUint(string(bytes.TrimSuffix(bytes.TrimSpace(rest), []byte(" kB"))), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
