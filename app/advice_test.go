@@ -36,6 +36,7 @@ var sentinels = map[string]error{
 	"app.ErrNotReceived":            ErrNotReceived,
 	"app.ErrNotABundle":             ErrNotABundle,
 	"app.ErrAlreadyKept":            ErrAlreadyKept,
+	"app.ErrNotThisPerson":          ErrNotThisPerson,
 	"app.ErrNothingToShare":         ErrNothingToShare,
 	"app.ErrCheckInPasscode":        ErrCheckInPasscode,
 	"app.ErrCheckInExpiry":          ErrCheckInExpiry,

@@ -45,6 +45,7 @@ type (
 type incoming struct {
 	name    string
 	scope   string
+	person  string // the person (ID) the records are filed under; "" as their Patient says
 	source  wallet.Source
 	entries []CheckedEntry
 	cards   []*CardCheck // parallel to entries; nil for shared FHIR
@@ -209,7 +210,9 @@ func cardIssuerName(r shc.Result) string {
 // became. A tampered entry is listed, never stored. byURL learns the
 // record each entry's fullUrl became, for the attached files' owners.
 func importGroup(ctx context.Context, w *wallet.Wallet, g *incoming, rcv *Received, byURL map[string]string) error {
-	b := wallet.Batch{Name: g.name, Source: g.source, Scope: g.scope}
+	// A received share joins nobody's records until the user files it
+	// with a person (KeepOptions.Person).
+	b := wallet.Batch{Name: g.name, Source: g.source, Scope: g.scope, Person: g.person, Unattributed: g.person == ""}
 	// The wallet's identity rule (fhir.ResolveReferences): a card's
 	// resource:N and another system's relative references are made to
 	// resolve; a resource a proof covers is stored byte for byte.

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"medwallet/wallet"
+	"medwallet/wallet/checkin"
 	"medwallet/wallet/ledger"
 	"medwallet/wallet/share"
 	"medwallet/wallet/shc"
@@ -661,4 +662,52 @@ func FuzzReadKTCMarks(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestKTCReceiverReadsWhatTheCheckInBuilds reads a Bundle made by the
+// check-in sender (wallet/checkin) as a clinic would: the Patient, both
+// PDFs apart by type, the patient-shared marks, the insurance Coverage.
+func TestKTCReceiverReadsWhatTheCheckInBuilds(t *testing.T) {
+	card, err := checkin.NewInsuranceCard("Acme Health Plan", "ZXQ123456789", "G-77", "", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle, err := checkin.Build(checkin.Options{
+		Patient:        json.RawMessage(ktcPatient),
+		PatientFullURL: "urn:uuid:00000000-0000-4000-8000-000000000001",
+		Entries: []checkin.Entry{
+			{FullURL: "urn:uuid:00000000-0000-4000-8000-000000000002", Resource: json.RawMessage(ktcResources["Condition"])},
+			{FullURL: "urn:uuid:00000000-0000-4000-8000-000000000003", Resource: json.RawMessage(ktcResources["AllergyIntolerance"])},
+		},
+		Story:     "I get dizzy when I stand up quickly.",
+		Insurance: &card,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clinician := newSession(t, "clinician")
+	host := newKTCHost(t)
+	key := ktcKey()
+	host.serveFiles(t, key, share.ContentFHIR, bundle)
+	p, err := fetchKTC(t, clinician, host.link(t, key, "/u", "U", time.Now().Add(15*time.Minute), "Check-in"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Patients != 1 || p.Patient == nil || p.Patient.BirthDate != "1962-03-01" || len(p.Warnings) != 0 {
+		t.Errorf("patient %+v (%d), warnings %q", p.Patient, p.Patients, p.Warnings)
+	}
+	types := map[string]bool{}
+	for _, pdf := range p.PDFs {
+		types[pdf.Type] = pdf.PatientShared && bytes.HasPrefix(pdf.Data, []byte("%PDF-"))
+	}
+	if !types[LOINCPatientSharedPDF] || !types[LOINCPatientStory] || len(p.PDFs) != 2 {
+		t.Errorf("PDFs by type %v", types)
+	}
+	kinds := map[string]int{}
+	for _, r := range p.Records {
+		kinds[r.Summary.ResourceType]++
+	}
+	if kinds["Coverage"] != 1 || kinds["Condition"] != 1 || kinds["AllergyIntolerance"] != 1 || kinds["DocumentReference"] != 2 {
+		t.Errorf("records by type %v", kinds)
+	}
 }

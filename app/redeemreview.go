@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"medwallet/wallet"
+	"medwallet/wallet/checkin"
 	"medwallet/wallet/fhir"
 	"medwallet/wallet/ledger"
 	"medwallet/wallet/share"
@@ -24,20 +26,18 @@ import (
 // Dropping a Pending discards it.
 
 // What the KTC profile ("Patient-Shared Health Documents via SMART Health
-// Links") marks a patient-shared document with.
+// Links") marks a patient-shared document with: the names wallet/checkin
+// writes them by.
 const (
 	// LOINCPatientSharedPDF types the FHIR-rendered PDF of everything else
 	// in a KTC share.
-	LOINCPatientSharedPDF = "60591-5"
+	LOINCPatientSharedPDF = checkin.LOINCRenderedPDF
 	// LOINCPatientStory types the patient's own story ("what I want my
 	// doctor to know").
-	LOINCPatientStory = "51855-5"
+	LOINCPatientStory = checkin.LOINCStoryPDF
 	// PatientSharedCategory is the code system of the patient-shared
 	// DocumentReference category.
-	PatientSharedCategory = "https://cms.gov/fhir/CodeSystem/patient-shared-category"
-	// patientAsserted is the meta.security code (v3 ObservationValue) for
-	// information the patient asserted.
-	patientAsserted = "PATAST"
+	PatientSharedCategory = checkin.CategorySystem
 )
 
 // ErrAlreadyKept means a Pending was kept once already.
@@ -121,6 +121,7 @@ type Pending struct {
 	link      share.Link
 	linkScope string
 	checked   []CheckedEntry
+	patient   []byte // the first Patient resource, as received
 	cards     []*incoming
 	wallet    *wallet.Wallet
 	kept      bool
@@ -280,6 +281,7 @@ func (p *Pending) add(e CheckedEntry, card *CardCheck) {
 	case "Patient":
 		p.Patients++
 		if p.Patient == nil {
+			p.patient = e.Resource
 			if d, err := fhir.ReadDetails(e.Resource); err == nil {
 				p.Patient = &PatientFacts{Name: d.Name, BirthDate: d.BirthDate, Gender: d.Gender, Identifiers: d.Identifiers}
 			}
@@ -507,7 +509,7 @@ func readKTCMarks(res []byte) ktcMarks {
 	if json.Unmarshal(r.Meta, &meta) == nil {
 		for _, raw := range meta.Security {
 			var c ktcCoding
-			if json.Unmarshal(raw, &c) == nil && c.Code == patientAsserted {
+			if json.Unmarshal(raw, &c) == nil && c.Code == checkin.SecurityCode {
 				m.patientShared = true
 			}
 		}
@@ -526,7 +528,7 @@ func readKTCMarks(res []byte) ktcMarks {
 				continue
 			}
 			for _, c := range cc.Coding {
-				if c.System == PatientSharedCategory && c.Code == "patient-shared" {
+				if c.System == checkin.CategorySystem && c.Code == checkin.CategoryCode {
 					m.patientShared = true
 				}
 			}
@@ -535,7 +537,7 @@ func readKTCMarks(res []byte) ktcMarks {
 	var typ ktcConcept
 	if json.Unmarshal(r.Type, &typ) == nil {
 		for _, c := range typ.Coding {
-			if c.System == "http://loinc.org" && c.Code != "" {
+			if c.System == checkin.LOINC && c.Code != "" {
 				m.documentType = c.Code
 				break
 			}
@@ -552,7 +554,7 @@ func readKTCMarks(res []byte) ktcMarks {
 				Title       string `json:"title"`
 			} `json:"attachment"`
 		}
-		if json.Unmarshal(raw, &c) != nil || !strings.HasPrefix(strings.ToLower(c.Attachment.ContentType), "application/pdf") || c.Attachment.Data == "" {
+		if json.Unmarshal(raw, &c) != nil || !strings.HasPrefix(strings.ToLower(c.Attachment.ContentType), checkin.ContentPDF) || c.Attachment.Data == "" {
 			continue
 		}
 		data, err := base64.StdEncoding.DecodeString(c.Attachment.Data)
@@ -572,7 +574,99 @@ func readKTCMarks(res []byte) ktcMarks {
 // mark.
 func isPatientShared(res []byte) bool { return readKTCMarks(res).patientShared }
 
-// keepAsPersons files a Pending as a person's own records.
+// ErrNotThisPerson means the records a link holds are about someone other
+// than the person they were to be filed with.
+var ErrNotThisPerson = errors.New("these records are about someone else")
+
+// MatchPerson finds the person of the wallet the share's Patient is (by
+// identifier, then name and birth date, as imports match), for the
+// window to ask "file these with NAME?". It only suggests: KeepShare files
+// into a person only when told to.
+func MatchPerson(s *Session, p *Pending) (wallet.Person, bool) {
+	if s.Locked() || p == nil || p.Patients != 1 || p.patient == nil {
+		return wallet.Person{}, false
+	}
+	cand, err := wallet.PatientOf(p.patient)
+	if err != nil {
+		return wallet.Person{}, false
+	}
+	who, ok := s.Wallet.MatchPatient(cand)
+	if !ok || wallet.Contradicts(cand, who) {
+		// An identifier in common but another birth date: not suggested
+		// (and KeepShare would refuse it).
+		return wallet.Person{}, false
+	}
+	return who, true
+}
+
+// keepAsPersons files a Pending as the person's own records: a clinic's
+// after-visit records on their way back to the patient. They are kept
+// like any import (in the person's records, committed to the wallet's
+// log), with the clinic as their source, under a scope of their own (the
+// link's host) so that a clinic's resource ids can only ever update that
+// clinic's records, never the patient's own or another clinic's. The
+// binding and tamper rules of a received share apply: a record whose proof
+// fails, or claims a log bound to another key, is not stored. Nothing is
+// kept among received shares.
 func keepAsPersons(ctx context.Context, s *Session, p *Pending, person string) (*Received, error) {
-	return nil, fmt.Errorf("filing %q: records cannot be filed into a person before the wallet keeps people; keep them as a received share", person)
+	w := s.Wallet
+	who, err := w.FindPerson(person)
+	if err != nil {
+		return nil, err
+	}
+	if p.Patients > 1 {
+		return nil, fmt.Errorf("the records hold %d patients, so they cannot all be %s's: %w", p.Patients, who.Name, ErrNotThisPerson)
+	}
+	if p.patient != nil {
+		if cand, err := wallet.PatientOf(p.patient); err == nil && wallet.Contradicts(cand, who) {
+			return nil, fmt.Errorf("the records are about %s (born %s), not %s (born %s): %w",
+				cmpOr(cand.Name, "an unnamed patient"), cmpOr(cand.BirthDate, "on an unknown date"), who.Name, cmpOr(who.BirthDate, "on an unknown date"), ErrNotThisPerson)
+		}
+	}
+	clinic := p.clinicName()
+	rcv := &Received{ID: newReceiptID(), Label: cmpOr(p.Link.Label, clinic), From: p.From, Origin: p.Origin, Received: time.Now().UTC(),
+		Records: []ReceivedRecord{}, Files: p.Files, Person: who.ID, Scope: p.visitScope()}
+	src := wallet.Source{Type: wallet.SourceImport, Name: clinic, Detail: "visit records shared by link from " + p.From}
+	// The binding rules first: forged or unbindable proofs become tampered.
+	senders, err := senderGroups(w, p.checked, "", src, p.linkScope, rcv)
+	if err != nil {
+		return nil, err
+	}
+	visit := &incoming{name: "visit records from " + clinic, scope: rcv.Scope, source: src, person: who.ID}
+	for _, g := range senders {
+		visit.entries = append(visit.entries, g.entries...)
+		visit.cards = append(visit.cards, g.cards...)
+	}
+	groups := []*incoming{visit}
+	for _, c := range cardsWithSource(p.cards, src, "health card from "+clinic) {
+		c.person = who.ID
+		groups = append(groups, c)
+	}
+	if err := importGroups(ctx, w, groups, rcv); err != nil {
+		return nil, err
+	}
+	if n := countStatus(rcv.Records, ledger.Tampered); n > 0 {
+		rcv.Alarms = append(rcv.Alarms, fmt.Sprintf("%d record(s) failed verification (tampered) and were not stored; they are listed marked TAMPERED", n))
+	}
+	rcv.Bundle = p.Bundle
+	return rcv, nil
+}
+
+// clinicName names who a share comes from: the organisation its own
+// resources name, else the link's label, else its host.
+func (p *Pending) clinicName() string {
+	return cmpOr(p.Organization, cmpOr(p.Link.Label, p.Link.Host))
+}
+
+// visitScope keeps a clinic's records apart from everyone else's (see
+// wallet.Batch.Scope): named by where the link's files live, so the same
+// clinic's next visit updates its own records.
+func (p *Pending) visitScope() string {
+	if p.link.P2P != nil {
+		return "visit:peer:" + p.link.P2P.Peer
+	}
+	if u, err := url.Parse(p.link.URL); err == nil && u.Host != "" {
+		return "visit:" + share.Origin(u)
+	}
+	return "visit:" + p.linkScope
 }

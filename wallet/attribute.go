@@ -78,6 +78,12 @@ func nameOr(p Person) string { return cmp.Or(p.Name, "a patient without a name")
 // the wallet.
 func (w *Wallet) attribute(b Batch, results []preparedEntry) (attribution, error) {
 	a := attribution{people: w.peopleSnapshot()}
+	if b.Unattributed {
+		for i := range results {
+			results[i].p.person, results[i].p.personSure = "", true
+		}
+		return a, nil
+	}
 	changed := map[string]bool{}
 	find := func(id string) int { return slices.IndexFunc(a.people, func(p Person) bool { return p.ID == id }) }
 	target := -1
@@ -87,10 +93,11 @@ func (w *Wallet) attribute(b Batch, results []preparedEntry) (attribution, error
 		}
 	}
 	type batchPatient struct{ resourceID, person string }
-	// A received share adds nobody: its Patients join the people they
-	// match, and the rest stay apart (no stranger becomes the owner of a
-	// clinician's wallet, or a dependant of a patient's).
-	apart := b.Person == "" && (b.NoNewPeople || b.Source.Type == SourceShare)
+	// Records received through a share (and not Unattributed, which the
+	// redeem use cases ask for) add nobody: their Patients join the people
+	// they match, and the rest stay apart (no stranger becomes the owner of
+	// a clinician's wallet, or a dependant of a patient's).
+	apart := b.Person == "" && b.Source.Type == SourceShare
 	var patients []batchPatient
 	now := time.Now().UTC()
 	for i := range results {

@@ -68,10 +68,11 @@ type Batch struct {
 	// nothing of the batch; nil adds them. It runs with the wallet's
 	// writer lock held and must not write to the wallet.
 	NewPerson func(candidate Person) PersonChoice
-	// NoNewPeople keeps records of a Patient who is nobody in the wallet
-	// apart (nobody's) instead of adding them: for received records. A
-	// batch whose Source is SourceShare is so without it.
-	NoNewPeople bool
+	// Unattributed keeps every record of the batch nobody's: no person is
+	// added, matched or changed (a received share, kept apart from the
+	// wallet's people until the user files it with one). Person must be
+	// empty.
+	Unattributed bool
 }
 
 // Outcome is what Store did with one entry.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,23 +24,26 @@ import (
 
 func init() {
 	register(&command{
-		name: "share", args: "create [--person NAME] [--ids ID,...|--kind K] [--from DATE] [--to DATE] [--expires 24h|1h|7d|30d|never] [--passcode-file F] [--label L] [--host NODE] [--qr FILE.png] [--include-identifiers] [--json] | list [--json] | revoke [--] ID | log [--] ID [--json]", json: true,
+		name: "share", args: "create [--person NAME] [--ids ID,...|--kind K] [--from DATE] [--to DATE] [--expires 24h|1h|7d|30d|never] [--passcode-file F] [--label L] [--host NODE] [--qr FILE.png] [--include-identifiers] [--json] | create --checkin --host NODE [--expires 15m] [--insurance] [--story FILE] [--person NAME] [--ids ID,...] [--label L] [--qr FILE.png] [--json] | list [--json] | revoke [--] ID | log [--] ID [--json]", json: true,
 		summary: "share records through a SMART Health Link and QR code; list, revoke and see who opened your shares",
 		setup: with(func(fs *flag.FlagSet, o *shareOptions) {
 			fs.Var(&o.ids, "ids", "share these records (IDs from 'medwallet list'; repeatable or comma-separated)")
 			fs.StringVar(&o.person, "person", "", "share this person's records (a name or ID from 'medwallet people'); alone, all of them. A share never mixes people")
 			o.selection.define(fs, "share")
-			fs.StringVar(&o.expires, "expires", "24h", "how long the link works: a duration such as 1h, 24h, 7d, 30d, or never")
+			fs.StringVar(&o.expires, "expires", "", "how long the link works: a duration such as 1h, 24h, 7d, 30d, or never (default 24h; 15m with --checkin, at most 48h)")
 			fs.StringVar(&o.passcodeFile, "passcode-file", "", "protect the share with the passcode on the first line of this file")
 			fs.StringVar(&o.label, "label", "", "a short description the recipient sees (at most 80 characters)")
 			fs.StringVar(&o.host, "host", "", "host the share on a clinic node (its multiaddr ending in /p2p/<id>, or its https URL) so it works while this computer is off")
 			fs.StringVar(&o.qr, "qr", "", "write the QR code to this PNG file")
 			fs.BoolVar(&o.includeIdentifiers, "include-identifiers", false, "keep social security, driver's licence and passport numbers in a shared Patient record (left out by default)")
+			fs.BoolVar(&o.checkin, "checkin", false, "make a check-in link a clinic's record system opens (Kill the Clipboard): your summary, a PDF of it, no passcode, 15 minutes unless --expires says otherwise (at most 48h); needs --host on a node that serves HTTPS")
+			fs.BoolVar(&o.insurance, "insurance", false, "with --checkin: include your insurance card (see 'medwallet insurance')")
+			fs.StringVar(&o.story, "story", "", "with --checkin: a text file of what you want your doctor to know, sent as a PDF")
 		}, runShare),
 	})
 	register(&command{
-		name: "redeem", args: "(LINK | --qr IMAGE) [--passcode-file F] [--recipient NAME] [--out FILE] [--timeout D] [--allow-private-hosts] [--json]", json: true,
-		summary: "open a share link or QR code, verify the records and keep them under Received",
+		name: "redeem", args: "(LINK | --qr IMAGE) [--passcode-file F] [--recipient NAME] [--person NAME] [--out FILE] [--timeout D] [--allow-private-hosts] [--json]", json: true,
+		summary: "open a share link or QR code, verify the records and keep them under Received (or, with --person, as that person's own)",
 		setup: with(func(fs *flag.FlagSet, o *redeemOptions) {
 			fs.StringVar(&o.qr, "qr", "", "read the link from this QR code image (PNG or JPEG)")
 			fs.StringVar(&o.passcodeFile, "passcode-file", "", "the share's passcode, on the first line of this file")
@@ -47,6 +51,7 @@ func init() {
 			fs.StringVar(&o.out, "out", "", "also save the received FHIR Bundle to this file")
 			fs.DurationVar(&o.timeout, "timeout", 0, "give up waiting on the network after this long (default: the wallet's setting, 60s unless changed)")
 			fs.BoolVar(&o.allowPrivateHosts, "allow-private-hosts", false, "let the link's https host be on this computer or a private network (a clinic node on your LAN that is not one of your witnesses)")
+			fs.StringVar(&o.person, "person", "", "file the records as this person's own (a clinic's after-visit records for you or a dependant), with the clinic as their source, instead of under Received")
 		}, runRedeem),
 	})
 	register(&command{
@@ -67,10 +72,14 @@ type shareOptions struct {
 	expires, passcodeFile, label, host, qr string
 	person                                 string
 	includeIdentifiers                     bool
+	// Check-in (--checkin) only.
+	checkin, insurance bool
+	story              string
 }
 
 type redeemOptions struct {
 	qr, passcodeFile, recipient, out string
+	person                           string
 	timeout                          time.Duration
 	allowPrivateHosts                bool
 }
@@ -84,6 +93,12 @@ func runShare(c *call, o *shareOptions, args []string) error {
 	case "create":
 		if len(rest) > 0 {
 			return fmt.Errorf("share create takes flags only, not %q", rest[0])
+		}
+		if o.checkin {
+			return runCheckIn(c, o)
+		}
+		if o.insurance || o.story != "" {
+			return fmt.Errorf("share create: --insurance and --story go with --checkin")
 		}
 		return runShareCreate(c, o)
 	case "list":
@@ -149,7 +164,7 @@ func runShareCreate(c *call, o *shareOptions) error {
 	if !req.To.IsZero() {
 		req.To = req.To.Add(time.Nanosecond) // the search's end is exclusive
 	}
-	if req.Expires, req.LongLived, err = parseExpiry(o.expires); err != nil {
+	if req.Expires, req.LongLived, err = parseExpiry(cmp.Or(o.expires, "24h")); err != nil {
 		return err
 	}
 	if len(req.IDs) == 0 && len(req.Kinds) == 0 && req.From.IsZero() && req.To.IsZero() && req.Person == "" {
@@ -306,6 +321,9 @@ type receivedView struct {
 	Files   []app.ReceivedFile   `json:"files"`
 	Skipped []fhir.Skipped       `json:"skipped,omitempty"`
 	Alarms  []string             `json:"alarms,omitempty"`
+	// Person is set when the records were filed as this person's own.
+	Person   string   `json:"person,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 type receivedRecordView struct {
@@ -316,6 +334,8 @@ type receivedRecordView struct {
 	Verification verdictView    `json:"verification"`
 	AttachmentOf string         `json:"attachmentOf,omitempty"`
 	Card         *app.CardCheck `json:"card,omitempty"`
+	// PatientShared marks what the patient shared about themselves.
+	PatientShared bool `json:"patientShared,omitempty"`
 }
 
 func runRedeem(c *call, o *redeemOptions, args []string) error {
@@ -346,13 +366,23 @@ func runRedeem(c *call, o *redeemOptions, args []string) error {
 	if o.timeout < 0 {
 		return fmt.Errorf("redeem: --timeout must be positive, like 90s or 2m")
 	}
+	if o.person != "" {
+		// Before anything is fetched: a misspelt name costs no request.
+		if _, err := app.FindPerson(c.session, o.person); err != nil {
+			return fmt.Errorf("redeem --person: %w", err)
+		}
+	}
 	opts := []app.RedeemOption{app.RedeemTimeout(o.timeout)}
 	if o.allowPrivateHosts {
 		opts = append(opts, app.AllowPrivateHosts())
 	}
-	rcv, err := app.Redeem(c.ctx, c.session, text, passcode, o.recipient, opts...)
+	pending, err := app.FetchShare(c.ctx, c.session, text, passcode, o.recipient, opts...)
 	if err != nil {
 		return err
+	}
+	rcv, err := app.KeepShare(c.ctx, c.session, pending, app.KeepOptions{Person: o.person})
+	if err != nil {
+		return fmt.Errorf("redeem: %w", err)
 	}
 	if out := o.out; out != "" && rcv.Bundle != nil {
 		if err := export.WriteFile(c.abs(out), func(w io.Writer) error { _, err := w.Write(rcv.Bundle); return err }); err != nil {
@@ -360,22 +390,52 @@ func runRedeem(c *call, o *redeemOptions, args []string) error {
 		}
 	}
 	if c.json {
-		v := receivedView{ID: rcv.ID, Label: rcv.Label, From: rcv.From, Origin: rcv.Origin, Records: []receivedRecordView{}, Files: rcv.Files, Skipped: rcv.Skipped, Alarms: rcv.Alarms}
+		v := receivedView{ID: rcv.ID, Label: rcv.Label, From: rcv.From, Origin: rcv.Origin, Records: []receivedRecordView{}, Files: rcv.Files, Skipped: rcv.Skipped, Alarms: rcv.Alarms,
+			Person: rcv.Person, Warnings: pending.Warnings}
 		for _, r := range rcv.Records {
 			v.Records = append(v.Records, receivedRecordView{
 				RecordID: r.RecordID, Kind: r.Summary.Kind, ResourceType: r.Summary.ResourceType, Title: r.Summary.Title,
-				Verification: viewVerdict(r.Verification), AttachmentOf: r.AttachmentOf, Card: r.Card,
+				Verification: viewVerdict(r.Verification), AttachmentOf: r.AttachmentOf, Card: r.Card, PatientShared: r.PatientShared,
 			})
 		}
 		return c.printJSON(v)
+	}
+	for _, w := range pending.Warnings {
+		fmt.Fprintf(c.env.Stderr, "note: %s\n", w)
+	}
+	if pt := pending.Patient; pt != nil {
+		fmt.Fprintf(c.out(), "Patient: %s\n", patientLine(*pt))
 	}
 	printReceived(c, rcv)
 	return nil
 }
 
+// patientLine is a share's Patient as the clinician checks it: name, birth
+// date, gender and identifiers.
+func patientLine(p app.PatientFacts) string {
+	parts := []string{cmp.Or(p.Name, "(no name)")}
+	if p.BirthDate != "" {
+		parts = append(parts, "born "+p.BirthDate)
+	}
+	if p.Gender != "" {
+		parts = append(parts, p.Gender)
+	}
+	for _, id := range p.Identifiers {
+		if id.Sensitive {
+			continue // not printed where a terminal's scrollback keeps it
+		}
+		parts = append(parts, cmp.Or(id.Label, "identifier")+" "+id.Value)
+	}
+	return strings.Join(parts, ", ")
+}
+
 func printReceived(c *call, rcv *app.Received) {
 	o := c.out()
-	fmt.Fprintf(o, "Received %q from %s: %d records\n", rcv.Label, rcv.From, len(rcv.Records))
+	if rcv.Person != "" {
+		fmt.Fprintf(o, "Filed %d records from %q (%s) as %s's own, with the clinic as their source\n", len(rcv.Records), rcv.Label, rcv.From, personLabel(c, rcv.Person))
+	} else {
+		fmt.Fprintf(o, "Received %q from %s: %d records\n", rcv.Label, rcv.From, len(rcv.Records))
+	}
 	byKind := map[fhir.Kind]int{}
 	byStatus := map[string]int{}
 	for _, r := range rcv.Records {
@@ -410,12 +470,25 @@ func printReceived(c *call, rcv *app.Received) {
 		if !r.Stored() {
 			id = "(not stored)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", id, verdictText(r.Verification), r.Summary.Kind, formatDate(r.Summary.Date), clip(r.Summary.Title, 60))
+		title := clip(r.Summary.Title, 60)
+		if r.PatientShared {
+			title += " [patient-shared]"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", id, verdictText(r.Verification), r.Summary.Kind, formatDate(r.Summary.Date), title)
 	}
 	tw.Flush()
 	for _, s := range rcv.Skipped {
 		fmt.Fprintf(c.env.Stderr, "skipped %s: %s\n", s.Where, s.Reason)
 	}
+}
+
+// personLabel names a person of the wallet by ID, for what the command
+// prints.
+func personLabel(c *call, id string) string {
+	if p, ok := c.session.Wallet.Person(id); ok && p.Name != "" {
+		return p.Name
+	}
+	return id
 }
 
 // verdictText is a verdict in a few words, naming the witnesses.
