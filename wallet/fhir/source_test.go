@@ -3,6 +3,7 @@ package fhir
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -212,7 +213,7 @@ func FuzzSummarizeSources(f *testing.F) {
 	})
 }
 
-func TestFillOrganizationsFromTheFilesOrganizationAndVisit(t *testing.T) {
+func TestNameFromFileFillsOrganizationsFromTheFilesOrganizationAndVisit(t *testing.T) {
 	bundle := `{"resourceType":"Bundle","type":"transaction","entry":[
 	{"fullUrl":"urn:uuid:6be05ccf-ef94-341f-a2a3-1cf9bfde1b18","resource":{"resourceType":"Organization","id":"6be05ccf-ef94-341f-a2a3-1cf9bfde1b18","name":"Riverside Clinic"}},
 	{"fullUrl":"urn:uuid:0c1d0000-0000-4000-8000-000000000002","resource":{"resourceType":"Organization","id":"0c1d0000-0000-4000-8000-000000000002","name":"Acme Lab"}},
@@ -224,20 +225,18 @@ func TestFillOrganizationsFromTheFilesOrganizationAndVisit(t *testing.T) {
 	{"resource":{"resourceType":"Observation","id":"o3","performer":[{"reference":"Organization/elsewhere"}]}},
 	{"resource":{"resourceType":"Condition","id":"c1","encounter":{"reference":"urn:uuid:e1000000-0000-4000-8000-000000000001"},
 		"recorder":{"display":"Dr. Lee"}}},
-	{"resource":{"resourceType":"Patient","id":"p","managingOrganization":{"reference":"urn:uuid:6be05ccf-ef94-341f-a2a3-1cf9bfde1b18"}}}]}`
+	{"resource":{"resourceType":"Patient","id":"p","managingOrganization":{"reference":"urn:uuid:6be05ccf-ef94-341f-a2a3-1cf9bfde1b18"}}},
+	{"fullUrl":"urn:uuid:3ed00000-0000-4000-8000-000000000001","resource":{"resourceType":"Medication","id":"3ed00000-0000-4000-8000-000000000001",
+		"code":{"coding":[{"system":"http://snomed.info/sct","code":"108774000","display":"Product containing anastrozole"}],"text":"Anastrozole 1 mg"}}},
+	{"resource":{"resourceType":"MedicationStatement","id":"ms1","status":"active","medicationReference":{"reference":"urn:uuid:3ed00000-0000-4000-8000-000000000001"}}},
+	{"resource":{"resourceType":"MedicationRequest","id":"mr1","medicationReference":{"reference":"urn:uuid:3ed00000-0000-4000-8000-000000000001","display":"Arimidex"}}},
+	{"resource":{"resourceType":"MedicationStatement","id":"ms2","medicationReference":{"reference":"Medication/elsewhere"}}}]}`
 	p, err := Parse("b.json", []byte(bundle))
 	if err != nil {
 		t.Fatal(err)
 	}
-	resources := make([]json.RawMessage, len(p.Entries))
-	sums := make([]Summary, len(p.Entries))
-	for i, e := range p.Entries {
-		resources[i] = e.Resource
-		if sums[i], err = Summarize(e.Resource); err != nil {
-			t.Fatal(err)
-		}
-	}
-	FillOrganizations(resources, sums)
+	resources, sums := summariesOf(t, p)
+	NameFromFile(resources, sums)
 	want := map[string]string{
 		"6be05ccf-ef94-341f-a2a3-1cf9bfde1b18": "Riverside Clinic",
 		"e1000000-0000-4000-8000-000000000001": "Riverside Clinic", // its serviceProvider
@@ -252,6 +251,19 @@ func TestFillOrganizationsFromTheFilesOrganizationAndVisit(t *testing.T) {
 			t.Errorf("%s/%s: organization %q, want %q", s.ResourceType, s.ResourceID, s.Organization, w)
 		}
 	}
+	drugs := map[string]string{"ms1": "Anastrozole 1 mg", "mr1": "Arimidex", "ms2": "Medication"}
+	for _, s := range sums {
+		w, ok := drugs[s.ResourceID]
+		if !ok {
+			continue
+		}
+		if s.Title != w {
+			t.Errorf("%s/%s: title %q, want %q", s.ResourceType, s.ResourceID, s.Title, w)
+		}
+		if code := (s.Code.Code == "108774000"); code != (s.ResourceID != "ms2") {
+			t.Errorf("%s/%s: code %+v", s.ResourceType, s.ResourceID, s.Code)
+		}
+	}
 }
 
 func TestReferencedID(t *testing.T) {
@@ -263,4 +275,50 @@ func TestReferencedID(t *testing.T) {
 			t.Errorf("ReferencedID(%q) = %q, want %q", ref, got, want)
 		}
 	}
+}
+
+// FuzzNameFromFile: whatever a file's resources reference, naming from the
+// file never fails, keeps names bounded and renames only what had no name.
+func FuzzNameFromFile(f *testing.F) {
+	addSeeds(f)
+	f.Add([]byte(`{"resourceType":"Bundle","entry":[{"fullUrl":"urn:uuid:o","resource":{"resourceType":"Organization","id":"o","name":"Clinic"}},` +
+		`{"fullUrl":"urn:uuid:e","resource":{"resourceType":"Encounter","id":"e","serviceProvider":{"reference":"urn:uuid:o"}}},` +
+		`{"resource":{"resourceType":"Observation","encounter":{"reference":"urn:uuid:e"},"performer":[{"reference":"urn:uuid:o"},7]}},` +
+		`{"fullUrl":"urn:uuid:m","resource":{"resourceType":"Medication","id":"m","code":{"text":"Drug"}}},` +
+		`{"resource":{"resourceType":"MedicationStatement","medicationReference":[{"reference":"urn:uuid:m"}]}}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Parse("fuzz.json", data)
+		if err != nil {
+			return
+		}
+		resources, sums := summariesOf(t, p)
+		before := slices.Clone(sums)
+		NameFromFile(resources, sums)
+		for i, s := range sums {
+			if len(s.Organization) > maxOrganizationLen || !utf8.ValidString(s.Organization) {
+				t.Fatalf("organization %q", s.Organization)
+			}
+			if before[i].Organization != "" && s.Organization != before[i].Organization {
+				t.Fatalf("a named organisation was renamed: %q to %q", before[i].Organization, s.Organization)
+			}
+			if s.Title != before[i].Title && before[i].Title != "Medication" {
+				t.Fatalf("title %q renamed to %q", before[i].Title, s.Title)
+			}
+		}
+	})
+}
+
+// summariesOf are a parsed file's resources and their summaries.
+func summariesOf(t *testing.T, p *Parsed) ([]json.RawMessage, []Summary) {
+	t.Helper()
+	resources := make([]json.RawMessage, len(p.Entries))
+	sums := make([]Summary, len(p.Entries))
+	for i, e := range p.Entries {
+		resources[i] = e.Resource
+		var err error
+		if sums[i], err = Summarize(e.Resource); err != nil {
+			t.Fatalf("%s: %v", e.Where, err)
+		}
+	}
+	return resources, sums
 }
