@@ -1,8 +1,10 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -113,7 +115,11 @@ func CheckIn(ctx context.Context, s *Session, req CheckInRequest) (*ShareResult,
 			return nil, fmt.Errorf("check-in: %w", err)
 		}
 	}
-	recs, err := w.Records(dedupe(ids))
+	ids = dedupe(ids)
+	if _, err := onePerson(w, ids, subject.PersonID); err != nil {
+		return nil, fmt.Errorf("check-in: %w", err)
+	}
+	recs, err := w.Records(ids)
 	if err != nil {
 		return nil, fmt.Errorf("check-in: %w", err)
 	}
@@ -218,37 +224,48 @@ func checkCheckIn(req *CheckInRequest) error {
 // person is whom a check-in is about: the Patient record that stands for
 // them and the other names their records use for them.
 type person struct {
-	// PersonID is the ID records are attributed to (wallet.Entry.Person);
-	// "" while the wallet attributes no records, when all are the
-	// patient's.
+	// PersonID is the wallet's person (wallet.Person.ID); "" in a wallet
+	// that has no people yet, whose records are all its patient's.
 	PersonID string
-	ID       string        // the Patient record's ID
-	Name     string        // as the Patient record's title says
+	ID       string        // the Patient record's ID; "" when made from the person
+	Name     string        // as the wallet knows them
 	Patient  wallet.Record // the newest Patient record of the person
 	// Others are the person's other Patient records (one per imported
 	// file that carried their demographics).
 	Others []wallet.Record
 }
 
-// findPerson finds the person named by nameOrID among the wallet's Patient
-// records: by record ID, or by a name that matches the record's title
-// (case aside). Empty names the wallet's patient: every Patient record in
-// the wallet, the newest standing for them, since a wallet holds one
-// person's records.
+// key names the person in what is stored for them (their insurance card).
+func (p person) key() string { return cmp.Or(p.PersonID, p.ID) }
+
+// findPerson finds the person nameOrID names (wallet.FindPerson); empty
+// names the wallet's owner, or its only person. Their newest Patient record
+// stands for them; a person with none (added by hand) is given a Patient
+// made from their name, birth date and sex. A wallet with no people yet
+// (never unlocked since people came) stands for its patient with every
+// Patient record it holds.
 func findPerson(w *wallet.Wallet, nameOrID string) (person, error) {
-	entries := w.Search(wallet.Query{Kinds: []fhir.Kind{fhir.KindPatient}})
-	want := strings.TrimSpace(nameOrID)
-	var ids []string
-	for _, e := range entries {
-		if want == "" || e.ID == want || strings.EqualFold(strings.TrimSpace(e.Summary.Title), want) {
-			ids = append(ids, e.ID)
+	var who wallet.Person
+	if want := strings.TrimSpace(nameOrID); want != "" {
+		p, err := w.FindPerson(want)
+		if err != nil {
+			return person{}, err
 		}
+		who = p
+	} else if p, ok := w.Owner(); ok {
+		who = p
+	} else if ps := w.People(); len(ps) == 1 {
+		who = ps[0]
+	}
+	var ids []string
+	for _, e := range w.Search(wallet.Query{Kinds: []fhir.Kind{fhir.KindPatient}, Person: who.ID}) {
+		ids = append(ids, e.ID)
 	}
 	if len(ids) == 0 {
-		if want == "" {
+		if who.ID == "" {
 			return person{}, ErrNoPatientRecord
 		}
-		return person{}, fmt.Errorf("%w: nobody called %q", ErrNoPatientRecord, want)
+		return personPatient(who)
 	}
 	recs, err := w.Records(ids)
 	if err != nil {
@@ -260,13 +277,38 @@ func findPerson(w *wallet.Wallet, nameOrID string) (person, error) {
 			newest = i
 		}
 	}
-	p := person{ID: recs[newest].ID, Name: recs[newest].Summary.Title, Patient: recs[newest]}
+	p := person{PersonID: who.ID, ID: recs[newest].ID, Name: cmp.Or(who.Name, recs[newest].Summary.Title), Patient: recs[newest]}
 	for i, r := range recs {
 		if i != newest {
 			p.Others = append(p.Others, r)
 		}
 	}
 	return p, nil
+}
+
+// personPatient makes the Patient of a person who has no Patient record:
+// their name, birth date and sex as the wallet knows them.
+func personPatient(who wallet.Person) (person, error) {
+	pt := map[string]any{"resourceType": "Patient", "id": derivedUUID("person", who.ID)}
+	if name := strings.Fields(who.Name); len(name) > 0 {
+		n := map[string]any{"text": who.Name, "family": name[len(name)-1]}
+		if len(name) > 1 {
+			n["given"] = name[:len(name)-1]
+		}
+		pt["name"] = []any{n}
+	}
+	if who.BirthDate != "" {
+		pt["birthDate"] = who.BirthDate
+	}
+	if who.Gender != "" {
+		pt["gender"] = who.Gender
+	}
+	raw, err := json.Marshal(pt)
+	if err != nil {
+		return person{}, err
+	}
+	r := wallet.Record{Resource: raw, Summary: fhir.Summary{ResourceType: "Patient", ResourceID: pt["id"].(string), Kind: fhir.KindPatient, Title: who.Name}}
+	return person{PersonID: who.ID, Name: who.Name, Patient: r}, nil
 }
 
 // checkInRecords are the records a check-in shares by default: what the
@@ -321,6 +363,9 @@ func checkInEntries(w *wallet.Wallet, p person, recs []wallet.Record, now time.T
 			files += len(r.Attachments)
 		} else if i > 0 {
 			continue // merged into the Patient; its proof is of other bytes
+		}
+		if r.ID == "" {
+			continue // a Patient made from the person: nothing in the log to prove
 		}
 		pr, err := w.Prove(r)
 		if err != nil {

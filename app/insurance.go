@@ -39,7 +39,7 @@ func SaveInsuranceCard(s *Session, personID string, card checkin.InsuranceCard) 
 	if err != nil {
 		return "", fmt.Errorf("save insurance card: %w", err)
 	}
-	resource, err := coverageResource(card, derivedUUID("insurance-card", p.ID), urls[0])
+	resource, err := coverageResource(card, derivedUUID("insurance-card", p.key()), urls[0])
 	if err != nil {
 		return "", fmt.Errorf("save insurance card: %w", err)
 	}
@@ -208,6 +208,9 @@ func readCoverage(w *wallet.Wallet, raw json.RawMessage) (checkin.InsuranceCard,
 // ("Organization/id" or "urn:uuid:id") names, or "".
 func organizationName(w *wallet.Wallet, ref string) string {
 	id := ref
+	if w == nil {
+		return ""
+	}
 	if t, rest, ok := strings.Cut(ref, "/"); ok && t == "Organization" {
 		id = rest
 	} else if rest, ok := strings.CutPrefix(ref, "urn:uuid:"); ok {
@@ -216,9 +219,18 @@ func organizationName(w *wallet.Wallet, ref string) string {
 		return ""
 	}
 	for _, e := range w.Search(wallet.Query{Kinds: []fhir.Kind{fhir.KindOther}}) {
-		if e.Summary.ResourceType == "Organization" && strings.EqualFold(e.Summary.ResourceID, id) {
-			return e.Summary.Title
+		if e.Summary.ResourceType != "Organization" || !strings.EqualFold(e.Summary.ResourceID, id) {
+			continue
 		}
+		r, err := w.Get(e.ID)
+		if err != nil {
+			return ""
+		}
+		var org struct {
+			Name string `json:"name"`
+		}
+		json.Unmarshal(r.Resource, &org)
+		return org.Name
 	}
 	return ""
 }

@@ -82,6 +82,9 @@ func importFixture(t testing.TB, s *Session, rel string) {
 
 const clemente = "fhir/synthea/Clemente_Kreiger_1484a42d-0eaf-4654-9cbf-6b050a5cd73b.json"
 
+// clementePatient is the id of the Patient in the clemente fixture.
+const clementePatient = "d78af07c-9cb9-4f31-9b11-c45a28f2eec8"
+
 // newWitness runs a C2SP witness on an httptest TLS server.
 func newWitness(t testing.TB) *httptest.Server {
 	t.Helper()

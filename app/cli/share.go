@@ -24,18 +24,21 @@ import (
 
 func init() {
 	register(&command{
-		name: "share", args: "create [--person NAME] [--ids ID,...|--kind K] [--from DATE] [--to DATE] [--expires 24h|1h|7d|30d|never] [--passcode-file F] [--label L] [--host NODE] [--qr FILE.png] [--include-identifiers] [--json] | list [--json] | revoke [--] ID | log [--] ID [--json]", json: true,
+		name: "share", args: "create [--person NAME] [--ids ID,...|--kind K] [--from DATE] [--to DATE] [--expires 24h|1h|7d|30d|never] [--passcode-file F] [--label L] [--host NODE] [--qr FILE.png] [--include-identifiers] [--json] | create --checkin --host NODE [--expires 15m] [--insurance] [--story FILE] [--person NAME] [--ids ID,...] [--label L] [--qr FILE.png] [--json] | list [--json] | revoke [--] ID | log [--] ID [--json]", json: true,
 		summary: "share records through a SMART Health Link and QR code; list, revoke and see who opened your shares",
 		setup: with(func(fs *flag.FlagSet, o *shareOptions) {
 			fs.Var(&o.ids, "ids", "share these records (IDs from 'medwallet list'; repeatable or comma-separated)")
 			fs.StringVar(&o.person, "person", "", "share this person's records (a name or ID from 'medwallet people'); alone, all of them. A share never mixes people")
 			o.selection.define(fs, "share")
-			fs.StringVar(&o.expires, "expires", "24h", "how long the link works: a duration such as 1h, 24h, 7d, 30d, or never")
+			fs.StringVar(&o.expires, "expires", "", "how long the link works: a duration such as 1h, 24h, 7d, 30d, or never (default 24h; 15m with --checkin, at most 48h)")
 			fs.StringVar(&o.passcodeFile, "passcode-file", "", "protect the share with the passcode on the first line of this file")
 			fs.StringVar(&o.label, "label", "", "a short description the recipient sees (at most 80 characters)")
 			fs.StringVar(&o.host, "host", "", "host the share on a clinic node (its multiaddr ending in /p2p/<id>, or its https URL) so it works while this computer is off")
 			fs.StringVar(&o.qr, "qr", "", "write the QR code to this PNG file")
 			fs.BoolVar(&o.includeIdentifiers, "include-identifiers", false, "keep social security, driver's licence and passport numbers in a shared Patient record (left out by default)")
+			fs.BoolVar(&o.checkin, "checkin", false, "make a check-in link a clinic's record system opens (Kill the Clipboard): your summary, a PDF of it, no passcode, 15 minutes unless --expires says otherwise (at most 48h); needs --host on a node that serves HTTPS")
+			fs.BoolVar(&o.insurance, "insurance", false, "with --checkin: include your insurance card (see 'medwallet insurance')")
+			fs.StringVar(&o.story, "story", "", "with --checkin: a text file of what you want your doctor to know, sent as a PDF")
 		}, runShare),
 	})
 	register(&command{
@@ -69,6 +72,9 @@ type shareOptions struct {
 	expires, passcodeFile, label, host, qr string
 	person                                 string
 	includeIdentifiers                     bool
+	// Check-in (--checkin) only.
+	checkin, insurance bool
+	story              string
 }
 
 type redeemOptions struct {
@@ -87,6 +93,12 @@ func runShare(c *call, o *shareOptions, args []string) error {
 	case "create":
 		if len(rest) > 0 {
 			return fmt.Errorf("share create takes flags only, not %q", rest[0])
+		}
+		if o.checkin {
+			return runCheckIn(c, o)
+		}
+		if o.insurance || o.story != "" {
+			return fmt.Errorf("share create: --insurance and --story go with --checkin")
 		}
 		return runShareCreate(c, o)
 	case "list":
@@ -152,7 +164,7 @@ func runShareCreate(c *call, o *shareOptions) error {
 	if !req.To.IsZero() {
 		req.To = req.To.Add(time.Nanosecond) // the search's end is exclusive
 	}
-	if req.Expires, req.LongLived, err = parseExpiry(o.expires); err != nil {
+	if req.Expires, req.LongLived, err = parseExpiry(cmp.Or(o.expires, "24h")); err != nil {
 		return err
 	}
 	if len(req.IDs) == 0 && len(req.Kinds) == 0 && req.From.IsZero() && req.To.IsZero() && req.Person == "" {

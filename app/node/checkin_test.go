@@ -7,15 +7,20 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"medwallet/app"
+	"medwallet/app/cli"
 	"medwallet/internal/pdftext"
+	"medwallet/wallet"
 	"medwallet/wallet/checkin"
 	"medwallet/wallet/fhir"
 	"medwallet/wallet/share"
@@ -223,5 +228,224 @@ func TestCheckInOverLibp2pIsFetchedByAPlainHTTPSGetAndPassesEveryKTCRule(t *test
 	}
 	if code, _, _ := getKTC(t, hc, l.URL, "Riverside Clinic front desk"); code != http.StatusNotFound {
 		t.Errorf("GET after revoke: %d, want 404", code)
+	}
+}
+
+func TestCheckInOnANodeWithoutHTTPSIsRefusedAndLeavesNothingBehind(t *testing.T) {
+	n := startNode(t, Config{})
+	pt := newPatient(t)
+	pt.importFixture(t, clementeFixture)
+	if _, err := pt.enrol(t, n.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, err := app.CheckIn(ctx, pt.s, app.CheckInRequest{Host: n.Addrs()[0]})
+	if !errors.Is(err, app.ErrCheckInNeedsHTTPS) {
+		t.Fatalf("check-in on a libp2p-only node: %v, want ErrCheckInNeedsHTTPS", err)
+	}
+	if list, _ := app.ListShares(pt.s); len(list) != 0 {
+		t.Errorf("the refused check-in stays in the wallet: %+v", list)
+	}
+	hosted, _ := n.Shares.List()
+	for _, sh := range hosted {
+		if !sh.Revoked {
+			t.Errorf("the node still serves the refused check-in %.8s…", sh.ID)
+		}
+	}
+}
+
+func TestDefaultNodeHostsAPrintedCheckInOf48Hours(t *testing.T) {
+	n, hc := httpsNode(t, Config{})
+	pt := newPatient(t)
+	pt.importFixture(t, clementeFixture)
+	if _, err := pt.enrol(t, n.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := app.CheckIn(ctx, pt.s, app.CheckInRequest{Host: n.Addrs()[0], Expires: app.MaxCheckInExpiry, Label: "Printed for Dr Osei"})
+	if err != nil {
+		t.Fatalf("48-hour check-in on a node with default limits: %v", err)
+	}
+	l, _ := share.Parse(res.Link)
+	for _, p := range checkin.CheckLink(l, time.Now()) {
+		t.Errorf("link: %s", p)
+	}
+	if l.Label != "Printed for Dr Osei" || time.Until(l.Exp) < 47*time.Hour {
+		t.Errorf("label %q, expires in %s", l.Label, time.Until(l.Exp))
+	}
+	if code, _, _ := getKTC(t, hc, l.URL, "Dr Osei"); code != http.StatusOK {
+		t.Errorf("GET: %d", code)
+	}
+}
+
+// TestNodeAnswersKTCClientsOverHTTPSWithoutLeakingOrForging holds the
+// node's HTTPS service (its request guard and log around the share server)
+// to what a browser-based receiver and an attacker with the URL send.
+func TestNodeAnswersKTCClientsOverHTTPSWithoutLeakingOrForging(t *testing.T) {
+	logs := &logBuffer{}
+	n, hc := httpsNode(t, Config{Logger: testLogger(t, logs)})
+	pt := newPatient(t)
+	pt.importFixture(t, clementeFixture)
+	if _, err := pt.enrol(t, n.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := app.CheckIn(ctx, pt.s, app.CheckInRequest{Host: n.Addrs()[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := share.Parse(res.Link)
+	do := func(method, rawURL string, h http.Header) *http.Response {
+		req, _ := http.NewRequest(method, rawURL, nil)
+		for k, v := range h {
+			req.Header[k] = v
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	pre := do(http.MethodOptions, l.URL, http.Header{"Origin": {"https://ehr.example"}, "Access-Control-Request-Method": {"GET"}})
+	if pre.StatusCode != http.StatusNoContent || pre.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("preflight through the node: %d %v", pre.StatusCode, pre.Header)
+	}
+	if r := do(http.MethodHead, l.URL+"?recipient=x", nil); r.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("HEAD: %d, want 405", r.StatusCode)
+	}
+	unknown, _ := share.NewID()
+	miss := do(http.MethodGet, n.HTTPSURL()+"/shl/"+unknown+"?recipient=x", nil)
+	if miss.StatusCode != http.StatusNotFound || miss.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("GET of an unknown share: %d, CORS %q", miss.StatusCode, miss.Header.Get("Access-Control-Allow-Origin"))
+	}
+	if r := do(http.MethodGet, l.URL+"?recipient="+strings.Repeat("A", 600), nil); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("a 600-byte recipient: %d, want 400", r.StatusCode)
+	}
+	forged := "Dr Evil\n" + `time=2026-07-14T09:00:00Z level=INFO msg="share opened" recipient="Riverside Clinic"`
+	if code, _, _ := getKTC(t, hc, l.URL, forged); code != http.StatusOK {
+		t.Fatalf("GET: %d", code)
+	}
+	log, err := app.ShareLog(ctx, pt.s, res.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range log.Entries {
+		if strings.ContainsAny(e.Recipient, "\r\n") {
+			t.Errorf("the patient's log shows a recipient with a line break: %q", e.Recipient)
+		}
+	}
+	if len(log.Entries) != 1 || !strings.HasPrefix(log.Entries[0].Recipient, "Dr Evil") {
+		t.Errorf("share log %+v, want the one fetch (HEAD, preflight and refusals are not accesses)", log.Entries)
+	}
+	if strings.Contains(logs.String(), "Dr Evil") || strings.Contains(logs.String(), "recipient=") {
+		t.Error("the node's own log holds the recipient; it belongs in the share's access log only")
+	}
+}
+
+// TestCheckInFromTheCommandLine: the insurance card entered once, then
+// 'share create --checkin' prints one shlink:/ line and writes its QR code,
+// a KTC receiver fetches it, and 'share log' shows the receiver.
+func TestCheckInFromTheCommandLine(t *testing.T) {
+	n, hc := httpsNode(t, Config{})
+	dir := filepath.Join(t.TempDir(), "wallet")
+	const pass = "correct horse battery staple"
+	w, _, err := wallet.Create(dir, []byte(pass), cheapKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := app.NewSession(w)
+	s.SetIdle(0)
+	t.Cleanup(s.Lock)
+	p, err := app.StartPeer(s, app.PeerOptions{ListenAddrs: []string{loopbackTCP}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt := &patient{s: s, p: p}
+	pt.importFixture(t, clementeFixture)
+	if _, err := pt.enrol(t, n.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := cli.ServeControl(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, string, int) {
+		var out, errb bytes.Buffer
+		e := cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Cwd: t.TempDir(),
+			Getenv: func(k string) string {
+				if k == "MEDWALLET_PASSPHRASE" {
+					return pass
+				}
+				return ""
+			}}
+		code := cli.Run(context.Background(), e, append([]string{"--wallet", dir}, args...))
+		return out.String(), errb.String(), code
+	}
+
+	if _, errs, code := run("insurance", "show"); code == 0 || !strings.Contains(errs, "insurance set") {
+		t.Errorf("insurance show before any card: %d %s", code, errs)
+	}
+	if _, errs, code := run("insurance", "set", "--payer", "Acme Health Plan", "--member-id", "ACM123456789", "--group", "GRP-42"); code != 0 {
+		t.Fatalf("insurance set: %d %s", code, errs)
+	}
+	out, errs, code := run("insurance", "show", "--json")
+	var card struct{ Payer, MemberID string }
+	if json.Unmarshal([]byte(out), &card); code != 0 || card.Payer != "Acme Health Plan" || card.MemberID != "ACM123456789" {
+		t.Fatalf("insurance show --json: %d %s %s", code, out, errs)
+	}
+
+	passcode := filepath.Join(t.TempDir(), "passcode")
+	os.WriteFile(passcode, []byte("1234\n"), 0o600)
+	if _, errs, code := run("share", "create", "--checkin", "--host", n.Addrs()[0], "--passcode-file", passcode); code == 0 || !strings.Contains(errs, "passcode") {
+		t.Errorf("check-in with a passcode: %d %s", code, errs)
+	}
+	if _, errs, code := run("share", "create", "--checkin", "--host", n.Addrs()[0], "--expires", "3d"); code == 0 || !strings.Contains(errs, "48 hours") {
+		t.Errorf("check-in for 3 days: %d %s", code, errs)
+	}
+	story := filepath.Join(t.TempDir(), "story.txt")
+	os.WriteFile(story, []byte("Please ask me about my knee before the flu shot."), 0o600)
+	qr := filepath.Join(t.TempDir(), "checkin.png")
+	out, errs, code = run("share", "create", "--checkin", "--host", n.Addrs()[0], "--insurance", "--story", story, "--expires", "30m", "--qr", qr)
+	if code != 0 {
+		t.Fatalf("share create --checkin: %d %s", code, errs)
+	}
+	link := strings.TrimSpace(out)
+	if strings.Count(out, "\n") != 1 || !strings.HasPrefix(link, share.SchemeSHL) {
+		t.Fatalf("printed %q, want one shlink:/ line", out)
+	}
+	if text, err := share.DecodeQRFile(qr); err != nil || text != link {
+		t.Errorf("QR file decodes to %.40q (%v)", text, err)
+	}
+	l, err := share.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if probs := checkin.CheckLink(l, time.Now()); len(probs) > 0 || time.Until(l.Exp) > 30*time.Minute {
+		t.Errorf("link problems %v, expires in %s", probs, time.Until(l.Exp))
+	}
+	code2, _, body := getKTC(t, hc, l.URL, "Lakeside Family Practice")
+	if code2 != http.StatusOK {
+		t.Fatalf("GET: %d", code2)
+	}
+	plain, probs := checkin.CheckJWE(string(body), l.Key)
+	if len(probs) > 0 || !bytes.Contains(plain, []byte("ACM123456789")) {
+		t.Errorf("file problems %v; card included: %v", probs, bytes.Contains(plain, []byte("ACM123456789")))
+	}
+	list, _ := app.ListShares(s)
+	if len(list) != 1 {
+		t.Fatalf("shares %+v", list)
+	}
+	out, errs, code = run("share", "log", list[0].ID)
+	if code != 0 || !strings.Contains(out, "Lakeside Family Practice") {
+		t.Errorf("share log: %d %s\n%s", code, errs, out)
+	}
+	if _, errs, code := run("share", "create", "--host", n.Addrs()[0], "--insurance"); code == 0 || !strings.Contains(errs, "--checkin") {
+		t.Errorf("--insurance without --checkin: %d %s", code, errs)
 	}
 }

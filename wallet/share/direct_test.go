@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // getDirect sends method to share id's URL with the given raw query.
@@ -180,4 +181,24 @@ func TestCORSPreflightIsAnsweredAlikeForEveryShareID(t *testing.T) {
 	if log, _ := h.reg.AccessLog(sh.ID); len(log) != 0 {
 		t.Errorf("a preflight was logged as an access: %+v", log)
 	}
+}
+
+// FuzzLoggedRequesterIsSafeToShow: whatever a requester sends as its
+// recipient, the log keeps valid UTF-8 without control or format
+// characters, within maxLogField bytes.
+func FuzzLoggedRequesterIsSafeToShow(f *testing.F) {
+	for _, s := range []string{"Riverside Clinic", "Dr\r\nEvil", "\x1b[2J", "\u202egnp", "\xff\xfe", strings.Repeat("é", 200)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := clip(s)
+		if len(got) > maxLogField || !utf8.ValidString(got) {
+			t.Fatalf("clip(%q) = %q: %d bytes, valid %v", s, got, len(got), utf8.ValidString(got))
+		}
+		for _, r := range got {
+			if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+				t.Fatalf("clip(%q) keeps %U", s, r)
+			}
+		}
+	})
 }
