@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Screenshots of the desktop app's main screens for docs/screenshots: builds
-# bin/medwallet and bin/medwallet-node, creates a demo wallet from the
-# Synthea fixtures, anchors it with a clinic node on loopback and redeems a
-# share another wallet hosted there, runs the window under Xvfb, unlocks it
-# by typing the passphrase, and captures each screen with ImageMagick's
-# import. Run from the repository root.
+# Screenshots of every screen of the desktop app for docs/screenshots:
+# builds bin/medwallet and bin/medwallet-node, creates the wallet of a demo
+# household (two people, Napoleon Ullrich and Tobie Rempel, from the Synthea
+# fixtures), anchors it with a clinic node on loopback and redeems a share
+# another wallet hosted there, runs the window under Xvfb on
+# `--wallet DIR`, unlocks it by typing the passphrase, and captures each
+# screen with ImageMagick's import, moving by the keyboard shortcuts. Run
+# from the repository root.
 set -euo pipefail
 root=$(pwd)
 bin="${BIN:-$root/bin/medwallet}"
@@ -21,7 +23,10 @@ trap 'kill $app_pid $xvfb_pid $node_pid 2>/dev/null || true; rm -rf "$work"' EXI
 pass="demo passphrase for screenshots"
 export MEDWALLET_HOME="$work/wallet"
 MEDWALLET_PASSPHRASE=$pass "$bin" init >/dev/null
-MEDWALLET_PASSPHRASE=$pass "$bin" import "$fixtures"/fhir/synthea/*.json >/dev/null
+# The first file's Patient becomes the owner; the second is added as a
+# new person (the command line says so).
+MEDWALLET_PASSPHRASE=$pass "$bin" import "$fixtures"/fhir/synthea/Napoleon_Ullrich_*.json >/dev/null
+MEDWALLET_PASSPHRASE=$pass "$bin" import "$fixtures"/fhir/synthea/Tobie_Rempel_*.json >/dev/null
 
 # A clinic node on loopback: the demo wallet's witness, and the host of a
 # share that another patient's wallet makes for it to redeem.
@@ -49,7 +54,7 @@ Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
 xvfb_pid=$!
 for _ in $(seq 50); do xdpyinfo -display "$display" >/dev/null 2>&1 && break; sleep 0.1; done
 export DISPLAY=$display
-"$bin" >"$work/app.log" 2>&1 &
+"$bin" --wallet "$MEDWALLET_HOME" >"$work/app.log" 2>&1 &
 app_pid=$!
 
 win=""
@@ -80,13 +85,29 @@ for _ in $(seq 50); do
   xdotool search --name 'unlocked' >/dev/null 2>&1 && break
   sleep 0.2
 done
+sleep 3
+eval "$(xdotool getwindowgeometry --shell "$win")"
+shot summary
+# A line of the summary opens its record beside it.
+click "${LINE_X:-120}" "${LINE_Y:-262}" 2
+shot record-detail
+xdotool key --window "$win" ctrl+2
 sleep 2
 shot records
-eval "$(xdotool getwindowgeometry --shell "$win")"
-click 200 "${RECORD_Y:-365}" 2
-shot record-detail
-click "${TRENDS_X:-160}" "${TABS_Y:-95}" 2
+xdotool key --window "$win" ctrl+3
+sleep 2
+shot timeline
+xdotool key --window "$win" ctrl+4
+sleep 2
 shot lab-trends
+# The person switcher: the household's two people.
+xdotool key --window "$win" ctrl+1
+sleep 1
+click "${SWITCH_X:-1150}" "${SWITCH_Y:-40}" 1
+shot people
+xdotool key --window "$win" Down Return
+sleep 3
+shot summary-second-person
 xdotool key --window "$win" ctrl+shift+s
 sleep 1.5
 shot share
@@ -95,17 +116,17 @@ sleep 1
 shot scan
 xdotool key --window "$win" ctrl+shift+r
 sleep 1.5
-click 200 "${RECEIVED_Y:-175}" 1.5
+click 200 "${RECEIVED_Y:-255}" 1.5
 shot received
+xdotool key --window "$win" ctrl+comma
+sleep 1.5
+shot settings
 xdotool key --window "$win" ctrl+shift+a
 sleep 1.5
 shot witnesses
 xdotool key --window "$win" ctrl+shift+p
 sleep 1.5
 shot peers
-xdotool key --window "$win" ctrl+shift+b
-sleep 1.5
-shot settings
 xdotool key --window "$win" ctrl+e
 sleep 1.5
 shot export
@@ -114,7 +135,6 @@ sleep 0.5
 xdotool key --window "$win" ctrl+n
 sleep 1
 shot new-record
-
 xdotool key --window "$win" ctrl+q
 for _ in $(seq 50); do kill -0 $app_pid 2>/dev/null || break; sleep 0.2; done
 wait $app_pid

@@ -68,6 +68,43 @@ func newAlerts(m *mainScreen) *alerts {
 func (a *alerts) start() {
 	a.checkForks()
 	a.runAudit()
+	a.showAnchorState()
+}
+
+// showAnchorState puts in the status line whether the log is anchored: how
+// far its latest checkpoint reaches and how many witnesses cosigned it.
+// Anchoring rewrites the line as it runs; a change of records brings it
+// up to date.
+func (a *alerts) showAnchorState() {
+	w, m := a.m.w, a.m
+	m.s.background(func() {
+		size, latest, err := w.LogState()
+		m.s.do(func() {
+			if m.s.main != m || m.anchoring.running {
+				return // locked, or anchoring says what it does
+			}
+			a.status.SetText(anchorState(size, latest, err))
+		})
+	})
+}
+
+// anchorState is the status line's sentence about the log.
+func anchorState(size uint64, latest *ledger.SignedCheckpoint, err error) string {
+	switch {
+	case err != nil:
+		sentence, _ := explain(err)
+		return "The log's state could not be read. " + sentence
+	case latest == nil:
+		return fmt.Sprintf("Not anchored yet: %d record versions in the log, none cosigned by a witness (Settings › Witnesses).", size)
+	case cosigners(latest.Note) == 0:
+		return fmt.Sprintf("Not anchored: the log was signed on %s but no witness has cosigned it (Settings › Witnesses).",
+			latest.SignedAt.Local().Format("2 Jan 2006 15:04"))
+	case latest.Size < size:
+		return fmt.Sprintf("Anchored on %s by %d witness(es); the %d newest record versions are not covered yet.",
+			latest.SignedAt.Local().Format("2 Jan 2006 15:04"), cosigners(latest.Note), size-latest.Size)
+	}
+	return fmt.Sprintf("Anchored on %s: all %d record versions, cosigned by %d witness(es).",
+		latest.SignedAt.Local().Format("2 Jan 2006 15:04"), size, cosigners(latest.Note))
 }
 
 // checkForks shows the fork alarm when the wallet keeps evidence of one.

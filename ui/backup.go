@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"fyne.io/fyne/v2"
@@ -30,11 +31,13 @@ type backupCard struct {
 	repeat   *widget.Entry
 	passBox  *fyne.Container
 	start    *widget.Button
+	stop     *widget.Button // cancels the backup being written
 	progress *widget.ProgressBarInfinite
 	message  *widget.Label
 	content  fyne.CanvasObject
 
 	running bool
+	cancel  context.CancelFunc
 	stats   *backup.Stats // the last backup written (tests)
 }
 
@@ -55,6 +58,12 @@ func newBackupCard(m *mainScreen) *backupCard {
 	b.start = widget.NewButtonWithIcon("Back up…", theme.DocumentSaveIcon(), b.chooseFile)
 	b.progress = widget.NewProgressBarInfinite()
 	b.progress.Hide()
+	b.stop = widget.NewButtonWithIcon("Cancel the backup", theme.CancelIcon(), func() {
+		if b.cancel != nil {
+			b.cancel()
+		}
+	})
+	b.stop.Hide()
 	b.message = widget.NewLabel("")
 	b.message.Wrapping = fyne.TextWrapWord
 	restore := widget.NewButtonWithIcon("Restore a backup…", theme.HistoryIcon(), func() { m.s.showRestore() })
@@ -62,7 +71,7 @@ func newBackupCard(m *mainScreen) *backupCard {
 		container.NewVBox(
 			widget.NewForm(widget.NewFormItem("Opens with", b.to)),
 			b.passBox,
-			container.NewHBox(b.start, restore),
+			container.NewHBox(b.start, restore, b.stop),
 			b.progress, b.message,
 		))
 	return b
@@ -123,18 +132,42 @@ func (b *backupCard) run(path string) {
 	s := b.m.s
 	w := b.m.w
 	toPassphrase := o.Passphrase != nil
+	ctx, cancel := context.WithCancel(context.Background())
+	b.cancel = cancel
+	b.stop.Show()
+	// The bytes written so far, at most one update per 8 MiB.
+	var shown int64
+	o.Progress = func(n int64) {
+		if n-shown < 8<<20 {
+			return
+		}
+		shown = n
+		s.do(func() {
+			if b.running {
+				b.message.SetText("Writing the backup… " + formatSize(n) + " so far.")
+			}
+		})
+	}
 	busy := b.m.sess.Busy()
 	s.background(func() {
 		defer busy()
-		st, err := backup.WriteFile(context.Background(), w, path, o)
+		defer cancel()
+		st, err := backup.WriteFile(ctx, w, path, o)
 		clear(o.Passphrase)
 		if err != nil {
 			removeIfEmpty(path)
 		}
 		s.do(func() {
 			b.running = false
+			b.cancel = nil
+			b.stop.Hide()
 			b.start.Enable()
 			b.progress.Hide()
+			if errors.Is(err, context.Canceled) {
+				b.message.Importance = widget.WarningImportance
+				b.message.SetText("Backup cancelled. No backup was written to " + path + ".")
+				return
+			}
 			if err != nil {
 				sentence, detail := explain(err)
 				b.message.Importance = widget.DangerImportance

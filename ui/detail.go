@@ -54,7 +54,7 @@ func newDetailView(m *mainScreen) *detailView {
 				return
 			}
 			v := d.versions[i]
-			text := fmt.Sprintf("Version %d · %s · %s", v.Version, v.Added.Local().Format("2 Jan 2006 15:04"), formatSource(v.Source))
+			text := fmt.Sprintf("Version %d · %s · %s", v.Version, v.Added.Local().Format("2 Jan 2006 15:04"), formatSource(&wallet.Entry{Source: v.Source}))
 			if v.Title != "" {
 				text += " · " + v.Title
 			}
@@ -205,13 +205,14 @@ func recordFields(rec wallet.Record) []field {
 	}
 	add("Code", formatCode(s.Code))
 	add("Value", formatValue(s))
+	add("Reference range", s.Range)
 	add("Status", s.Status)
 	if d, err := fhir.DraftOf(rec.Resource); err == nil {
 		add("Reaction", d.Reaction)
 		add("Dose", d.Dose)
 		add("Note", d.Note)
 	}
-	add("Source", formatSource(rec.Source))
+	add("Source", formatSource(&wallet.Entry{Summary: s, Source: rec.Source}))
 	add("Added", rec.Added.Local().Format("2 Jan 2006 15:04"))
 	add("Version", fmt.Sprintf("%d", rec.Version))
 	add("Resource", s.ResourceType+"/"+s.ResourceID)

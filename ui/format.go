@@ -2,12 +2,12 @@ package ui
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"medwallet/wallet"
 	"medwallet/wallet/fhir"
+	"medwallet/wallet/summary"
 )
 
 // formatDate shows a clinical date at the precision people read: the day,
@@ -23,14 +23,23 @@ func formatDate(t time.Time) string {
 	return t.Format("2 Jan 2006 15:04")
 }
 
+// formatValue is a record's value as a clinician writes it, by
+// summary.FormatValue ("72.7 kg").
 func formatValue(s fhir.Summary) string {
 	if s.Value == "" {
 		return ""
 	}
-	if s.Unit == "" {
-		return s.Value
+	return summary.FormatValue(s.Value, s.Unit)
+}
+
+// categoryLabel is how a category of records is named on screen; records
+// on no category (the Patient, organisations, practitioners) are "Other
+// records".
+func categoryLabel(c summary.Category) string {
+	if c == summary.CategoryNone {
+		return otherRecords
 	}
-	return s.Value + " " + s.Unit
+	return c.Label()
 }
 
 func formatCode(c fhir.Coding) string {
@@ -57,28 +66,33 @@ func codeSystemName(system string) string {
 	return system
 }
 
-func formatSource(src wallet.Source) string {
-	s := sourceLabel(src.Type)
-	if src.Name != "" {
-		s += ": " + src.Name
+// formatSource says where a record came from, named as people think of it:
+// "Imported file: Riverside Clinic" (summary.SourceName: the organisation
+// the record names, else the file's name without its UUID), then the
+// source's detail.
+func formatSource(e *wallet.Entry) string {
+	s := sourceLabel(e.Source.Type)
+	if name := summary.SourceName(e); name != "" {
+		s += ": " + name
 	}
-	if src.Detail != "" {
-		s += " (" + src.Detail + ")"
+	if e.Source.Detail != "" {
+		s += " (" + e.Source.Detail + ")"
 	}
 	return s
 }
 
-// rowSubtitle is the second line of a record in the list.
+// rowSubtitle is the second line of a record in the list: its category,
+// value, status and source, named as people think of them.
 func rowSubtitle(e *wallet.Entry) string {
-	parts := []string{e.Summary.Kind.Label()}
-	if v := formatValue(shortValue(e.Summary)); v != "" {
+	parts := []string{categoryLabel(summary.CategoryOf(e))}
+	if v := formatValue(e.Summary); v != "" {
 		parts = append(parts, v)
 	}
 	if e.Summary.Status != "" {
 		parts = append(parts, e.Summary.Status)
 	}
-	if e.Source.Name != "" {
-		parts = append(parts, e.Source.Name)
+	if src := summary.SourceName(e); src != "" {
+		parts = append(parts, src)
 	}
 	if e.Files > 0 {
 		parts = append(parts, fmt.Sprintf("%d file(s)", e.Files))
@@ -96,19 +110,4 @@ func formatSize(n int64) string {
 		return fmt.Sprintf("%.0f KB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d bytes", n)
-}
-
-// shortValue rounds a long decimal value to two places for the list; the
-// detail shows the value as stored.
-func shortValue(s fhir.Summary) fhir.Summary {
-	dot := strings.IndexByte(s.Value, '.')
-	if dot < 0 || len(s.Value)-dot-1 <= 2 {
-		return s
-	}
-	v, err := strconv.ParseFloat(s.Value, 64)
-	if err != nil {
-		return s
-	}
-	s.Value = strconv.FormatFloat(v, 'f', 2, 64)
-	return s
 }

@@ -96,7 +96,9 @@ func (m *mainScreen) importFiles(paths []string) {
 			shown = permille
 			m.s.do(func() { run.bar.SetValue(float64(permille) / 1000) })
 		}
-		reports, err := app.ImportPaths(ctx, m.sess, paths, app.ImportOptions{Progress: progress})
+		// A file of someone not in the wallet yet asks whose records they
+		// are; cancelling the import while it asks skips that file.
+		reports, err := app.ImportPaths(ctx, m.sess, paths, app.ImportOptions{Progress: progress, NewPerson: m.askNewPerson(ctx)})
 		run.reports = reports
 		if err != nil {
 			run.failed = append(run.failed, importFailure{what, err})
@@ -131,6 +133,9 @@ func (m *mainScreen) showImportSummary(run *importRun) {
 				line += " " + c.Reason
 			}
 			lines = append(lines, line)
+		}
+		for _, p := range r.People {
+			lines = append(lines, "  "+p.Text)
 		}
 		for _, n := range r.Notes {
 			lines = append(lines, "  "+n)

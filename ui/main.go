@@ -3,21 +3,28 @@ package ui
 import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"medwallet/app"
 	"medwallet/wallet"
+	"medwallet/wallet/summary"
 )
 
-// mainScreen is the unlocked wallet: the records, lab trends, shares, scan
-// and settings tabs under a bar of common actions.
+// mainScreen is the unlocked wallet: the shown person's demographics over
+// a bar of common actions, then the screens as tabs (summary first, records
+// by category, the timeline by visit, lab trends, sharing, scanning,
+// settings with witnesses and peers) and the status line.
 type mainScreen struct {
 	s            *shell
 	sess         *app.Session
 	w            *wallet.Wallet
+	header       *personHeader
+	summary      *summaryView
 	records      *recordsView
+	timeline     *timelineView
 	trends       *trendsView
 	settings     *settingsView
 	shares       *shareView
@@ -26,16 +33,22 @@ type mainScreen struct {
 	anchoring    *witnessView
 	peers        *peersView
 	alerts       *alerts
-	exporting    *exportForm // the export form last opened
-	form         *recordForm // the open add/edit form, if any
-	importing    *importRun  // the import in progress or last finished
+	exporting    *exportForm     // the export form last opened
+	form         *recordForm     // the open add/edit form, if any
+	importing    *importRun      // the import in progress or last finished
+	asked        *personQuestion // the open "whose records?" question, if any
 	tabs         *container.AppTabs
+	summaryTab   *container.TabItem
+	recordsTab   *container.TabItem
+	timelineTab  *container.TabItem
+	trendsTab    *container.TabItem
 	sharesTab    *container.TabItem
 	scanTab      *container.TabItem
 	receivedTab  *container.TabItem
-	anchoringTab *container.TabItem
-	peersTab     *container.TabItem
 	settingsTab  *container.TabItem
+	settingsTabs *container.AppTabs // Wallet, Witnesses, Peers
+	anchoringTab *container.TabItem // under Settings
+	peersTab     *container.TabItem // under Settings
 	content      fyne.CanvasObject
 
 	// The screens plugged in by mainExtensions, in order, and the one
@@ -43,8 +56,170 @@ type mainScreen struct {
 	extensions []*plugged
 	primary    *plugged
 	// personID is the person whose records the screens show (the
-	// wallet's people: wallet.Person.ID); "" shows everyone's.
+	// wallet's people: wallet.Person.ID); "" shows everyone's, until the
+	// wallet holds a person.
 	personID string
+	// summaryStale says records changed while the summary was hidden.
+	summaryStale bool
+}
+
+func newMainScreen(s *shell, sess *app.Session) *mainScreen {
+	m := &mainScreen{s: s, sess: sess, w: sess.Wallet}
+	m.personID = firstPerson(m.w)
+	m.header = newPersonHeader(m)
+	m.summary = newSummaryView(m)
+	m.records = newRecordsView(m)
+	m.timeline = newTimelineView(m)
+	m.trends = newTrendsView(m)
+	m.settings = newSettingsView(m)
+	m.shares = newShareView(m)
+	m.scan = newScanView(m)
+	m.received = newReceivedView(m)
+	m.anchoring = newWitnessView(m)
+	m.peers = newPeersView(m)
+	m.alerts = newAlerts(m)
+	m.summaryTab = container.NewTabItemWithIcon("Summary", theme.HomeIcon(), m.summary.content)
+	m.recordsTab = container.NewTabItemWithIcon("Records", theme.ListIcon(), m.records.content)
+	m.timelineTab = container.NewTabItemWithIcon("Timeline", theme.HistoryIcon(), m.timeline.content)
+	m.trendsTab = container.NewTabItemWithIcon("Lab trends", theme.ZoomInIcon(), m.trends.content)
+	m.sharesTab = container.NewTabItemWithIcon("Share", theme.MailSendIcon(), m.shares.content)
+	m.scanTab = container.NewTabItemWithIcon("Scan", theme.DownloadIcon(), m.scan.content)
+	m.receivedTab = container.NewTabItemWithIcon("Received", theme.MailReplyAllIcon(), m.received.content)
+
+	// Settings holds the wallet's preferences and network settings, the
+	// witnesses that anchor its log and the peers it talks to.
+	m.anchoringTab = container.NewTabItemWithIcon("Witnesses", theme.ConfirmIcon(), m.anchoring.content)
+	m.peersTab = container.NewTabItemWithIcon("Peers", theme.ComputerIcon(), m.peers.content)
+	m.settingsTabs = container.NewAppTabs(container.NewTabItemWithIcon("Wallet", theme.SettingsIcon(), m.settings.content), m.anchoringTab, m.peersTab)
+	m.settingsTabs.OnSelected = func(*container.TabItem) { s.touch(); m.loadSettingsPart() }
+	m.settingsTab = container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), m.settingsTabs)
+
+	tabs := []*container.TabItem{m.summaryTab, m.recordsTab, m.timelineTab, m.trendsTab}
+	for _, build := range mainExtensions {
+		p := &plugged{mainExtension: build(m)}
+		p.tab = container.NewTabItemWithIcon(p.Name, p.Icon, p.Content)
+		m.extensions = append(m.extensions, p)
+		if p.Primary && m.primary == nil {
+			m.primary = p
+		}
+		tabs = append(tabs, p.tab)
+	}
+	tabs = append(tabs, m.sharesTab, m.scanTab, m.receivedTab, m.settingsTab)
+	m.tabs = container.NewAppTabs(tabs...)
+	var shown *plugged
+	m.tabs.OnSelected = func(t *container.TabItem) {
+		s.touch()
+		if shown != nil && shown.tab != t && shown.Hidden != nil {
+			shown.Hidden()
+		}
+		shown = nil
+		for _, p := range m.extensions {
+			if p.tab == t {
+				shown = p
+				if p.Shown != nil {
+					p.Shown()
+				}
+			}
+		}
+		if t == m.sharesTab {
+			m.shares.startPolling()
+		} else {
+			m.shares.stopPolling()
+		}
+		switch t {
+		case m.summaryTab:
+			if m.summaryStale {
+				m.summaryStale = false
+				m.summary.load()
+			}
+		case m.timelineTab:
+			m.timeline.load()
+		case m.trendsTab:
+			m.trends.load()
+		case m.receivedTab:
+			m.received.load()
+		case m.settingsTab:
+			m.loadSettingsPart()
+		}
+	}
+	add := widget.NewButtonWithIcon("New record", theme.ContentAddIcon(), m.newRecord)
+	imp := widget.NewButtonWithIcon("Import…", theme.UploadIcon(), m.chooseImport)
+	exp := widget.NewButtonWithIcon("Export…", theme.DocumentSaveIcon(), m.showExport)
+	lock := widget.NewButtonWithIcon("Lock", theme.LogoutIcon(), s.lock)
+	actions := []fyne.CanvasObject{add, imp, exp, layout.NewSpacer(), lock}
+	if m.primary != nil {
+		main := widget.NewButtonWithIcon(m.primary.Name, m.primary.Icon, m.showPrimary)
+		main.Importance = widget.HighImportance
+		actions = append([]fyne.CanvasObject{main}, actions...)
+	} else {
+		add.Importance = widget.HighImportance
+	}
+	bar := container.NewHBox(actions...)
+	top := container.NewVBox(container.NewPadded(m.header.content), container.NewPadded(bar), m.alerts.banners)
+	body := container.NewBorder(top, container.NewPadded(m.alerts.status), nil, nil, m.tabs)
+	m.content = container.NewStack(newActivityPad(s.touch), body)
+	m.header.load()
+	m.summary.load()
+	m.records.refresh()
+	return m
+}
+
+// firstPerson is whose records the window shows first: the owner, else
+// the first person the wallet holds, else nobody in particular ("").
+func firstPerson(w *wallet.Wallet) string {
+	if p, ok := w.Owner(); ok {
+		return p.ID
+	}
+	if people := w.People(); len(people) > 0 {
+		return people[0].ID
+	}
+	return ""
+}
+
+// showPerson shows the records of the person with ID id on every screen.
+func (m *mainScreen) showPerson(id string) {
+	if id == m.personID {
+		return
+	}
+	m.personID = id
+	m.records.selected = ""
+	m.records.detail.clear()
+	m.summary.detail.clear()
+	m.timeline.detail.clear()
+	m.personChanged()
+}
+
+// personChanged reloads what depends on the shown person or on the
+// wallet's records: the header, summary, lists and charts.
+func (m *mainScreen) personChanged() {
+	m.header.load()
+	if m.tabs.Selected() == m.summaryTab {
+		m.summary.load()
+	} else {
+		m.summaryStale = true
+	}
+	m.records.refresh()
+	m.timeline.stale = true
+	if m.tabs.Selected() == m.timelineTab {
+		m.timeline.load()
+	}
+	m.trends.stale = true
+	for _, p := range m.extensions {
+		if p.Changed != nil {
+			p.Changed()
+		}
+	}
+}
+
+// loadSettingsPart loads the part of Settings on show: the witnesses' and
+// peers' screens read their state when opened.
+func (m *mainScreen) loadSettingsPart() {
+	switch m.settingsTabs.Selected() {
+	case m.anchoringTab:
+		m.anchoring.load()
+	case m.peersTab:
+		m.peers.load()
+	}
 }
 
 // mainExtension is a screen of the main window that another part of ui/
@@ -86,90 +261,12 @@ func (m *mainScreen) showPrimary() {
 	}
 }
 
-func newMainScreen(s *shell, sess *app.Session) *mainScreen {
-	m := &mainScreen{s: s, sess: sess, w: sess.Wallet}
-	m.records = newRecordsView(m)
-	m.trends = newTrendsView(m)
-	m.settings = newSettingsView(m)
-	m.shares = newShareView(m)
-	m.scan = newScanView(m)
-	m.received = newReceivedView(m)
-	m.anchoring = newWitnessView(m)
-	m.peers = newPeersView(m)
-	m.alerts = newAlerts(m)
-	recordsTab := container.NewTabItemWithIcon("Records", theme.ListIcon(), m.records.content)
-	trendsTab := container.NewTabItemWithIcon("Lab trends", theme.ZoomInIcon(), m.trends.content)
-	m.sharesTab = container.NewTabItemWithIcon("Share", theme.MailSendIcon(), m.shares.content)
-	m.scanTab = container.NewTabItemWithIcon("Scan", theme.DownloadIcon(), m.scan.content)
-	m.receivedTab = container.NewTabItemWithIcon("Received", theme.MailReplyAllIcon(), m.received.content)
-	m.anchoringTab = container.NewTabItemWithIcon("Witnesses", theme.ConfirmIcon(), m.anchoring.content)
-	m.peersTab = container.NewTabItemWithIcon("Peers", theme.ComputerIcon(), m.peers.content)
-	m.settingsTab = container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), m.settings.content)
-	tabs := []*container.TabItem{recordsTab, trendsTab}
-	for _, build := range mainExtensions {
-		p := &plugged{mainExtension: build(m)}
-		p.tab = container.NewTabItemWithIcon(p.Name, p.Icon, p.Content)
-		m.extensions = append(m.extensions, p)
-		if p.Primary && m.primary == nil {
-			m.primary = p
-		}
-		tabs = append(tabs, p.tab)
-	}
-	tabs = append(tabs, m.sharesTab, m.scanTab, m.receivedTab, m.anchoringTab, m.peersTab, m.settingsTab)
-	m.tabs = container.NewAppTabs(tabs...)
-	var shown *plugged
-	m.tabs.OnSelected = func(t *container.TabItem) {
-		s.touch()
-		if shown != nil && shown.tab != t && shown.Hidden != nil {
-			shown.Hidden()
-		}
-		shown = nil
-		for _, p := range m.extensions {
-			if p.tab == t {
-				shown = p
-				if p.Shown != nil {
-					p.Shown()
-				}
-			}
-		}
-		if t == m.sharesTab {
-			m.shares.startPolling()
-		} else {
-			m.shares.stopPolling()
-		}
-		switch t {
-		case trendsTab:
-			m.trends.load()
-		case m.receivedTab:
-			m.received.load()
-		case m.anchoringTab:
-			m.anchoring.load()
-		case m.peersTab:
-			m.peers.load()
-		}
-	}
-	add := widget.NewButtonWithIcon("New record", theme.ContentAddIcon(), m.newRecord)
-	add.Importance = widget.HighImportance
-	imp := widget.NewButtonWithIcon("Import…", theme.UploadIcon(), m.chooseImport)
-	exp := widget.NewButtonWithIcon("Export…", theme.DocumentSaveIcon(), m.showExport)
-	lock := widget.NewButtonWithIcon("Lock", theme.LogoutIcon(), s.lock)
-	bar := container.NewHBox(add, imp, exp, layout.NewSpacer(), lock)
-	if m.primary != nil {
-		main := widget.NewButtonWithIcon(m.primary.Name, m.primary.Icon, m.showPrimary)
-		main.Importance = widget.HighImportance
-		add.Importance = widget.MediumImportance
-		bar = container.NewHBox(main, add, imp, exp, layout.NewSpacer(), lock)
-	}
-	top := container.NewVBox(container.NewPadded(bar), m.alerts.banners)
-	body := container.NewBorder(top, container.NewPadded(m.alerts.status), nil, nil, m.tabs)
-	m.content = container.NewStack(newActivityPad(s.touch), body)
-	m.records.refresh()
-	return m
-}
-
 // clear drops every decrypted thing the screen holds: list data, the
 // record shown, open forms, charts.
 func (m *mainScreen) clear() {
+	m.header.clear()
+	m.summary.clear()
+	m.timeline.clear()
 	m.records.clear()
 	m.trends.clear()
 	m.settings.clear()
@@ -190,34 +287,60 @@ func (m *mainScreen) clear() {
 	}
 }
 
-// changed is called after the wallet's records change: lists and charts
-// show the new state.
+// changed is called after the wallet's records change: the header (an
+// import may have added a person), the summary, lists and charts show the
+// new state.
 func (m *mainScreen) changed() {
-	m.records.refresh()
-	m.trends.stale = true
-	for _, p := range m.extensions {
-		if p.Changed != nil {
-			p.Changed()
-		}
+	if m.personID == "" {
+		m.personID = firstPerson(m.w)
 	}
+	m.personChanged()
+	m.alerts.showAnchorState()
 	if m.tabs.Selected() == m.receivedTab {
 		m.received.load()
 	}
 }
 
-func (m *mainScreen) showRecords() {
-	m.tabs.SelectIndex(0)
+func (m *mainScreen) showRecords() { m.tabs.Select(m.recordsTab) }
+
+func (m *mainScreen) showSummary() { m.tabs.Select(m.summaryTab) }
+
+// showCategory lists the records of category c.
+func (m *mainScreen) showCategory(c summary.Category) {
+	m.showRecords()
+	m.records.category.SetSelected(categoryLabel(c))
+}
+
+func (m *mainScreen) showTimeline() { m.tabs.Select(m.timelineTab) }
+
+func (m *mainScreen) showTrends() { m.tabs.Select(m.trendsTab) }
+
+// focusPerson puts the keyboard focus on the person switcher (arrows and
+// Space then pick), when the wallet holds several people.
+func (m *mainScreen) focusPerson() {
+	if !m.header.switcher.Visible() {
+		dialog.ShowInformation("One person", "This wallet holds one person's records. Importing someone else's file adds them, and the switcher then appears beside the name.", m.s.win)
+		return
+	}
+	m.s.win.Canvas().Focus(m.header.switcher)
 }
 
 func (m *mainScreen) showReceived() { m.tabs.Select(m.receivedTab) }
 
-func (m *mainScreen) showAnchoring() { m.tabs.Select(m.anchoringTab) }
+// showSettings shows the part of Settings that item is.
+func (m *mainScreen) showSettings(item *container.TabItem) {
+	m.tabs.Select(m.settingsTab)
+	m.settingsTabs.Select(item)
+	m.loadSettingsPart()
+}
 
-func (m *mainScreen) showPeers() { m.tabs.Select(m.peersTab) }
+func (m *mainScreen) showAnchoring() { m.showSettings(m.anchoringTab) }
+
+func (m *mainScreen) showPeers() { m.showSettings(m.peersTab) }
 
 // showBackup shows the backup settings.
 func (m *mainScreen) showBackup() {
-	m.tabs.Select(m.settingsTab)
+	m.showSettings(m.settingsTabs.Items[0])
 	m.settings.scroll.ScrollToBottom()
 }
 

@@ -1,8 +1,11 @@
 package ui
 
 import (
+	"strings"
 	"testing"
 
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 )
@@ -71,5 +74,48 @@ func TestAWrongPassphraseFileLeavesTheUnlockScreenSayingWhy(t *testing.T) {
 	}
 	if s.unlockScreen == nil || s.unlockScreen.message.Text == "" {
 		t.Fatal("the unlock screen does not say the passphrase was refused")
+	}
+}
+
+// TestEveryShortcutIsInHelpOnceAndReachesAnUnlockedAction walks the menus:
+// each item with a shortcut is listed in Help › Keyboard shortcuts, no two
+// share a key, and the view items open their screens.
+func TestEveryShortcutIsInHelpOnceAndReachesAnUnlockedAction(t *testing.T) {
+	s := unlocked(t)
+	help := s.menu.shortcutsText()
+	seen := map[string]string{}
+	for _, menu := range s.menu.main.Items {
+		for _, it := range menu.Items {
+			if it.Shortcut == nil {
+				continue
+			}
+			name := shortcutName(it.Shortcut)
+			if other, ok := seen[name]; ok {
+				t.Errorf("%s is both %q and %q", name, other, it.Label)
+			}
+			seen[name] = it.Label
+			if !strings.Contains(help, name+" ") {
+				t.Errorf("%s (%s) is not listed in Help", name, it.Label)
+			}
+		}
+	}
+	if len(seen) < 15 {
+		t.Fatalf("only %d shortcuts found", len(seen))
+	}
+	m := s.main
+	for _, c := range []struct {
+		item *fyne.MenuItem
+		tab  *container.TabItem
+	}{{s.menu.records, m.recordsTab}, {s.menu.timeline, m.timelineTab}, {s.menu.trends, m.trendsTab}, {s.menu.settings, m.settingsTab}, {s.menu.summary, m.summaryTab}} {
+		c.item.Action()
+		settle(s)
+		if m.tabs.Selected() != c.tab {
+			t.Errorf("%s opened %q", c.item.Label, m.tabs.Selected().Text)
+		}
+	}
+	s.lock()
+	settle(s)
+	if !s.menu.records.Disabled || !s.menu.find.Disabled {
+		t.Error("screens of the wallet stay reachable while it is locked")
 	}
 }

@@ -2,17 +2,20 @@ package ui
 
 import (
 	"fmt"
+	"image/color"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"medwallet/wallet"
 	"medwallet/wallet/fhir"
+	"medwallet/wallet/summary"
 )
 
 // searchDelay is how long typing must pause before the list follows it.
@@ -24,7 +27,7 @@ const searchDelay = 150 * time.Millisecond
 type recordsView struct {
 	m        *mainScreen
 	search   *entry
-	kind     *widget.Select
+	category *widget.Select
 	source   *widget.Select
 	from, to *entry
 	filter   *widget.Label // what is wrong with a date filter
@@ -38,7 +41,10 @@ type recordsView struct {
 	gen      atomic.Int64    // the latest search; older results are dropped
 }
 
-const anyKind, anySource = "All kinds", "Any source"
+// allClinical lists every clinical category: insurance (billing: claims,
+// explanations of benefit; coverage) and the records on no category stay
+// out of it, each on their own choice.
+const allClinical, otherRecords, anySource = "All clinical records", "Other records", "Any source"
 
 func newRecordsView(m *mainScreen) *recordsView {
 	r := &recordsView{m: m}
@@ -48,12 +54,13 @@ func newRecordsView(m *mainScreen) *recordsView {
 	r.search.ActionItem = widget.NewIcon(theme.SearchIcon())
 	r.search.OnChanged = func(string) { r.refreshSoon() }
 
-	kinds := []string{anyKind}
-	for _, k := range fhir.Kinds() {
-		kinds = append(kinds, k.Label())
+	categories := []string{allClinical}
+	for _, c := range summary.Categories() {
+		categories = append(categories, categoryLabel(c))
 	}
-	r.kind = widget.NewSelect(kinds, func(string) { r.refresh() })
-	r.kind.SetSelected(anyKind)
+	categories = append(categories, otherRecords)
+	r.category = widget.NewSelect(categories, func(string) { r.refresh() })
+	r.category.SetSelected(allClinical)
 	sources := []string{anySource}
 	for _, sl := range sourceLabels {
 		sources = append(sources, sl.label)
@@ -91,7 +98,7 @@ func newRecordsView(m *mainScreen) *recordsView {
 	}
 	r.detail = newDetailView(m)
 
-	filters := container.NewGridWithColumns(2, r.kind, r.source, r.from, r.to)
+	filters := container.NewGridWithColumns(2, r.category, r.source, r.from, r.to)
 	top := container.NewVBox(r.search, filters, r.filter)
 	left := container.NewBorder(top, r.count, nil, nil, r.list)
 	split := container.NewHSplit(left, r.detail.content)
@@ -104,11 +111,6 @@ func newRecordsView(m *mainScreen) *recordsView {
 // filters and left out of the query.
 func (r *recordsView) query() wallet.Query {
 	q := wallet.Query{Text: strings.TrimSpace(r.search.Text)}
-	if r.kind.Selected != anyKind {
-		if k, err := fhir.ParseKind(r.kind.Selected); err == nil {
-			q.Kinds = []fhir.Kind{k}
-		}
-	}
 	for _, sl := range sourceLabels {
 		if sl.label == r.source.Selected {
 			q.Source = sl.t
@@ -149,8 +151,9 @@ func (r *recordsView) run(delay time.Duration) {
 		return // still being built
 	}
 	q := r.query()
+	category := r.category.Selected
 	gen := r.gen.Add(1)
-	w := r.m.w
+	w, person := r.m.w, r.m.personID
 	r.m.s.background(func() {
 		if delay > 0 {
 			time.Sleep(delay)
@@ -158,7 +161,7 @@ func (r *recordsView) run(delay time.Duration) {
 				return
 			}
 		}
-		found := w.Search(q)
+		found := inCategory(personsRecords(w.Search(q), person), category)
 		r.m.s.do(func() {
 			if r.gen.Load() != gen {
 				return
@@ -172,12 +175,7 @@ func (r *recordsView) run(delay time.Duration) {
 // selected when it is still there.
 func (r *recordsView) show(found []*wallet.Entry) {
 	r.entries = found
-	total := r.m.w.Count()
-	if len(found) == total {
-		r.count.SetText(fmt.Sprintf("%d records", total))
-	} else {
-		r.count.SetText(fmt.Sprintf("%d of %d records", len(found), total))
-	}
+	r.count.SetText(recordCount(len(found)))
 	r.list.UnselectAll()
 	r.list.Refresh()
 	if r.selected == "" {
@@ -210,9 +208,10 @@ func (r *recordsView) clear() {
 }
 
 // recordRow is one line of the list: kind icon, title, a summary line and
-// the date.
+// the date. Screen readers read it whole (fyne.Accessible).
 type recordRow struct {
 	widget.BaseWidget
+	gap      *canvas.Rectangle // indents a record under its visit
 	icon     *widget.Icon
 	title    *widget.Label
 	subtitle *widget.Label
@@ -221,6 +220,7 @@ type recordRow struct {
 
 func newRecordRow() *recordRow {
 	r := &recordRow{
+		gap:      canvas.NewRectangle(color.Transparent),
 		icon:     widget.NewIcon(kindIconOther()),
 		title:    widget.NewLabel(""),
 		subtitle: widget.NewLabel(""),
@@ -230,13 +230,37 @@ func newRecordRow() *recordRow {
 	r.title.Truncation = fyne.TextTruncateEllipsis
 	r.subtitle.Truncation = fyne.TextTruncateEllipsis
 	r.subtitle.SizeName = theme.SizeNameCaptionText
+	r.gap.SetMinSize(fyne.NewSize(3*theme.Padding(), 0))
+	r.gap.Hide()
 	r.ExtendBaseWidget(r)
 	return r
 }
 
 func (r *recordRow) CreateRenderer() fyne.WidgetRenderer {
 	lines := container.New(&tightVBox{}, r.title, r.subtitle)
-	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, r.icon, r.date, lines))
+	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, container.NewHBox(r.gap, r.icon), r.date, lines))
+}
+
+// AccessibilityLabel reads the row as one sentence for a screen reader:
+// title, then the summary line and the date.
+func (r *recordRow) AccessibilityLabel() string {
+	return r.title.Text + ". " + r.subtitle.Text + ". " + r.date.Text
+}
+
+// AccessibilityRole: a row is read as text; the list selects it.
+func (r *recordRow) AccessibilityRole() fyne.AccessibleRole { return fyne.AccessibleRoleText }
+
+// indent sets the row in under the row above (a record under its visit).
+func (r *recordRow) indent(on bool) {
+	if on == r.gap.Visible() {
+		return
+	}
+	if on {
+		r.gap.Show()
+	} else {
+		r.gap.Hide()
+	}
+	r.Refresh()
 }
 
 func (r *recordRow) set(e *wallet.Entry) {
@@ -248,6 +272,43 @@ func (r *recordRow) set(e *wallet.Entry) {
 	r.title.SetText(title)
 	r.subtitle.SetText(rowSubtitle(e))
 	r.date.SetText(formatDate(e.Summary.Date))
+}
+
+// personsRecords keeps the records of the person with ID person; with no
+// person (a wallet nobody is attributed in yet) it keeps them all.
+// Directory resources (organisations, practitioners) belong to nobody and
+// so stay out of a person's views.
+func personsRecords(entries []*wallet.Entry, person string) []*wallet.Entry {
+	if person == "" {
+		return entries
+	}
+	out := entries[:0:0]
+	for _, e := range entries {
+		if e.Person == person {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// inCategory keeps the records of the category labelled label, or every
+// clinical record for allClinical.
+func inCategory(entries []*wallet.Entry, label string) []*wallet.Entry {
+	out := entries[:0:0]
+	for _, e := range entries {
+		c := summary.CategoryOf(e)
+		if label == allClinical && c.Clinical() || label == categoryLabel(c) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func recordCount(n int) string {
+	if n == 1 {
+		return "1 record"
+	}
+	return fmt.Sprintf("%d records", n)
 }
 
 // tightVBox stacks objects with no gap, so two lines read as one row.

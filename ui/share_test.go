@@ -54,6 +54,7 @@ func TestShareCreatedInOneWalletOpensInAnotherWithBadges(t *testing.T) {
 		t.Fatal(err)
 	}
 	sv := clinician.main.scan
+	clinician.main.showScan()
 	test.Type(sv.link, link)
 	test.Type(sv.passcode, "1234")
 	sv.redeem()

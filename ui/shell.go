@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -53,8 +54,13 @@ type shell struct {
 	// clipboard; locking clears the clipboard if it still holds one.
 	copied []string
 
-	// work counts background goroutines so tests can wait for them.
-	work sync.WaitGroup
+	// work counts background goroutines so tests can wait for them;
+	// running counts them too, for tests that poll instead of waiting.
+	work    sync.WaitGroup
+	running atomic.Int64
+	// asking counts background work waiting for the person's answer to a
+	// question (ask): tests answer it instead of waiting for the work.
+	asking atomic.Int64
 	// post, when set, replaces fyne.Do. Fyne's test driver runs fyne.Do on
 	// the calling goroutine; tests post to a queue they run on their own
 	// goroutine instead, as the real UI goroutine would.
@@ -84,10 +90,41 @@ func (s *shell) start() {
 // through fyne.Do.
 func (s *shell) background(work func()) {
 	s.work.Add(1)
+	s.running.Add(1)
 	go func() {
 		defer s.work.Done()
+		defer s.running.Add(-1)
 		work()
 	}()
+}
+
+// ask puts a question to the person from background work: show runs on
+// the UI goroutine and calls answer once; ask returns that answer, or
+// fallback once ctx ends (the work was cancelled, the wallet locked).
+func ask[T any](s *shell, ctx context.Context, fallback T, show func(answer func(T))) T {
+	answers := make(chan T, 1)
+	// The question counts as waiting from the moment it is posted until it
+	// is answered or dropped; the answer stops the count at once, so that a
+	// test settling right after answering waits for the work that follows.
+	var once sync.Once
+	done := func() { once.Do(func() { s.asking.Add(-1) }) }
+	defer done()
+	s.do(func() {
+		show(func(v T) {
+			done()
+			select {
+			case answers <- v:
+			default: // answered already
+			}
+		})
+	})
+	s.asking.Add(1)
+	select {
+	case v := <-answers:
+		return v
+	case <-ctx.Done():
+		return fallback
+	}
 }
 
 // every runs fn on the UI goroutine every d until stop is called. The

@@ -54,10 +54,10 @@ func (t *trendsView) load() {
 		return
 	}
 	t.loaded, t.stale = true, false
-	w := t.m.w
+	w, person := t.m.w, t.m.personID
 	gen := t.gen.Add(1)
 	t.m.s.background(func() {
-		found := w.Search(wallet.Query{Kinds: []fhir.Kind{fhir.KindLab, fhir.KindVital}})
+		found := personsRecords(w.Search(wallet.Query{Kinds: []fhir.Kind{fhir.KindLab, fhir.KindVital}}), person)
 		opts := trendOptions(found)
 		t.m.s.do(func() {
 			if t.gen.Load() != gen {

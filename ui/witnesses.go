@@ -35,6 +35,8 @@ type witnessView struct {
 	vkey     *widget.Label
 	copyLog  *widget.Button
 	anchor   *widget.Button
+	stop     *widget.Button // cancels the round in progress
+	cancel   context.CancelFunc
 	progress *widget.ProgressBarInfinite
 	result   *widget.Label
 	content  fyne.CanvasObject
@@ -103,6 +105,12 @@ func newWitnessView(m *mainScreen) *witnessView {
 	v.anchor.Importance = widget.HighImportance
 	v.progress = widget.NewProgressBarInfinite()
 	v.progress.Hide()
+	v.stop = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() {
+		if v.cancel != nil {
+			v.cancel()
+		}
+	})
+	v.stop.Hide()
 	v.result = widget.NewLabel("")
 	v.result.Wrapping = fyne.TextWrapWord
 	refresh := widget.NewButtonWithIcon("Refresh", theme.ViewRefreshIcon(), v.load)
@@ -125,7 +133,7 @@ func newWitnessView(m *mainScreen) *witnessView {
 			widget.NewFormItem("Verification key (for a standard witness)", v.addKey),
 			widget.NewFormItem("Records count as witnessed when", v.quorum),
 		),
-		container.NewHBox(v.anchor, refresh),
+		container.NewHBox(v.anchor, refresh, v.stop),
 		v.progress, v.result,
 		container.NewHBox(boldLabel("Witnesses")),
 	)
@@ -320,8 +328,10 @@ func (v *witnessView) runWith(add []string, std standardWitness) {
 	v.progress.Show()
 	v.m.alerts.setStatus("Anchoring the log with its witnesses…")
 	sess := v.m.sess
+	ctx, cancel := context.WithTimeout(context.Background(), anchorTimeout)
+	v.cancel = cancel
+	v.stop.Show()
 	v.m.s.background(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), anchorTimeout)
 		defer cancel()
 		if std.addr != "" {
 			if _, err := app.AddStandardWitness(sess, p, std.addr, std.vkey); err != nil {
@@ -362,6 +372,8 @@ func (v *witnessView) finishRound() bool {
 		return false
 	}
 	v.running = false
+	v.cancel = nil
+	v.stop.Hide()
 	v.anchor.Enable()
 	v.progress.Hide()
 	return true

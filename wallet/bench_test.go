@@ -247,5 +247,8 @@ func TestMain(m *testing.M) {
 	if bigDir != "" {
 		os.RemoveAll(bigDir)
 	}
+	for _, d := range bigCleanup {
+		os.RemoveAll(d)
+	}
 	os.Exit(code)
 }

@@ -3,7 +3,6 @@ package wallet
 import (
 	"encoding/binary"
 	"errors"
-	"time"
 
 	"medwallet/wallet/fhir"
 )
@@ -24,44 +23,31 @@ var errBadHead = errors.New("record head is malformed")
 func (h head) marshal() []byte {
 	b := make([]byte, 0, 256)
 	b = append(b, headFormat)
-	str := func(s string) {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
-	}
-	tm := func(t time.Time) {
-		if t.IsZero() {
-			b = binary.AppendVarint(b, 0)
-			return
-		}
-		b = binary.AppendVarint(b, t.UnixNano())
-		_, off := t.Zone()
-		b = binary.AppendVarint(b, int64(off))
-	}
 	s := h.Summary
-	str(h.ID)
+	b = appendStr(b, h.ID)
 	b = binary.AppendUvarint(b, uint64(h.Version))
-	str(s.ResourceType)
-	str(s.ResourceID)
-	str(string(s.Kind))
-	str(s.Title)
-	tm(s.Date)
-	str(s.Code.System)
-	str(s.Code.Code)
-	str(s.Code.Display)
-	str(s.Value)
-	str(s.Unit)
-	str(s.Status)
-	str(string(h.Source.Type))
-	str(h.Source.Name)
-	str(h.Source.Detail)
-	tm(h.Added)
-	str(h.Hash)
-	str(h.Identity)
+	b = appendStr(b, s.ResourceType)
+	b = appendStr(b, s.ResourceID)
+	b = appendStr(b, string(s.Kind))
+	b = appendStr(b, s.Title)
+	b = appendTime(b, s.Date)
+	b = appendStr(b, s.Code.System)
+	b = appendStr(b, s.Code.Code)
+	b = appendStr(b, s.Code.Display)
+	b = appendStr(b, s.Value)
+	b = appendStr(b, s.Unit)
+	b = appendStr(b, s.Status)
+	b = appendStr(b, string(h.Source.Type))
+	b = appendStr(b, h.Source.Name)
+	b = appendStr(b, h.Source.Detail)
+	b = appendTime(b, h.Added)
+	b = appendStr(b, h.Hash)
+	b = appendStr(b, h.Identity)
 	b = binary.AppendUvarint(b, uint64(h.Attach))
-	str(s.Range)
-	str(s.Encounter)
-	str(s.Organization)
-	str(h.Person)
+	b = appendStr(b, s.Range)
+	b = appendStr(b, s.Encounter)
+	b = appendStr(b, s.Organization)
+	b = appendStr(b, h.Person)
 	return b
 }
 
@@ -70,77 +56,35 @@ func (h *head) unmarshal(b []byte) error {
 		return errBadHead
 	}
 	format := b[0]
-	b = b[1:]
-	bad := false
-	uv := func() uint64 {
-		v, n := binary.Uvarint(b)
-		if n <= 0 {
-			bad = true
-			return 0
-		}
-		b = b[n:]
-		return v
-	}
-	str := func() string {
-		n := uv()
-		if bad || n > uint64(len(b)) {
-			bad = true
-			return ""
-		}
-		s := string(b[:n])
-		b = b[n:]
-		return s
-	}
-	tm := func() time.Time {
-		v, n := binary.Varint(b)
-		if n <= 0 {
-			bad = true
-			return time.Time{}
-		}
-		b = b[n:]
-		if v == 0 {
-			return time.Time{}
-		}
-		off, n := binary.Varint(b)
-		if n <= 0 || off < -18*3600 || off > 18*3600 {
-			bad = true
-			return time.Time{}
-		}
-		b = b[n:]
-		if off == 0 {
-			return time.Unix(0, v).UTC()
-		}
-		// The record's own offset keeps its calendar date as written.
-		return time.Unix(0, v).In(time.FixedZone("", int(off)))
-	}
-	h.ID = str()
-	h.Version = int(uv())
+	r := binReader{b: b, off: 1}
+	h.ID = r.str()
+	h.Version = int(r.uvarint())
 	s := &h.Summary
-	s.ResourceType = str()
-	s.ResourceID = str()
-	s.Kind = fhir.Kind(str())
-	s.Title = str()
-	s.Date = tm()
-	s.Code.System = str()
-	s.Code.Code = str()
-	s.Code.Display = str()
-	s.Value = str()
-	s.Unit = str()
-	s.Status = str()
-	h.Source.Type = SourceType(str())
-	h.Source.Name = str()
-	h.Source.Detail = str()
-	h.Added = tm()
-	h.Hash = str()
-	h.Identity = str()
-	h.Attach = int(uv())
+	s.ResourceType = r.str()
+	s.ResourceID = r.str()
+	s.Kind = fhir.Kind(r.str())
+	s.Title = r.str()
+	s.Date = r.time()
+	s.Code.System = r.str()
+	s.Code.Code = r.str()
+	s.Code.Display = r.str()
+	s.Value = r.str()
+	s.Unit = r.str()
+	s.Status = r.str()
+	h.Source.Type = SourceType(r.str())
+	h.Source.Name = r.str()
+	h.Source.Detail = r.str()
+	h.Added = r.time()
+	h.Hash = r.str()
+	h.Identity = r.str()
+	h.Attach = int(r.uvarint())
 	if format >= 2 {
-		s.Range = str()
-		s.Encounter = str()
-		s.Organization = str()
-		h.Person = str()
+		s.Range = r.str()
+		s.Encounter = r.str()
+		s.Organization = r.str()
+		h.Person = r.str()
 	}
-	if bad || len(b) != 0 {
+	if r.bad || r.rest() != 0 {
 		return errBadHead
 	}
 	return nil

@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -28,25 +30,48 @@ type Entry struct {
 	// records not yet attributed.
 	Person string `json:"person,omitempty"`
 
-	text string // lower-case words searched by free text
+	// tid are the interned IDs (Index.strs) of what free text searches in
+	// (textParts): a search tests each distinct string once, then each
+	// record by these numbers.
+	tid [numText]uint32
 }
 
 // Index is the decrypted, in-memory index of a wallet's records. It lives
-// only while the wallet is unlocked and is never written anywhere.
+// only while the wallet is unlocked; what it holds is written only sealed,
+// as the index snapshot in the store (indexsnap.go).
 type Index struct {
 	mu     sync.RWMutex
 	byID   map[string]*Entry
 	sorted []*Entry // newest first; rebuilt lazily after changes
 	dirty  bool
+	strs   *interner
+	// since holds the records put or removed since the index matched its
+	// stored snapshot; nil when every record changed (no snapshot yet).
+	since map[string]struct{}
+	// checking holds the records changed while the background check of a
+	// snapshot against the heads runs: the check skips them.
+	checking map[string]struct{}
+	snap     snapState
 }
 
-func newIndex() *Index { return &Index{byID: map[string]*Entry{}} }
+func newIndex() *Index { return &Index{byID: map[string]*Entry{}, strs: newInterner()} }
 
-// loadIndex reads every record's head. Heads that fail their integrity
-// check are listed in w.damaged rather than stopping the wallet from opening:
-// the rest of the records stay usable. Decoding runs on the other cores
-// while the store is read, since this is what unlocking waits for.
-func (w *Wallet) loadIndex() (*Index, error) {
+// loadIndex builds the index: from its sealed snapshot when the snapshot
+// is there, whole and current, otherwise from every record's head.
+func (w *Wallet) loadIndex() (*Index, []string, error) {
+	ix, damaged, reason := w.loadSnapshot()
+	if ix != nil {
+		return ix, damaged, nil
+	}
+	w.ixNote = IndexNote{FromHeads: true, Reason: reason}
+	return w.loadHeads()
+}
+
+// loadHeads reads every record's head. Heads that fail their integrity
+// check are returned as damaged rather than stopping the wallet from
+// opening: the rest of the records stay usable. Decoding runs on the other
+// cores while the store is read.
+func (w *Wallet) loadHeads() (*Index, []string, error) {
 	type decoded struct {
 		entries []*Entry
 		damaged []string
@@ -60,13 +85,14 @@ func (w *Wallet) loadIndex() (*Index, error) {
 	decode := func(batch [][2][]byte) decoded {
 		var d decoded
 		d.entries = make([]*Entry, 0, len(batch))
-		for _, kv := range batch {
+		slab := make([]Entry, len(batch))
+		for i, kv := range batch {
 			var h head
 			if h.unmarshal(kv[1]) != nil {
 				d.damaged = append(d.damaged, strings.TrimPrefix(string(kv[0]), prefixHead))
 				continue
 			}
-			d.entries = append(d.entries, entryOf(h))
+			d.entries = append(d.entries, ix.strs.entry(&slab[i], &h))
 		}
 		return d
 	}
@@ -108,75 +134,247 @@ func (w *Wallet) loadIndex() (*Index, error) {
 	close(results)
 	<-collected
 	ix.dirty = true
-	w.damaged = damaged
 	if errors.Is(err, kv.ErrTampered) {
-		return w.loadIndexSlowly()
+		return w.loadHeadsSlowly()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read the record index: %w", err)
+		return nil, nil, fmt.Errorf("read the record index: %w", err)
 	}
-	return ix, nil
+	slices.Sort(damaged)
+	return ix, damaged, nil
 }
 
-// loadIndexSlowly reads the heads one by one, so that those failing their
+// loadHeadsSlowly reads the heads one by one, so that those failing their
 // integrity check are named and the rest still load.
-func (w *Wallet) loadIndexSlowly() (*Index, error) {
+func (w *Wallet) loadHeadsSlowly() (*Index, []string, error) {
 	ix := newIndex()
-	w.damaged = nil
+	var damaged []string
 	err := w.db.View(func(tx kv.Txn) error {
 		return scan(tx, prefixHead, func(k, v []byte) {
 			var h head
 			if h.unmarshal(v) != nil {
-				w.damaged = append(w.damaged, strings.TrimPrefix(string(k), prefixHead))
+				damaged = append(damaged, strings.TrimPrefix(string(k), prefixHead))
 				return
 			}
-			ix.put(h)
+			ix.put(&h)
 		}, func(k []byte) {
-			w.damaged = append(w.damaged, strings.TrimPrefix(string(k), prefixHead))
+			damaged = append(damaged, strings.TrimPrefix(string(k), prefixHead))
 		}, func() {
-			ix, w.damaged = newIndex(), nil
+			ix, damaged = newIndex(), nil
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read the record index: %w", err)
+		return nil, nil, fmt.Errorf("read the record index: %w", err)
 	}
-	return ix, nil
+	slices.Sort(damaged)
+	return ix, damaged, nil
 }
 
 // Damaged lists the records that failed their integrity check when the
-// wallet was opened. They are left out of the list; restoring a backup
+// wallet was opened, once the check of the index snapshot (if the list came
+// from one) is done. They are left out of the list; restoring a backup
 // brings them back.
 func (w *Wallet) Damaged() []string {
+	// A list read from the snapshot names the heads damaged when it was
+	// written; the check against the heads finds any damaged since.
+	w.WaitIndexCheck()
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	return slices.Clone(w.damaged)
 }
 
-func entryOf(h head) *Entry {
-	e := &Entry{ID: h.ID, Version: h.Version, Summary: h.Summary, Source: h.Source, Added: h.Added, Files: h.Attach, Person: h.Person}
-	s := h.Summary
-	e.text = strings.ToLower(strings.Join([]string{
-		s.Title, s.Code.Display, s.Code.Code, s.Value, s.Unit, s.Status, s.ResourceType,
-		string(s.Kind), s.Kind.Label(), h.Source.Name,
-	}, "\x00"))
+// entry fills e from h, sharing the strings that repeat from record to
+// record (kinds, code systems, units, values, sources, titles) with the
+// entries before it, and returns e.
+func (in *interner) entry(e *Entry, h *head) *Entry {
+	*e = Entry{ID: h.ID, Version: h.Version, Summary: h.Summary, Source: h.Source, Added: h.Added, Files: h.Attach, Person: h.Person}
+	var ids [numShared]uint32
+	for j, f := range sharedFields(e) {
+		*f, ids[j] = in.str(*f)
+	}
+	_, label := in.str(e.Summary.Kind.Label())
+	e.setText(&ids, label)
 	return e
 }
 
-func (ix *Index) put(h head) {
-	ix.byID[h.ID] = entryOf(h)
+// setText records which interned strings free text searches in for e,
+// given the IDs of its shared fields and of its kind's label.
+func (e *Entry) setText(ids *[numShared]uint32, label uint32) {
+	for t, k := range textParts {
+		if k == textKindLabel {
+			e.tid[t] = label
+		} else {
+			e.tid[t] = ids[k]
+		}
+	}
+}
+
+// sharedFields are the entry's fields whose values repeat across records;
+// the index snapshot stores them once per chunk and the index once.
+func sharedFields(e *Entry) [numShared]*string {
+	s := &e.Summary
+	return [numShared]*string{
+		&s.ResourceType, (*string)(&s.Kind), &s.Title, &s.Code.System, &s.Code.Code, &s.Code.Display,
+		&s.Unit, &s.Status, &s.Range, &s.Organization,
+		(*string)(&e.Source.Type), &e.Source.Name, &e.Source.Detail, &e.Person, &s.Value,
+	}
+}
+
+const numShared = 15
+
+// ownFields are the entry's fields that are its own.
+func ownFields(e *Entry) [3]*string {
+	return [3]*string{&e.ID, &e.Summary.ResourceID, &e.Summary.Encounter}
+}
+
+// textParts is what free text searches in: the title, the code's display
+// and code, the value, unit, status, resource type, kind, the kind's label
+// and the source's name, each as its index in sharedFields (or the label).
+var textParts = [numText]int{2, 5, 4, 14, 6, 7, 0, 1, textKindLabel, 11}
+
+const (
+	numText       = 10
+	textKindLabel = -1
+)
+
+// containsWords reports whether every (lower-case) word is in one of e's
+// searched fields, whatever their case. Search tests interned IDs instead;
+// this serves Match called on its own.
+func (e *Entry) containsWords(words []string) bool {
+	f := sharedFields(e)
+	for _, w := range words {
+		found := false
+		for _, k := range textParts {
+			s := e.Summary.Kind.Label()
+			if k != textKindLabel {
+				s = *f[k]
+			}
+			if strings.Contains(strings.ToLower(s), w) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// interner keeps one copy of each repeated string, numbered, with its
+// lower-case form for search.
+type interner struct {
+	mu    sync.Mutex
+	ids   map[string]uint32
+	strs  []string // by ID; 0 is ""
+	lower []string // strs in lower case
+}
+
+func newInterner() *interner {
+	return &interner{ids: map[string]uint32{"": 0}, strs: []string{""}, lower: []string{""}}
+}
+
+func (in *interner) str(s string) (string, uint32) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if id, ok := in.ids[s]; ok {
+		return in.strs[id], id
+	}
+	return in.add(strings.Clone(s))
+}
+
+func (in *interner) bytes(b []byte) (string, uint32) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if id, ok := in.ids[string(b)]; ok {
+		return in.strs[id], id
+	}
+	return in.add(string(b))
+}
+
+func (in *interner) add(s string) (string, uint32) {
+	id := uint32(len(in.strs))
+	in.ids[s] = id
+	in.strs = append(in.strs, s)
+	in.lower = append(in.lower, strings.ToLower(s))
+	return s, id
+}
+
+// lowered returns the lower-case strings by ID; strings added later are
+// appended beyond its end, never changed within it.
+func (in *interner) lowered() []string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.lower
+}
+
+// wordSets holds, per search word, the set of interned strings that
+// contain it, as a bitmap by ID.
+type wordSets [][]uint64
+
+func (ix *Index) wordSets(words []string) wordSets {
+	if len(words) == 0 {
+		return nil
+	}
+	lower := ix.strs.lowered()
+	sets := make(wordSets, len(words))
+	for i, w := range words {
+		set := make([]uint64, (len(lower)+63)/64)
+		for id, s := range lower {
+			if strings.Contains(s, w) {
+				set[id/64] |= 1 << (id % 64)
+			}
+		}
+		sets[i] = set
+	}
+	return sets
+}
+
+// match reports whether every word is in one of e's searched strings.
+func (ws wordSets) match(e *Entry) bool {
+	for _, set := range ws {
+		found := false
+		for _, id := range e.tid {
+			if int(id/64) < len(set) && set[id/64]&(1<<(id%64)) != 0 {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func (ix *Index) put(h *head) {
+	ix.touch(h.ID)
+	ix.byID[h.ID] = ix.strs.entry(new(Entry), h)
 	ix.dirty = true
+}
+
+// touch notes that record id changed, for the next snapshot and for a
+// background check under way.
+func (ix *Index) touch(id string) {
+	if ix.since != nil {
+		ix.since[id] = struct{}{}
+	}
+	if ix.checking != nil {
+		ix.checking[id] = struct{}{}
+	}
 }
 
 // Put adds or replaces the entry for h.
 func (ix *Index) Put(h head) {
 	ix.mu.Lock()
-	ix.put(h)
+	ix.put(&h)
 	ix.mu.Unlock()
 }
 
 // Remove drops record id.
 func (ix *Index) Remove(id string) {
 	ix.mu.Lock()
+	ix.touch(id)
 	delete(ix.byID, id)
 	ix.dirty = true
 	ix.mu.Unlock()
@@ -206,20 +404,28 @@ func (ix *Index) ordered() []*Entry {
 	ix.mu.RUnlock()
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	return ix.orderedLocked()
+}
+
+// orderedLocked is ordered with ix.mu held for writing.
+func (ix *Index) orderedLocked() []*Entry {
 	if ix.dirty {
 		s := make([]*Entry, 0, len(ix.byID))
 		for _, e := range ix.byID {
 			s = append(s, e)
 		}
-		slices.SortFunc(s, func(a, b *Entry) int {
-			if c := b.Summary.Date.Compare(a.Summary.Date); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.ID, b.ID)
-		})
+		slices.SortFunc(s, newestFirst)
 		ix.sorted, ix.dirty = s, false
 	}
 	return ix.sorted
+}
+
+// newestFirst orders entries by clinical date, newest first, then by ID.
+func newestFirst(a, b *Entry) int {
+	if c := b.Summary.Date.Compare(a.Summary.Date); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
 }
 
 // Query selects records. Zero fields select everything.
@@ -257,12 +463,7 @@ func (q Query) Match(e *Entry, words []string) bool {
 	if q.Code != "" && !codeMatches(s.Code, q.Code) {
 		return false
 	}
-	for _, w := range words {
-		if !strings.Contains(e.text, w) {
-			return false
-		}
-	}
-	return true
+	return len(words) == 0 || e.containsWords(words)
 }
 
 func codeMatches(c fhir.Coding, q string) bool {
@@ -276,9 +477,29 @@ func codeMatches(c fhir.Coding, q string) bool {
 func (ix *Index) Search(q Query) []*Entry {
 	words := strings.Fields(strings.ToLower(q.Text))
 	all := ix.ordered()
+	// Entries are newest first: a date range is a slice of them, found by
+	// binary search (records without a date sort last, as the oldest).
+	if !q.To.IsZero() {
+		all = all[sort.Search(len(all), func(i int) bool { return all[i].Summary.Date.Before(q.To) }):]
+	}
+	if !q.From.IsZero() {
+		all = all[:sort.Search(len(all), func(i int) bool { return all[i].Summary.Date.Before(q.From) })]
+	}
+	sets := ix.wordSets(words)
+	// Past the date range and the words, most searches filter nothing
+	// more: then Match need not run for each record.
+	rest := q
+	rest.Text, rest.Limit, rest.From, rest.To = "", 0, time.Time{}, time.Time{}
+	filtered := !reflect.DeepEqual(rest, Query{})
+	if !filtered && len(sets) == 0 {
+		if q.Limit > 0 && len(all) > q.Limit {
+			all = all[:q.Limit]
+		}
+		return slices.Clone(all)
+	}
 	var out []*Entry
 	for _, e := range all {
-		if q.Match(e, words) {
+		if (!filtered || q.Match(e, nil)) && sets.match(e) {
 			out = append(out, e)
 			if q.Limit > 0 && len(out) == q.Limit {
 				break

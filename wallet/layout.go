@@ -48,6 +48,19 @@ package wallet
 //	                                            added, shc trust-list JSON
 //	peer/book/<peer id>       wallet            Contact: a known peer (AddressBook),     v1
 //	                                            JSON
+//	index/meta                wallet            the index snapshot's header: binary      v5
+//	                                            (indexsnap.go): its ID, the commit
+//	                                            number and log size it was written at,
+//	                                            its chunk counts, the damaged heads
+//	index/c/<n>               wallet            chunk n (8 decimal digits) of the index  v5
+//	                                            snapshot: up to 8,192 records' list
+//	                                            entries, binary (indexsnap.go)
+//
+// v5 added index/: what the record list needs, so that opening a large
+// wallet reads a few values instead of every head. It is derived from the
+// heads, used only while current, checked against them after each open and
+// rewritten at lock; a wallet without it (or with a stale or damaged one)
+// opens from the heads as before, and older releases ignore it.
 //
 // v4 added people/ and meta/people, and heads of format 2 (the person a
 // record belongs to, and the summary's reference range, visit and
@@ -82,4 +95,5 @@ const (
 	prefixAddressBook    = "peer/book/"
 	prefixPerson         = "people/"
 	keyPeople            = "meta/people"
+	// keyIndexMeta and prefixIndexChunk are in indexsnap.go.
 )

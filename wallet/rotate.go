@@ -68,6 +68,7 @@ func (w *Wallet) ReplaceRecoveryKey() (keys.RecoveryKey, error) {
 // key opens the wallet. The log's signing key, the peer identity and record
 // IDs do not change. Other work on the wallet waits until it is done.
 func (w *Wallet) RotateMasterKey(passphrase []byte, kdf keys.KDF) (keys.RecoveryKey, error) {
+	w.stopIndexCheck()
 	w.writeMu.Lock()
 	defer w.writeMu.Unlock()
 	w.mu.Lock()
@@ -377,6 +378,12 @@ func (s *swapDB) set(db kv.DB)                       { s.cur.Store(&heldDB{db}) 
 func (s *swapDB) View(fn func(kv.Txn) error) error   { return s.cur.Load().View(fn) }
 func (s *swapDB) Update(fn func(kv.Txn) error) error { return s.cur.Load().Update(fn) }
 func (s *swapDB) Close() error                       { return s.cur.Load().Close() }
+
+// Version is the current store's commit number (0 when it keeps none).
+func (s *swapDB) Version() uint64 {
+	v, _ := kv.Version(s.cur.Load().DB)
+	return v
+}
 
 // Sync syncs the current store, if it can.
 func (s *swapDB) Sync() error {

@@ -71,6 +71,10 @@ type Wallet struct {
 	bulk      atomic.Int32
 	settings  Settings
 	damaged   []string
+	// ixNote says how the index was loaded and checked; ixCheck is the
+	// background check of a snapshot-loaded index (nil when none ran).
+	ixNote  IndexNote
+	ixCheck *indexCheck
 
 	// people are the wallet's people as stored (people.go); peopleMu
 	// guards them, and only writers holding writeMu change them.
@@ -240,8 +244,13 @@ func (w *Wallet) load(fresh bool, o OpenOptions) error {
 	if err := w.attributeRecords(fresh); err != nil {
 		return err
 	}
-	w.index, err = w.loadIndex()
-	return err
+	if w.index, w.damaged, err = w.loadIndex(); err != nil {
+		return err
+	}
+	if !w.ixNote.FromHeads {
+		w.startIndexCheck()
+	}
+	return nil
 }
 
 // makeOwnerOnly sets dir to 0700 and wallet.json to 0600 whatever they
@@ -302,6 +311,7 @@ func (w *Wallet) Master() (*keys.Master, error) {
 // decrypted index. Keys handed out (IdentityKey) are their holder's to
 // zero; the app's peer zeroes its own when the session locks.
 func (w *Wallet) Close() error {
+	w.stopIndexCheck()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.master == nil {
@@ -312,6 +322,12 @@ func (w *Wallet) Close() error {
 		// (Only then: a wallet whose open failed, over a rolled-back store,
 		// must not record that store's state.)
 		w.recordLogState()
+	}
+	// The snapshot is an optimisation: failing to write it costs the next
+	// open its speed, never a record. It goes last, so that its commit is
+	// the store's latest.
+	if w.index != nil {
+		w.saveSnapshot()
 	}
 	err := w.db.Close()
 	w.zeroKeys()

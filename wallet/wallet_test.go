@@ -346,7 +346,7 @@ func TestSearchByKindDateCodeAndText(t *testing.T) {
 	}
 	word := strings.Fields(labs[0].Summary.Title)[0]
 	for _, e := range w.Search(Query{Text: strings.ToUpper(word)}) {
-		if !strings.Contains(strings.ToLower(e.text), strings.ToLower(word)) {
+		if !e.containsWords([]string{strings.ToLower(word)}) {
 			t.Errorf("text search let through %q", e.Summary.Title)
 		}
 	}

@@ -23,7 +23,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv("MEDWALLET_TEST_AS_CLI") == "1" {
 		os.Exit(Main(os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if benchCleanup != "" {
+		os.RemoveAll(benchCleanup)
+	}
+	os.Exit(code)
 }
 
 func cliProcess(t *testing.T, env []string, args ...string) *exec.Cmd {

@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"bufio"
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -116,6 +119,42 @@ func (c *call) printJSON(v any) error {
 	enc := json.NewEncoder(c.out())
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// printJSONList prints n items as printJSON prints a slice of them, one
+// item at a time through a buffer: the output of a list of 200,000
+// records never sits in memory whole, here or in the control socket's
+// frames.
+func (c *call) printJSONList(n int, item func(i int) any) error {
+	if n == 0 {
+		_, err := io.WriteString(c.out(), "[]\n")
+		return err
+	}
+	bw := bufio.NewWriterSize(c.out(), 64<<10)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("  ", "  ")
+	bw.WriteString("[\n")
+	for i := range n {
+		buf.Reset()
+		if err := enc.Encode(item(i)); err != nil {
+			return err
+		}
+		sep := ",\n"
+		if i == n-1 {
+			sep = "\n]\n"
+		}
+		bw.WriteString("  ")
+		bw.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+		// A closed pipe (| head) or a cancelled command stops the work too.
+		if _, err := bw.WriteString(sep); err != nil {
+			return err
+		}
+		if err := c.ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
 }
 
 func runInit(c *call, o *initOptions, args []string) error {
@@ -245,10 +284,7 @@ func runList(c *call, o *listOptions, args []string) error {
 	}
 	entries := w.Search(q)
 	if c.json {
-		if entries == nil {
-			entries = []*wallet.Entry{}
-		}
-		return c.printJSON(entries)
+		return c.printJSONList(len(entries), func(i int) any { return entries[i] })
 	}
 	tw := tabwriter.NewWriter(c.out(), 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tDATE\tKIND\tTITLE\tVALUE")

@@ -24,21 +24,20 @@ var (
 	summaryVisits    = pdfSection{title: "Recent visits", columns: []pdfColumn{{"Visit", 95}, {"Where", 60}, {"Date", 25}}}
 )
 
-// summaryOfRecords is the summary of recs as wallet/fhir reads them now, so
-// an export of an older record shows its range and source too.
-// The organisation named when the record was imported (from another
-// resource of its file) is kept.
+// summaryOfRecords is the summary of recs by their stored summaries (a
+// record without one is summarised here), with the organisations the
+// records name only by reference to each other filled in.
 func summaryOfRecords(recs []wallet.Record, now time.Time) summary.Summary {
 	resources := make([]json.RawMessage, len(recs))
 	sums := make([]fhir.Summary, len(recs))
 	for i := range recs {
 		r := &recs[i]
-		s, err := fhir.Summarize(r.Resource)
-		if err != nil {
-			s = r.Summary
-		}
-		if s.Organization == "" {
-			s.Organization = r.Summary.Organization
+		s := r.Summary
+		if s.ResourceType == "" {
+			var err error
+			if s, err = fhir.Summarize(r.Resource); err != nil {
+				continue
+			}
 		}
 		resources[i], sums[i] = r.Resource, s
 	}

@@ -2,6 +2,7 @@ package fhir
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -188,7 +189,7 @@ func Clip(s string, n int) string {
 }
 
 // organizationMembers are the members organizationOf reads, in its order.
-var organizationMembers = []string{"serviceProvider", "performer", "custodian", "organization", "provider",
+var organizationMembers = [...]string{"serviceProvider", "performer", "custodian", "organization", "provider",
 	"insurer", "payor", "author", "recorder", "asserter"}
 
 // FillOrganizations names the organisation of the records of one file that
@@ -231,18 +232,15 @@ func FillOrganizations(resources []json.RawMessage, sums []Summary) {
 // referencedOrganization is the name, in orgs (by id), of the first
 // Organization the resource's parties reference.
 func referencedOrganization(resource json.RawMessage, orgs map[string]string) string {
-	raw := trimJSON(resource)
-	byMember := map[string][]byte{}
-	members(raw, func(key string, v []byte) bool {
-		for _, m := range organizationMembers {
-			if key == m {
-				byMember[key] = v
-			}
+	var byMember [len(organizationMembers)][]byte
+	members(trimJSON(resource), func(key string, v []byte) bool {
+		if i := slices.Index(organizationMembers[:], key); i >= 0 {
+			byMember[i] = v
 		}
 		return true
 	})
-	for _, m := range organizationMembers {
-		for _, p := range partiesOf(byMember[m]) {
+	for _, raw := range byMember {
+		for _, p := range partiesOf(raw) {
 			if name := orgs[ReferencedID(p.Reference)]; name != "" {
 				return name
 			}

@@ -81,6 +81,11 @@ func (b *badgerDB) Update(fn func(Txn) error) error {
 
 func (b *badgerDB) Close() error { return b.db.Close() }
 
+// Version is the commit timestamp of the latest write (Badger numbers
+// every commit that writes something, one after another, and finds the
+// latest again when it reopens).
+func (b *badgerDB) Version() uint64 { return b.db.MaxVersion() }
+
 // Sync makes every committed transaction durable.
 func (b *badgerDB) Sync() error { return b.db.Sync() }
 

@@ -43,6 +43,22 @@ type Syncer interface {
 	Sync() error
 }
 
+// Versioned is implemented by stores that number their commits: Version
+// is the number of the latest one, and each commit that changes anything
+// takes the next number. A value written together with the version seen
+// just before its commit is still current while Version is one more.
+type Versioned interface {
+	Version() uint64
+}
+
+// Version returns db's commit number and whether db keeps one.
+func Version(db DB) (uint64, bool) {
+	if v, ok := db.(Versioned); ok {
+		return v.Version(), true
+	}
+	return 0, false
+}
+
 // KeyIterator is implemented by transactions that can list keys without
 // reading (or authenticating) their values.
 type KeyIterator interface {

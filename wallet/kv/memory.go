@@ -12,8 +12,16 @@ import (
 func Memory() DB { return &memDB{data: map[string][]byte{}} }
 
 type memDB struct {
-	mu   sync.RWMutex
-	data map[string][]byte
+	mu      sync.RWMutex
+	data    map[string][]byte
+	version uint64
+}
+
+// Version counts the commits that wrote something.
+func (m *memDB) Version() uint64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.version
 }
 
 func (m *memDB) View(fn func(Txn) error) error {
@@ -28,6 +36,9 @@ func (m *memDB) Update(fn func(Txn) error) error {
 	t := &memTxn{db: m, pending: map[string][]byte{}}
 	if err := fn(t); err != nil {
 		return err
+	}
+	if len(t.pending) > 0 {
+		m.version++
 	}
 	for k, v := range t.pending {
 		if v == nil {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"medwallet/wallet"
 	"medwallet/wallet/keys"
@@ -251,5 +253,62 @@ func TestSummaryIsOnePersons(t *testing.T) {
 	absent(t, "problems", s.Problems, "Atrial Fibrillation")
 	if _, err := Of(w, "nobody", time.Now()); !errors.Is(err, wallet.ErrNoSuchPerson) {
 		t.Errorf("the summary of nobody: %v", err)
+	}
+}
+
+// A file from another party with absurd numbers, words where numbers
+// belong, no units and endless names: the summary keeps every line short
+// and readable, and shows what the file says rather than inventing.
+func TestSummaryOfHostileRecordsStaysBounded(t *testing.T) {
+	w := walletWith(t)
+	huge := strings.Repeat("Päin ", 20000)
+	vital := func(id, code, value string) string {
+		return `{"resourceType":"Observation","id":"` + id + `","status":"final","category":[{"coding":[{"code":"vital-signs"}]}],
+		"code":{"coding":[{"system":"http://loinc.org","code":"` + code + `"}],"text":"` + huge + `"},"effectiveDateTime":"2024-01-01",` + value + `}`
+	}
+	bundle := `{"resourceType":"Bundle","type":"collection","entry":[
+	{"resource":` + vital("a", "1", `"valueQuantity":{"value":1e308,"unit":"kg"}`) + `},
+	{"resource":` + vital("b", "2", `"valueQuantity":{"value":-1.7976931348623157e308}`) + `},
+	{"resource":` + vital("c", "3", `"valueString":"NaN"`) + `},
+	{"resource":` + vital("d", "4", `"valueString":"`+huge+`"`) + `},
+	{"resource":` + vital("e", "5", `"valueQuantity":{"value":72.70919107609974,"unit":"`+strings.Repeat("kg", 5000)+`"}`) + `},
+	{"resource":{"resourceType":"Observation","id":"f","status":"final","category":[{"coding":[{"code":"laboratory"}]}],"code":{"text":"Glucose"},
+		"effectiveDateTime":"2024-01-01","valueQuantity":{"value":5.5},"referenceRange":[{"text":"` + huge + `"}],
+		"performer":[{"display":"` + huge + `"}]}},
+	{"resource":{"resourceType":"AllergyIntolerance","id":"g","code":{"text":"` + huge + `"},"reaction":[{"manifestation":[{"text":"` + huge + `"}]}]}},
+	{"resource":{"resourceType":"Observation","id":"h","status":"final","category":[{"coding":[{"code":"vital-signs"}]}],"code":{"text":"Future"},
+		"effectiveDateTime":"2999-01-01","valueQuantity":{"value":1,"unit":"kg"}}}]}`
+	if _, err := w.Import(context.Background(), "hostile.json", []byte(bundle), wallet.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Of(w, "", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]bool{}
+	for _, list := range s.sections() {
+		for _, l := range list {
+			for _, f := range []struct {
+				name, text string
+				limit      int
+			}{{"title", l.Title, maxTitleLen}, {"value", l.Value, maxValueLen}, {"range", l.Range, maxValueLen},
+				{"source", l.Source, maxSourceLen}, {"status", l.Status, maxTitleLen}} {
+				if len(f.text) > f.limit || !utf8.ValidString(f.text) {
+					t.Errorf("%s of %s is %d bytes: %.60q", f.name, l.RecordID, len(f.text), f.text)
+				}
+			}
+			values[l.Value] = true
+			if l.Title == "Future" {
+				t.Error("a value dated in the next millennium is shown as the latest")
+			}
+		}
+	}
+	for _, want := range []string{"1e+308 kg", "-1.8e+308", "NaN", "72.7 " + strings.Repeat("kg", 5000)[:37] + "…" /* the unit cut at 40 bytes */, "5.5"} {
+		if !values[want] {
+			t.Errorf("no line shows %q; values %v", want, values)
+		}
+	}
+	if len(s.Allergies) != 1 || !strings.HasSuffix(s.Allergies[0].Title, "…") || !strings.HasSuffix(s.Allergies[0].Value, "…") {
+		t.Errorf("allergy: %+v", s.Allergies)
 	}
 }

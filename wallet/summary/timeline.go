@@ -36,7 +36,7 @@ func Timeline(entries []*wallet.Entry) []Visit {
 			byRef[id] = e.ID
 		}
 	}
-	days := map[string]*Visit{}
+	days := map[int]*Visit{} // by the date, yyyymmdd; 0 for undated
 	for _, e := range entries {
 		if e == nil || e.Summary.ResourceType == "Encounter" || !CategoryOf(e).Clinical() {
 			continue
@@ -45,15 +45,14 @@ func Timeline(entries []*wallet.Entry) []Visit {
 			v.Records = append(v.Records, e)
 			continue
 		}
-		day := ""
-		if !e.Summary.Date.IsZero() {
-			day = e.Summary.Date.Format(time.DateOnly)
+		day, d := 0, e.Summary.Date
+		if !d.IsZero() {
+			day = d.Year()*10000 + int(d.Month())*100 + d.Day()
 		}
 		v := days[day]
 		if v == nil {
 			v = &Visit{}
-			if day != "" {
-				d := e.Summary.Date
+			if day != 0 {
 				v.Date = time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, d.Location())
 			}
 			days[day] = v
@@ -61,13 +60,17 @@ func Timeline(entries []*wallet.Entry) []Visit {
 		v.Records = append(v.Records, e)
 	}
 	out := make([]Visit, 0, len(visits)+len(days))
-	for _, group := range []map[string]*Visit{visits, days} {
-		for _, v := range group {
-			slices.SortFunc(v.Records, newestFirst)
-			if v.Organization == "" {
-				v.Organization = commonOrganization(v.Records)
-			}
-			out = append(out, *v)
+	for _, v := range visits {
+		out = append(out, *v)
+	}
+	for _, v := range days {
+		out = append(out, *v)
+	}
+	for i := range out {
+		v := &out[i]
+		slices.SortFunc(v.Records, newestFirst)
+		if v.Organization == "" {
+			v.Organization = commonOrganization(v.Records)
 		}
 	}
 	slices.SortFunc(out, func(a, b Visit) int {

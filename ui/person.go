@@ -1,0 +1,198 @@
+package ui
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"medwallet/wallet"
+	"medwallet/wallet/fhir"
+)
+
+// personHeader heads every screen that shows a person's records: who they
+// are (name, birth date, sex, identifiers), so that two people's records
+// are never taken for one another, and, when the wallet holds several
+// people, the switcher between them.
+type personHeader struct {
+	m        *mainScreen
+	icon     *widget.Icon
+	name     *widget.Label
+	facts    *widget.Label
+	switcher *widget.Select
+	people   []wallet.Person // UI goroutine only
+	content  fyne.CanvasObject
+}
+
+func newPersonHeader(m *mainScreen) *personHeader {
+	h := &personHeader{m: m}
+	h.icon = widget.NewIcon(theme.AccountIcon())
+	h.name = widget.NewLabel("")
+	h.name.TextStyle.Bold = true
+	h.name.SizeName = theme.SizeNameSubHeadingText
+	h.facts = widget.NewLabel("")
+	h.facts.Truncation = fyne.TextTruncateEllipsis
+	h.switcher = widget.NewSelect(nil, func(label string) {
+		for _, p := range h.people {
+			if personChoice(p) == label && p.ID != h.m.personID {
+				h.m.showPerson(p.ID)
+			}
+		}
+	})
+	h.switcher.PlaceHolder = "Whose records"
+	h.switcher.Hide()
+	who := container.NewBorder(nil, nil, h.icon, nil, container.New(&tightVBox{}, h.name, h.facts))
+	h.content = container.NewBorder(nil, nil, nil, h.switcher, who)
+	return h
+}
+
+// load reads the wallet's people and shows the one the main screen shows.
+func (h *personHeader) load() {
+	h.people = h.m.w.People()
+	labels := make([]string, len(h.people))
+	for i, p := range h.people {
+		labels[i] = personChoice(p)
+	}
+	h.switcher.SetOptions(labels)
+	if len(h.people) > 1 {
+		h.switcher.Show()
+	} else {
+		h.switcher.Hide()
+	}
+	p, ok := h.m.w.Person(h.m.personID)
+	if !ok {
+		h.name.SetText(h.m.s.name)
+		h.facts.SetText("Nobody's records yet: import a file, or add a record")
+		h.switcher.ClearSelected()
+		return
+	}
+	h.name.SetText(personName(p))
+	h.facts.SetText(personFacts(p, time.Now()))
+	h.switcher.SetSelectedIndex(indexOfPerson(h.people, p.ID))
+}
+
+func (h *personHeader) clear() {
+	h.people = nil
+	h.switcher.SetOptions(nil)
+	h.name.SetText("")
+	h.facts.SetText("")
+}
+
+func indexOfPerson(people []wallet.Person, id string) int {
+	for i, p := range people {
+		if p.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+func personName(p wallet.Person) string {
+	if p.Name != "" {
+		return p.Name
+	}
+	return "Unnamed person"
+}
+
+// personChoice is how the switcher lists a person: the name and birth
+// date tell two people of the same name apart.
+func personChoice(p wallet.Person) string {
+	s := personName(p)
+	if d := formatBirthDate(p.BirthDate); d != "" {
+		s += ", born " + d
+	}
+	if p.Owner {
+		s += " (me)"
+	}
+	return s
+}
+
+// personFacts is the line under the name: birth date and age, sex, and the
+// identifiers, sensitive ones (social security, passport…) masked but for
+// their last four characters.
+func personFacts(p wallet.Person, now time.Time) string {
+	var parts []string
+	if d := formatBirthDate(p.BirthDate); d != "" {
+		if age := ageOn(p.BirthDate, now); age >= 0 {
+			d += fmt.Sprintf(" (%d)", age)
+		}
+		parts = append(parts, "born "+d)
+	}
+	if p.Gender != "" {
+		parts = append(parts, p.Gender)
+	}
+	for i, id := range p.Identifiers {
+		if i == maxIdentifiersShown {
+			parts = append(parts, fmt.Sprintf("%d more identifiers", len(p.Identifiers)-i))
+			break
+		}
+		parts = append(parts, formatIdentifier(id))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// maxIdentifiersShown keeps the header to one line: the first few
+// identifiers tell two people apart; the record has them all.
+const maxIdentifiersShown = 3
+
+// formatIdentifier shows an identifier by its system's short name ("SSN
+// •••6789"); sensitive numbers (social security, licence, passport) show
+// only their last four characters, as a glance at the screen may be
+// someone else's.
+func formatIdentifier(id wallet.PersonIdentifier) string {
+	v := id.Value
+	system, _ := json.Marshal(map[string]string{"system": id.System})
+	// Synthea names its passport system ".../passportNumber": the system
+	// alone is all a person's identifier keeps.
+	if fhir.SensitiveIdentifier(system) || strings.Contains(strings.ToLower(id.System), "passport") {
+		if len(v) > 4 {
+			v = "•••" + v[len(v)-4:]
+		} else {
+			v = "••••"
+		}
+	}
+	label := fhir.CodeSystemName(id.System)
+	if label == "" {
+		if u, err := url.Parse(id.System); err == nil && u.Host != "" {
+			label = u.Host
+		}
+	}
+	if label == "" {
+		return v
+	}
+	return label + " " + v
+}
+
+// formatBirthDate shows a FHIR date (YYYY, YYYY-MM or YYYY-MM-DD) as people
+// read it; what cannot be read shows as written.
+func formatBirthDate(d string) string {
+	if d == "" {
+		return ""
+	}
+	for _, f := range []struct{ in, out string }{{"2006-01-02", "2 Jan 2006"}, {"2006-01", "Jan 2006"}, {"2006", "2006"}} {
+		if t, err := time.Parse(f.in, d); err == nil {
+			return t.Format(f.out)
+		}
+	}
+	return d
+}
+
+// ageOn is the age in whole years on now of someone born on the FHIR date
+// d; -1 when d is not a full date.
+func ageOn(d string, now time.Time) int {
+	b, err := time.Parse("2006-01-02", d)
+	if err != nil || b.After(now) {
+		return -1
+	}
+	age := now.Year() - b.Year()
+	if now.Month() < b.Month() || now.Month() == b.Month() && now.Day() < b.Day() {
+		age--
+	}
+	return age
+}

@@ -1,0 +1,173 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"medwallet/wallet/summary"
+)
+
+// summaryView is the first screen: the person's summary in the spirit of
+// the International Patient Summary (summary.Of computes it), beside the
+// record a line opens.
+type summaryView struct {
+	m       *mainScreen
+	body    *fyne.Container
+	message *widget.Label
+	detail  *detailView
+	content fyne.CanvasObject
+
+	shown *summary.Summary    // UI goroutine only
+	lines []*widget.Hyperlink // the lines on screen, in order (tests read them)
+	gen   atomic.Int64        // the latest load; older results are dropped
+}
+
+// maxSectionLines bounds the lines a section of the summary shows; the
+// rest are a tap away under Records. A wallet may hold thousands of
+// active problems (a long history, an import gone wrong), and a widget per
+// line would make the first screen slow to draw.
+const maxSectionLines = 25
+
+// summarySection is one part of the summary: its heading and what it says
+// when the person has nothing of that kind.
+type summarySection struct {
+	heading  string
+	category summary.Category // where Records lists them all
+	none     string
+	lines    func(summary.Summary) []summary.Line
+}
+
+// summarySections is the one table of the summary's parts, in the order
+// the screen shows them.
+var summarySections = []summarySection{
+	{"Allergies", summary.CategoryAllergies, "No allergies recorded", func(s summary.Summary) []summary.Line { return s.Allergies }},
+	{"Active problems", summary.CategoryConditions, "No active problems recorded", func(s summary.Summary) []summary.Line { return s.Problems }},
+	{"Current medications", summary.CategoryMedications, "No current medications recorded", func(s summary.Summary) []summary.Line { return s.Medications }},
+	{"Immunizations", summary.CategoryImmunizations, "No immunizations recorded", func(s summary.Summary) []summary.Line { return s.Immunizations }},
+	{"Latest vital signs", summary.CategoryVitals, "No vital signs recorded", func(s summary.Summary) []summary.Line { return s.Vitals }},
+	{"Key lab results", summary.CategoryLabs, "No lab results recorded", func(s summary.Summary) []summary.Line { return s.Labs }},
+	{"Recent visits", summary.CategoryVisits, "No visits recorded", func(s summary.Summary) []summary.Line { return s.Visits }},
+}
+
+func newSummaryView(m *mainScreen) *summaryView {
+	v := &summaryView{m: m}
+	v.body = container.NewVBox()
+	v.message = widget.NewLabel("")
+	v.message.Wrapping = fyne.TextWrapWord
+	v.message.Importance = widget.DangerImportance
+	v.message.Hide()
+	v.detail = newDetailView(m)
+	left := container.NewVScroll(container.NewPadded(container.NewVBox(v.message, v.body)))
+	split := container.NewHSplit(left, v.detail.content)
+	split.Offset = 0.55
+	v.content = split
+	return v
+}
+
+// load computes the shown person's summary off the UI goroutine.
+func (v *summaryView) load() {
+	gen := v.gen.Add(1)
+	w, person := v.m.w, v.m.personID
+	v.m.s.background(func() {
+		sum, err := summary.Of(w, person, time.Now())
+		v.m.s.do(func() {
+			if v.gen.Load() != gen {
+				return
+			}
+			if err != nil {
+				sentence, _ := explain(err)
+				v.message.SetText("The summary could not be made. " + sentence)
+				v.message.Show()
+				return
+			}
+			v.message.Hide()
+			v.show(sum)
+		})
+	})
+}
+
+func (v *summaryView) show(sum summary.Summary) {
+	v.shown = &sum
+	v.lines = nil
+	var objs []fyne.CanvasObject
+	for _, sec := range summarySections {
+		lines := sec.lines(sum)
+		items := []fyne.CanvasObject{}
+		if len(lines) == 0 {
+			none := widget.NewLabel(sec.none)
+			none.Importance = widget.LowImportance
+			items = append(items, none)
+		}
+		shown := lines
+		if len(shown) > maxSectionLines {
+			shown = shown[:maxSectionLines]
+		}
+		for _, l := range shown {
+			// A link, not a button: it wraps on a narrow window, takes the
+			// focus with Tab and opens with Space like a button.
+			b := widget.NewHyperlink(summaryLineText(l), nil)
+			b.Wrapping = fyne.TextWrapWord
+			id := l.RecordID
+			b.OnTapped = func() {
+				v.m.s.touch()
+				v.detail.show(id, 0)
+			}
+			v.lines = append(v.lines, b)
+			items = append(items, b)
+		}
+		if more := len(lines) - len(shown); more > 0 {
+			category := sec.category
+			all := widget.NewButton(fmt.Sprintf("%d more: see them all under Records", more), func() {
+				v.m.showCategory(category)
+			})
+			all.Importance = widget.LowImportance
+			items = append(items, container.NewHBox(all))
+		}
+		objs = append(objs, widget.NewCard(sec.heading, "", container.NewVBox(items...)))
+	}
+	v.body.Objects = objs
+	v.body.Refresh()
+}
+
+// summaryLineText is one line of the summary as a clinician would read
+// it: "Hemoglobin A1c: 5.8 % ↑ (reference 4.0–5.6 %) · active · 3 Mar 2024 ·
+// Riverside Clinic".
+func summaryLineText(l summary.Line) string {
+	head := l.Title
+	if l.Value != "" {
+		head += ": " + l.Value
+		if l.Trend != "" {
+			head += " " + l.Trend
+		}
+	}
+	if l.Range != "" {
+		head += " (reference " + l.Range + ")"
+	}
+	parts := []string{head}
+	if l.Status != "" {
+		parts = append(parts, l.Status)
+	}
+	if !l.Date.IsZero() {
+		parts = append(parts, formatDate(l.Date))
+	}
+	if l.Source != "" {
+		parts = append(parts, l.Source)
+	}
+	return strings.Join(parts, " · ")
+}
+
+func (v *summaryView) clear() {
+	v.gen.Add(1)
+	v.shown = nil
+	v.lines = nil
+	v.body.Objects = nil
+	v.body.Refresh()
+	v.message.SetText("")
+	v.detail.clear()
+}

@@ -1,0 +1,232 @@
+package wallet
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"medwallet/wallet/kv"
+)
+
+// IndexNote says where the record list came from when the wallet opened,
+// and what the background check of the index snapshot found.
+type IndexNote struct {
+	// FromHeads: the list was read from every record's head (slower)
+	// because the snapshot could not be used; Reason says why.
+	FromHeads bool
+	Reason    string
+	// Checked: the background check of the snapshot against the heads
+	// finished. Rebuilt: it found them different and rebuilt the list from
+	// the heads (Reason then says so); the snapshot is rewritten at lock.
+	Checked bool
+	Rebuilt bool
+}
+
+// IndexNote says how the record list was loaded and checked so far.
+func (w *Wallet) IndexNote() IndexNote {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.ixNote
+}
+
+// WaitIndexCheck waits for the background check of the index snapshot, if
+// one runs, and returns what it found.
+func (w *Wallet) WaitIndexCheck() IndexNote {
+	if c := w.ixCheck; c != nil {
+		<-c.done
+	}
+	return w.IndexNote()
+}
+
+// indexCheck is the background comparison of a snapshot-loaded index with
+// the heads it stands for.
+type indexCheck struct {
+	done     chan struct{}
+	stop     chan struct{}
+	stopOnce sync.Once
+}
+
+// stopIndexCheck ends the background check and waits for it, before the
+// store is closed or swapped under it.
+func (w *Wallet) stopIndexCheck() {
+	if c := w.ixCheck; c != nil {
+		c.stopOnce.Do(func() { close(c.stop) })
+		<-c.done
+	}
+}
+
+// startIndexCheck compares every head with the index loaded from the
+// snapshot, skipping records written since the wallet opened. On any
+// difference it rebuilds the index from the heads and says so in
+// IndexNote. It holds no lock while it reads, so the wallet stays usable;
+// Close and a key rotation stop it first.
+func (w *Wallet) startIndexCheck() {
+	c := &indexCheck{done: make(chan struct{}), stop: make(chan struct{})}
+	w.ixCheck = c
+	ix := w.index
+	ix.mu.Lock()
+	ix.checking = map[string]struct{}{}
+	damaged := ix.snap.damaged
+	ix.mu.Unlock()
+	go func() {
+		defer close(c.done)
+		differs, stopped := w.compareHeads(ix, damaged, c.stop)
+		ix.mu.Lock()
+		ix.checking = nil
+		ix.mu.Unlock()
+		if stopped {
+			return
+		}
+		if differs == "" {
+			w.mu.Lock()
+			w.ixNote.Checked = true
+			w.mu.Unlock()
+			return
+		}
+		w.rebuildIndex(differs, c.stop)
+	}()
+}
+
+var errCheckStopped = errors.New("index check stopped")
+
+// compareHeads returns what differs between the heads and ix ("" when
+// nothing does), or stopped when told to stop first.
+func (w *Wallet) compareHeads(ix *Index, damaged []string, stop <-chan struct{}) (differs string, stopped bool) {
+	var matched []*Entry
+	var bad []string
+	look := func(k, v []byte) {
+		if differs != "" {
+			return
+		}
+		id := strings.TrimPrefix(string(k), prefixHead)
+		var h head
+		ok := v != nil && h.unmarshal(v) == nil
+		ix.mu.RLock()
+		defer ix.mu.RUnlock()
+		if _, skip := ix.checking[id]; skip {
+			return
+		}
+		e := ix.byID[id]
+		switch {
+		case !ok:
+			bad = append(bad, id)
+		case e == nil:
+			differs = "record " + id + " is missing from the index snapshot"
+		case !sameAsHead(e, &h):
+			differs = "record " + id + " differs in the index snapshot"
+		default:
+			matched = append(matched, e)
+		}
+	}
+	stopping := func() error {
+		select {
+		case <-stop:
+			return errCheckStopped
+		default:
+			return nil
+		}
+	}
+	err := w.db.View(func(tx kv.Txn) error {
+		err := tx.Iterate([]byte(prefixHead), func(k, v []byte) error {
+			look(k, v)
+			return stopping()
+		})
+		if !errors.Is(err, kv.ErrTampered) {
+			return err
+		}
+		matched, bad, differs = matched[:0], bad[:0], ""
+		return kv.Keys(tx, []byte(prefixHead), func(k []byte) error {
+			v, err := tx.Get(k)
+			switch {
+			case errors.Is(err, kv.ErrTampered):
+				look(k, nil)
+			case err != nil:
+				return err
+			default:
+				look(k, v)
+			}
+			return stopping()
+		})
+	})
+	if errors.Is(err, errCheckStopped) {
+		return "", true
+	}
+	if err != nil {
+		return "the heads could not be read (" + err.Error() + ")", false
+	}
+	if differs != "" {
+		return differs, false
+	}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	slices.Sort(bad)
+	bad = slices.DeleteFunc(bad, func(id string) bool { _, skip := ix.checking[id]; return skip })
+	wantBad := slices.DeleteFunc(slices.Clone(damaged), func(id string) bool { _, skip := ix.checking[id]; return skip })
+	if !slices.Equal(bad, wantBad) {
+		return "the damaged records differ from the index snapshot's", false
+	}
+	n := 0
+	for _, e := range matched {
+		if _, skip := ix.checking[e.ID]; !skip {
+			n++
+		}
+	}
+	want := len(ix.byID)
+	for id := range ix.checking {
+		if ix.byID[id] != nil {
+			want--
+		}
+	}
+	if n != want {
+		return "the index snapshot lists records that are not in the wallet", false
+	}
+	return "", false
+}
+
+// sameAsHead reports whether e is what h makes.
+func sameAsHead(e *Entry, h *head) bool {
+	_, eo := e.Summary.Date.Zone()
+	_, ho := h.Summary.Date.Zone()
+	_, ea := e.Added.Zone()
+	_, ha := h.Added.Zone()
+	es, hs := e.Summary, h.Summary
+	es.Date, hs.Date = time.Time{}, time.Time{}
+	return e.ID == h.ID && e.Version == h.Version && es == hs && e.Source == h.Source &&
+		e.Files == h.Attach && e.Person == h.Person &&
+		e.Summary.Date.Equal(h.Summary.Date) && eo == ho && e.Added.Equal(h.Added) && ea == ha
+}
+
+// rebuildIndex replaces the index with one read from the heads, with the
+// writers held off so that none is missed.
+func (w *Wallet) rebuildIndex(why string, stop <-chan struct{}) {
+	for !w.writeMu.TryLock() {
+		select {
+		case <-stop:
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	defer w.writeMu.Unlock()
+	w.mu.RLock()
+	if w.master == nil {
+		w.mu.RUnlock()
+		return
+	}
+	ix, damaged, err := w.loadHeads()
+	w.mu.RUnlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.master == nil {
+		return
+	}
+	w.ixNote.Checked = true
+	if err != nil {
+		w.ixNote.Reason = "the index snapshot differs from the records (" + why + ") and they could not be read again: " + err.Error()
+		return
+	}
+	w.index, w.damaged = ix, damaged
+	w.ixNote.Rebuilt = true
+	w.ixNote.Reason = "the index snapshot differed from the records (" + why + "); the list was rebuilt from them"
+}

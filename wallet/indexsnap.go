@@ -1,0 +1,447 @@
+package wallet
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"medwallet/wallet/kv"
+)
+
+// The index snapshot is what the record list needs of every record, kept
+// sealed in the store so that opening a large wallet reads a few large
+// values instead of decrypting every head (rec/h/<id>). The heads stay the
+// source of truth: the snapshot is used only while it is provably current,
+// is checked against the heads in the background after each open, and is
+// rebuilt from them whenever it is missing, damaged, stale or different.
+//
+//	index/meta       format byte 1; the snapshot's random ID (16 bytes); then
+//	                 uvarints: the store's commit number just before the
+//	                 snapshot's own commit, the log size, the number of
+//	                 records, of base chunks and of delta chunks; then the
+//	                 damaged heads' IDs (count, then each as length + bytes)
+//	index/c/<n>      chunk n (8 decimal digits): format byte 1, the snapshot
+//	                 ID, n, the number of entries, a table of the chunk's
+//	                 repeated strings (count, then length + bytes each), the
+//	                 entries, then the IDs of records removed (delta chunks)
+//
+// An entry is its own fields (ID, resource ID, encounter) as length
+// + bytes, its repeated fields (sharedFields) as indexes into the table,
+// its version and number of files as uvarints, and its clinical date and
+// time added as in a head (codec.go). Base chunks hold the records newest
+// first; delta chunks, written when a session changed few records, hold the
+// records put since and the IDs removed, applied in order.
+//
+// The snapshot is current when the store's commit number is one more than
+// the one it recorded (its own commit was the last write) and the log has
+// the size it recorded. A release from before the snapshot writes records
+// without updating it: an add or an edit grows the log, so the heads are
+// read instead. A delete alone moves only the commit number on, and Badger
+// may compact the deletion away and the number back with it; counting the
+// heads at open would cost as much as reading them, so the background
+// check is what finds such a record still listed, and rebuilds the list
+// (a record deleted that way then opens as "no such record", never as
+// another's data).
+const (
+	keyIndexMeta     = "index/meta"
+	prefixIndexChunk = "index/c/"
+	indexSnapFormat  = 1
+	// snapChunkEntries bounds a chunk: about a megabyte of sealed value,
+	// and enough chunks at 200,000 records to decode on every core.
+	snapChunkEntries = 8192
+	// maxSnapDeltas bounds the deltas before a full rewrite.
+	maxSnapDeltas = 16
+	// maxSnapChunks bounds how many chunks a meta may name.
+	maxSnapChunks = 1 << 16
+)
+
+var errBadSnapshot = errors.New("the index snapshot is malformed")
+
+func snapChunkKey(n int) []byte { return fmt.Appendf(nil, "%s%08d", prefixIndexChunk, n) }
+
+// snapState is what the index knows of its stored snapshot.
+type snapState struct {
+	stored  bool // a snapshot is stored and the index equals it plus since
+	id      [16]byte
+	base    int
+	deltas  int
+	damaged []string
+}
+
+type snapMeta struct {
+	id      [16]byte
+	version uint64
+	logSize uint64
+	entries uint64
+	base    int
+	deltas  int
+	damaged []string
+}
+
+func (m snapMeta) marshal() []byte {
+	b := []byte{indexSnapFormat}
+	b = append(b, m.id[:]...)
+	for _, v := range []uint64{m.version, m.logSize, m.entries, uint64(m.base), uint64(m.deltas), uint64(len(m.damaged))} {
+		b = binary.AppendUvarint(b, v)
+	}
+	for _, id := range m.damaged {
+		b = appendStr(b, id)
+	}
+	return b
+}
+
+func (m *snapMeta) unmarshal(b []byte) error {
+	if len(b) < 17 || b[0] != indexSnapFormat {
+		return errBadSnapshot
+	}
+	copy(m.id[:], b[1:17])
+	r := binReader{b: b, off: 17}
+	m.version, m.logSize, m.entries = r.uvarint(), r.uvarint(), r.uvarint()
+	base, deltas, nd := r.uvarint(), r.uvarint(), r.uvarint()
+	if r.bad || base+deltas > maxSnapChunks || nd > m.entries+uint64(len(b)) || nd > uint64(r.rest()) {
+		return errBadSnapshot
+	}
+	m.base, m.deltas = int(base), int(deltas)
+	m.damaged = nil
+	for range nd {
+		m.damaged = append(m.damaged, r.str())
+	}
+	if r.bad || r.rest() != 0 {
+		return errBadSnapshot
+	}
+	return nil
+}
+
+// encodeChunk writes chunk n of snapshot id: entries put, ids removed.
+func encodeChunk(id [16]byte, n int, entries []*Entry, removed []string) []byte {
+	table := map[string]uint64{}
+	var strs []string
+	for _, e := range entries {
+		for _, f := range sharedFields(e) {
+			if _, ok := table[*f]; !ok {
+				table[*f] = uint64(len(strs))
+				strs = append(strs, *f)
+			}
+		}
+	}
+	b := make([]byte, 0, 64+len(entries)*120)
+	b = append(b, indexSnapFormat)
+	b = append(b, id[:]...)
+	b = binary.AppendUvarint(b, uint64(n))
+	b = binary.AppendUvarint(b, uint64(len(entries)))
+	b = binary.AppendUvarint(b, uint64(len(strs)))
+	for _, s := range strs {
+		b = appendStr(b, s)
+	}
+	for _, e := range entries {
+		for _, f := range ownFields(e) {
+			b = appendStr(b, *f)
+		}
+		for _, f := range sharedFields(e) {
+			b = binary.AppendUvarint(b, table[*f])
+		}
+		b = binary.AppendUvarint(b, uint64(e.Version))
+		b = binary.AppendUvarint(b, uint64(e.Files))
+		b = appendTime(b, e.Summary.Date)
+		b = appendTime(b, e.Added)
+	}
+	b = binary.AppendUvarint(b, uint64(len(removed)))
+	for _, id := range removed {
+		b = appendStr(b, id)
+	}
+	return b
+}
+
+// decodedChunk is one chunk's entries (in stored order) and removals.
+type decodedChunk struct {
+	entries []*Entry
+	removed []string
+}
+
+// decodeChunk reads chunk n of snapshot id. Entries come from one
+// allocation and their own strings from one copy of the chunk, so a chunk
+// of 8,192 records costs a handful of allocations rather than tens of
+// thousands.
+func decodeChunk(b []byte, id [16]byte, n int, in *interner) (decodedChunk, error) {
+	if len(b) < 17 || b[0] != indexSnapFormat || [16]byte(b[1:17]) != id {
+		return decodedChunk{}, errBadSnapshot
+	}
+	r := binReader{b: b, off: 17}
+	num, count, nstr := r.uvarint(), r.uvarint(), r.uvarint()
+	if r.bad || num != uint64(n) || count > snapChunkEntries || nstr > numShared*count ||
+		nstr > uint64(r.rest()) {
+		return decodedChunk{}, errBadSnapshot
+	}
+	table := make([]string, nstr)
+	tids := make([]uint32, nstr)
+	for i := range table {
+		table[i], tids[i] = in.bytes(r.field())
+	}
+	if r.bad {
+		return decodedChunk{}, errBadSnapshot
+	}
+	labels := map[string]uint32{} // kind -> its label's ID
+	// One string of the rest of the chunk: the entries' own fields are
+	// slices of it.
+	r = binReader{b: b[r.off:], s: string(b[r.off:])}
+	slab := make([]Entry, count)
+	out := decodedChunk{entries: make([]*Entry, count)}
+	var ids [numShared]uint32
+	for i := range slab {
+		e := &slab[i]
+		for _, f := range ownFields(e) {
+			*f = r.str()
+		}
+		for j, f := range sharedFields(e) {
+			k := r.uvarint()
+			if k >= uint64(len(table)) {
+				return decodedChunk{}, errBadSnapshot
+			}
+			*f, ids[j] = table[k], tids[k]
+		}
+		e.Version = int(r.uvarint())
+		e.Files = int(r.uvarint())
+		e.Summary.Date = r.time()
+		e.Added = r.time()
+		if r.bad || len(e.ID) != 16 {
+			return decodedChunk{}, errBadSnapshot
+		}
+		label, ok := labels[string(e.Summary.Kind)]
+		if !ok {
+			_, label = in.str(e.Summary.Kind.Label())
+			labels[string(e.Summary.Kind)] = label
+		}
+		e.setText(&ids, label)
+		out.entries[i] = e
+	}
+	nrem := r.uvarint()
+	if r.bad || nrem > uint64(r.rest()) {
+		return decodedChunk{}, errBadSnapshot
+	}
+	for range nrem {
+		out.removed = append(out.removed, strings.Clone(r.str()))
+	}
+	if r.bad || r.rest() != 0 {
+		return decodedChunk{}, errBadSnapshot
+	}
+	return out, nil
+}
+
+// storeFacts are what a snapshot is checked against at open.
+func (w *Wallet) storeFacts(tx kv.Txn) (version, logSize uint64, versioned bool, err error) {
+	version, versioned = kv.Version(w.db)
+	logSize, err = w.log.Size(tx)
+	return version, logSize, versioned, err
+}
+
+// loadSnapshot reads the index from its snapshot. It returns nil and why
+// when the snapshot cannot be used; the caller then reads the heads.
+func (w *Wallet) loadSnapshot() (*Index, []string, string) {
+	var meta snapMeta
+	var version, logSize uint64
+	var versioned bool
+	err := w.db.View(func(tx kv.Txn) error {
+		b, err := tx.Get([]byte(keyIndexMeta))
+		if err != nil {
+			return err
+		}
+		if err := meta.unmarshal(b); err != nil {
+			return err
+		}
+		version, logSize, versioned, err = w.storeFacts(tx)
+		return err
+	})
+	switch {
+	case errors.Is(err, kv.ErrNotFound):
+		return nil, nil, "the wallet has no index snapshot yet"
+	case err != nil:
+		return nil, nil, fmt.Sprintf("the index snapshot is unreadable (%v)", err)
+	case !versioned || version != meta.version+1 || logSize != meta.logSize:
+		return nil, nil, "the index snapshot is older than the records (the wallet was changed without updating it)"
+	}
+
+	chunks := make([]decodedChunk, meta.base+meta.deltas)
+	errs := make([]error, len(chunks))
+	next := make(chan int, len(chunks))
+	for n := range chunks {
+		next <- n
+	}
+	close(next)
+	ix := newIndex()
+	var wg sync.WaitGroup
+	for range max(1, min(runtime.GOMAXPROCS(0), len(chunks))) {
+		wg.Go(func() {
+			for n := range next {
+				errs[n] = w.db.View(func(tx kv.Txn) error {
+					b, err := tx.Get(snapChunkKey(n))
+					if err != nil {
+						return err
+					}
+					chunks[n], err = decodeChunk(b, meta.id, n, ix.strs)
+					return err
+				})
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, fmt.Sprintf("the index snapshot is unreadable (%v)", err)
+	}
+
+	total := 0
+	for _, c := range chunks[:meta.base] {
+		total += len(c.entries)
+	}
+	ix.byID = make(map[string]*Entry, total)
+	sorted := make([]*Entry, 0, total)
+	for _, c := range chunks[:meta.base] {
+		for _, e := range c.entries {
+			if ix.byID[e.ID] != nil || len(sorted) > 0 && newestFirst(sorted[len(sorted)-1], e) >= 0 {
+				return nil, nil, "the index snapshot is malformed (records out of order)"
+			}
+			ix.byID[e.ID] = e
+			sorted = append(sorted, e)
+		}
+	}
+	var changed []*Entry
+	for _, c := range chunks[meta.base:] {
+		for _, id := range c.removed {
+			delete(ix.byID, id)
+		}
+		for _, e := range c.entries {
+			ix.byID[e.ID] = e
+			changed = append(changed, e)
+		}
+	}
+	if uint64(len(ix.byID)) != meta.entries {
+		return nil, nil, "the index snapshot is malformed (wrong number of records)"
+	}
+	if meta.deltas > 0 {
+		sorted = mergeChanged(ix.byID, sorted, changed)
+	}
+	ix.sorted, ix.dirty = sorted, false
+	ix.since = map[string]struct{}{}
+	ix.snap = snapState{stored: true, id: meta.id, base: meta.base, deltas: meta.deltas, damaged: meta.damaged}
+	return ix, meta.damaged, ""
+}
+
+// mergeChanged is base (newest first) without the entries no longer
+// current, merged with the current ones of changed, in one pass.
+func mergeChanged(byID map[string]*Entry, base, changed []*Entry) []*Entry {
+	var add []*Entry
+	for _, e := range changed {
+		if byID[e.ID] == e {
+			add = append(add, e)
+		}
+	}
+	slices.SortFunc(add, newestFirst)
+	add = slices.CompactFunc(add, func(a, b *Entry) bool { return a == b })
+	out := make([]*Entry, 0, len(byID))
+	i := 0
+	for _, e := range base {
+		if byID[e.ID] != e {
+			continue
+		}
+		for i < len(add) && newestFirst(add[i], e) < 0 {
+			out = append(out, add[i])
+			i++
+		}
+		out = append(out, e)
+	}
+	return append(out, add[i:]...)
+}
+
+// saveSnapshot writes what changed in the index since its snapshot: nothing
+// when the snapshot is current, a new stamp when only other data changed,
+// a delta chunk when few records did, or the whole snapshot. The caller
+// holds the wallet so that no record is written meanwhile (Close does).
+func (w *Wallet) saveSnapshot() error {
+	ix := w.index
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	version, _ := kv.Version(w.db)
+	st := &ix.snap
+	full := !st.stored || ix.since == nil || st.deltas >= maxSnapDeltas ||
+		len(ix.since) > max(4096, len(ix.byID)/8) || !slices.Equal(st.damaged, w.damaged)
+	if !full && len(ix.since) == 0 {
+		var cur snapMeta
+		fresh := w.db.View(func(tx kv.Txn) error {
+			b, err := tx.Get([]byte(keyIndexMeta))
+			if err != nil {
+				return err
+			}
+			return cur.unmarshal(b)
+		}) == nil && cur.id == st.id && cur.version+1 == version
+		if fresh {
+			return nil
+		}
+	}
+	meta := snapMeta{id: st.id, version: version, entries: uint64(len(ix.byID)), base: st.base, deltas: st.deltas, damaged: w.damaged}
+	var values [][]byte
+	switch {
+	case full:
+		rand.Read(meta.id[:])
+		sorted := ix.orderedLocked()
+		meta.base, meta.deltas = 0, 0
+		for start := 0; start < len(sorted); start += snapChunkEntries {
+			values = append(values, encodeChunk(meta.id, meta.base, sorted[start:min(start+snapChunkEntries, len(sorted))], nil))
+			meta.base++
+		}
+	case len(ix.since) > 0:
+		var put []*Entry
+		var removed []string
+		for _, id := range slices.Sorted(maps.Keys(ix.since)) {
+			if e := ix.byID[id]; e != nil {
+				put = append(put, e)
+			} else {
+				removed = append(removed, id)
+			}
+		}
+		values = append(values, encodeChunk(meta.id, meta.base+meta.deltas, put, removed))
+		meta.deltas++
+	}
+	first := meta.base + meta.deltas - len(values)
+	err := w.db.Update(func(tx kv.Txn) error {
+		logSize, err := w.log.Size(tx)
+		if err != nil {
+			return err
+		}
+		meta.logSize = logSize
+		for i, v := range values {
+			if err := tx.Set(snapChunkKey(first+i), v); err != nil {
+				return err
+			}
+		}
+		if full {
+			// Chunks of the snapshot before, beyond the new ones.
+			var stale [][]byte
+			err := kv.Keys(tx, []byte(prefixIndexChunk), func(k []byte) error {
+				if string(k) >= string(snapChunkKey(meta.base)) {
+					stale = append(stale, k)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, k := range stale {
+				if err := tx.Delete(k); err != nil {
+					return err
+				}
+			}
+		}
+		return tx.Set([]byte(keyIndexMeta), meta.marshal())
+	})
+	if err != nil {
+		return fmt.Errorf("save the index snapshot: %w", err)
+	}
+	ix.since = map[string]struct{}{}
+	*st = snapState{stored: true, id: meta.id, base: meta.base, deltas: meta.deltas, damaged: slices.Clone(w.damaged)}
+	return nil
+}

@@ -1,0 +1,500 @@
+package wallet
+
+import (
+	"errors"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"medwallet/wallet/fhir"
+	"medwallet/wallet/keys"
+	"medwallet/wallet/kv"
+)
+
+// snapWallet is a closed wallet holding the Synthea and IPS fixtures, with
+// its index snapshot written at close.
+func snapWallet(t *testing.T) string {
+	t.Helper()
+	w, _, err := Create(filepath.Join(t.TempDir(), "wallet"), passphrase, testKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fixtureFiles(t)[:3] {
+		importFile(t, w, f)
+	}
+	dir := w.Dir()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func reopen(t *testing.T, dir string) *Wallet {
+	t.Helper()
+	w, err := Open(dir, passphrase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
+// requireIndexMatchesHeads checks that w lists exactly what its heads say,
+// in order.
+func requireIndexMatchesHeads(t *testing.T, w *Wallet) {
+	t.Helper()
+	want, damaged, err := w.loadHeads()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := w.Search(Query{})
+	exp := want.ordered()
+	if len(got) != len(exp) {
+		t.Fatalf("the index lists %d records, the heads %d", len(got), len(exp))
+	}
+	for i := range got {
+		a, b := *got[i], *exp[i]
+		if ta, tb := searchedText(w.index, &a), searchedText(want, &b); ta != tb {
+			t.Fatalf("record %d: the index searches %q, the heads %q", i, ta, tb)
+		}
+		a.tid, b.tid = [numText]uint32{}, [numText]uint32{}
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("record %d: index %+v, heads %+v", i, a, b)
+		}
+	}
+	if !reflect.DeepEqual(w.Damaged(), damaged) {
+		t.Fatalf("damaged = %v, heads say %v", w.Damaged(), damaged)
+	}
+}
+
+// searchedText is what free text searches in for e, by ix's interner.
+func searchedText(ix *Index, e *Entry) [numText]string {
+	var out [numText]string
+	lower := ix.strs.lowered()
+	for i, id := range e.tid {
+		out[i] = lower[id]
+	}
+	return out
+}
+
+func requireFromSnapshot(t *testing.T, w *Wallet) {
+	t.Helper()
+	if n := w.IndexNote(); n.FromHeads {
+		t.Fatalf("the index was read from the heads: %s", n.Reason)
+	}
+	if n := w.WaitIndexCheck(); !n.Checked || n.Rebuilt {
+		t.Fatalf("background check: %+v", n)
+	}
+}
+
+func requireFromHeads(t *testing.T, w *Wallet, reason string) {
+	t.Helper()
+	n := w.IndexNote()
+	if !n.FromHeads || !strings.Contains(n.Reason, reason) {
+		t.Fatalf("index note = %+v, want it read from the heads because %q", n, reason)
+	}
+	requireIndexMatchesHeads(t, w)
+}
+
+func TestIndexSnapshotReopensTheSameList(t *testing.T) {
+	dir := snapWallet(t)
+	w := reopen(t, dir)
+	requireFromSnapshot(t, w)
+	requireIndexMatchesHeads(t, w)
+	if w.Count() < 100 {
+		t.Fatalf("only %d records", w.Count())
+	}
+	// Text search works on the snapshot's entries as on the heads'.
+	if len(w.Search(Query{Text: "GLUCOSE"})) == 0 {
+		t.Fatal("no glucose records after reopening")
+	}
+}
+
+func TestIndexSnapshotFollowsAddsEditsAndDeletes(t *testing.T) {
+	dir := snapWallet(t)
+	for round := range maxSnapDeltas + 3 {
+		w := reopen(t, dir)
+		requireFromSnapshot(t, w)
+		all := w.Search(Query{})
+		if err := w.Delete(all[round].ID); err != nil {
+			t.Fatal(err)
+		}
+		res, _ := fhir.Build(fhir.Draft{Kind: fhir.KindAllergy, Title: "Peanut " + string(rune('A'+round)), Date: time.Date(2001+round, 1, 2, 0, 0, 0, 0, time.UTC)})
+		r, err := w.Add(res, Source{Type: SourcePatient})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := fhir.DraftOf(r.Resource)
+		d.Reaction = "hives"
+		edited, _ := fhir.Apply(r.Resource, d)
+		if _, err := w.Update(r.ID, edited, Source{Type: SourcePatient}); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		w = reopen(t, dir)
+		requireFromSnapshot(t, w)
+		requireIndexMatchesHeads(t, w)
+		w.Close()
+	}
+}
+
+// olderBinaryWrites changes the wallet the way a release without the index
+// snapshot does: records written, the snapshot left as it was.
+func olderBinaryWrites(t *testing.T, dir string, change func(w *Wallet)) {
+	t.Helper()
+	w := reopen(t, dir)
+	change(w)
+	w.mu.Lock()
+	w.index = nil // Close writes no snapshot without an index
+	w.mu.Unlock()
+	w.Close()
+}
+
+func TestRecordDeletedByAnOlderBinaryIsDroppedByTheCheck(t *testing.T) {
+	dir := snapWallet(t)
+	var gone string
+	olderBinaryWrites(t, dir, func(w *Wallet) {
+		gone = w.Search(Query{})[3].ID
+		if err := w.Delete(gone); err != nil {
+			t.Fatal(err)
+		}
+	})
+	w := reopen(t, dir)
+	if n := w.WaitIndexCheck(); !n.FromHeads && !n.Rebuilt {
+		t.Fatalf("index note = %+v: the snapshot listing a deleted record was kept", n)
+	}
+	if w.index.Get(gone) != nil {
+		t.Fatal("a record deleted by an older binary is listed")
+	}
+	if _, err := w.Get(gone); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("get the deleted record: %v", err)
+	}
+	requireIndexMatchesHeads(t, w)
+	w.Close()
+	requireFromSnapshot(t, reopen(t, dir))
+}
+
+func TestStaleSnapshotAfterAnOlderBinaryAddedRecordsIsNotUsed(t *testing.T) {
+	dir := snapWallet(t)
+	olderBinaryWrites(t, dir, func(w *Wallet) { importFile(t, w, fixtureFiles(t)[4]) })
+	w := reopen(t, dir)
+	requireFromHeads(t, w, "older than the records")
+}
+
+// forge changes the sealed store under dir directly (as someone holding
+// the keys, or a bug, could), then stamps the snapshot as current so that
+// only its content decides whether it is used.
+func forge(t *testing.T, dir string, change func(tx kv.Txn)) {
+	t.Helper()
+	w := reopen(t, dir)
+	m, _ := w.Master()
+	enc, seal := m.Key(keys.PurposeBadger), m.Key(keys.PurposeRecord)
+	w.mu.Lock()
+	w.index = nil
+	w.mu.Unlock()
+	w.Close()
+	db, err := kv.OpenBadger(filepath.Join(dir, dbDir), kv.Options{EncryptionKey: enc, SealKey: seal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx kv.Txn) error { change(tx); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	restamp(t, db)
+}
+
+// restamp rewrites the snapshot's meta with the store's commit number, as
+// if the snapshot had been the last thing written.
+func restamp(t *testing.T, db kv.DB) {
+	t.Helper()
+	v, _ := kv.Version(db)
+	err := db.Update(func(tx kv.Txn) error {
+		b, err := tx.Get([]byte(keyIndexMeta))
+		if err != nil {
+			return err
+		}
+		var m snapMeta
+		if err := m.unmarshal(b); err != nil {
+			return err
+		}
+		m.version = v
+		return tx.Set([]byte(keyIndexMeta), m.marshal())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRestampedSnapshotIsUsed(t *testing.T) {
+	// The control for the forged cases below: a restamp alone keeps the
+	// snapshot in use, so their fallback is the forgery's doing.
+	dir := snapWallet(t)
+	forge(t, dir, func(kv.Txn) {})
+	requireFromSnapshot(t, reopen(t, dir))
+}
+
+func TestTruncatedSnapshotChunkFallsBackToTheHeads(t *testing.T) {
+	dir := snapWallet(t)
+	forge(t, dir, func(tx kv.Txn) {
+		b, err := tx.Get(snapChunkKey(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx.Set(snapChunkKey(0), b[:len(b)/2])
+	})
+	requireFromHeads(t, reopen(t, dir), "unreadable")
+}
+
+func TestMissingSnapshotChunkFallsBackToTheHeads(t *testing.T) {
+	dir := snapWallet(t)
+	forge(t, dir, func(tx kv.Txn) { tx.Delete(snapChunkKey(0)) })
+	requireFromHeads(t, reopen(t, dir), "unreadable")
+}
+
+func TestSnapshotWithTheWrongCountFallsBackToTheHeads(t *testing.T) {
+	dir := snapWallet(t)
+	forge(t, dir, func(tx kv.Txn) {
+		b, _ := tx.Get([]byte(keyIndexMeta))
+		var m snapMeta
+		if err := m.unmarshal(b); err != nil {
+			t.Fatal(err)
+		}
+		m.entries++
+		tx.Set([]byte(keyIndexMeta), m.marshal())
+	})
+	requireFromHeads(t, reopen(t, dir), "the index snapshot")
+}
+
+func TestSnapshotChunkOfAnotherSnapshotFallsBackToTheHeads(t *testing.T) {
+	dir := snapWallet(t)
+	forge(t, dir, func(tx kv.Txn) {
+		b, _ := tx.Get([]byte(keyIndexMeta))
+		var m snapMeta
+		m.unmarshal(b)
+		m.id[0] ^= 1
+		tx.Set([]byte(keyIndexMeta), m.marshal())
+	})
+	requireFromHeads(t, reopen(t, dir), "unreadable")
+}
+
+func TestTamperedSnapshotFallsBackToTheHeads(t *testing.T) {
+	dir := snapWallet(t)
+	w := reopen(t, dir)
+	m, _ := w.Master()
+	enc := m.Key(keys.PurposeBadger)
+	w.Close()
+	// A flipped byte beneath the seal, then a restamp through the sealed
+	// store would need the key: without it the meta stays as it was and
+	// only the chunk is altered.
+	raw, err := kv.OpenBadger(filepath.Join(dir, dbDir), kv.Options{EncryptionKey: enc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Update(func(tx kv.Txn) error {
+		v, err := tx.Get(snapChunkKey(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v[len(v)/2] ^= 0x20
+		return tx.Set(snapChunkKey(0), v)
+	})
+	raw.Close()
+	// Stale (the store moved on) and damaged: either way, the heads.
+	w = reopen(t, dir)
+	requireFromHeads(t, w, "")
+	w.Close()
+	forgeRaw(t, dir, enc, func(tx kv.Txn) {
+		v, _ := tx.Get(snapChunkKey(0))
+		v[len(v)/3] ^= 0x20
+		tx.Set(snapChunkKey(0), v)
+	})
+	requireFromHeads(t, reopen(t, dir), "unreadable")
+}
+
+// forgeRaw alters sealed values without the seal key, then restamps the
+// meta (which needs it) so that the damage alone is what is detected.
+func forgeRaw(t *testing.T, dir string, enc []byte, change func(tx kv.Txn)) {
+	t.Helper()
+	w := reopen(t, dir)
+	m, _ := w.Master()
+	seal := m.Key(keys.PurposeRecord)
+	w.mu.Lock()
+	w.index = nil
+	w.mu.Unlock()
+	w.Close()
+	raw, err := kv.OpenBadger(filepath.Join(dir, dbDir), kv.Options{EncryptionKey: enc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Update(func(tx kv.Txn) error { change(tx); return nil })
+	raw.Close()
+	db, err := kv.OpenBadger(filepath.Join(dir, dbDir), kv.Options{EncryptionKey: enc, SealKey: seal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	restamp(t, db)
+}
+
+func TestSnapshotFromAnotherWalletIsNotUsed(t *testing.T) {
+	dir := snapWallet(t)
+	other := snapWallet(t)
+	key := func(dir string) []byte {
+		w := reopen(t, dir)
+		m, _ := w.Master()
+		k := m.Key(keys.PurposeBadger)
+		w.Close()
+		return k
+	}
+	encA, encB := key(dir), key(other)
+	// The other wallet's sealed snapshot values, moved under this one's keys.
+	moved := map[string][]byte{}
+	src, err := kv.OpenBadger(filepath.Join(other, dbDir), kv.Options{EncryptionKey: encB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.View(func(tx kv.Txn) error {
+		return tx.Iterate([]byte("index/"), func(k, v []byte) error { moved[string(k)] = v; return nil })
+	})
+	src.Close()
+	if len(moved) < 2 {
+		t.Fatalf("the other wallet has %d snapshot values", len(moved))
+	}
+	forgeRaw(t, dir, encA, func(tx kv.Txn) {
+		for k, v := range moved {
+			if k != keyIndexMeta {
+				tx.Set([]byte(k), v)
+			}
+		}
+	})
+	w := reopen(t, dir)
+	requireFromHeads(t, w, "unreadable")
+	w.Close()
+	raw, err := kv.OpenBadger(filepath.Join(dir, dbDir), kv.Options{EncryptionKey: encA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Update(func(tx kv.Txn) error { return tx.Set([]byte(keyIndexMeta), moved[keyIndexMeta]) })
+	raw.Close()
+	requireFromHeads(t, reopen(t, dir), "unreadable")
+}
+
+func TestSnapshotDifferingFromTheHeadsIsRebuiltAndSaysSo(t *testing.T) {
+	dir := snapWallet(t)
+	w := reopen(t, dir)
+	victim := w.Search(Query{})[2]
+	realTitle := victim.Summary.Title
+	// A snapshot that is current and whole but wrong about one record (as
+	// a bug in a writer that skipped the index would leave it).
+	w.index.mu.Lock()
+	forged := *victim
+	forged.Summary.Title = "Forged title"
+	w.index.byID[victim.ID] = &forged
+	w.index.dirty = true
+	w.index.since[victim.ID] = struct{}{}
+	w.index.mu.Unlock()
+	w.Close()
+
+	w = reopen(t, dir)
+	n := w.WaitIndexCheck()
+	if !n.Rebuilt || !strings.Contains(n.Reason, "rebuilt") {
+		t.Fatalf("index note = %+v, want a rebuild said", n)
+	}
+	if got := w.index.Get(victim.ID).Summary.Title; got != realTitle {
+		t.Fatalf("title after the check = %q, want %q", got, realTitle)
+	}
+	requireIndexMatchesHeads(t, w)
+	w.Close()
+	requireFromSnapshot(t, reopen(t, dir))
+}
+
+func TestDamagedHeadIsStillNamedWhenOpenedFromTheSnapshot(t *testing.T) {
+	dir := snapWallet(t)
+	w := reopen(t, dir)
+	victim := w.Search(Query{})[5].ID
+	m, _ := w.Master()
+	enc := m.Key(keys.PurposeBadger)
+	w.Close()
+	raw, err := kv.OpenBadger(filepath.Join(dir, dbDir), kv.Options{EncryptionKey: enc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Update(func(tx kv.Txn) error {
+		v, _ := tx.Get(headKey(victim))
+		v[len(v)/2] ^= 0x20
+		return tx.Set(headKey(victim), v)
+	})
+	raw.Close()
+	w = reopen(t, dir)
+	requireFromHeads(t, w, "older than the records")
+	if d := w.Damaged(); len(d) != 1 || d[0] != victim {
+		t.Fatalf("damaged = %v, want [%s]", d, victim)
+	}
+	w.Close()
+	w = reopen(t, dir)
+	requireFromSnapshot(t, w)
+	if d := w.Damaged(); len(d) != 1 || d[0] != victim {
+		t.Fatalf("damaged from the snapshot = %v, want [%s]", d, victim)
+	}
+}
+
+func TestCloseDuringTheBackgroundCheckReturnsPromptly(t *testing.T) {
+	dir := snapWallet(t)
+	for range 5 {
+		w, err := Open(dir, passphrase)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		if n := w.IndexNote(); n.FromHeads {
+			t.Fatalf("read from the heads: %s", n.Reason)
+		}
+	}
+}
+
+func FuzzIndexSnapshotChunk(f *testing.F) {
+	var id [16]byte
+	e := &Entry{ID: "abcdefghijklmnop", Version: 2, Summary: fhir.Summary{Kind: fhir.KindLab, Title: "Glucose", Value: "5.4",
+		Date: time.Date(2020, 1, 2, 3, 4, 5, 0, time.FixedZone("", 3600))}, Source: Source{Type: SourceImport, Name: "a.json"}}
+	f.Add(encodeChunk(id, 0, []*Entry{e}, []string{"bcdefghijklmnopq"}))
+	f.Add((snapMeta{entries: 3, base: 1, damaged: []string{"x"}}).marshal())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if c, err := decodeChunk(b, id, 0, newInterner()); err == nil {
+			again := encodeChunk(id, 0, c.entries, c.removed)
+			if _, err := decodeChunk(again, id, 0, newInterner()); err != nil {
+				t.Fatalf("a decoded chunk does not decode again: %v", err)
+			}
+		}
+		var m snapMeta
+		if m.unmarshal(b) == nil && m.base+m.deltas > maxSnapChunks {
+			t.Fatalf("meta names %d chunks", m.base+m.deltas)
+		}
+	})
+}
+
+func TestTextSearchFindsWhatTheFieldsHold(t *testing.T) {
+	dir := snapWallet(t)
+	w := reopen(t, dir)
+	importFile(t, w, fixtureFiles(t)[5]) // entries put after the load, new strings too
+	all := w.Search(Query{})
+	for _, q := range []string{"glucose", "GLUCOSE blood", "mg/dl", "observation", "laboratory", "lab", "final",
+		"body weight", "kg", "72", "x", "hemoglobin a1c", "zzz", "syn", ".json", "condition active", "é"} {
+		words := strings.Fields(strings.ToLower(q))
+		var want []string
+		for _, e := range all {
+			if e.containsWords(words) {
+				want = append(want, e.ID)
+			}
+		}
+		var got []string
+		for _, e := range w.Search(Query{Text: q}) {
+			got = append(got, e.ID)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("search %q: %d records, the fields hold %d", q, len(got), len(want))
+		}
+	}
+}
