@@ -174,7 +174,7 @@ func (w *Wallet) store(ctx context.Context, b Batch) (*ImportReport, error) {
 	}
 	close(next)
 	wg.Wait()
-	nameOrganizations(results)
+	nameFromFile(results)
 	att, err := w.attribute(b, results)
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", b.Name, err)

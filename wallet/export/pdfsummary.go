@@ -41,7 +41,7 @@ func summaryOfRecords(recs []wallet.Record, now time.Time) summary.Summary {
 		}
 		resources[i], sums[i] = r.Resource, s
 	}
-	fhir.FillOrganizations(resources, sums)
+	fhir.NameFromFile(resources, sums)
 	entries := make([]*wallet.Entry, len(recs))
 	for i := range recs {
 		r := &recs[i]

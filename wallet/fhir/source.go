@@ -192,14 +192,73 @@ func Clip(s string, n int) string {
 var organizationMembers = [...]string{"serviceProvider", "performer", "custodian", "organization", "provider",
 	"insurer", "payor", "author", "recorder", "asserter"}
 
-// FillOrganizations names the organisation of the records of one file that
-// name theirs only by reference (as Synthea's do): sums[i] is the summary
-// of resources[i]; a summary without an Organization takes the name of the
-// file's Organization its parties reference, else that of the visit
-// (Encounter) it belongs to. References match by the id they end in
-// ("urn:uuid:<id>", "Organization/<id>", ".../Organization/<id>"), as the
-// file's references are written after Parse.
-func FillOrganizations(resources []json.RawMessage, sums []Summary) {
+// NameFromFile completes the summaries of one file's records with what they
+// name only by reference to another resource of the same file: sums[i] is
+// the summary of resources[i]. A medication statement or request naming
+// its drug by medicationReference takes the file's Medication's name and
+// code (an IPS lists "Anastrozole", not "Medication"); a record without an
+// Organization takes the name of the file's Organization its parties
+// reference (as Synthea's do), else that of the visit (Encounter) it
+// belongs to. References match by the id they end in ("urn:uuid:<id>",
+// "Organization/<id>", ".../Organization/<id>"), as the file's references
+// are written after Parse.
+func NameFromFile(resources []json.RawMessage, sums []Summary) {
+	nameMedications(resources, sums)
+	nameOrganizations(resources, sums)
+}
+
+// nameMedications names the drug of medication records that reference a
+// Medication of the file and carry no code of their own.
+func nameMedications(resources []json.RawMessage, sums []Summary) {
+	type drug struct {
+		name string
+		code Coding
+	}
+	drugs := map[string]drug{}
+	for _, s := range sums {
+		if s.ResourceType != "Medication" || s.ResourceID == "" {
+			continue
+		}
+		name, ok := strings.CutPrefix(s.Title, "Medication: ")
+		if !ok {
+			name = s.Code.Display
+		}
+		if name != "" || s.Code.Code != "" {
+			drugs[s.ResourceID] = drug{name, s.Code}
+		}
+	}
+	if len(drugs) == 0 {
+		return
+	}
+	for i := range sums {
+		s := &sums[i]
+		if s.Kind != KindMedication || s.ResourceType == "Medication" || s.Code.Code != "" || i >= len(resources) {
+			continue
+		}
+		var ref []byte
+		members(trimJSON(resources[i]), func(key string, v []byte) bool {
+			if key == "medicationReference" {
+				ref = v
+				return false
+			}
+			return true
+		})
+		for _, p := range partiesOf(ref) {
+			d, ok := drugs[ReferencedID(p.Reference)]
+			if !ok {
+				continue
+			}
+			s.Code = d.code
+			if s.Title == fallbackTitle(KindMedication, s.ResourceType, Coding{}) && d.name != "" {
+				s.Title = d.name
+			}
+		}
+	}
+}
+
+// nameOrganizations fills the Organization of the summaries without one
+// (see NameFromFile).
+func nameOrganizations(resources []json.RawMessage, sums []Summary) {
 	orgs := map[string]string{}
 	for _, s := range sums {
 		if s.ResourceType == "Organization" && s.ResourceID != "" && s.Organization != "" {

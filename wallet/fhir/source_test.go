@@ -212,7 +212,7 @@ func FuzzSummarizeSources(f *testing.F) {
 	})
 }
 
-func TestFillOrganizationsFromTheFilesOrganizationAndVisit(t *testing.T) {
+func TestNameFromFileFillsOrganizationsFromTheFilesOrganizationAndVisit(t *testing.T) {
 	bundle := `{"resourceType":"Bundle","type":"transaction","entry":[
 	{"fullUrl":"urn:uuid:6be05ccf-ef94-341f-a2a3-1cf9bfde1b18","resource":{"resourceType":"Organization","id":"6be05ccf-ef94-341f-a2a3-1cf9bfde1b18","name":"Riverside Clinic"}},
 	{"fullUrl":"urn:uuid:0c1d0000-0000-4000-8000-000000000002","resource":{"resourceType":"Organization","id":"0c1d0000-0000-4000-8000-000000000002","name":"Acme Lab"}},
@@ -224,7 +224,12 @@ func TestFillOrganizationsFromTheFilesOrganizationAndVisit(t *testing.T) {
 	{"resource":{"resourceType":"Observation","id":"o3","performer":[{"reference":"Organization/elsewhere"}]}},
 	{"resource":{"resourceType":"Condition","id":"c1","encounter":{"reference":"urn:uuid:e1000000-0000-4000-8000-000000000001"},
 		"recorder":{"display":"Dr. Lee"}}},
-	{"resource":{"resourceType":"Patient","id":"p","managingOrganization":{"reference":"urn:uuid:6be05ccf-ef94-341f-a2a3-1cf9bfde1b18"}}}]}`
+	{"resource":{"resourceType":"Patient","id":"p","managingOrganization":{"reference":"urn:uuid:6be05ccf-ef94-341f-a2a3-1cf9bfde1b18"}}},
+	{"fullUrl":"urn:uuid:3ed00000-0000-4000-8000-000000000001","resource":{"resourceType":"Medication","id":"3ed00000-0000-4000-8000-000000000001",
+		"code":{"coding":[{"system":"http://snomed.info/sct","code":"108774000","display":"Product containing anastrozole"}],"text":"Anastrozole 1 mg"}}},
+	{"resource":{"resourceType":"MedicationStatement","id":"ms1","status":"active","medicationReference":{"reference":"urn:uuid:3ed00000-0000-4000-8000-000000000001"}}},
+	{"resource":{"resourceType":"MedicationRequest","id":"mr1","medicationReference":{"reference":"urn:uuid:3ed00000-0000-4000-8000-000000000001","display":"Arimidex"}}},
+	{"resource":{"resourceType":"MedicationStatement","id":"ms2","medicationReference":{"reference":"Medication/elsewhere"}}}]}`
 	p, err := Parse("b.json", []byte(bundle))
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +242,7 @@ func TestFillOrganizationsFromTheFilesOrganizationAndVisit(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	FillOrganizations(resources, sums)
+	NameFromFile(resources, sums)
 	want := map[string]string{
 		"6be05ccf-ef94-341f-a2a3-1cf9bfde1b18": "Riverside Clinic",
 		"e1000000-0000-4000-8000-000000000001": "Riverside Clinic", // its serviceProvider
@@ -250,6 +255,19 @@ func TestFillOrganizationsFromTheFilesOrganizationAndVisit(t *testing.T) {
 	for _, s := range sums {
 		if w, ok := want[s.ResourceID]; ok && s.Organization != w {
 			t.Errorf("%s/%s: organization %q, want %q", s.ResourceType, s.ResourceID, s.Organization, w)
+		}
+	}
+	drugs := map[string]string{"ms1": "Anastrozole 1 mg", "mr1": "Arimidex", "ms2": "Medication"}
+	for _, s := range sums {
+		w, ok := drugs[s.ResourceID]
+		if !ok {
+			continue
+		}
+		if s.Title != w {
+			t.Errorf("%s/%s: title %q, want %q", s.ResourceType, s.ResourceID, s.Title, w)
+		}
+		if code := (s.Code.Code == "108774000"); code != (s.ResourceID != "ms2") {
+			t.Errorf("%s/%s: code %+v", s.ResourceType, s.ResourceID, s.Code)
 		}
 	}
 }

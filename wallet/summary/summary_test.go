@@ -155,6 +155,9 @@ func TestSummaryNamesAllergiesOfAnIPS(t *testing.T) {
 		t.Errorf("penicillin allergy: %+v", pen)
 	}
 	find(t, "problems", s.Problems, "Menopausal flushing (finding)")
+	// The IPS names its drugs by reference to Medication entries.
+	find(t, "medications", s.Medications, "Product containing anastrozole (medicinal product)")
+	find(t, "medications", s.Medications, "Black Cohosh Extract herbal supplement")
 	if a1c := find(t, "labs", s.Labs, "Hemoglobin A1c/Hemoglobin.total in Blood by HPLC"); a1c.Value != "7.5 %" {
 		t.Errorf("HbA1c %q", a1c.Value)
 	}

@@ -6,11 +6,12 @@ import (
 	"medwallet/wallet/fhir"
 )
 
-// nameOrganizations completes the summaries of one file's records with the
-// organisation they name only by reference to another of the file's
-// resources (fhir.FillOrganizations), so a Synthea visit says "ADCARE
-// HOSPITAL OF WORCESTER INC" rather than nothing.
-func nameOrganizations(results []preparedEntry) {
+// nameFromFile completes the summaries of one file's records with what they
+// name only by reference to another of the file's resources
+// (fhir.NameFromFile): a Synthea visit says "ADCARE HOSPITAL OF WORCESTER
+// INC" rather than nothing, an IPS medication its drug rather than
+// "Medication".
+func nameFromFile(results []preparedEntry) {
 	idx := make([]int, 0, len(results))
 	for i := range results {
 		if results[i].err == nil {
@@ -22,7 +23,7 @@ func nameOrganizations(results []preparedEntry) {
 	for k, i := range idx {
 		resources[k], sums[k] = results[i].p.resource, results[i].p.summary
 	}
-	fhir.FillOrganizations(resources, sums)
+	fhir.NameFromFile(resources, sums)
 	for k, i := range idx {
 		results[i].p.summary = sums[k]
 	}
