@@ -3,6 +3,7 @@ package fhir
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -234,14 +235,7 @@ func TestNameFromFileFillsOrganizationsFromTheFilesOrganizationAndVisit(t *testi
 	if err != nil {
 		t.Fatal(err)
 	}
-	resources := make([]json.RawMessage, len(p.Entries))
-	sums := make([]Summary, len(p.Entries))
-	for i, e := range p.Entries {
-		resources[i] = e.Resource
-		if sums[i], err = Summarize(e.Resource); err != nil {
-			t.Fatal(err)
-		}
-	}
+	resources, sums := summariesOf(t, p)
 	NameFromFile(resources, sums)
 	want := map[string]string{
 		"6be05ccf-ef94-341f-a2a3-1cf9bfde1b18": "Riverside Clinic",
@@ -281,4 +275,50 @@ func TestReferencedID(t *testing.T) {
 			t.Errorf("ReferencedID(%q) = %q, want %q", ref, got, want)
 		}
 	}
+}
+
+// FuzzNameFromFile: whatever a file's resources reference, naming from the
+// file never fails, keeps names bounded and renames only what had no name.
+func FuzzNameFromFile(f *testing.F) {
+	addSeeds(f)
+	f.Add([]byte(`{"resourceType":"Bundle","entry":[{"fullUrl":"urn:uuid:o","resource":{"resourceType":"Organization","id":"o","name":"Clinic"}},` +
+		`{"fullUrl":"urn:uuid:e","resource":{"resourceType":"Encounter","id":"e","serviceProvider":{"reference":"urn:uuid:o"}}},` +
+		`{"resource":{"resourceType":"Observation","encounter":{"reference":"urn:uuid:e"},"performer":[{"reference":"urn:uuid:o"},7]}},` +
+		`{"fullUrl":"urn:uuid:m","resource":{"resourceType":"Medication","id":"m","code":{"text":"Drug"}}},` +
+		`{"resource":{"resourceType":"MedicationStatement","medicationReference":[{"reference":"urn:uuid:m"}]}}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Parse("fuzz.json", data)
+		if err != nil {
+			return
+		}
+		resources, sums := summariesOf(t, p)
+		before := slices.Clone(sums)
+		NameFromFile(resources, sums)
+		for i, s := range sums {
+			if len(s.Organization) > maxOrganizationLen || !utf8.ValidString(s.Organization) {
+				t.Fatalf("organization %q", s.Organization)
+			}
+			if before[i].Organization != "" && s.Organization != before[i].Organization {
+				t.Fatalf("a named organisation was renamed: %q to %q", before[i].Organization, s.Organization)
+			}
+			if s.Title != before[i].Title && before[i].Title != "Medication" {
+				t.Fatalf("title %q renamed to %q", before[i].Title, s.Title)
+			}
+		}
+	})
+}
+
+// summariesOf are a parsed file's resources and their summaries.
+func summariesOf(t *testing.T, p *Parsed) ([]json.RawMessage, []Summary) {
+	t.Helper()
+	resources := make([]json.RawMessage, len(p.Entries))
+	sums := make([]Summary, len(p.Entries))
+	for i, e := range p.Entries {
+		resources[i] = e.Resource
+		var err error
+		if sums[i], err = Summarize(e.Resource); err != nil {
+			t.Fatalf("%s: %v", e.Where, err)
+		}
+	}
+	return resources, sums
 }

@@ -121,9 +121,9 @@ func Of(w *wallet.Wallet, personID string, now time.Time) (Summary, error) {
 // FromEntries builds the summary of the records given (one person's, as an
 // export or a check-in selects them), in any order.
 func FromEntries(entries []*wallet.Entry, now time.Time) Summary {
-	sorted := slices.Clone(entries)
+	sorted := slices.DeleteFunc(slices.Clone(entries), func(e *wallet.Entry) bool { return e == nil })
 	slices.SortFunc(sorted, newestFirst)
-	return build(slices.DeleteFunc(sorted, func(e *wallet.Entry) bool { return e == nil }), now)
+	return build(sorted, now)
 }
 
 // section is a list of the summary, for keeping its items apart.

@@ -104,3 +104,16 @@ func TestTimelineGroupsRecordsWithoutAVisitByDay(t *testing.T) {
 		t.Errorf("the oldest day: %+v", visits[2])
 	}
 }
+
+// FromEntries takes records in any order (an export's), and skips holes.
+func TestFromEntriesOrdersRecordsItself(t *testing.T) {
+	weight := func(id, date, value string) *wallet.Entry {
+		d, _ := time.Parse(time.DateOnly, date)
+		return &wallet.Entry{ID: id, Summary: fhir.Summary{ResourceType: "Observation", Kind: fhir.KindVital, Title: "Body Weight",
+			Code: fhir.Coding{System: "http://loinc.org", Code: "29463-7"}, Date: d, Value: value, Unit: "kg"}}
+	}
+	s := FromEntries([]*wallet.Entry{weight("old", "2020-01-01", "80"), nil, weight("new", "2024-01-01", "75.55555555"), weight("mid", "2022-01-01", "78")}, time.Time{})
+	if len(s.Vitals) != 1 || s.Vitals[0].RecordID != "new" || s.Vitals[0].Value != "75.6 kg" || s.Vitals[0].Trend != "↓" {
+		t.Errorf("vitals: %+v", s.Vitals)
+	}
+}
