@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"medwallet/wallet"
 	"medwallet/wallet/checkin"
 	"medwallet/wallet/fhir"
+	"medwallet/wallet/share"
 )
 
 // A multiaddr no test dials: check-in refusals must come before any upload.
@@ -196,5 +200,47 @@ func TestCheckInCannotCarryAnotherPersonsRecords(t *testing.T) {
 	_, err = CheckIn(context.Background(), s, CheckInRequest{Host: unusedNode, Person: "Napoleon", Records: append(ids[:1:1], theirs[0].ID)})
 	if !errors.Is(err, ErrMixedPeople) {
 		t.Errorf("a check-in for Napoleon naming Clemente's record: %v, want ErrMixedPeople", err)
+	}
+}
+
+func TestCheckInHostedOverHTTPSIsAKTCLink(t *testing.T) {
+	ctx := context.Background()
+	s := newSession(t, "patient") // no peer: the node is reached over HTTPS
+	node, nodeReg := clinicNode(t, s)
+	importFixture(t, s, clemente)
+	res, err := CheckIn(ctx, s, CheckInRequest{Host: node.URL, Expires: 2 * time.Hour, Story: "Ask me about my knee."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := share.Parse(res.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range checkin.CheckLink(l, time.Now()) {
+		t.Errorf("link: %s", p)
+	}
+	if !strings.HasPrefix(l.URL, node.URL+"/shl/") || l.P2P != nil || l.Label != DefaultCheckInLabel {
+		t.Errorf("link %+v", l)
+	}
+	hosted, _ := nodeReg.List()
+	if len(hosted) != 1 || hosted[0].Flags != "U" || len(hosted[0].Key) != 0 || hosted[0].Passcode != nil {
+		t.Fatalf("the node holds %+v", hosted)
+	}
+	c := &http.Client{Transport: tlsTransport}
+	resp, err := c.Get(l.URL + "?recipient=" + url.QueryEscape("Front desk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if _, probs := checkin.CheckJWE(string(body), l.Key); resp.StatusCode != http.StatusOK || len(probs) > 0 {
+		t.Errorf("GET: %d, problems %v", resp.StatusCode, probs)
+	}
+	if list, _ := ListShares(s); len(list) != 1 || !list[0].CheckIn || list[0].ID != res.ID {
+		t.Errorf("share list %+v, want the check-in marked as one", list)
+	}
+	lg, err := ShareLog(ctx, s, res.ID)
+	if err != nil || len(lg.Entries) != 1 || lg.Entries[0].Recipient != "Front desk" {
+		t.Errorf("share log %+v (%v)", lg, err)
 	}
 }

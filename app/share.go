@@ -570,18 +570,20 @@ func writeBinary(buf *bytes.Buffer, w *wallet.Wallet, a wallet.Attachment, id, o
 
 // ShareInfo is one of the wallet's shares as the shares screen lists it.
 type ShareInfo struct {
-	ID           string    `json:"id"`
-	Label        string    `json:"label"`
-	Status       string    `json:"status"` // active, expired, revoked, locked-out
-	Created      time.Time `json:"created"`
-	Expires      time.Time `json:"expires,omitzero"`
-	LongLived    bool      `json:"longLived,omitempty"`
-	Passcode     bool      `json:"passcode,omitempty"`
-	AttemptsLeft int       `json:"attemptsLeft,omitempty"` // wrong passcodes still allowed
-	Records      int       `json:"records"`
-	Accesses     int       `json:"accesses"` // successful opens seen by this wallet
-	Attempts     int       `json:"attempts"` // every request logged by this wallet
-	Hosted       []string  `json:"hosted,omitempty"`
+	ID        string    `json:"id"`
+	Label     string    `json:"label"`
+	Status    string    `json:"status"` // active, expired, revoked, locked-out
+	Created   time.Time `json:"created"`
+	Expires   time.Time `json:"expires,omitzero"`
+	LongLived bool      `json:"longLived,omitempty"`
+	// CheckIn marks a check-in link (flag U, see CheckIn).
+	CheckIn      bool     `json:"checkIn,omitempty"`
+	Passcode     bool     `json:"passcode,omitempty"`
+	AttemptsLeft int      `json:"attemptsLeft,omitempty"` // wrong passcodes still allowed
+	Records      int      `json:"records"`
+	Accesses     int      `json:"accesses"` // successful opens seen by this wallet
+	Attempts     int      `json:"attempts"` // every request logged by this wallet
+	Hosted       []string `json:"hosted,omitempty"`
 	// Link is the link text (it holds the key; never print it in logs).
 	Link string `json:"-"`
 }
@@ -604,7 +606,7 @@ func ListShares(s *Session) ([]ShareInfo, error) {
 		sh, meta := ms.Share, ms.Note
 		info := ShareInfo{
 			ID: sh.ID, Label: sh.Label, Status: shareStatus(sh, now), Created: sh.Created, Expires: sh.Exp,
-			LongLived: sh.HasFlag('L'), Passcode: sh.Passcode != nil, Records: len(meta.Records), Link: meta.Link,
+			LongLived: sh.HasFlag('L'), CheckIn: sh.HasFlag('U'), Passcode: sh.Passcode != nil, Records: len(meta.Records), Link: meta.Link,
 		}
 		if sh.Passcode != nil {
 			info.AttemptsLeft = max(sh.AttemptsLeft, 0)

@@ -449,3 +449,41 @@ func TestCheckInFromTheCommandLine(t *testing.T) {
 		t.Errorf("--insurance without --checkin: %d %s", code, errs)
 	}
 }
+
+// TestShareHostedOverLibp2pOnAnHTTPSNodeGetsAnHTTPSLink: an ordinary share
+// uploaded over libp2p to a node that serves HTTPS is a shlink:/ link of
+// the node's https URL that a plain SHL client opens, and still names the
+// node's peer, so Medwallet redeems it over libp2p.
+func TestShareHostedOverLibp2pOnAnHTTPSNodeGetsAnHTTPSLink(t *testing.T) {
+	n, hc := httpsNode(t, Config{})
+	pt := newPatient(t)
+	pt.importFixture(t, clementeFixture)
+	if _, err := pt.enrol(t, n.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := app.CreateShare(ctx, pt.s, app.ShareRequest{Kinds: []fhir.Kind{fhir.KindCondition}, Host: n.Addrs()[0], Expires: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := share.Parse(res.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(res.Link, share.SchemeSHL) || !strings.HasPrefix(l.URL, n.HTTPSURL()+"/shl/") || l.P2P == nil || l.P2P.Peer != n.ID().String() {
+		t.Fatalf("link %+v, want a shlink:/ of %s naming peer %s", l, n.HTTPSURL(), n.ID())
+	}
+	files, err := share.Fetch(ctx, hc, l, "Dr Plain SHL", "", share.Limits{})
+	if err != nil || len(files) != 1 || !bytes.Contains(files[0].Plaintext, []byte(`"Condition"`)) {
+		t.Fatalf("a plain SHL client over HTTPS: %v", err)
+	}
+	clinician := newPatient(t)
+	rcv, err := app.Redeem(ctx, clinician.s, res.Link, "", "Dr Medwallet")
+	if err != nil {
+		t.Fatalf("Medwallet's redeem: %v", err)
+	}
+	if len(rcv.Records) == 0 || !strings.Contains(rcv.From, n.ID().String()) {
+		t.Errorf("redeemed %d records from %q, want them over libp2p from the node", len(rcv.Records), rcv.From)
+	}
+}
