@@ -33,28 +33,66 @@ type recordFacts struct {
 // factsOf reads a resource's attribution facts. It never fails: what it
 // cannot read is left out.
 func factsOf(resource []byte) recordFacts {
-	var v struct {
-		ResourceType string `json:"resourceType"`
-		ID           string `json:"id"`
-		Subject      json.RawMessage
-		Patient      json.RawMessage
-		Beneficiary  json.RawMessage
-		For          json.RawMessage
-		Name         json.RawMessage
-		BirthDate    json.RawMessage
-		Gender       json.RawMessage
-		Identifier   json.RawMessage
-	}
-	if json.Unmarshal(resource, &v) != nil && v.ResourceType == "" {
+	if !json.Valid(resource) {
 		return recordFacts{}
 	}
-	f := recordFacts{resourceType: v.ResourceType, id: v.ID}
-	if v.ResourceType == "Patient" {
-		p := patientPerson(v.Name, v.BirthDate, v.Gender, v.Identifier)
+	return factsOfValid(resource)
+}
+
+// factsOfValid is factsOf of a resource known to be valid JSON (prepare's,
+// which Summarize has read): it reads the top-level members in place, as
+// json.Unmarshal would into a struct of them, without checking the whole
+// resource again.
+func factsOfValid(resource []byte) recordFacts {
+	var rt, id string
+	var typeErr bool
+	// A string member as Unmarshal reads it into a string field: null
+	// leaves it empty, another type is an error.
+	text := func(v []byte) string {
+		switch {
+		case len(v) > 0 && v[0] == '"':
+			return fhir.Unquote(v)
+		case string(v) != "null":
+			typeErr = true
+		}
+		return ""
+	}
+	var subject, patient, beneficiary, forRef, name, birthDate, gender, identifier json.RawMessage
+	object := fhir.Members(resource, func(key string, v []byte) bool {
+		switch key {
+		case "resourceType":
+			rt = text(v)
+		case "id":
+			id = text(v)
+		case "subject":
+			subject = v
+		case "patient":
+			patient = v
+		case "beneficiary":
+			beneficiary = v
+		case "for":
+			forRef = v
+		case "name":
+			name = v
+		case "birthDate":
+			birthDate = v
+		case "gender":
+			gender = v
+		case "identifier":
+			identifier = v
+		}
+		return true
+	})
+	if !object || typeErr && rt == "" {
+		return recordFacts{}
+	}
+	f := recordFacts{resourceType: rt, id: id}
+	if rt == "Patient" {
+		p := patientPerson(name, birthDate, gender, identifier)
 		f.patient = &p
 		return f
 	}
-	for _, raw := range []json.RawMessage{v.Subject, v.Patient, v.Beneficiary, v.For} {
+	for _, raw := range []json.RawMessage{subject, patient, beneficiary, forRef} {
 		var r struct {
 			Reference string `json:"reference"`
 		}

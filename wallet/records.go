@@ -117,7 +117,7 @@ func (w *Wallet) prepare(scope string, resource []byte) (prepared, error) {
 	// Summarize has checked the JSON: compact it here, on every core,
 	// rather than in json.Marshal under the writer's transaction.
 	compact := compactJSON(make([]byte, 0, len(resource)), resource)
-	return prepared{identity: identity, id: w.recordID(identity), resource: compact, hash: hash, summary: sum, facts: factsOf(resource)}, nil
+	return prepared{identity: identity, id: w.recordID(identity), resource: compact, hash: hash, summary: sum, facts: factsOfValid(resource)}, nil
 }
 
 // outcome of writing one prepared resource.

@@ -157,6 +157,18 @@ func members(b []byte, fn func(key string, value []byte) bool) bool {
 	return true
 }
 
+// Members calls fn with each top-level member of the JSON object b, the
+// value as an exact sub-slice, until fn returns false; it reports whether
+// b is an object. b must be valid JSON (read by Summarize, say): Members
+// does not check it again.
+func Members(b []byte, fn func(key string, value []byte) bool) bool {
+	return members(trimJSON(b), fn)
+}
+
+// Unquote returns the string value of a JSON string literal, or "" if v is
+// not a string.
+func Unquote(v []byte) string { return unquote(v) }
+
 // unquote returns the string value of a JSON string literal, or "" if v is
 // not a string.
 func unquote(v []byte) string {
