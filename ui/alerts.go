@@ -25,7 +25,10 @@ type alerts struct {
 	audit     *fyne.Container
 	auditText *widget.Label
 	status    *widget.Label
-	banners   *fyne.Container
+	// started: the unlock's checks began; drawn: the first screen has its
+	// content. The audit runs once both are true.
+	started, drawn bool
+	banners        *fyne.Container
 
 	forks    []ledger.Fork // UI goroutine only
 	problems []string      // what the audit named
@@ -64,11 +67,28 @@ func newAlerts(m *mainScreen) *alerts {
 }
 
 // start runs the checks that follow an unlock, in the background: the
-// recorded fork alarms and the wallet's integrity audit.
+// recorded fork alarms and the log's state now; the wallet's integrity
+// audit (which reads every record) once the first screen has drawn
+// (firstFrame), so that it does not hold that screen up.
 func (a *alerts) start() {
 	a.checkForks()
-	a.runAudit()
 	a.showAnchorState()
+	a.started = true
+	if a.drawn {
+		a.runAudit()
+	}
+}
+
+// firstFrame is called when the first screen has its content: the audit
+// starts then (once).
+func (a *alerts) firstFrame() {
+	if a.drawn {
+		return
+	}
+	a.drawn = true
+	if a.started {
+		a.runAudit()
+	}
 }
 
 // showAnchorState puts in the status line whether the log is anchored: how

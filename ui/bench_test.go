@@ -61,6 +61,16 @@ func bigWallet(b *testing.B) string {
 	return bigWalletDir
 }
 
+// TestMain removes the benchmark's 100,000-record wallet once every test
+// and benchmark of the package has run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bigWalletDir != "" {
+		os.RemoveAll(filepath.Dir(bigWalletDir))
+	}
+	os.Exit(code)
+}
+
 // benchNDJSON makes n resources of the common kinds, numbered from start.
 func benchNDJSON(start, n int) []byte {
 	var buf bytes.Buffer

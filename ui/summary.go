@@ -80,6 +80,7 @@ func (v *summaryView) load() {
 			if v.gen.Load() != gen {
 				return
 			}
+			defer v.m.alerts.firstFrame()
 			if err != nil {
 				sentence, _ := explain(err)
 				v.message.SetText("The summary could not be made. " + sentence)
