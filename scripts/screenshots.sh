@@ -48,6 +48,10 @@ link=$(MEDWALLET_HOME=$other MEDWALLET_PASSPHRASE=$pass "$bin" share create --ki
   --label "Max Kris: immunizations and allergies" --host "$addr" --json | sed -n 's/.*"link": *"\([^"]*\)".*/\1/p')
 [ -n "$link" ] || { echo "screenshots: no share link"; exit 1; }
 MEDWALLET_PASSPHRASE=$pass "$bin" redeem "$link" --recipient "Dr Rivera" >/dev/null
+# A second share, scanned in the window and shown for review (not kept).
+review_link=$(MEDWALLET_HOME=$other MEDWALLET_PASSPHRASE=$pass "$bin" share create --kind condition,immunization \
+  --label "Max Kris: for today's visit" --host "$addr" --json | sed -n 's/.*"link": *"\([^"]*\)".*/\1/p')
+[ -n "$review_link" ] || { echo "screenshots: no share link to review"; exit 1; }
 
 display=":$((110 + RANDOM % 9))"
 Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
@@ -100,6 +104,9 @@ shot timeline
 xdotool key --window "$win" ctrl+4
 sleep 2
 shot lab-trends
+xdotool key --window "$win" ctrl+k
+sleep 1.5
+shot checkin
 # The person switcher: the household's two people.
 xdotool key --window "$win" ctrl+1
 sleep 1
@@ -114,6 +121,11 @@ shot share
 xdotool key --window "$win" ctrl+shift+o
 sleep 1
 shot scan
+# The link typed as a USB scanner types it, ending in Enter.
+xdotool type --window "$win" --delay 2 "$review_link"
+xdotool key --window "$win" Return
+sleep 4
+shot review
 xdotool key --window "$win" ctrl+shift+r
 sleep 1.5
 click 200 "${RECEIVED_Y:-255}" 1.5

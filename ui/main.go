@@ -61,6 +61,8 @@ type mainScreen struct {
 	personID string
 	// summaryStale says records changed while the summary was hidden.
 	summaryStale bool
+	// checkin is the check-in screen (ui/checkin.go), once plugged in.
+	checkin *checkInView
 }
 
 func newMainScreen(s *shell, sess *app.Session) *mainScreen {
