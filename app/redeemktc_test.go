@@ -711,3 +711,29 @@ func TestKTCReceiverReadsWhatTheCheckInBuilds(t *testing.T) {
 		t.Errorf("records by type %v", kinds)
 	}
 }
+
+// FuzzReadPending reads whatever a hostile sender could put in a file into
+// the review: it may refuse it, never panic, and what it lists stays
+// within what the file holds.
+func FuzzReadPending(f *testing.F) {
+	f.Add(ktcBundle(ktcResources["Condition"], ktcDocument("d", LOINCPatientStory, "t", ktcPDF("x"))))
+	f.Add([]byte(`{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient"}},{"resource":{"resourceType":"Patient","name":"x"}}]}`))
+	f.Add([]byte(`{"resourceType":"Organization","name":7}`))
+	f.Add([]byte(`{"resourceType":"Bundle","entry":[null,{"resource":null},{"resource":{"resourceType":"Provenance"}}]}`))
+	s := newSession(f, "fuzz")
+	l := share.Link{URL: "https://clinic.example/u", Flags: "U"}
+	f.Fuzz(func(t *testing.T, plain []byte) {
+		p, err := readPending(s, l, "https://clinic.example:443", []share.FetchedFile{{ContentType: share.ContentFHIR, Plaintext: plain}})
+		if err != nil {
+			return
+		}
+		if p.Patients > len(p.Records) || len(p.PDFs) > maxInlinePDFs*len(p.Records) || len(p.Files) != 1 {
+			t.Fatalf("%d patients, %d PDFs, %d files from %d records", p.Patients, len(p.PDFs), len(p.Files), len(p.Records))
+		}
+		for _, pdf := range p.PDFs {
+			if len(pdf.Data) > len(plain) {
+				t.Fatalf("a PDF of %d bytes from %d bytes", len(pdf.Data), len(plain))
+			}
+		}
+	})
+}

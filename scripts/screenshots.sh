@@ -18,7 +18,7 @@ node="${NODE:-$root/bin/medwallet-node}"
 mkdir -p "$out"
 work=$(mktemp -d)
 app_pid=""; xvfb_pid=""; node_pid=""
-trap 'kill $app_pid $xvfb_pid $node_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $app_pid $xvfb_pid $node_pid 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
 
 pass="demo passphrase for screenshots"
 export MEDWALLET_HOME="$work/wallet"
@@ -48,6 +48,10 @@ link=$(MEDWALLET_HOME=$other MEDWALLET_PASSPHRASE=$pass "$bin" share create --ki
   --label "Max Kris: immunizations and allergies" --host "$addr" --json | sed -n 's/.*"link": *"\([^"]*\)".*/\1/p')
 [ -n "$link" ] || { echo "screenshots: no share link"; exit 1; }
 MEDWALLET_PASSPHRASE=$pass "$bin" redeem "$link" --recipient "Dr Rivera" >/dev/null
+# A second share, scanned in the window and shown for review (not kept).
+review_link=$(MEDWALLET_HOME=$other MEDWALLET_PASSPHRASE=$pass "$bin" share create --kind condition,immunization \
+  --label "Max Kris: for today's visit" --host "$addr" --json | sed -n 's/.*"link": *"\([^"]*\)".*/\1/p')
+[ -n "$review_link" ] || { echo "screenshots: no share link to review"; exit 1; }
 
 display=":$((110 + RANDOM % 9))"
 Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
@@ -59,7 +63,7 @@ app_pid=$!
 
 win=""
 for _ in $(seq 300); do
-  win=$(xdotool search --name '^Medwallet' 2>/dev/null | head -1 || true)
+  win=$(xdotool search --onlyvisible --name '^Medwallet' 2>/dev/null | head -1 || true)
   [ -n "$win" ] && break
   sleep 0.2
 done
@@ -89,24 +93,26 @@ sleep 3
 eval "$(xdotool getwindowgeometry --shell "$win")"
 shot summary
 # A line of the summary opens its record beside it.
-click "${LINE_X:-120}" "${LINE_Y:-262}" 2
+click "${LINE_X:-120}" "${LINE_Y:-571}" 3
 shot record-detail
 xdotool key --window "$win" ctrl+2
-sleep 2
+sleep 4
 shot records
 xdotool key --window "$win" ctrl+3
-sleep 2
+sleep 4
 shot timeline
 xdotool key --window "$win" ctrl+4
-sleep 2
+sleep 4
 shot lab-trends
+xdotool key --window "$win" ctrl+k
+sleep 1.5
+shot checkin
 # The person switcher: the household's two people.
 xdotool key --window "$win" ctrl+1
 sleep 1
-click "${SWITCH_X:-1150}" "${SWITCH_Y:-40}" 1
+click "${SWITCH_X:-1010}" "${SWITCH_Y:-64}" 2
 shot people
-xdotool key --window "$win" Down Return
-sleep 3
+click "${SWITCH_X:-1010}" "${SECOND_Y:-140}" 4
 shot summary-second-person
 xdotool key --window "$win" ctrl+shift+s
 sleep 1.5
@@ -114,6 +120,11 @@ shot share
 xdotool key --window "$win" ctrl+shift+o
 sleep 1
 shot scan
+# The link typed as a USB scanner types it, ending in Enter.
+xdotool type --window "$win" --delay 2 "$review_link"
+xdotool key --window "$win" Return
+sleep 4
+shot review
 xdotool key --window "$win" ctrl+shift+r
 sleep 1.5
 click 200 "${RECEIVED_Y:-255}" 1.5

@@ -19,6 +19,9 @@ var windowAdvice = []struct {
 	text string
 }{
 	{errWitnessWithoutAddress, "Type the witness's address (its https:// URL or multiaddr) in “Add a witness” as well as its verification key, then try again."},
+	{errNoCheckInNode, "Pick the clinic's node in “Clinic node”, or choose “Another clinic node…” and paste the address the clinic gave you (/ip4/…/p2p/… or https://…), then try again."},
+	{errStoryTooLong, "Shorten the note for the clinician (at most 64 KB of text), then try again."},
+	{errNothingToCheckIn, "Tick at least one record of your summary (your insurance card and note go with them), then try again."},
 	{errBadWitnessKey, "That is not a witness verification key. Copy it again exactly as the witness's operator gave it, on one line: name+8 hex digits+base64 key."},
 }
 

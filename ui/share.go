@@ -98,7 +98,7 @@ func newShareView(m *mainScreen) *shareView {
 			widget.NewLabel("Tick kinds to share, and add single records with “Add to share” in their detail."),
 			kindGrid, container.NewHBox(v.pickedL, v.unpick))),
 		widget.NewFormItem("Works for", v.expiry),
-		widget.NewFormItem("Passcode", v.passcode),
+		widget.NewFormItem("Passcode", container.NewVBox(v.passcode, passcodeNote())),
 		widget.NewFormItem("Identity numbers", v.idnums),
 		widget.NewFormItem("Label", v.label),
 		widget.NewFormItem("Clinic node", v.host),
@@ -140,6 +140,16 @@ func newShareView(m *mainScreen) *shareView {
 	split.Offset = 0.72
 	v.content = split
 	return v
+}
+
+// passcodeNote says, where the share form offers a passcode, that a
+// check-in takes none: Kill the Clipboard receivers do not open passcode
+// (P) links.
+func passcodeNote() *widget.Label {
+	l := widget.NewLabel("Clinics' check-in systems cannot open a share with a passcode. To hand your summary over at a clinic's desk, use Check in (Ctrl+K): its code has no passcode and works for minutes.")
+	l.Wrapping = fyne.TextWrapWord
+	l.Importance = widget.LowImportance
+	return l
 }
 
 func shareLine(sh app.ShareInfo) string {

@@ -57,10 +57,15 @@ func TestShareCreatedInOneWalletOpensInAnotherWithBadges(t *testing.T) {
 	clinician.main.showScan()
 	test.Type(sv.link, link)
 	test.Type(sv.passcode, "1234")
-	sv.redeem()
+	sv.fetch()
+	settle(clinician)
+	if sv.review == nil {
+		t.Fatalf("not fetched: %q", sv.message.Text)
+	}
+	test.Tap(sv.review.keep)
 	settle(clinician)
 	if sv.received == nil {
-		t.Fatalf("not redeemed: %q", sv.message.Text)
+		t.Fatalf("not kept: %q", sv.review.message.Text)
 	}
 	if n := len(sv.received.Records); n == 0 {
 		t.Fatal("no records received")

@@ -388,6 +388,9 @@ type Settings struct {
 	AnnounceOnLAN bool `json:"announceOnLAN,omitempty"`
 	// Redeem is how opening a link someone else made reaches its server.
 	Redeem RedeemSettings `json:"redeem,omitzero"`
+	// CheckInHost is the clinic node the last check-in was hosted on (its
+	// multiaddr or https URL), offered first at the next one.
+	CheckInHost string `json:"checkInHost,omitempty"`
 }
 
 // RedeemSettings bound what a link someone else made can make the wallet do.
@@ -399,6 +402,9 @@ type RedeemSettings struct {
 	// private network (a clinic node on the LAN that is not a witness).
 	AllowPrivateHosts bool `json:"allowPrivateHosts,omitempty"`
 }
+
+// maxCheckInHost bounds Settings.CheckInHost (an address, never longer).
+const maxCheckInHost = 1024
 
 // DefaultAutoLock is the idle time after which an unlocked wallet locks.
 const DefaultAutoLock = 10 * time.Minute
@@ -435,6 +441,9 @@ func (w *Wallet) SaveSettings(s Settings) error {
 	}
 	if s.Redeem.TimeoutSeconds < 0 || s.Redeem.TimeoutSeconds > 3600 {
 		return fmt.Errorf("the redeem timeout must be between 1 and 3600 seconds, or 0 for the default, not %d", s.Redeem.TimeoutSeconds)
+	}
+	if len(s.CheckInHost) > maxCheckInHost {
+		return fmt.Errorf("the check-in clinic node's address is %d bytes, more than %d: give its multiaddr or https URL", len(s.CheckInHost), maxCheckInHost)
 	}
 	switch s.Theme {
 	case "", "light", "dark":

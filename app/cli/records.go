@@ -1,14 +1,15 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -122,39 +123,80 @@ func (c *call) printJSON(v any) error {
 }
 
 // printJSONList prints n items as printJSON prints a slice of them, one
-// item at a time through a buffer: the output of a list of 200,000
-// records never sits in memory whole, here or in the control socket's
-// frames.
+// batch at a time: the output of a list of 200,000 records never sits in
+// memory whole, here or in the control socket's frames. Batches are
+// encoded on every core and written in order, a few at most in flight.
 func (c *call) printJSONList(n int, item func(i int) any) error {
 	if n == 0 {
 		_, err := io.WriteString(c.out(), "[]\n")
 		return err
 	}
-	bw := bufio.NewWriterSize(c.out(), 64<<10)
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("  ", "  ")
-	bw.WriteString("[\n")
-	for i := range n {
-		buf.Reset()
-		if err := enc.Encode(item(i)); err != nil {
-			return err
+	const batch = 128
+	type encoded struct {
+		b   []byte
+		err error
+	}
+	workers := max(1, runtime.GOMAXPROCS(0))
+	ctx, cancel := context.WithCancel(c.ctx)
+	defer cancel()
+	// Each batch's result comes back on its own channel, queued in order.
+	order := make(chan chan encoded, workers)
+	jobs := make(chan func())
+	for range workers {
+		go func() {
+			for job := range jobs {
+				job()
+			}
+		}()
+	}
+	go func() {
+		defer close(order)
+		defer close(jobs)
+		for start := 0; start < n; start += batch {
+			res := make(chan encoded, 1)
+			select {
+			case order <- res:
+			case <-ctx.Done():
+				return
+			}
+			jobs <- func() {
+				var buf bytes.Buffer
+				enc := json.NewEncoder(&buf)
+				enc.SetIndent("  ", "  ")
+				for i := start; i < min(n, start+batch); i++ {
+					buf.WriteString("  ")
+					if err := enc.Encode(item(i)); err != nil {
+						res <- encoded{err: err}
+						return
+					}
+					buf.Truncate(buf.Len() - 1) // Encode's newline
+					if i < n-1 {
+						buf.WriteString(",\n")
+					}
+				}
+				res <- encoded{b: buf.Bytes()}
+			}
 		}
-		sep := ",\n"
-		if i == n-1 {
-			sep = "\n]\n"
+	}()
+	out := c.out()
+	if _, err := io.WriteString(out, "[\n"); err != nil {
+		return err
+	}
+	for res := range order {
+		r := <-res
+		if r.err != nil {
+			return r.err
 		}
-		bw.WriteString("  ")
-		bw.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 		// A closed pipe (| head) or a cancelled command stops the work too.
-		if _, err := bw.WriteString(sep); err != nil {
+		if _, err := out.Write(r.b); err != nil {
 			return err
 		}
 		if err := c.ctx.Err(); err != nil {
 			return err
 		}
 	}
-	return bw.Flush()
+	_, err := io.WriteString(out, "\n]\n")
+	return err
 }
 
 func runInit(c *call, o *initOptions, args []string) error {

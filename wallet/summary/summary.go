@@ -139,18 +139,26 @@ const (
 )
 
 // itemKey is what makes two records "the same thing" within a section:
-// their code, else their title. A struct, so that looking one up costs no
-// allocation on the path every record takes.
+// their code, else their title; a record named only by its kind
+// ("Medication", as an older import of an IPS names a drug it references)
+// is like no other. A struct, so that looking one up costs no allocation
+// on the path every record takes.
 type itemKey struct {
 	section             section
 	system, code, title string
+	record              string
 }
 
 func keyOf(sec section, e *wallet.Entry) itemKey {
-	if c := e.Summary.Code; c.Code != "" {
-		return itemKey{section: sec, system: c.System, code: c.Code}
+	s := &e.Summary
+	if s.Code.Code != "" {
+		return itemKey{section: sec, system: s.Code.System, code: s.Code.Code}
 	}
-	return itemKey{section: sec, title: strings.ToLower(strings.TrimSpace(e.Summary.Title))}
+	title := strings.TrimSpace(s.Title)
+	if title == "" || title == s.Kind.Label() {
+		return itemKey{section: sec, record: e.ID}
+	}
+	return itemKey{section: sec, title: strings.ToLower(title)}
 }
 
 // build makes the summary from entries sorted newest first, in one pass.

@@ -117,3 +117,20 @@ func TestFromEntriesOrdersRecordsItself(t *testing.T) {
 		t.Errorf("vitals: %+v", s.Vitals)
 	}
 }
+
+// Two drugs an older import could only call "Medication" are two lines, not
+// one: a record named only by its kind is like no other.
+func TestSummaryKeepsApartRecordsNamedOnlyByTheirKind(t *testing.T) {
+	med := func(id string) *wallet.Entry {
+		return &wallet.Entry{ID: id, Summary: fhir.Summary{ResourceType: "MedicationStatement", Kind: fhir.KindMedication,
+			Title: "Medication", Status: "active"}}
+	}
+	named := func(id, title string) *wallet.Entry {
+		return &wallet.Entry{ID: id, Summary: fhir.Summary{ResourceType: "MedicationStatement", Kind: fhir.KindMedication,
+			Title: title, Status: "active"}}
+	}
+	s := FromEntries([]*wallet.Entry{med("a"), med("b"), named("c", "Aspirin"), named("d", "aspirin ")}, time.Time{})
+	if len(s.Medications) != 3 {
+		t.Errorf("medications: %+v", s.Medications)
+	}
+}
