@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -263,4 +264,34 @@ func recordIDsHolding(t *testing.T, s *Session, text string) []string {
 		ids = append(ids, strings.Fields(v)[0])
 	}
 	return ids
+}
+
+func TestReturnPathClinicNameCannotForgeTextOrBloatRecords(t *testing.T) {
+	patient, me := patientWallet(t)
+	hostile := "Riverside\u202eFamily\nClinic\x1b[31m" + strings.Repeat("€", 10000)
+	visit := strings.Replace(string(visitBundle(ktcPatient)), `"name":"Riverside Family Clinic"`, `"name":`+jsonString(hostile), 1)
+	host := newKTCHost(t)
+	key := ktcKey()
+	host.serveFiles(t, key, share.ContentFHIR, []byte(visit))
+	p, err := fetchKTC(t, patient, host.link(t, key, "/u", "U", time.Now().Add(time.Hour), "Visit"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv, err := KeepShare(context.Background(), patient, p, KeepOptions{Person: me.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := patient.Wallet.Get(rcv.Records[0].RecordID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := rec.Source.Name
+	if len(name) > maxShownText || !strings.HasPrefix(name, "Riverside Family Clinic") || strings.ContainsAny(name, "\u202e\n\x1b") {
+		t.Errorf("source name %q (%d bytes)", name[:min(len(name), 60)], len(name))
+	}
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
