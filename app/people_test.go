@@ -161,3 +161,21 @@ func TestImportUnderPersonAndTheWindowsChoice(t *testing.T) {
 		t.Fatalf("the document went to %q, want the owner", p)
 	}
 }
+
+func TestARecordTypedInForADependantIsTheirs(t *testing.T) {
+	s, n, c := household(t)
+	r, err := AddRecordFor(s, "Clemente", fhir.Draft{Kind: fhir.KindCondition, Title: "Asthma"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.Wallet.PersonOf(r.ID); p != c.ID {
+		t.Fatalf("the record belongs to %q, want Clemente %s", p, c.ID)
+	}
+	r, err = AddRecord(s, fhir.Draft{Kind: fhir.KindCondition, Title: "Hay fever"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.Wallet.PersonOf(r.ID); p != n.ID {
+		t.Fatalf("the record belongs to %q, want the owner %s", p, n.ID)
+	}
+}

@@ -27,8 +27,18 @@ type RecordFile struct {
 // export.ErrUnsupportedType and nothing is stored. A document needs its
 // file.
 func AddRecord(s *Session, d fhir.Draft, file *RecordFile) (wallet.Record, error) {
+	return AddRecordFor(s, "", d, file)
+}
+
+// AddRecordFor is AddRecord of a record that belongs to person (an ID or a
+// name, as FindPerson takes it); "" is the owner, as AddRecord.
+func AddRecordFor(s *Session, person string, d fhir.Draft, file *RecordFile) (wallet.Record, error) {
 	if s.Locked() {
 		return wallet.Record{}, ErrSessionLocked
+	}
+	person, err := personID(s, person)
+	if err != nil {
+		return wallet.Record{}, fmt.Errorf("add record: %w", err)
 	}
 	if d.Kind == fhir.KindDocument && file == nil {
 		return wallet.Record{}, fmt.Errorf("add a document: choose the file to attach: %w", fhir.ErrInvalidDraft)
@@ -39,13 +49,13 @@ func AddRecord(s *Session, d fhir.Draft, file *RecordFile) (wallet.Record, error
 	}
 	src := wallet.Source{Type: wallet.SourcePatient}
 	if file == nil {
-		return s.Wallet.Add(res, src)
+		return s.Wallet.AddFor(person, res, src, nil)
 	}
 	att, err := attachFile(s.Wallet, *file)
 	if err != nil {
 		return wallet.Record{}, err
 	}
-	return s.Wallet.AddWithAttachments(res, src, []wallet.Attachment{att})
+	return s.Wallet.AddFor(person, res, src, []wallet.Attachment{att})
 }
 
 // EditRecord stores the fields of d as a new version of record id

@@ -34,6 +34,7 @@ const (
 	PersonFiled    = "filed"    // filed under the person the user named
 	PersonMismatch = "mismatch" // filed under the person the user named, although the Patient is someone else
 	PersonSkipped  = "skipped"  // the user chose not to import the file
+	PersonApart    = "apart"    // received records of someone not in the wallet, kept as nobody's
 )
 
 // PersonNote says what an import did with one Patient of a file.
@@ -92,6 +93,11 @@ func (w *Wallet) attribute(b Batch, results []preparedEntry) (attribution, error
 		}
 	}
 	type batchPatient struct{ resourceID, person string }
+	// Records received through a share (and not Unattributed, which the
+	// redeem use cases ask for) add nobody: their Patients join the people
+	// they match, and the rest stay apart (no stranger becomes the owner of
+	// a clinician's wallet, or a dependant of a patient's).
+	apart := b.Person == "" && b.Source.Type == SourceShare
 	var patients []batchPatient
 	now := time.Now().UTC()
 	for i := range results {
@@ -114,6 +120,14 @@ func (w *Wallet) attribute(b Batch, results []preparedEntry) (attribution, error
 				linkPatient(&a.people[at], r.p.id, cand, how)
 				note.Outcome = PersonMatched
 				note.Text = fmt.Sprintf("%s, %s, is %s in this wallet (same %s)", nameOr(cand), born(cand), a.people[at].Name, map[string]string{LinkIdentifier: "identifier", LinkName: "name and birth date", LinkRecord: "patient record"}[how])
+			case apart:
+				// Someone else's records, received: kept apart, nobody's.
+				note = PersonNote{Outcome: PersonApart, Patient: cand, Name: cand.Name, BirthDate: cand.BirthDate,
+					Text: fmt.Sprintf("%s, %s, is nobody in this wallet; their records are kept apart", nameOr(cand), born(cand))}
+				a.notes = append(a.notes, note)
+				patients = append(patients, batchPatient{r.p.facts.id, ""})
+				r.p.person, r.p.personSure = "", true
+				continue
 			case len(a.people) > 0 && b.NewPerson != nil:
 				c := b.NewPerson(cand)
 				switch c.Action {
@@ -165,7 +179,7 @@ func (w *Wallet) attribute(b Batch, results []preparedEntry) (attribution, error
 		filePerson = patients[0].person
 	}
 	owner := ""
-	if i := slices.IndexFunc(a.people, func(p Person) bool { return p.Owner }); i >= 0 {
+	if i := slices.IndexFunc(a.people, func(p Person) bool { return p.Owner }); i >= 0 && !apart {
 		owner = a.people[i].ID
 	}
 	for i := range results {
@@ -249,9 +263,10 @@ func (a *attribution) add(cand Person, rid string, now time.Time) int {
 	return len(a.people) - 1
 }
 
-// clearlyOther reports whether cand is plainly not p: another name,
-// another birth date, or an identifier of the same system with another
-// value.
+// clearlyOther reports whether cand is plainly not p: another name (one
+// is not the other's words in part: "Martha" typed in by hand is "Martha
+// DeLarosa"), another birth date, or an identifier of the same system with
+// another value.
 func clearlyOther(cand, p Person) bool {
 	if conflictingIdentifiers(cand, p) {
 		return true
@@ -259,7 +274,8 @@ func clearlyOther(cand, p Person) bool {
 	if cand.BirthDate != "" && p.BirthDate != "" && cand.BirthDate != p.BirthDate {
 		return true
 	}
-	return cand.Name != "" && p.Name != "" && normalName(cand.Name) != normalName(p.Name)
+	a, b := normalName(cand.Name), normalName(p.Name)
+	return a != "" && b != "" && !containsWords(a, b) && !containsWords(b, a)
 }
 
 // fillIn completes a person entered by hand (no birth date or gender yet)

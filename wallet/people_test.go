@@ -345,7 +345,7 @@ func TestFindPerson(t *testing.T) {
 
 func TestAddRenameRemovePerson(t *testing.T) {
 	w := newWallet(t)
-	me, err := w.AddPerson("Martha DeLarosa", "", "")
+	me, err := w.AddPerson("Martha", "", "")
 	if err != nil || !me.Owner {
 		t.Fatalf("%+v, %v", me, err)
 	}
@@ -362,7 +362,7 @@ func TestAddRenameRemovePerson(t *testing.T) {
 	if me.BirthDate != "1972-05-01" || len(me.Identifiers) != 1 || me.Records != 2 {
 		t.Fatalf("owner = %+v", me)
 	}
-	if _, err := w.AddPerson("martha delarosa", "1972-05-01", ""); err == nil {
+	if _, err := w.AddPerson("martha", "1972-05-01", ""); err == nil {
 		t.Fatal("the same person was added twice")
 	}
 	tom, err := w.AddPerson("Tom DeLarosa", "2010-09-09", "male")
@@ -385,13 +385,21 @@ func TestAddRenameRemovePerson(t *testing.T) {
 // people/ or meta/people keys. It returns its directory, closed.
 func oldWallet(t *testing.T, files ...string) string {
 	t.Helper()
+	return oldWalletWith(t, func(w *Wallet) {
+		for _, f := range files {
+			importFile(t, w, f)
+		}
+	})
+}
+
+// oldWalletWith is oldWallet of what fill stores.
+func oldWalletWith(t *testing.T, fill func(w *Wallet)) string {
+	t.Helper()
 	w, _, err := Create(filepath.Join(t.TempDir(), "wallet"), passphrase, testKDF)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range files {
-		importFile(t, w, f)
-	}
+	fill(w)
 	err = w.db.Update(func(tx kv.Txn) error {
 		var del [][]byte
 		sets := map[string][]byte{}
@@ -524,6 +532,29 @@ func TestOldWalletMigrationSurvivesADamagedHeadAndRunsAgainWhenInterrupted(t *te
 	}
 }
 
+func TestOldWalletsReceivedShareMakesNoPerson(t *testing.T) {
+	var shared *ImportReport
+	dir := oldWalletWith(t, func(w *Wallet) {
+		importFile(t, w, napoleonFile)
+		var err error
+		shared, err = w.Import(context.Background(), "a share", readImportFile(t, clementeFile), ImportOptions{Source: Source{Type: SourceShare, Name: "a share"}, Scope: "logkey:sender"})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	w, err := Open(dir, passphrase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if people := w.People(); len(people) != 1 || people[0].Name != "Napoleon Ullrich" {
+		t.Fatalf("people = %+v, want the owner alone", people)
+	}
+	if got := personOfRecords(w, shared.IDs); len(got) != 1 || !got[""] {
+		t.Fatalf("the received records went to %v, want nobody", got)
+	}
+}
+
 func TestNewWalletIsNotMigrated(t *testing.T) {
 	w := newWallet(t)
 	var v []byte
@@ -561,4 +592,33 @@ func FuzzDecodePerson(f *testing.F) {
 			t.Fatalf("accepted %+v", p)
 		}
 	})
+}
+
+func TestReceivedRecordsOfAStrangerAddNobodyAndMakeNoOwner(t *testing.T) {
+	w := newWallet(t)
+	received := func(data []byte) *ImportReport {
+		rep, err := w.Import(context.Background(), "shared.json", data, ImportOptions{Source: Source{Type: SourceShare, Name: "a share"}, Scope: "logkey:sender"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	// A clinician's empty wallet redeems a patient's share: the patient
+	// does not become its owner.
+	rep := received(bundleOf(patientJSON(otherPatientID, "Tom", "Stranger", "1990-01-01", "male", hospital, "MRN-9"), obsFor("s1", otherPatientID, "70")))
+	if len(w.People()) != 0 || rep.People[0].Outcome != PersonApart || len(personOfRecords(w, rep.IDs)) != 1 || !personOfRecords(w, rep.IDs)[""] {
+		t.Fatalf("people %+v, notes %+v, records of %v", w.People(), rep.People, personOfRecords(w, rep.IDs))
+	}
+	// A share of the owner's own records joins the owner.
+	importBytes(t, w, "mine.json", bundleOf(patientJSON(ownerPatientID, "Martha", "DeLarosa", "1972-05-01", "female", hospital, "MRN-1")), ImportOptions{})
+	owner, _ := w.Owner()
+	rep = received(bundleOf(patientJSON("9e1c9a52-58d4-4d2e-9c3a-1b7f6c0e2a99", "Martha", "DeLarosa", "1972-05-01", "female", hospital, "MRN-1"), obsFor("s2", "9e1c9a52-58d4-4d2e-9c3a-1b7f6c0e2a99", "61")))
+	if got := personOfRecords(w, rep.IDs); len(got) != 1 || !got[owner.ID] {
+		t.Fatalf("the owner's received records went to %v", got)
+	}
+	// A stranger's again, with a record naming nobody: nobody's, not the owner's.
+	rep = received(bundleOf(patientJSON(otherPatientID, "Tom", "Stranger", "1990-01-01", "male", hospital, "MRN-9"), string(docRef("d9"))))
+	if got := personOfRecords(w, rep.IDs); got[owner.ID] || len(w.People()) != 1 {
+		t.Fatalf("a stranger's share went to %v; people %+v", got, w.People())
+	}
 }

@@ -11,6 +11,16 @@ import (
 	"medwallet/wallet/kv"
 )
 
+// isReceived reports whether the record of h came with a share redeemed
+// here.
+func isReceived(tx kv.Txn, h head) bool {
+	if h.Source.Type == SourceShare {
+		return true
+	}
+	_, err := tx.Get(receivedRecordKey(h.ID))
+	return err == nil
+}
+
 // peopleDone is meta/people's value once every record was attributed.
 const peopleDone = 1
 
@@ -66,10 +76,11 @@ func (w *Wallet) attributeRecords(fresh bool) error {
 // record already linked to a person is theirs again.
 func (w *Wallet) migratePeople(people []Person) error {
 	type patientHead struct {
-		id     string
-		ver    int
-		added  time.Time
-		source Source
+		id       string
+		ver      int
+		added    time.Time
+		source   Source
+		received bool
 	}
 	var pats []patientHead
 	err := w.db.View(func(tx kv.Txn) error {
@@ -78,13 +89,22 @@ func (w *Wallet) migratePeople(people []Person) error {
 			if h.unmarshal(v) != nil || h.Summary.ResourceType != "Patient" {
 				return
 			}
-			pats = append(pats, patientHead{id: h.ID, ver: h.Version, added: h.Added, source: h.Source})
+			pats = append(pats, patientHead{id: h.ID, ver: h.Version, added: h.Added, source: h.Source, received: isReceived(tx, h)})
 		}, func([]byte) {}, func() { pats = nil })
 	})
 	if err != nil {
 		return err
 	}
+	// The wallet's own Patients first, oldest first; received ones (the
+	// records of a share redeemed here) only join the people they match,
+	// as at import.
 	slices.SortFunc(pats, func(a, b patientHead) int {
+		if a.received != b.received {
+			if a.received {
+				return 1
+			}
+			return -1
+		}
 		return cmp.Or(a.added.Compare(b.added), cmp.Compare(a.id, b.id))
 	})
 	var a attribution
@@ -109,10 +129,16 @@ func (w *Wallet) migratePeople(people []Person) error {
 		if m, how, ok := matchPersonHow(cand, ph.id, a.people); ok {
 			at = slices.IndexFunc(a.people, func(p Person) bool { return p.ID == m.ID })
 			linkPatient(&a.people[at], ph.id, cand, how)
+		} else if ph.received {
+			personOf[ph.id] = "" // kept apart
+			continue
 		} else {
 			at = a.add(cand, ph.id, cmp.Or(ph.added, now))
 		}
 		personOf[ph.id] = a.people[at].ID
+		if ph.received {
+			continue // a share's other records name their patient
+		}
 		if fileOf[ph.source] == nil {
 			fileOf[ph.source] = map[string]bool{}
 		}
@@ -191,6 +217,8 @@ func (w *Wallet) migratePeople(people []Person) error {
 					for p := range fileOf[h.Source] {
 						h.Person = p
 					}
+				case isReceived(tx, h):
+					h.Person = ""
 				default:
 					h.Person = owner
 				}

@@ -393,16 +393,23 @@ func (w *Wallet) Records(ids []string) ([]Record, error) {
 // Add stores a new resource (or a new version of the same resource) written
 // by the patient or received from elsewhere.
 func (w *Wallet) Add(resource []byte, src Source) (Record, error) {
-	return w.put("", resource, src, nil)
+	return w.put("", "", resource, src, nil)
 }
 
 // AddWithAttachments stores resource with files already written by
 // WriteAttachment.
 func (w *Wallet) AddWithAttachments(resource []byte, src Source, atts []Attachment) (Record, error) {
-	return w.put("", resource, src, atts)
+	return w.put("", "", resource, src, atts)
 }
 
-func (w *Wallet) put(scope string, resource []byte, src Source, atts []Attachment) (Record, error) {
+// AddFor is AddWithAttachments (atts may be nil) of a record that belongs
+// to person (an ID): a record typed in for a dependant. "" is Add's rule:
+// the person of the Patient it refers to, else the owner.
+func (w *Wallet) AddFor(person string, resource []byte, src Source, atts []Attachment) (Record, error) {
+	return w.put("", person, resource, src, atts)
+}
+
+func (w *Wallet) put(scope, person string, resource []byte, src Source, atts []Attachment) (Record, error) {
 	unlock := w.lockWrite()
 	defer unlock()
 	if err := w.checkOpen(); err != nil {
@@ -412,7 +419,7 @@ func (w *Wallet) put(scope string, resource []byte, src Source, atts []Attachmen
 	for _, a := range atts {
 		in.Files = append(in.Files, IncomingFile{Name: a.Name, ContentType: a.ContentType, SHA256: a.SHA256, written: &a})
 	}
-	rep, err := w.store(context.Background(), Batch{Name: "the record", Source: src, Scope: scope, Entries: []Incoming{in}})
+	rep, err := w.store(context.Background(), Batch{Name: "the record", Source: src, Scope: scope, Person: person, Entries: []Incoming{in}})
 	if err != nil {
 		return Record{}, fmt.Errorf("add record: %w", err)
 	}
@@ -453,7 +460,7 @@ func (w *Wallet) Update(id string, resource []byte, src Source) (Record, error) 
 	if err != nil {
 		return Record{}, fmt.Errorf("edit record %s: %w", id, err)
 	}
-	r, err := w.put(scope, resource, src, nil)
+	r, err := w.put(scope, "", resource, src, nil)
 	if err != nil {
 		return Record{}, err
 	}
