@@ -330,16 +330,18 @@ func checkInRecords(w *wallet.Wallet, p person, now time.Time) ([]string, error)
 // without a proof, with a warning.
 func checkInEntries(w *wallet.Wallet, p person, recs []wallet.Record, now time.Time, opts *checkin.Options, res *ShareResult) error {
 	all := append([]wallet.Record{p.Patient}, p.Others...)
+	theirs := map[string]bool{}
+	for _, r := range all {
+		theirs[r.ID] = true
+	}
 	shared := make([]wallet.Record, 0, len(recs))
 	for _, r := range recs {
-		if r.Summary.Kind == fhir.KindPatient {
-			// A Patient named among the records is this person's (Build
-			// refuses anyone else's) and travels as the subject.
-			if r.ID != p.Patient.ID {
-				all = append(all, r)
-			}
-			continue
+		if r.Summary.Kind == fhir.KindPatient && theirs[r.ID] {
+			continue // travels as the subject
 		}
+		// Any other Patient goes to Build as an entry, which merges it
+		// when it is the same person and refuses it otherwise: naming it
+		// must never make its records this person's.
 		shared = append(shared, r)
 	}
 	all = append(all, shared...)

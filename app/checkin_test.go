@@ -244,3 +244,32 @@ func TestCheckInHostedOverHTTPSIsAKTCLink(t *testing.T) {
 		t.Errorf("share log %+v (%v)", lg, err)
 	}
 }
+
+// TestCheckInCannotFileAStrangersPatientUnderThisPerson: naming another
+// Patient record among the records of a check-in is refused, never turned
+// into another name for the person checking in.
+func TestCheckInCannotFileAStrangersPatientUnderThisPerson(t *testing.T) {
+	s := newSession(t, "patient")
+	importFixture(t, s, clemente)
+	stranger, err := s.Wallet.Add([]byte(`{"resourceType":"Patient","id":"stranger-1","name":[{"family":"Stranger","given":["Sam"]}],"birthDate":"1970-01-01"}`), wallet.Source{Type: wallet.SourcePatient})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := findPerson(s.Wallet, "Clemente")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opts checkin.Options
+	recs, _ := s.Wallet.Records([]string{stranger.ID})
+	if err := checkInEntries(s.Wallet, p, recs, time.Now(), &opts, &ShareResult{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range opts.PatientAliases {
+		if strings.Contains(a, "stranger-1") {
+			t.Fatalf("the stranger's Patient became another name of Clemente: %v", opts.PatientAliases)
+		}
+	}
+	if _, err := checkin.Build(opts); !errors.Is(err, checkin.ErrSecondPatient) {
+		t.Errorf("a check-in naming a stranger's Patient: %v, want ErrSecondPatient", err)
+	}
+}

@@ -18,7 +18,7 @@ node="${NODE:-$root/bin/medwallet-node}"
 mkdir -p "$out"
 work=$(mktemp -d)
 app_pid=""; xvfb_pid=""; node_pid=""
-trap 'kill $app_pid $xvfb_pid $node_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $app_pid $xvfb_pid $node_pid 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
 
 pass="demo passphrase for screenshots"
 export MEDWALLET_HOME="$work/wallet"
@@ -63,7 +63,7 @@ app_pid=$!
 
 win=""
 for _ in $(seq 300); do
-  win=$(xdotool search --name '^Medwallet' 2>/dev/null | head -1 || true)
+  win=$(xdotool search --onlyvisible --name '^Medwallet' 2>/dev/null | head -1 || true)
   [ -n "$win" ] && break
   sleep 0.2
 done
@@ -93,16 +93,16 @@ sleep 3
 eval "$(xdotool getwindowgeometry --shell "$win")"
 shot summary
 # A line of the summary opens its record beside it.
-click "${LINE_X:-120}" "${LINE_Y:-262}" 2
+click "${LINE_X:-120}" "${LINE_Y:-571}" 3
 shot record-detail
 xdotool key --window "$win" ctrl+2
-sleep 2
+sleep 4
 shot records
 xdotool key --window "$win" ctrl+3
-sleep 2
+sleep 4
 shot timeline
 xdotool key --window "$win" ctrl+4
-sleep 2
+sleep 4
 shot lab-trends
 xdotool key --window "$win" ctrl+k
 sleep 1.5
@@ -110,10 +110,9 @@ shot checkin
 # The person switcher: the household's two people.
 xdotool key --window "$win" ctrl+1
 sleep 1
-click "${SWITCH_X:-1150}" "${SWITCH_Y:-40}" 1
+click "${SWITCH_X:-1010}" "${SWITCH_Y:-64}" 2
 shot people
-xdotool key --window "$win" Down Return
-sleep 3
+click "${SWITCH_X:-1010}" "${SECOND_Y:-140}" 4
 shot summary-second-person
 xdotool key --window "$win" ctrl+shift+s
 sleep 1.5

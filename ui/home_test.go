@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
@@ -276,8 +277,8 @@ func TestASecondPersonsFileAsksThenTheHouseholdSwitchesBetweenThem(t *testing.T)
 	if !ok || m.personID != owner.ID {
 		t.Fatalf("the window shows %q, not the owner %+v", m.personID, owner)
 	}
-	if !strings.HasPrefix(m.header.name.Text, "Max") || m.header.switcher.Visible() {
-		t.Fatalf("header %q, switcher shown %v with one person", m.header.name.Text, m.header.switcher.Visible())
+	if !strings.HasPrefix(m.header.name.Text, "Max") || m.header.switchBox.Visible() {
+		t.Fatalf("header %q, switcher shown %v with one person", m.header.name.Text, m.header.switchBox.Visible())
 	}
 	m.importFiles([]string{napoleon})
 	settle(s)
@@ -298,8 +299,8 @@ func TestASecondPersonsFileAsksThenTheHouseholdSwitchesBetweenThem(t *testing.T)
 	if len(people) != 2 {
 		t.Fatalf("%d people after adding Napoleon", len(people))
 	}
-	if !m.header.switcher.Visible() || len(m.header.switcher.Options) != 2 {
-		t.Fatalf("switcher shown %v with %q", m.header.switcher.Visible(), m.header.switcher.Options)
+	if !m.header.switchBox.Visible() || len(m.header.switcher.Options) != 2 {
+		t.Fatalf("switcher shown %v with %q", m.header.switchBox.Visible(), m.header.switcher.Options)
 	}
 	if m.personID != owner.ID {
 		t.Error("the import moved the window off the person shown")
@@ -371,4 +372,27 @@ func entryOf(w *wallet.Wallet, id string) *wallet.Entry {
 		}
 	}
 	return nil
+}
+
+// TestTheHeaderMasksIdentityNumbersAndPutsMachineIDsLast: the
+// demographics line shows birth date with age and sex, social security,
+// licence and passport numbers only by their last four characters, and
+// opaque UUIDs after the numbers people recognise.
+func TestTheHeaderMasksIdentityNumbersAndPutsMachineIDsLast(t *testing.T) {
+	p := wallet.Person{Name: "Napoleon Ullrich", BirthDate: "1962-03-01", Gender: "male", Identifiers: []wallet.PersonIdentifier{
+		{System: "https://github.com/synthetichealth/synthea", Value: "cbc83bf2-c38e-4617-bc1d-f99fc86a80f0"},
+		{System: "http://hl7.org/fhir/sid/us-ssn", Value: "999-45-6789"},
+		{System: "http://standardhealthrecord.org/fhir/StructureDefinition/passportNumber", Value: "X12345678X"},
+	}}
+	got := personFacts(p, time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC))
+	want := "born 1 Mar 1962 (64) · male · SSN •••6789 · Passport •••678X · synthea cbc83bf2-c38e-4617-bc1d-f99fc86a80f0"
+	if got != want {
+		t.Errorf("facts\n got %q\nwant %q", got, want)
+	}
+	if strings.Contains(got, "45-6789") || strings.Contains(got, "X12345") {
+		t.Error("an identity number shows whole")
+	}
+	if personChoice(wallet.Person{Name: "Ann", BirthDate: "2019-05", Owner: true}) != "Ann, born May 2019 (me)" {
+		t.Errorf("choice %q", personChoice(wallet.Person{Name: "Ann", BirthDate: "2019-05", Owner: true}))
+	}
 }

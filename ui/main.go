@@ -320,7 +320,7 @@ func (m *mainScreen) showTrends() { m.tabs.Select(m.trendsTab) }
 // focusPerson puts the keyboard focus on the person switcher (arrows and
 // Space then pick), when the wallet holds several people.
 func (m *mainScreen) focusPerson() {
-	if !m.header.switcher.Visible() {
+	if !m.header.switchBox.Visible() {
 		dialog.ShowInformation("One person", "This wallet holds one person's records. Importing someone else's file adds them, and the switcher then appears beside the name.", m.s.win)
 		return
 	}

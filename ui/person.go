@@ -1,9 +1,13 @@
 package ui
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"path"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,8 +30,12 @@ type personHeader struct {
 	name     *widget.Label
 	facts    *widget.Label
 	switcher *widget.Select
-	people   []wallet.Person // UI goroutine only
-	content  fyne.CanvasObject
+	// switchBox holds the switcher; it shows with several people only.
+	switchBox *fyne.Container
+	// insurance is the person's insurance card, editable (ui/insurance.go).
+	insurance *insuranceLine
+	people    []wallet.Person // UI goroutine only
+	content   fyne.CanvasObject
 }
 
 func newPersonHeader(m *mainScreen) *personHeader {
@@ -46,9 +54,13 @@ func newPersonHeader(m *mainScreen) *personHeader {
 		}
 	})
 	h.switcher.PlaceHolder = "Whose records"
-	h.switcher.Hide()
-	who := container.NewBorder(nil, nil, h.icon, nil, container.New(&tightVBox{}, h.name, h.facts))
-	h.content = container.NewBorder(nil, nil, nil, h.switcher, who)
+	// Wide enough for a name and a birth date.
+	h.switchBox = container.NewGridWrap(fyne.NewSize(340, h.switcher.MinSize().Height), h.switcher)
+	h.switchBox.Hide()
+	h.insurance = newInsuranceLine(m, nil)
+	h.insurance.content.Hide()
+	who := container.NewBorder(nil, nil, h.icon, nil, container.New(&tightVBox{}, h.name, h.facts, h.insurance.content))
+	h.content = container.NewBorder(nil, nil, nil, h.switchBox, who)
 	return h
 }
 
@@ -61,17 +73,20 @@ func (h *personHeader) load() {
 	}
 	h.switcher.SetOptions(labels)
 	if len(h.people) > 1 {
-		h.switcher.Show()
+		h.switchBox.Show()
 	} else {
-		h.switcher.Hide()
+		h.switchBox.Hide()
 	}
 	p, ok := h.m.w.Person(h.m.personID)
 	if !ok {
 		h.name.SetText(h.m.s.name)
 		h.facts.SetText("Nobody's records yet: import a file, or add a record")
 		h.switcher.ClearSelected()
+		h.insurance.content.Hide()
 		return
 	}
+	h.insurance.load(p)
+	h.insurance.content.Show()
 	h.name.SetText(personName(p))
 	h.facts.SetText(personFacts(p, time.Now()))
 	h.switcher.SetSelectedIndex(indexOfPerson(h.people, p.ID))
@@ -82,6 +97,7 @@ func (h *personHeader) clear() {
 	h.switcher.SetOptions(nil)
 	h.name.SetText("")
 	h.facts.SetText("")
+	h.insurance.clear()
 }
 
 func indexOfPerson(people []wallet.Person, id string) int {
@@ -127,7 +143,7 @@ func personFacts(p wallet.Person, now time.Time) string {
 	if p.Gender != "" {
 		parts = append(parts, p.Gender)
 	}
-	for i, id := range p.Identifiers {
+	for i, id := range headerIdentifiers(p.Identifiers) {
 		if i == maxIdentifiersShown {
 			parts = append(parts, fmt.Sprintf("%d more identifiers", len(p.Identifiers)-i))
 			break
@@ -141,32 +157,86 @@ func personFacts(p wallet.Person, now time.Time) string {
 // identifiers tell two people apart; the record has them all.
 const maxIdentifiersShown = 3
 
-// formatIdentifier shows an identifier by its system's short name ("SSN
-// •••6789"); sensitive numbers (social security, licence, passport) show
-// only their last four characters, as a glance at the screen may be
+// formatIdentifier shows an identifier by a short name for its system
+// ("SSN •••6789"); sensitive numbers (social security, licence, passport)
+// show only their last four characters, as a glance at the screen may be
 // someone else's.
 func formatIdentifier(id wallet.PersonIdentifier) string {
 	v := id.Value
-	system, _ := json.Marshal(map[string]string{"system": id.System})
-	// Synthea names its passport system ".../passportNumber": the system
-	// alone is all a person's identifier keeps.
-	if fhir.SensitiveIdentifier(system) || strings.Contains(strings.ToLower(id.System), "passport") {
+	if sensitiveSystem(id.System) {
 		if len(v) > 4 {
 			v = "•••" + v[len(v)-4:]
 		} else {
 			v = "••••"
 		}
 	}
-	label := fhir.CodeSystemName(id.System)
-	if label == "" {
-		if u, err := url.Parse(id.System); err == nil && u.Host != "" {
-			label = u.Host
+	if label := identifierLabel(id.System); label != "" {
+		return label + " " + v
+	}
+	return v
+}
+
+// sensitiveSystem reports whether identifiers of system are numbers such
+// as a social security, licence or passport number (fhir.SensitiveIdentifier
+// judges by the system when nothing else is known; Synthea names its
+// passport system ".../passportNumber").
+func sensitiveSystem(system string) bool {
+	js, _ := json.Marshal(map[string]string{"system": system})
+	return fhir.SensitiveIdentifier(js) || strings.Contains(strings.ToLower(system), "passport")
+}
+
+// identifierLabels name the identifier systems people meet most.
+var identifierLabels = []struct{ prefix, label string }{
+	{"http://hl7.org/fhir/sid/us-ssn", "SSN"},
+	{"urn:oid:2.16.840.1.113883.4.1", "SSN"},
+	{"urn:oid:2.16.840.1.113883.4.3.", "Driver's licence"},
+	{"http://hl7.org/fhir/sid/us-dl", "Driver's licence"},
+	{"http://hl7.org/fhir/sid/passport-", "Passport"},
+	{"http://standardhealthrecord.org/fhir/StructureDefinition/passportNumber", "Passport"},
+	{"http://hl7.org/fhir/sid/us-mbi", "Medicare"},
+	{"http://hl7.org/fhir/sid/us-npi", "NPI"},
+}
+
+// identifierLabel is a short name for an identifier system: a known one,
+// the code system's name, else the last part of its address ("synthea"
+// for https://github.com/synthetichealth/synthea), else its host.
+func identifierLabel(system string) string {
+	for _, l := range identifierLabels {
+		if system == l.prefix || strings.HasSuffix(l.prefix, ".") && strings.HasPrefix(system, l.prefix) ||
+			strings.HasSuffix(l.prefix, "-") && strings.HasPrefix(system, l.prefix) {
+			return l.label
 		}
 	}
-	if label == "" {
-		return v
+	if name := fhir.CodeSystemName(system); name != "" {
+		return name
 	}
-	return label + " " + v
+	u, err := url.Parse(system)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	if seg := path.Base(strings.TrimRight(u.Path, "/")); seg != "" && seg != "." && seg != "/" {
+		return seg
+	}
+	return u.Host
+}
+
+// headerIdentifiers orders identifiers for the header: numbers people
+// recognise first, opaque machine IDs (UUIDs) last.
+func headerIdentifiers(ids []wallet.PersonIdentifier) []wallet.PersonIdentifier {
+	out := slices.Clone(ids)
+	slices.SortStableFunc(out, func(a, b wallet.PersonIdentifier) int {
+		return cmp.Compare(b2i(uuidValue.MatchString(a.Value)), b2i(uuidValue.MatchString(b.Value)))
+	})
+	return out
+}
+
+var uuidValue = regexp.MustCompile(`^(urn:uuid:)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // formatBirthDate shows a FHIR date (YYYY, YYYY-MM or YYYY-MM-DD) as people

@@ -137,7 +137,11 @@ func newWitnessView(m *mainScreen) *witnessView {
 		v.progress, v.result,
 		container.NewHBox(boldLabel("Witnesses")),
 	)
-	v.content = container.NewBorder(container.NewPadded(top), nil, nil, nil, v.list)
+	// The form scrolls above the list of witnesses, so that the screen
+	// fits the window under Settings' own tabs.
+	split := container.NewVSplit(container.NewVScroll(container.NewPadded(top)), v.list)
+	split.Offset = 0.75
+	v.content = split
 	return v
 }
 
