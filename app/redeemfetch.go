@@ -171,6 +171,15 @@ func fetchP2P(ctx context.Context, s *Session, l share.Link, recipient, passcode
 	if err != nil {
 		return nil, "", err
 	}
+	if len(info.Addrs) == 0 {
+		// A link made to fit a small QR code may carry no addresses. If the
+		// peer is a clinic node or witness this wallet already knows, dial
+		// it where the address book says: the handshake still proves it is
+		// the peer the link names.
+		if c, err := p.Book.Get(info.ID); err == nil {
+			info.Addrs = c.Addrs
+		}
+	}
 	if len(info.Addrs) > 0 {
 		p.Host.Libp2p().Peerstore().AddAddrs(info.ID, info.Addrs, time.Hour)
 	}

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	ma "github.com/multiformats/go-multiaddr"
+
 	"medwallet/app/peer"
 	"medwallet/wallet"
 	"medwallet/wallet/share"
@@ -386,5 +388,34 @@ func TestBusyWorkHoldsOffAutoLockAndNetworkWaitsEndWithTheLock(t *testing.T) {
 	}
 	if _, err := s.busyUnlessLocked(); !errors.Is(err, ErrSessionLocked) {
 		t.Errorf("busy work started on a locked session: %v", err)
+	}
+}
+
+// A clinic node's link whose addresses were dropped to keep its QR code
+// small (a passcode share back to the patient, say) still opens in a wallet
+// that knows that node, from its address book, in a fresh process whose
+// libp2p peerstore is empty.
+func TestP2PLinkWithoutAddressesReachesAKnownClinicNode(t *testing.T) {
+	h := newHostileShare(t)
+	node, addrs := rawPeer(t, h.manifestHandler(t, nil))
+	patient := newSession(t, "patient")
+	p := startPeer(t, patient)
+	var mas []ma.Multiaddr
+	for _, a := range addrs {
+		m, err := ma.NewMultiaddr(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mas = append(mas, m)
+	}
+	if err := p.Book.Put(peer.Contact{Name: "Riverside Clinic", ID: node.ID(), Role: peer.RoleClinic, Addrs: mas, Updated: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Redeem(context.Background(), patient, h.p2pLink(t, node.ID(), nil), "", "x", RedeemTimeout(20*time.Second))
+	if err != nil {
+		t.Fatalf("redeem a link without addresses from a known clinic node: %v", err)
+	}
+	if len(got.Records) != 1 || got.From != "peer "+node.ID().String() {
+		t.Errorf("received %d records from %q, want the bundle's Patient from the node", len(got.Records), got.From)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -230,17 +231,7 @@ func TestReturnPathKeepsTheTamperRules(t *testing.T) {
 	// A clinic bundle whose one proven record was altered after signing.
 	bundle := forgedBundle(t, "clinic.example/log/1", mustKey(t), hba1c("6.1"))
 	bundle = []byte(strings.Replace(string(bundle), `"value":6.1`, `"value":9.9`, 1))
-	host := newKTCHost(t)
-	key := ktcKey()
-	host.serveFiles(t, key, share.ContentFHIR, bundle)
-	p, err := fetchKTC(t, patient, host.link(t, key, "/u", "U", time.Now().Add(time.Hour), "Visit"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rcv, err := KeepShare(context.Background(), patient, p, KeepOptions{Person: me.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rcv := fileVisit(t, patient, me, bundle)
 	if len(recordsHolding(t, patient, "9.9")) != 0 || countStatus(rcv.Records, ledger.Tampered) != 1 || len(rcv.Alarms) == 0 {
 		t.Errorf("a tampered record was filed: %s", fmt.Sprint(rcv.Alarms))
 	}
@@ -263,4 +254,41 @@ func recordIDsHolding(t *testing.T, s *Session, text string) []string {
 		ids = append(ids, strings.Fields(v)[0])
 	}
 	return ids
+}
+
+func TestReturnPathClinicNameCannotForgeTextOrBloatRecords(t *testing.T) {
+	patient, me := patientWallet(t)
+	hostile := "Riverside\u202eFamily\nClinic\x1b[31m" + strings.Repeat("€", 10000)
+	visit := strings.Replace(string(visitBundle(ktcPatient)), `"name":"Riverside Family Clinic"`, `"name":`+jsonString(hostile), 1)
+	rcv := fileVisit(t, patient, me, []byte(visit))
+	rec, err := patient.Wallet.Get(rcv.Records[0].RecordID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := rec.Source.Name
+	if len(name) > maxShownText || !strings.HasPrefix(name, "Riverside Family Clinic") || strings.ContainsAny(name, "\u202e\n\x1b") {
+		t.Errorf("source name %q (%d bytes)", name[:min(len(name), 60)], len(name))
+	}
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// fileVisit serves bundle behind a U link and files it with person me.
+func fileVisit(t *testing.T, patient *Session, me wallet.Person, bundle []byte) *Received {
+	t.Helper()
+	host := newKTCHost(t)
+	key := ktcKey()
+	host.serveFiles(t, key, share.ContentFHIR, bundle)
+	p, err := fetchKTC(t, patient, host.link(t, key, "/u", "U", time.Now().Add(time.Hour), "Visit"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv, err := KeepShare(context.Background(), patient, p, KeepOptions{Person: me.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rcv
 }

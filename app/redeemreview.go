@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"medwallet/wallet"
 	"medwallet/wallet/checkin"
@@ -215,7 +214,7 @@ func readPending(s *Session, l share.Link, from string, files []share.FetchedFil
 		return nil, err
 	}
 	p := &Pending{
-		Link:    LinkFacts{Label: l.Label, Expires: l.Exp, Flags: l.Flags, Version: l.V, Host: linkHost(l)},
+		Link:    LinkFacts{Label: shownText(l.Label), Expires: l.Exp, Flags: l.Flags, Version: l.V, Host: linkHost(l)},
 		From:    from,
 		Records: []PendingRecord{},
 		Files:   []ReceivedFile{},
@@ -287,15 +286,15 @@ func (p *Pending) add(e CheckedEntry, card *CardCheck) {
 			}
 		}
 	case "Organization":
-		if p.Organization == "" && m.name != "" {
-			p.Organization = m.name
+		if p.Organization == "" {
+			p.Organization = shownText(m.name)
 		}
 	}
 	if e.Result.Status == ledger.Tampered {
 		return // a tampered file is not shown as the patient's document
 	}
 	for _, pdf := range m.pdfs {
-		pdf.Title = cmpOr(pdf.Title, sum.Title)
+		pdf.Title = shownText(cmpOr(pdf.Title, sum.Title))
 		pdf.Date = sum.Date
 		pdf.PatientShared = m.patientShared
 		p.PDFs = append(p.PDFs, pdf)
@@ -356,6 +355,14 @@ func linkHost(l share.Link) string {
 	}
 	return l.URL
 }
+
+// maxShownText bounds a name or title a share gives (a clinic's name, a
+// PDF's title), which the wallet shows and keeps as a record's source.
+const maxShownText = 200
+
+// shownText is a name or title from a share, safe to show and keep: no
+// control or format characters, at most maxShownText bytes.
+func shownText(s string) string { return strings.TrimSpace(share.CleanText(s, maxShownText)) }
 
 func cmpOr(a, b string) string {
 	if a != "" {
@@ -561,11 +568,7 @@ func readKTCMarks(res []byte) ktcMarks {
 		if err != nil || !bytes.HasPrefix(data, []byte("%PDF-")) {
 			continue // not a PDF whatever it says: the record is kept, not shown as one
 		}
-		title := c.Attachment.Title
-		if !utf8.ValidString(title) {
-			title = ""
-		}
-		m.pdfs = append(m.pdfs, SharedPDF{Type: m.documentType, Title: title, Data: data})
+		m.pdfs = append(m.pdfs, SharedPDF{Type: m.documentType, Title: c.Attachment.Title, Data: data})
 	}
 	return m
 }

@@ -299,6 +299,10 @@ func TestInsuranceCardIsSavedForThePersonAndOfferedAtCheckIn(t *testing.T) {
 	if !strings.Contains(v.card.label.Text, "Acme Health") || v.withCard.Disabled() || !v.withCard.Checked {
 		t.Errorf("card line %q, include disabled %v", v.card.label.Text, v.withCard.Disabled())
 	}
+	// Under the person, on every screen.
+	if h := m.header.insurance; !h.content.Visible() || !strings.Contains(h.label.Text, "Acme Health · member ZX123") || h.person.ID != v.person.ID {
+		t.Errorf("the header's insurance line %q", h.label.Text)
+	}
 
 	// Editing shows what is stored.
 	g := m.editInsuranceCard(v.person, v.card.show)

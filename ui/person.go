@@ -32,6 +32,8 @@ type personHeader struct {
 	switcher *widget.Select
 	// switchBox holds the switcher; it shows with several people only.
 	switchBox *fyne.Container
+	// insurance is the person's insurance card, editable (ui/insurance.go).
+	insurance *insuranceLine
 	people    []wallet.Person // UI goroutine only
 	content   fyne.CanvasObject
 }
@@ -55,7 +57,9 @@ func newPersonHeader(m *mainScreen) *personHeader {
 	// Wide enough for a name and a birth date.
 	h.switchBox = container.NewGridWrap(fyne.NewSize(340, h.switcher.MinSize().Height), h.switcher)
 	h.switchBox.Hide()
-	who := container.NewBorder(nil, nil, h.icon, nil, container.New(&tightVBox{}, h.name, h.facts))
+	h.insurance = newInsuranceLine(m, nil)
+	h.insurance.content.Hide()
+	who := container.NewBorder(nil, nil, h.icon, nil, container.New(&tightVBox{}, h.name, h.facts, h.insurance.content))
 	h.content = container.NewBorder(nil, nil, nil, h.switchBox, who)
 	return h
 }
@@ -78,8 +82,11 @@ func (h *personHeader) load() {
 		h.name.SetText(h.m.s.name)
 		h.facts.SetText("Nobody's records yet: import a file, or add a record")
 		h.switcher.ClearSelected()
+		h.insurance.content.Hide()
 		return
 	}
+	h.insurance.load(p)
+	h.insurance.content.Show()
 	h.name.SetText(personName(p))
 	h.facts.SetText(personFacts(p, time.Now()))
 	h.switcher.SetSelectedIndex(indexOfPerson(h.people, p.ID))
@@ -90,6 +97,7 @@ func (h *personHeader) clear() {
 	h.switcher.SetOptions(nil)
 	h.name.SetText("")
 	h.facts.SetText("")
+	h.insurance.clear()
 }
 
 func indexOfPerson(people []wallet.Person, id string) int {

@@ -269,3 +269,12 @@ func TestCancelledFetchSaysSoAndStoresNothing(t *testing.T) {
 		t.Errorf("a cancelled fetch kept %d shares", len(got))
 	}
 }
+
+func TestAPDFTitleFromTheSenderCannotChooseWhereItIsSaved(t *testing.T) {
+	for _, title := range []string{"../../.ssh/authorized_keys", `..\..\Startup\run`, "C:evil", "a\x00b\nc", strings.Repeat("long ", 40)} {
+		name := pdfFileName(title)
+		if strings.ContainsAny(name, `/\:`+"\x00\n") || !strings.HasSuffix(name, ".pdf") || len([]rune(name)) > 64 {
+			t.Errorf("title %q makes the file name %q", title, name)
+		}
+	}
+}

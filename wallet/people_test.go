@@ -622,3 +622,25 @@ func TestReceivedRecordsOfAStrangerAddNobodyAndMakeNoOwner(t *testing.T) {
 		t.Fatalf("a stranger's share went to %v; people %+v", got, w.People())
 	}
 }
+
+// BenchmarkMigratePeople measures the first unlock's attribution of an
+// older wallet's records (Fletcher Hyatt's 1,111 resources): every head
+// read with its latest version, summarised again and rewritten.
+func BenchmarkMigratePeople(b *testing.B) {
+	w, _, err := Create(filepath.Join(b.TempDir(), "wallet"), passphrase, testKDF)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	data := readImportFile(b, fixtureDir+"/fhir/synthea/Fletcher_Hyatt_fe0562b5-f517-4951-8366-32fdab088930.json")
+	if _, err := w.Import(context.Background(), "fletcher.json", data, ImportOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if err := w.migratePeople(nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(w.Count()), "records")
+}

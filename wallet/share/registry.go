@@ -9,10 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"medwallet/wallet/kv"
 )
@@ -722,22 +719,7 @@ func (r *Registry) putLogEntry(txn kv.Txn, key []byte, e AccessEntry) error {
 // clip makes a requester's string safe to show: valid UTF-8 without
 // control or format characters (which could forge log lines or reorder the
 // text where the patient reads it), at most maxLogField bytes.
-func clip(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			return ' '
-		}
-		return r
-	}, strings.ToValidUTF8(s, "\uFFFD"))
-	if len(s) <= maxLogField {
-		return s
-	}
-	cut := maxLogField
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
-}
+func clip(s string) string { return CleanText(s, maxLogField) }
 
 // OpenRequest is one attempt to open a share.
 type OpenRequest struct {
