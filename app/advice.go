@@ -326,7 +326,7 @@ var adviceTable = []Advice{
 	{Err: ErrNoInsuranceCard,
 		What:    "There is no insurance card for this person in the wallet.",
 		Do:      "Enter the card once in Insurance, or import a file that holds it; or check in without it.",
-		Command: "Enter it once with 'medwallet insurance set --payer NAME --member-id ID', or drop --insurance."},
+		Command: "Enter it once with 'medwallet insurance set --person WHO --payer NAME --member-id ID' (without --person it is the owner's card), or drop --insurance."},
 	{Err: ErrShareTooLarge,
 		What: "The selection is too large to share in one link.",
 		Do:   "Share fewer records or fewer attached files, or share them in several links."},
@@ -372,9 +372,9 @@ var adviceTable = []Advice{
 		What: "The share is disabled after too many wrong passcodes.",
 		Do:   "Ask the patient for a new link."},
 	{Err: share.ErrPasscodeRequired,
-		What:    "This share is protected by a passcode.",
-		Do:      "Ask the patient for it and type it in.",
-		Command: "Ask the patient for it and give it with --passcode-file."},
+		What:    "This share is protected by a passcode, which is not part of the link.",
+		Do:      "Ask whoever gave you the link for the passcode and type it in.",
+		Command: "Ask whoever gave you the link for the passcode and give it with --passcode-file."},
 	{Err: share.ErrDecrypt,
 		What: "A shared file did not decrypt: the link's key is wrong or the file was altered.",
 		Do:   "Copy the whole link again; if it still fails, ask the patient for a new link."},
@@ -394,8 +394,9 @@ var adviceTable = []Advice{
 		What: "The share's server asks to slow down.",
 		Do:   "Wait a minute and try again."},
 	{Err: share.ErrUnauthorized,
-		What: "The clinic node refused to host or change this share.",
-		Do:   "Check that this wallet is enrolled with that node, or share without it."},
+		What:    "The clinic node refused to host or change this share: it hosts shares only for wallets it follows, and only over libp2p unless its operator allows HTTPS uploads.",
+		Do:      "Add the clinic node as a witness first (its clinic may have to approve it), then try again.",
+		Command: "Enrol this wallet with the node first ('medwallet anchor --witness ADDRESS'; its clinic may have to approve it) and give --host that libp2p address (ending in /p2p/<id>), then try again."},
 	{Err: share.ErrTimedOut,
 		What:    "The share's server did not answer in time.",
 		Do:      "Check this computer's network and try again, or ask the sender whether the share is still online.",
@@ -450,10 +451,10 @@ func AdviceFor(err error) (Advice, bool) {
 	}
 	var pc *share.ErrPasscode
 	if errors.As(err, &pc) {
-		a := Advice{Err: err, What: "Wrong passcode: the share is now disabled.", Do: "Ask the patient for a new link."}
+		a := Advice{Err: err, What: "Wrong passcode: the share is now disabled.", Do: "Ask whoever shared it for a new link."}
 		if pc.Remaining > 0 {
 			a.What = fmt.Sprintf("Wrong passcode: %d more wrong tries disable the share.", pc.Remaining)
-			a.Do = "Ask the patient for the passcode and type it exactly."
+			a.Do = "Ask whoever gave you the link for the passcode and type it exactly."
 		}
 		return a, true
 	}

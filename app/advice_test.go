@@ -371,3 +371,42 @@ func TestSentinelTextsLeaveWhatToDoToTheTable(t *testing.T) {
 		}
 	}
 }
+
+// On the way back the patient redeems a clinic's link, so the advice for a
+// passcode must not tell them to ask "the patient", and must not repeat
+// itself after the error's own text.
+func TestPasscodeAdviceFitsTheReturnPath(t *testing.T) {
+	for _, err := range []error{
+		fmt.Errorf("fetch share: %w", share.ErrPasscodeRequired),
+		&share.ErrPasscode{Remaining: 3},
+		&share.ErrPasscode{},
+	} {
+		a, ok := AdviceFor(err)
+		if !ok {
+			t.Fatalf("%v: no advice", err)
+		}
+		line := err.Error() + ". " + a.ForCommandLine()
+		if strings.Contains(strings.ToLower(line), "patient") || strings.Count(line, "Ask ") > 1 {
+			t.Errorf("%v: the command line reads %q", err, line)
+		}
+	}
+}
+
+// A node that refuses an upload is met by enrolling with it over libp2p;
+// the advice says how instead of suggesting to share without it, which a
+// check-in cannot do.
+func TestHostRefusedAdviceSaysHowToEnrol(t *testing.T) {
+	a, ok := AdviceFor(fmt.Errorf("upload: %w", share.ErrUnauthorized))
+	if !ok || !strings.Contains(a.ForCommandLine(), "medwallet anchor --witness") || !strings.Contains(a.ForCommandLine(), "/p2p/") {
+		t.Errorf("advice for a refused upload: %q", a.ForCommandLine())
+	}
+}
+
+func TestAdjustedWarningCountsOneRecordInTheSingular(t *testing.T) {
+	if got := adjustedWarning(1); !strings.HasPrefix(got, "1 record was adjusted") || !strings.Contains(got, "goes without its proof") {
+		t.Errorf("adjustedWarning(1) = %q", got)
+	}
+	if got := adjustedWarning(3); !strings.HasPrefix(got, "3 records were adjusted") {
+		t.Errorf("adjustedWarning(3) = %q", got)
+	}
+}

@@ -134,6 +134,9 @@ func CheckIn(ctx context.Context, s *Session, req CheckInRequest) (*ShareResult,
 			return nil, fmt.Errorf("check-in: %w", err)
 		}
 		if !ok {
+			if subject.Name != "" {
+				return nil, fmt.Errorf("check-in: %w (%s)", ErrNoInsuranceCard, subject.Name)
+			}
 			return nil, fmt.Errorf("check-in: %w", ErrNoInsuranceCard)
 		}
 		opts.Insurance = &card
@@ -149,7 +152,7 @@ func CheckIn(ctx context.Context, s *Session, req CheckInRequest) (*ShareResult,
 		return nil, fmt.Errorf("check-in: %w: %d MiB, limit %d MiB; choose fewer records", ErrShareTooLarge, len(built.Bundle)>>20, MaxCheckInBundle>>20)
 	}
 	if built.DroppedProofs > 0 {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("%d records were adjusted for the clinic's system (references or identity numbers) and go without their proof", built.DroppedProofs))
+		res.Warnings = append(res.Warnings, adjustedWarning(built.DroppedProofs))
 	}
 	res.Bytes = len(built.Bundle)
 
@@ -397,4 +400,13 @@ func dedupe(ids []string) []string {
 		}
 	}
 	return out
+}
+
+// adjustedWarning says how many records a check-in changed for the
+// clinic's system, which therefore travel without their log proof.
+func adjustedWarning(n int) string {
+	if n == 1 {
+		return "1 record was adjusted for the clinic's system (references or identity numbers) and goes without its proof"
+	}
+	return fmt.Sprintf("%d records were adjusted for the clinic's system (references or identity numbers) and go without their proof", n)
 }

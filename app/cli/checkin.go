@@ -49,7 +49,8 @@ func runInsurance(c *call, o *insuranceOptions, args []string) error {
 			return err
 		}
 		if !ok {
-			return fmt.Errorf("insurance show: %w", app.ErrNoInsuranceCard)
+			return fmt.Errorf("insurance show: %s no insurance card in the wallet; enter it once with 'medwallet insurance set%s --payer NAME --member-id ID'",
+				whoHas(c, o.person), personFlag(o.person))
 		}
 		if c.json {
 			return c.printJSON(cardView(card))
@@ -71,8 +72,48 @@ func runInsurance(c *call, o *insuranceOptions, args []string) error {
 			Card insuranceJSON `json:"card"`
 		}{id, cardView(card)})
 	}
-	fmt.Fprintf(c.out(), "Saved the insurance card as record %s.\n", id)
+	fmt.Fprintf(c.out(), "Saved %s insurance card as record %s.\n", whose(c, o.person), id)
 	return nil
+}
+
+// personNamed is the name of the person --person names (a name or an ID),
+// or of the wallet's owner when it is empty; "" when there is none.
+func personNamed(c *call, nameOrID string) string {
+	if nameOrID = strings.TrimSpace(nameOrID); nameOrID != "" {
+		if p, err := c.session.Wallet.FindPerson(nameOrID); err == nil {
+			return p.Name
+		}
+		return ""
+	}
+	if p, ok := c.session.Wallet.Owner(); ok {
+		return p.Name
+	}
+	return ""
+}
+
+// whose is "Napoleon Ullrich's" for the person --person names, or "the".
+func whose(c *call, nameOrID string) string {
+	if n := personNamed(c, nameOrID); n != "" {
+		return n + "'s"
+	}
+	return "the"
+}
+
+// whoHas is "Napoleon Ullrich has" for the person --person names, or
+// "there is".
+func whoHas(c *call, nameOrID string) string {
+	if n := personNamed(c, nameOrID); n != "" {
+		return n + " has"
+	}
+	return "there is"
+}
+
+// personFlag is the --person flag to repeat in a suggested command.
+func personFlag(nameOrID string) string {
+	if nameOrID = strings.TrimSpace(nameOrID); nameOrID != "" {
+		return fmt.Sprintf(" --person %q", nameOrID)
+	}
+	return ""
 }
 
 // insuranceJSON is an insurance card as --json prints it.
@@ -150,8 +191,16 @@ func runCheckIn(c *call, o *shareOptions) error {
 		fmt.Fprintln(c.out(), res.Link)
 	}
 	e := c.env.Stderr
-	fmt.Fprintf(e, "Check-in link for %d records as share %s, until %s. Show the QR code at the front desk; 'medwallet share log %s' shows who opened it.\n",
-		res.Records, res.ID, res.Expires.Local().Format(time.DateTime), res.ID)
+	of := ""
+	if n := personNamed(c, o.person); n != "" {
+		of = " of " + n
+	}
+	show := "Show the QR code"
+	if o.qr == "" {
+		show = "Show its QR code (--qr FILE.png writes it)"
+	}
+	fmt.Fprintf(e, "Check-in link%s for %d records as share %s, until %s. %s at the front desk; 'medwallet share log %s' shows who opened it.\n",
+		of, res.Records, res.ID, res.Expires.Local().Format(time.DateTime), show, res.ID)
 	for _, w := range res.Warnings {
 		fmt.Fprintf(e, "warning: %s\n", w)
 	}

@@ -36,7 +36,7 @@ func defineDraftFlags(adding bool) func(fs *flag.FlagSet, o *draftOptions) {
 	return func(fs *flag.FlagSet, o *draftOptions) {
 		o.fs = fs
 		if adding {
-			fs.StringVar(&o.kind, "kind", "", "the kind of record: "+kindNames())
+			fs.StringVar(&o.kind, "kind", "", "the kind of record: "+formKindNames())
 			fs.StringVar(&o.file, "file", "", "attach this file (PDF, PNG, JPEG or DICOM; its bytes decide, not its name); a document needs one")
 		}
 		fs.StringVar(&o.title, "title", "", "what the record is called (the substance, condition, medicine, vaccine, test or document)")
@@ -95,7 +95,7 @@ func runAdd(c *call, o *draftOptions, args []string) error {
 		return err
 	}
 	if len(kinds) != 1 {
-		return fmt.Errorf("add: choose the kind of record with --kind (%s)", kindNames())
+		return fmt.Errorf("add: choose the kind of record with --kind (%s)", formKindNames())
 	}
 	d := fhir.Draft{Kind: kinds[0], Date: time.Now()}
 	if err := o.apply(&d); err != nil {
@@ -166,4 +166,14 @@ func (c *call) printSaved(verb string, r wallet.Record) error {
 	}
 	fmt.Fprintln(c.out())
 	return nil
+}
+
+// formKindNames are the kinds 'add' makes a record of; the others (a
+// visit, a procedure …) come only from imported files.
+func formKindNames() string {
+	var s []string
+	for _, k := range fhir.FormKinds() {
+		s = append(s, string(k))
+	}
+	return strings.Join(s, ", ")
 }

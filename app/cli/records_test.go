@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -225,5 +226,19 @@ func TestReceivedWithNothingReceived(t *testing.T) {
 	}
 	if _, errs, code := run(t, dir, passEnv, "received"); code != 0 || !strings.Contains(errs, "no shares received yet") {
 		t.Errorf("received: %d %q", code, errs)
+	}
+}
+
+// 'add' offers only the kinds it has a form for: a visit or a procedure
+// comes from imported files, and offering it only leads to a refusal.
+func TestAddOffersOnlyTheKindsItCanMake(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "w")
+	_, errs, code := run(t, dir, nil, "add", "--title", "Something")
+	if code == 0 || !strings.Contains(errs, "allergy") || strings.Contains(errs, "encounter") || strings.Contains(errs, "procedure") {
+		t.Errorf("add without --kind: %d %s", code, errs)
+	}
+	out, errs, _ := run(t, dir, nil, "add", "--help")
+	if help := out + errs; !strings.Contains(help, "vital") || strings.Contains(help, "encounter") {
+		t.Errorf("add --help offers kinds it cannot make:\n%s", help)
 	}
 }

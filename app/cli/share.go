@@ -245,9 +245,28 @@ func runShareList(c *call) error {
 		if len(s.Hosted) > 0 {
 			where = strings.Join(s.Hosted, ", ")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", s.ID, s.Status, exp, s.Records, s.Accesses, where, s.Label)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.ID, s.Status, exp, s.Records, openedCell(s), where, s.Label)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, s := range list {
+		if len(s.Hosted) > 0 {
+			fmt.Fprintln(c.env.Stderr, "A share hosted on a clinic node logs its opens there: 'medwallet share log ID' fetches them.")
+			break
+		}
+	}
+	return nil
+}
+
+// openedCell is the OPENED column: how often the share was opened, as far
+// as this wallet knows. A clinic node keeps the log of a share it hosts,
+// so a count here would read 0 however often the clinic opened it.
+func openedCell(s app.ShareInfo) string {
+	if len(s.Hosted) > 0 {
+		return "see log"
+	}
+	return strconv.Itoa(s.Accesses)
 }
 
 func runShareRevoke(c *call, id string) error {

@@ -236,3 +236,16 @@ func TestRedeemNeedsOneLinkOrAQRImage(t *testing.T) {
 		t.Error("usage lacks redeem")
 	}
 }
+
+// A share hosted on a clinic node is opened there, not in this wallet, so
+// 'share list' must not report it as opened 0 times after the clinic
+// fetched it.
+func TestShareListDoesNotCountAHostedShareAsNeverOpened(t *testing.T) {
+	hosted := app.ShareInfo{Hosted: []string{"/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDuENqa6ssYjTC5wmai4GTGBwGVRm5e9wzMfzKogUEFUU"}}
+	if got := openedCell(hosted); got != "see log" {
+		t.Errorf("hosted share's OPENED = %q, want \"see log\"", got)
+	}
+	if got := openedCell(app.ShareInfo{Accesses: 2}); got != "2" {
+		t.Errorf("peer-to-peer share's OPENED = %q, want \"2\"", got)
+	}
+}

@@ -168,12 +168,22 @@ func Build(d Draft) ([]byte, error) {
 	return encodeResource(m)
 }
 
-func formKinds() string {
-	var names []string
+// FormKinds are the kinds Build makes a record of (a form exists for),
+// in the order of Kinds.
+func FormKinds() []Kind {
+	var kinds []Kind
 	for _, k := range Kinds() {
 		if _, ok := forms[k]; ok {
-			names = append(names, string(k))
+			kinds = append(kinds, k)
 		}
+	}
+	return kinds
+}
+
+func formKinds() string {
+	var names []string
+	for _, k := range FormKinds() {
+		names = append(names, string(k))
 	}
 	return strings.Join(names, ", ")
 }

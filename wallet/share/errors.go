@@ -28,7 +28,7 @@ var (
 	// ErrLocked means too many wrong passcodes were tried and the share is disabled.
 	ErrLocked = errors.New("share is disabled after too many wrong passcodes")
 	// ErrPasscodeRequired means the link has the P flag and no passcode was given.
-	ErrPasscodeRequired = errors.New("this share needs a passcode; ask the patient for it")
+	ErrPasscodeRequired = errors.New("this share needs a passcode")
 
 	// ErrDecrypt means a JWE failed authentication: wrong key or tampered data.
 	ErrDecrypt = errors.New("cannot decrypt shared file: wrong key or the file was altered")
