@@ -108,7 +108,7 @@ func Parse(text string) (Link, error) {
 	if err := dec.Decode(&p); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			// A JSON object that stops before its end: the link lost its tail.
-			return Link{}, fmt.Errorf("parse link: the payload stops before its end: %w: %w", ErrTruncatedLink, ErrInvalidLink)
+			return Link{}, fmt.Errorf("parse link: %w: %w", ErrTruncatedLink, ErrInvalidLink)
 		}
 		return Link{}, fmt.Errorf("parse link: payload is not a JSON object: %w", ErrInvalidLink)
 	}

@@ -372,3 +372,14 @@ func FuzzInflateCapped(f *testing.F) {
 		}
 	})
 }
+
+// The command line prints the error and then the advice, which says the
+// link is cut short; the error itself says so once, not in three ways.
+func TestTruncatedLinkErrorSaysItOnce(t *testing.T) {
+	_, keyText := keyWithDashAndUnderscore(t)
+	full := b64(`{"url":"https://clinic.example/shl/x","flag":"U","key":"` + keyText + `","exp":1900000000}`)
+	_, err := Parse("shlink:/" + full[:len(full)-12])
+	if !errors.Is(err, ErrTruncatedLink) || strings.Count(err.Error(), "end") > 1 {
+		t.Errorf("Parse of a truncated link: %v", err)
+	}
+}
