@@ -105,7 +105,8 @@ xdotool key --window "$win" ctrl+4
 sleep 4
 shot lab-trends
 xdotool key --window "$win" ctrl+k
-sleep 1.5
+# The checklist fills from the summary in the background.
+sleep 5
 shot checkin
 # The person switcher: the household's two people.
 xdotool key --window "$win" ctrl+1

@@ -115,11 +115,18 @@ func pseudoRandom(n int, seed uint64) []byte {
 	return b
 }
 
+// dumpKV is every entry of a store but the index snapshot (index/), which
+// is a cache of the record heads that any open-and-close writes: restoring
+// opens the wallet to check it, so the restored store has one the
+// still-open original has not written yet.
 func dumpKV(t testing.TB, db kv.DB) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	err := db.View(func(tx kv.Txn) error {
 		return tx.Iterate(nil, func(k, v []byte) error {
+			if bytes.HasPrefix(k, []byte("index/")) {
+				return nil
+			}
 			out[string(k)] = string(v)
 			return nil
 		})
