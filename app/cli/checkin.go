@@ -10,7 +10,6 @@ import (
 
 	"medwallet/app"
 	"medwallet/wallet/checkin"
-	"medwallet/wallet/export"
 )
 
 func init() {
@@ -178,17 +177,8 @@ func runCheckIn(c *call, o *shareOptions) error {
 	if err != nil {
 		return err
 	}
-	if q := o.qr; q != "" {
-		if err := export.WriteFile(c.abs(q), func(w io.Writer) error { _, err := w.Write(res.QRPNG); return err }); err != nil {
-			return fmt.Errorf("write the QR code: %w", err)
-		}
-	}
-	if c.json {
-		if err := c.printJSON(res); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprintln(c.out(), res.Link)
+	if err := printShareLink(c, res, o.qr); err != nil {
+		return err
 	}
 	e := c.env.Stderr
 	of := ""

@@ -191,17 +191,8 @@ func runShareCreate(c *call, o *shareOptions) error {
 	if err != nil {
 		return err
 	}
-	if q := o.qr; q != "" {
-		if err := export.WriteFile(c.abs(q), func(w io.Writer) error { _, err := w.Write(res.QRPNG); return err }); err != nil {
-			return fmt.Errorf("write the QR code: %w", err)
-		}
-	}
-	if c.json {
-		if err := c.printJSON(res); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprintln(c.out(), res.Link)
+	if err := printShareLink(c, res, o.qr); err != nil {
+		return err
 	}
 	// Notes go to stderr so that stdout holds only the link (or the JSON).
 	e := c.env.Stderr
@@ -710,4 +701,19 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "NO"
+}
+
+// printShareLink writes a new share's QR code to qrPath when asked, and
+// prints its link (or, with --json, the whole result) on stdout.
+func printShareLink(c *call, res *app.ShareResult, qrPath string) error {
+	if qrPath != "" {
+		if err := export.WriteFile(c.abs(qrPath), func(w io.Writer) error { _, err := w.Write(res.QRPNG); return err }); err != nil {
+			return fmt.Errorf("write the QR code: %w", err)
+		}
+	}
+	if c.json {
+		return c.printJSON(res)
+	}
+	fmt.Fprintln(c.out(), res.Link)
+	return nil
 }
