@@ -70,7 +70,7 @@ func parse(name string, data []byte, resolve bool) (*Parsed, error) {
 	p := &parser{file: name, data: data, base: base, seen: make(map[string]seenEntry), resolve: resolve}
 	if nl := bytes.IndexByte(data[start:], '\n'); nl >= 0 {
 		first := trimJSON(data[start : start+nl])
-		if len(first) > 0 && first[0] == '{' && skipSpace(data, start+nl+1) < len(data) && json.Valid(first) {
+		if len(first) > 0 && first[0] == '{' && skipSpace(data, start+nl+1) < len(data) && validJSON(first) {
 			if err := p.ndjson(start); err != nil {
 				return nil, err
 			}
@@ -78,7 +78,7 @@ func parse(name string, data []byte, resolve bool) (*Parsed, error) {
 		}
 	}
 	body := trimJSON(data[start:])
-	if !json.Valid(body) {
+	if !validJSON(body) {
 		return nil, p.syntaxError(start, body, false)
 	}
 	h := readHead(body)
@@ -172,7 +172,7 @@ func (p *parser) ndjson(start int) error {
 		if len(text) == 0 {
 			continue
 		}
-		if !json.Valid(text) {
+		if !validJSON(text) {
 			return p.syntaxError(lineStart, text, true)
 		}
 		where := fmt.Sprintf("line %d", line)

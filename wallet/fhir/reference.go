@@ -116,7 +116,7 @@ func resolveItems(items []refItem, aliases []refAlias, o ResolveOptions) error {
 	for i := range items {
 		it := &items[i]
 		raw := trimJSON(it.resource)
-		if !it.valid && !json.Valid(raw) {
+		if !it.valid && !validJSON(raw) {
 			return fmt.Errorf("entry %d: %w: malformed JSON", it.index+1, ErrNotFHIR)
 		}
 		h := readHead(raw)

@@ -131,11 +131,7 @@ func containedOrganization(contained []json.RawMessage, id string) (string, bool
 		if h.resourceType != "Organization" || h.id != id {
 			continue
 		}
-		var org struct {
-			Name string `json:"name"`
-		}
-		json.Unmarshal(c, &org) //nolint:errcheck // a malformed name leaves it empty
-		return strings.TrimSpace(org.Name), true
+		return strings.TrimSpace(decodeName(trimJSON(c))), true
 	}
 	return "", false
 }
