@@ -54,8 +54,8 @@ func partiesOf(raw json.RawMessage) parties {
 func partyOf(b []byte) (party, bool) {
 	var p, actor party
 	hasActor := false
-	ok := members(b, func(key string, v []byte) bool {
-		switch key {
+	ok := members(b, func(key []byte, v []byte) bool {
+		switch string(key) {
 		case "reference":
 			p.Reference = unquote(v)
 		case "display":
@@ -232,8 +232,8 @@ func nameMedications(resources []json.RawMessage, sums []Summary) {
 			continue
 		}
 		var ref []byte
-		members(trimJSON(resources[i]), func(key string, v []byte) bool {
-			if key == "medicationReference" {
+		members(trimJSON(resources[i]), func(key []byte, v []byte) bool {
+			if string(key) == "medicationReference" {
 				ref = v
 				return false
 			}
@@ -288,8 +288,8 @@ func nameOrganizations(resources []json.RawMessage, sums []Summary) {
 // Organization the resource's parties reference.
 func referencedOrganization(resource json.RawMessage, orgs map[string]string) string {
 	var byMember [len(organizationMembers)][]byte
-	members(trimJSON(resource), func(key string, v []byte) bool {
-		if i := slices.Index(organizationMembers[:], key); i >= 0 {
+	members(trimJSON(resource), func(key []byte, v []byte) bool {
+		if i := slices.Index(organizationMembers[:], string(key)); i >= 0 {
 			byMember[i] = v
 		}
 		return true
