@@ -35,6 +35,7 @@ func (w *Wallet) IndexNote() IndexNote {
 // one runs, and returns what it found.
 func (w *Wallet) WaitIndexCheck() IndexNote {
 	if c := w.ixCheck; c != nil {
+		c.nowOnce.Do(func() { close(c.now) })
 		<-c.done
 	}
 	return w.IndexNote()
@@ -46,7 +47,18 @@ type indexCheck struct {
 	done     chan struct{}
 	stop     chan struct{}
 	stopOnce sync.Once
+	now      chan struct{} // closed to start without waiting out the delay
+	nowOnce  sync.Once
 }
+
+// indexCheckDelay is how long the check waits after the wallet opens. The
+// check reads every head, about a second of work on both cores at 200,000
+// records: begun at once, it would compete with the first page and the
+// first frame it exists to make quick, and a short command (a list, a
+// search) would pay for a check it exits before finishing. The snapshot
+// was already found current at open (its commit number and log size), so
+// the check only looks for the rare change those cannot show.
+const indexCheckDelay = 3 * time.Second
 
 // stopIndexCheck ends the background check and waits for it, before the
 // store is closed or swapped under it.
@@ -58,12 +70,13 @@ func (w *Wallet) stopIndexCheck() {
 }
 
 // startIndexCheck compares every head with the index loaded from the
-// snapshot, skipping records written since the wallet opened. On any
+// snapshot, after indexCheckDelay (at once when WaitIndexCheck asks),
+// skipping records written since the wallet opened. On any
 // difference it rebuilds the index from the heads and says so in
 // IndexNote. It holds no lock while it reads, so the wallet stays usable;
 // Close and a key rotation stop it first.
 func (w *Wallet) startIndexCheck() {
-	c := &indexCheck{done: make(chan struct{}), stop: make(chan struct{})}
+	c := &indexCheck{done: make(chan struct{}), stop: make(chan struct{}), now: make(chan struct{})}
 	w.ixCheck = c
 	ix := w.index
 	ix.mu.Lock()
@@ -72,6 +85,17 @@ func (w *Wallet) startIndexCheck() {
 	ix.mu.Unlock()
 	go func() {
 		defer close(c.done)
+		delay := time.NewTimer(indexCheckDelay)
+		defer delay.Stop()
+		select {
+		case <-c.stop:
+			ix.mu.Lock()
+			ix.checking = nil
+			ix.mu.Unlock()
+			return
+		case <-c.now:
+		case <-delay.C:
+		}
 		differs, stopped := w.compareHeads(ix, damaged, c.stop)
 		ix.mu.Lock()
 		ix.checking = nil
