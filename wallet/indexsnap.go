@@ -19,8 +19,9 @@ import (
 // sealed in the store so that opening a large wallet reads a few large
 // values instead of decrypting every head (rec/h/<id>). The heads stay the
 // source of truth: the snapshot is used only while it is provably current,
-// is checked against the heads in the background after each open, and is
-// rebuilt from them whenever it is missing, damaged, stale or different.
+// is checked against the heads in the background after each open (one
+// part of the records in eight at a time, indexcheck.go), and is rebuilt
+// from them whenever it is missing, damaged, stale or different.
 //
 //	index/meta       format byte 1; the snapshot's random ID (16 bytes); then
 //	                 uvarints: the store's commit number just before the
