@@ -30,7 +30,9 @@ type shell struct {
 	// noPeer keeps tests off the network.
 	noPeer bool
 	// auditDelay is how long after the first screen has its content the
-	// integrity audit waits, for the window to paint it first (tests: 0).
+	// integrity audit waits (tests: 0): the window paints first, and the
+	// person's first look around stays quick, as the wallet's own index
+	// check waits too (wallet.indexCheckDelay).
 	auditDelay time.Duration
 	// peerOptions say how the wallet's peer runs (tests listen on loopback).
 	peerOptions app.PeerOptions
@@ -75,7 +77,7 @@ type shell struct {
 
 func newShell(a fyne.App, w fyne.Window, dir string, kdf keys.KDF) *shell {
 	return &shell{app: a, win: w, dir: dir, kdf: kdf, name: filepath.Base(dir), peerOptions: app.PeerOptions{},
-		auditDelay: time.Second}
+		auditDelay: 3 * time.Second}
 }
 
 // start shows the first screen: creating a wallet, or unlocking one.
