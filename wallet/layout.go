@@ -23,6 +23,8 @@ package wallet
 //	                                            index), JSON, after a master-key rotation
 //	meta/people               wallet            0x01 once every record was attributed    v4
 //	                                            to a person (peoplemigrate.go)
+//	meta/apart                wallet            0x01 once every received record's head   v6
+//	                                            says so (keepReceivedApart, received.go)
 //	people/<person id>        wallet            Person: one person whose records the     v4
 //	                                            wallet holds (people.go), JSON
 //	log/tree, log/node/…      wallet/ledger     the Merkle tree (ledger/tree.go)         v1
@@ -55,6 +57,14 @@ package wallet
 //	index/c/<n>               wallet            chunk n (8 decimal digits) of the index  v5
 //	                                            snapshot: up to 8,192 records' list
 //	                                            entries, binary (indexsnap.go)
+//
+// v6 added meta/apart and changed no other key. Every record kept from a
+// received share is now of source "share" and belongs to no person, so that
+// it never shows among the wallet's own records: before, a verified SMART
+// Health Card inside a share was kept with its issuer as a "provider"
+// source. On the first unlock of a wallet that holds received records,
+// their heads are made so (the issuer stays in the record's card verdict;
+// versions are not touched), then meta/apart is set.
 //
 // v5 added index/: what the record list needs, so that opening a large
 // wallet reads a few values instead of every head. It is derived from the
@@ -95,5 +105,6 @@ const (
 	prefixAddressBook    = "peer/book/"
 	prefixPerson         = "people/"
 	keyPeople            = "meta/people"
+	keyReceivedApart     = "meta/apart"
 	// keyIndexMeta and prefixIndexChunk are in indexsnap.go.
 )
