@@ -23,7 +23,7 @@ package wallet
 //	                                            index), JSON, after a master-key rotation
 //	meta/people               wallet            0x01 once every record was attributed    v4
 //	                                            to a person (peoplemigrate.go)
-//	meta/apart                wallet            0x01 once every received record's head   v6
+//	meta/apart                wallet            0x01 once every received record's head   v7
 //	                                            says so (keepReceivedApart, received.go)
 //	people/<person id>        wallet            Person: one person whose records the     v4
 //	                                            wallet holds (people.go), JSON
@@ -50,6 +50,11 @@ package wallet
 //	                                            added, shc trust-list JSON
 //	peer/book/<peer id>       wallet            Contact: a known peer (AddressBook),     v1
 //	                                            JSON
+//	import/<hash>             wallet            InterruptedImport: a file being written  v6
+//	                                            in several transactions (entries.go,
+//	                                            importmark.go), JSON; gone once its last
+//	                                            commits. <hash>: SHA-256 of its scope
+//	                                            and name, 16 bytes, hex
 //	index/meta                wallet            the index snapshot's header: binary      v5
 //	                                            (indexsnap.go): its ID, the commit
 //	                                            number and log size it was written at,
@@ -58,7 +63,7 @@ package wallet
 //	                                            snapshot: up to 8,192 records' list
 //	                                            entries, binary (indexsnap.go)
 //
-// v6 added meta/apart and changed no other key. Every record kept from a
+// v7 added meta/apart and changed no other key. Every record kept from a
 // received share is now of source "share" and belongs to no person, so that
 // it never shows among the wallet's own records: before, a verified SMART
 // Health Card inside a share was kept with its issuer as a "provider"
@@ -66,11 +71,16 @@ package wallet
 // their heads are made so (the issuer stays in the record's card verdict;
 // versions are not touched), then meta/apart is set.
 //
+// v6 added import/: a file of more records than one transaction holds is
+// written in several, and this note says so until the last commits. A
+// wallet without it has no import under way; older releases ignore it.
+//
 // v5 added index/: what the record list needs, so that opening a large
 // wallet reads a few values instead of every head. It is derived from the
-// heads, used only while current, checked against them after each open and
-// rewritten at lock; a wallet without it (or with a stale or damaged one)
-// opens from the heads as before, and older releases ignore it.
+// heads, used only while current, checked against them after each open (an
+// eighth of them at a time) and rewritten at lock; a wallet without it (or
+// with a stale or damaged one) opens from the heads as before, and older
+// releases ignore it.
 //
 // v4 added people/ and meta/people, and heads of format 2 (the person a
 // record belongs to, and the summary's reference range, visit and
@@ -106,5 +116,6 @@ const (
 	prefixPerson         = "people/"
 	keyPeople            = "meta/people"
 	keyReceivedApart     = "meta/apart"
+	prefixImport         = "import/"
 	// keyIndexMeta and prefixIndexChunk are in indexsnap.go.
 )
