@@ -236,3 +236,52 @@ func heapInUse() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapInuse
 }
+
+// BenchmarkProveLarge is an inclusion proof for records spread over the
+// large wallet's log, beside the same on a wallet of one small bundle.
+func BenchmarkProveLarge(b *testing.B) {
+	small := b.TempDir()
+	ws, _, err := Create(small, passphrase, testKDF)
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := corpus.Load(fixtureDir, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := g.Bundle(0)
+	if _, err := ws.Import(context.Background(), f.Name, f.Data, ImportOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	wl, err := Open(corpusWallet(b), passphrase)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		w    *Wallet
+	}{{"large", wl}, {"reference=small", ws}} {
+		w := c.w
+		if err := w.db.Update(func(tx kv.Txn) error { _, err := w.log.Sign(tx, time.Now()); return err }); err != nil {
+			b.Fatal(err)
+		}
+		entries := w.Search(Query{})
+		var recs []Record
+		for i := 0; i < len(entries) && len(recs) < 64; i += max(1, len(entries)/64) {
+			r, err := w.Get(entries[i].ID)
+			if err != nil {
+				b.Fatal(err)
+			}
+			recs = append(recs, r)
+		}
+		b.Run(c.name, func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				if _, err := w.Prove(recs[i%len(recs)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/proof")
+		})
+		w.Close()
+	}
+}

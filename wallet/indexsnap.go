@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"medwallet/wallet/kv"
 )
@@ -18,8 +19,9 @@ import (
 // sealed in the store so that opening a large wallet reads a few large
 // values instead of decrypting every head (rec/h/<id>). The heads stay the
 // source of truth: the snapshot is used only while it is provably current,
-// is checked against the heads in the background after each open, and is
-// rebuilt from them whenever it is missing, damaged, stale or different.
+// is checked against the heads in the background after each open (one
+// part of the records in eight at a time, indexcheck.go), and is rebuilt
+// from them whenever it is missing, damaged, stale or different.
 //
 //	index/meta       format byte 1; the snapshot's random ID (16 bytes); then
 //	                 uvarints: the store's commit number just before the
@@ -165,9 +167,9 @@ type decodedChunk struct {
 }
 
 // decodeChunk reads chunk n of snapshot id. Entries come from one
-// allocation and their own strings from one copy of the chunk, so a chunk
-// of 8,192 records costs a handful of allocations rather than tens of
-// thousands.
+// allocation and their own strings are views of b, so a chunk of 8,192
+// records costs a handful of allocations rather than tens of thousands.
+// b must not change afterwards.
 func decodeChunk(b []byte, id [16]byte, n int, in *interner) (decodedChunk, error) {
 	if len(b) < 17 || b[0] != indexSnapFormat || [16]byte(b[1:17]) != id {
 		return decodedChunk{}, errBadSnapshot
@@ -187,9 +189,14 @@ func decodeChunk(b []byte, id [16]byte, n int, in *interner) (decodedChunk, erro
 		return decodedChunk{}, errBadSnapshot
 	}
 	labels := map[string]uint32{} // kind -> its label's ID
-	// One string of the rest of the chunk: the entries' own fields are
-	// slices of it.
-	r = binReader{b: b[r.off:], s: string(b[r.off:])}
+	// The entries' own fields are slices of one string over the rest of
+	// the chunk, which is b itself rather than a copy: b is the chunk's
+	// freshly opened value and nothing writes to it again.
+	rest := b[r.off:]
+	r = binReader{b: rest}
+	if len(rest) > 0 {
+		r.s = unsafe.String(&rest[0], len(rest))
+	}
 	slab := make([]Entry, count)
 	out := decodedChunk{entries: make([]*Entry, count)}
 	var ids [numShared]uint32

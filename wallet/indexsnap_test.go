@@ -98,6 +98,54 @@ func requireFromHeads(t *testing.T, w *Wallet, reason string) {
 	requireIndexMatchesHeads(t, w)
 }
 
+// checkThePartOf makes the background checks of the test read the part
+// of the records that id belongs to (a check reads one part at random).
+func checkThePartOf(t *testing.T, id string) {
+	t.Helper()
+	saved := checkFirsts
+	t.Cleanup(func() { checkFirsts = saved })
+	for p := range checkParts {
+		if strings.IndexByte(checkPart(p), id[0]) >= 0 {
+			checkFirsts = func() string { return checkPart(p) }
+			return
+		}
+	}
+	t.Fatalf("record ID %q is in no part", id)
+}
+
+func TestCheckPartsCoverEveryRecordIDOnce(t *testing.T) {
+	seen := map[rune]int{}
+	for p := range checkParts {
+		for _, c := range checkPart(p) {
+			seen[c]++
+		}
+	}
+	for _, c := range "abcdefghijklmnopqrstuvwxyz234567" {
+		if seen[c] != 1 {
+			t.Errorf("IDs beginning %q are in %d parts, want 1", c, seen[c])
+		}
+	}
+	if len(seen) != 32 {
+		t.Errorf("the parts hold %d characters, want the 32 of record IDs", len(seen))
+	}
+}
+
+// A check of one part must not take the records of the other parts for
+// missing from the store.
+func TestCheckOfOnePartFindsNothingWrongWithAGoodSnapshot(t *testing.T) {
+	dir := snapWallet(t)
+	saved := checkFirsts
+	t.Cleanup(func() { checkFirsts = saved })
+	for p := range checkParts {
+		checkFirsts = func() string { return checkPart(p) }
+		w := reopen(t, dir)
+		if n := w.WaitIndexCheck(); !n.Checked || n.Rebuilt || n.FromHeads {
+			t.Fatalf("part %d: index note = %+v, want checked and kept", p, n)
+		}
+		w.Close()
+	}
+}
+
 func TestIndexSnapshotReopensTheSameList(t *testing.T) {
 	dir := snapWallet(t)
 	w := reopen(t, dir)
@@ -161,6 +209,7 @@ func TestRecordDeletedByAnOlderBinaryIsDroppedByTheCheck(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	checkThePartOf(t, gone)
 	w := reopen(t, dir)
 	if n := w.WaitIndexCheck(); !n.FromHeads && !n.Rebuilt {
 		t.Fatalf("index note = %+v: the snapshot listing a deleted record was kept", n)
@@ -398,6 +447,7 @@ func TestSnapshotDifferingFromTheHeadsIsRebuiltAndSaysSo(t *testing.T) {
 	w.index.mu.Unlock()
 	w.Close()
 
+	checkThePartOf(t, victim.ID)
 	w = reopen(t, dir)
 	n := w.WaitIndexCheck()
 	if !n.Rebuilt || !strings.Contains(n.Reason, "rebuilt") {

@@ -58,9 +58,10 @@ package wallet
 //
 // v5 added index/: what the record list needs, so that opening a large
 // wallet reads a few values instead of every head. It is derived from the
-// heads, used only while current, checked against them after each open and
-// rewritten at lock; a wallet without it (or with a stale or damaged one)
-// opens from the heads as before, and older releases ignore it.
+// heads, used only while current, checked against them after each open (an
+// eighth of them at a time) and rewritten at lock; a wallet without it (or
+// with a stale or damaged one) opens from the heads as before, and older
+// releases ignore it.
 //
 // v4 added people/ and meta/people, and heads of format 2 (the person a
 // record belongs to, and the summary's reference range, visit and

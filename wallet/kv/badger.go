@@ -102,17 +102,28 @@ func (t *badgerTxn) Get(key []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := item.ValueCopy(nil)
-	if err != nil {
-		return nil, err
-	}
-	return t.open(key, v)
+	return t.value(key, item)
 }
 
-func (t *badgerTxn) open(key, v []byte) ([]byte, error) {
+// value is item's value opened: sealed values are opened straight from
+// Badger's buffer into their own, so a value is copied once rather than
+// twice (a large index snapshot chunk is a megabyte).
+func (t *badgerTxn) value(key []byte, item *badger.Item) ([]byte, error) {
 	if t.sealKey == nil {
-		return v, nil
+		return item.ValueCopy(nil)
 	}
+	var p []byte
+	err := item.Value(func(v []byte) error {
+		var err error
+		p, err = t.open(key, v)
+		return err
+	})
+	return p, err
+}
+
+// open opens sealed value v of key into a new slice (never into v, which
+// Badger owns).
+func (t *badgerTxn) open(key, v []byte) ([]byte, error) {
 	p, err := keys.Open(t.sealKey, v, key)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", key, ErrTampered)
@@ -137,11 +148,8 @@ func (t *badgerTxn) Iterate(prefix []byte, fn func(key, value []byte) error) err
 	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
 		item := it.Item()
 		k := item.KeyCopy(nil)
-		v, err := item.ValueCopy(nil)
+		v, err := t.value(k, item)
 		if err != nil {
-			return err
-		}
-		if v, err = t.open(k, v); err != nil {
 			return err
 		}
 		if err := fn(k, v); err != nil {
