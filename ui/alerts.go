@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -32,6 +34,8 @@ type alerts struct {
 
 	forks    []ledger.Fork // UI goroutine only
 	problems []string      // what the audit named
+	// stopAudit drops an audit still waiting to start (the wallet locked).
+	stopAudit func()
 }
 
 // forkBanner is the fork alarm's banner: what happened and what to do, as
@@ -66,29 +70,37 @@ func newAlerts(m *mainScreen) *alerts {
 	return a
 }
 
-// start runs the checks that follow an unlock, in the background: the
-// recorded fork alarms and the log's state now; the wallet's integrity
-// audit (which reads every record) once the first screen has drawn
-// (firstFrame), so that it does not hold that screen up.
+// start runs the checks that follow an unlock, in the background, once
+// the first screen has drawn (firstFrame), so that none of them holds that
+// screen up: the recorded fork alarms and the log's state at once, the
+// wallet's integrity audit (which reads every record) a moment later.
 func (a *alerts) start() {
-	a.checkForks()
-	a.showAnchorState()
 	a.started = true
 	if a.drawn {
-		a.runAudit()
+		a.afterFirstFrame()
 	}
 }
 
-// firstFrame is called when the first screen has its content: the audit
-// starts then (once).
+// firstFrame is called when the first screen has its content: the checks
+// start then (once).
 func (a *alerts) firstFrame() {
 	if a.drawn {
 		return
 	}
 	a.drawn = true
 	if a.started {
-		a.runAudit()
+		a.afterFirstFrame()
 	}
+}
+
+// afterFirstFrame shows the fork alarm and the log's state, then runs the
+// audit once the window has had time to paint the first screen
+// (shell.auditDelay) and the wallet's own check of its index has ended:
+// on two cores, the audit beside either would slow both.
+func (a *alerts) afterFirstFrame() {
+	a.checkForks()
+	a.showAnchorState()
+	a.runAudit()
 }
 
 // showAnchorState puts in the status line whether the log is anchored: how
@@ -176,15 +188,31 @@ func (a *alerts) showEvidence() {
 }
 
 // runAudit runs the integrity check (app.CheckIntegrity) in the
-// background and names the records that fail, without blocking anything.
+// background, after shell.auditDelay and the wallet's index check, and
+// names the records that fail, without blocking anything. Locking during
+// the wait drops it.
 func (a *alerts) runAudit() {
-	sess := a.m.sess
-	busy := sess.Busy()
-	a.m.s.background(func() {
+	m := a.m
+	sess, w, delay := m.sess, m.w, m.s.auditDelay
+	stop := make(chan struct{})
+	a.stopAudit = sync.OnceFunc(func() { close(stop) })
+	m.s.background(func() {
+		select {
+		case <-time.After(delay):
+		case <-stop:
+			return
+		}
+		w.WaitIndexCheck()
+		busy := sess.Busy()
 		defer busy()
+		select {
+		case <-stop:
+			return
+		default:
+		}
 		in, _ := app.CheckIntegrity(sess)
-		a.m.s.do(func() {
-			if a.m.s.main != a.m {
+		m.s.do(func() {
+			if m.s.main != m {
 				return
 			}
 			a.setProblems(in.Problems)
@@ -212,6 +240,9 @@ func (a *alerts) setStatus(text string) {
 }
 
 func (a *alerts) clear() {
+	if a.stopAudit != nil {
+		a.stopAudit()
+	}
 	a.forks = nil
 	a.problems = nil
 	a.forkText.SetText("")

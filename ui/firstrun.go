@@ -119,10 +119,11 @@ func (s *shell) showRecoveryKey(w *wallet.Wallet, rk keys.RecoveryKey) {
 
 	keyLines := container.NewVBox()
 	for _, line := range recoveryLines(r.groups) {
-		t := canvas.NewText(line, theme.Color(theme.ColorNameForeground))
-		t.TextStyle = fyne.TextStyle{Monospace: true}
-		t.TextSize = theme.TextSize() * 1.6
-		t.Alignment = fyne.TextAlignCenter
+		// A label, not canvas.Text: it takes its colour from the theme
+		// when drawn, so the key stays readable if the desktop changes
+		// between light and dark while it shows.
+		t := widget.NewLabelWithStyle(line, fyne.TextAlignCenter, fyne.TextStyle{Monospace: true})
+		t.SizeName = theme.SizeNameHeadingText
 		keyLines.Add(t)
 	}
 	warn := widget.NewLabel("If you forget your passphrase, this key is the only way back into your records. " +

@@ -63,6 +63,32 @@ type mainScreen struct {
 	summaryStale bool
 	// checkin is the check-in screen (ui/checkin.go), once plugged in.
 	checkin *checkInView
+	// deferred holds the content of the tabs not shown yet (deferTab).
+	deferred map[*container.TabItem]fyne.CanvasObject
+}
+
+// deferTab is a tab whose content stands aside, behind an empty
+// placeholder, until the tab is first shown: AppTabs measures every tab's
+// content to size itself, which for screens the person has not opened is
+// work the first frame does for nothing.
+func (m *mainScreen) deferTab(name string, icon fyne.Resource, content fyne.CanvasObject) *container.TabItem {
+	t := container.NewTabItemWithIcon(name, icon, container.NewStack())
+	if m.deferred == nil {
+		m.deferred = map[*container.TabItem]fyne.CanvasObject{}
+	}
+	m.deferred[t] = content
+	return t
+}
+
+// reveal puts the content of tab t in the window, the first time t shows.
+func (m *mainScreen) reveal(t *container.TabItem) {
+	content, ok := m.deferred[t]
+	if !ok {
+		return
+	}
+	delete(m.deferred, t)
+	t.Content = content
+	m.tabs.Refresh()
 }
 
 func newMainScreen(s *shell, sess *app.Session) *mainScreen {
@@ -80,13 +106,16 @@ func newMainScreen(s *shell, sess *app.Session) *mainScreen {
 	m.anchoring = newWitnessView(m)
 	m.peers = newPeersView(m)
 	m.alerts = newAlerts(m)
+	// The summary shows first; every other tab's content joins the window
+	// the first time it is shown (reveal), so that the first frame lays
+	// out and measures one screen, not eleven.
 	m.summaryTab = container.NewTabItemWithIcon("Summary", theme.HomeIcon(), m.summary.content)
-	m.recordsTab = container.NewTabItemWithIcon("Records", theme.ListIcon(), m.records.content)
-	m.timelineTab = container.NewTabItemWithIcon("Timeline", theme.HistoryIcon(), m.timeline.content)
-	m.trendsTab = container.NewTabItemWithIcon("Lab trends", theme.ZoomInIcon(), m.trends.content)
-	m.sharesTab = container.NewTabItemWithIcon("Share", theme.MailSendIcon(), m.shares.content)
-	m.scanTab = container.NewTabItemWithIcon("Scan", theme.DownloadIcon(), m.scan.content)
-	m.receivedTab = container.NewTabItemWithIcon("Received", theme.MailReplyAllIcon(), m.received.content)
+	m.recordsTab = m.deferTab("Records", theme.ListIcon(), m.records.content)
+	m.timelineTab = m.deferTab("Timeline", theme.HistoryIcon(), m.timeline.content)
+	m.trendsTab = m.deferTab("Lab trends", theme.ZoomInIcon(), m.trends.content)
+	m.sharesTab = m.deferTab("Share", theme.MailSendIcon(), m.shares.content)
+	m.scanTab = m.deferTab("Scan", theme.DownloadIcon(), m.scan.content)
+	m.receivedTab = m.deferTab("Received", theme.MailReplyAllIcon(), m.received.content)
 
 	// Settings holds the wallet's preferences and network settings, the
 	// witnesses that anchor its log and the peers it talks to.
@@ -94,12 +123,12 @@ func newMainScreen(s *shell, sess *app.Session) *mainScreen {
 	m.peersTab = container.NewTabItemWithIcon("Peers", theme.ComputerIcon(), m.peers.content)
 	m.settingsTabs = container.NewAppTabs(container.NewTabItemWithIcon("Wallet", theme.SettingsIcon(), m.settings.content), m.anchoringTab, m.peersTab)
 	m.settingsTabs.OnSelected = func(*container.TabItem) { s.touch(); m.loadSettingsPart() }
-	m.settingsTab = container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), m.settingsTabs)
+	m.settingsTab = m.deferTab("Settings", theme.SettingsIcon(), m.settingsTabs)
 
 	tabs := []*container.TabItem{m.summaryTab, m.recordsTab, m.timelineTab, m.trendsTab}
 	for _, build := range mainExtensions {
 		p := &plugged{mainExtension: build(m)}
-		p.tab = container.NewTabItemWithIcon(p.Name, p.Icon, p.Content)
+		p.tab = m.deferTab(p.Name, p.Icon, p.Content)
 		m.extensions = append(m.extensions, p)
 		if p.Primary && m.primary == nil {
 			m.primary = p
@@ -111,6 +140,7 @@ func newMainScreen(s *shell, sess *app.Session) *mainScreen {
 	var shown *plugged
 	m.tabs.OnSelected = func(t *container.TabItem) {
 		s.touch()
+		m.reveal(t)
 		if shown != nil && shown.tab != t && shown.Hidden != nil {
 			shown.Hidden()
 		}
@@ -169,10 +199,13 @@ func newMainScreen(s *shell, sess *app.Session) *mainScreen {
 // firstPerson is whose records the window shows first: the owner, else
 // the first person the wallet holds, else nobody in particular ("").
 func firstPerson(w *wallet.Wallet) string {
-	if p, ok := w.Owner(); ok {
-		return p.ID
+	people := w.People() // the owner first, when there is one
+	for _, p := range people {
+		if p.Owner {
+			return p.ID
+		}
 	}
-	if people := w.People(); len(people) > 0 {
+	if len(people) > 0 {
 		return people[0].ID
 	}
 	return ""

@@ -77,19 +77,22 @@ func (h *personHeader) load() {
 	} else {
 		h.switchBox.Hide()
 	}
-	p, ok := h.m.w.Person(h.m.personID)
-	if !ok {
+	// The person from the list just read: each wallet.Person call counts
+	// every record again.
+	i := indexOfPerson(h.people, h.m.personID)
+	if i < 0 {
 		h.name.SetText(h.m.s.name)
 		h.facts.SetText("Nobody's records yet: import a file, or add a record")
 		h.switcher.ClearSelected()
 		h.insurance.content.Hide()
 		return
 	}
+	p := h.people[i]
 	h.insurance.load(p)
 	h.insurance.content.Show()
 	h.name.SetText(personName(p))
 	h.facts.SetText(personFacts(p, time.Now()))
-	h.switcher.SetSelectedIndex(indexOfPerson(h.people, p.ID))
+	h.switcher.SetSelectedIndex(i)
 }
 
 func (h *personHeader) clear() {

@@ -94,7 +94,7 @@ func newSettingsView(m *mainScreen) *settingsView {
 	v.theme.OnChanged = func(label string) {
 		for _, t := range themeChoices {
 			if t.label == label {
-				applyTheme(s.app, t.value)
+				s.applyTheme(t.value)
 				v.save(func(st *wallet.Settings) { st.Theme = t.value })
 			}
 		}

@@ -29,6 +29,11 @@ type shell struct {
 	kdf keys.KDF
 	// noPeer keeps tests off the network.
 	noPeer bool
+	// auditDelay is how long after the first screen has its content the
+	// integrity audit waits (tests: 0): the window paints first, and the
+	// person's first look around stays quick, as the wallet's own index
+	// check waits too (wallet.indexCheckDelay).
+	auditDelay time.Duration
 	// peerOptions say how the wallet's peer runs (tests listen on loopback).
 	peerOptions app.PeerOptions
 
@@ -38,6 +43,9 @@ type shell struct {
 	startRecovery bool
 
 	// Touched only on the UI goroutine.
+	// theme is the theme choice in use, once themed (applyTheme).
+	theme   string
+	themed  bool
 	session *app.Session
 	pending *wallet.Wallet // created, its recovery key not yet confirmed
 	name    string
@@ -68,11 +76,13 @@ type shell struct {
 }
 
 func newShell(a fyne.App, w fyne.Window, dir string, kdf keys.KDF) *shell {
-	return &shell{app: a, win: w, dir: dir, kdf: kdf, name: filepath.Base(dir), peerOptions: app.PeerOptions{}}
+	return &shell{app: a, win: w, dir: dir, kdf: kdf, name: filepath.Base(dir), peerOptions: app.PeerOptions{},
+		auditDelay: 3 * time.Second}
 }
 
 // start shows the first screen: creating a wallet, or unlocking one.
 func (s *shell) start() {
+	s.applyTheme(themeSystem)
 	s.wire()
 	s.win.SetCloseIntercept(s.quit)
 	if wallet.Exists(s.dir) {
@@ -193,7 +203,7 @@ func (s *shell) opened(w *wallet.Wallet) {
 	if settings.Name != "" {
 		s.name = settings.Name
 	}
-	applyTheme(s.app, settings.Theme)
+	s.applyTheme(settings.Theme)
 	s.startPeer(sess)
 	s.main = newMainScreen(s, sess)
 	s.win.SetContent(s.main.content)

@@ -2,12 +2,14 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"medwallet/wallet/summary"
@@ -94,7 +96,7 @@ func (v *summaryView) load() {
 }
 
 func (v *summaryView) show(sum summary.Summary) {
-	v.shown = &sum
+	v.shown = shownPart(sum)
 	v.lines = nil
 	var objs []fyne.CanvasObject
 	for _, sec := range summarySections {
@@ -130,10 +132,28 @@ func (v *summaryView) show(sum summary.Summary) {
 			all.Importance = widget.LowImportance
 			items = append(items, container.NewHBox(all))
 		}
-		objs = append(objs, widget.NewCard(sec.heading, "", container.NewVBox(items...)))
+		if len(objs) > 0 {
+			objs = append(objs, widget.NewSeparator())
+		}
+		heading := widget.NewLabelWithStyle(sec.heading, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+		heading.SizeName = theme.SizeNameSubHeadingText
+		objs = append(objs, heading, container.NewVBox(items...))
 	}
 	v.body.Objects = objs
 	v.body.Refresh()
+}
+
+// shownPart is the part of sum the screen shows: each section cut to
+// maxSectionLines, in arrays of its own, so that the thousands of lines a
+// large wallet's summary may have are not held while it shows.
+func shownPart(sum summary.Summary) *summary.Summary {
+	for _, list := range []*[]summary.Line{&sum.Allergies, &sum.Problems, &sum.Medications,
+		&sum.Immunizations, &sum.Vitals, &sum.Labs, &sum.Visits} {
+		if len(*list) > maxSectionLines {
+			*list = slices.Clone((*list)[:maxSectionLines])
+		}
+	}
+	return &sum
 }
 
 // summaryLineText is one line of the summary as a clinician would read

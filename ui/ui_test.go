@@ -45,6 +45,7 @@ func newTestShellWith(t *testing.T, dir string, before func(*shell)) *shell {
 	w.Resize(fyne.NewSize(1100, 720))
 	s := newShell(a, w, dir, cheapKDF)
 	s.noPeer = true
+	s.auditDelay = 0
 	q := &uiQueue{}
 	s.post = q.push
 	queues[s] = q
