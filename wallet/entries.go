@@ -137,6 +137,14 @@ var errFileChanged = errors.New("the file changed while it was being imported; t
 // unchanged when its content and files are the same. Entries that cannot
 // become records are skipped and named in the report with a SkipCode.
 // Cancelling ctx before the end writes nothing.
+//
+// A file of more than recordsPerTxn records is more than one transaction
+// of the store can hold: it is written in several, in order, and until the
+// last commits the wallet keeps a note that the file's import is under way
+// (InterruptedImports). A failure or a cancellation between them leaves the
+// records already written, says so in the error, and keeps the note;
+// importing the same file again finishes it (the records written are
+// unchanged) and removes the note.
 func (w *Wallet) Store(ctx context.Context, b Batch) (*ImportReport, error) {
 	unlock := w.lockWrite()
 	defer unlock()
@@ -146,18 +154,46 @@ func (w *Wallet) Store(ctx context.Context, b Batch) (*ImportReport, error) {
 	return w.store(ctx, b)
 }
 
-// store is Store with the writer lock held. Record forms (Add, Update,
-// AddWithAttachments) come through here too.
-func (w *Wallet) store(ctx context.Context, b Batch) (*ImportReport, error) {
-	src := b.Source
-	if src.Type == "" {
-		src = Source{Type: SourceImport, Name: b.Name}
-	}
-	rep := &ImportReport{File: b.Name, Format: b.Format, Skipped: append([]fhir.Skipped(nil), b.Skipped...),
-		Entries: make([]EntryResult, len(b.Entries))}
+// PreparedBatch is a Batch whose resources have been summarised, hashed and
+// given their record IDs (Prepare), ready for StorePrepared. Its Batch may
+// be changed before then (files attached to entries, progress, person),
+// but not its entries' resources, their number or the scope.
+type PreparedBatch struct {
+	Batch   Batch
+	scope   string
+	results []preparedEntry
+}
 
-	// Deriving summaries and canonical hashes is the costly part of an
-	// import and needs no lock on the store: spread it over the cores.
+// Prepare does the costly part of storing b that needs no writer lock
+// (reading every resource: summary, canonical hash, record ID), on every
+// core, so that an importer can prepare one file while the wallet writes
+// the one before it.
+func (w *Wallet) Prepare(b Batch) (*PreparedBatch, error) {
+	// Closing the wallet zeroes the key record IDs are derived with: it
+	// waits for this read lock.
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if err := w.checkOpen(); err != nil {
+		return nil, err
+	}
+	return &PreparedBatch{Batch: b, scope: b.Scope, results: w.prepareAll(b)}, nil
+}
+
+// StorePrepared is Store of a batch Prepare has read.
+func (w *Wallet) StorePrepared(ctx context.Context, pb *PreparedBatch) (*ImportReport, error) {
+	if len(pb.results) != len(pb.Batch.Entries) || pb.scope != pb.Batch.Scope {
+		return nil, fmt.Errorf("import %s: the batch changed after it was prepared", pb.Batch.Name)
+	}
+	unlock := w.lockWrite()
+	defer unlock()
+	if err := w.checkOpen(); err != nil {
+		return nil, err
+	}
+	return w.storeResults(ctx, pb.Batch, pb.results)
+}
+
+// prepareAll prepares every entry of b, spread over the cores.
+func (w *Wallet) prepareAll(b Batch) []preparedEntry {
 	results := make([]preparedEntry, len(b.Entries))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -174,6 +210,35 @@ func (w *Wallet) store(ctx context.Context, b Batch) (*ImportReport, error) {
 	}
 	close(next)
 	wg.Wait()
+	return results
+}
+
+// recordsPerTxn is the most records one transaction writes; a batch of
+// more is written in several (see Store). Badger refuses a transaction
+// larger than 15% of its memtable (kv.OpenBadger: 32 MiB, so 4.8 MB of
+// keys and of values kept in its tree, and 52,000 entries); a record is
+// its version's key with a pointer into the value log (about 60 bytes) and
+// its head (under 1.1 KiB: a larger value goes to the value log too), so
+// 2,048 of them stay under half of it whatever they hold
+// (TestATransactionOfTheLargestRecordsFitsTheStore). A variable for tests.
+var recordsPerTxn = 2048
+
+// store is Store with the writer lock held. Record forms (Add, Update,
+// AddWithAttachments) come through here too.
+func (w *Wallet) store(ctx context.Context, b Batch) (*ImportReport, error) {
+	return w.storeResults(ctx, b, w.prepareAll(b))
+}
+
+// storeResults stores b, whose entries prepareAll has read, with the
+// writer lock held.
+func (w *Wallet) storeResults(ctx context.Context, b Batch, results []preparedEntry) (*ImportReport, error) {
+	src := b.Source
+	if src.Type == "" {
+		src = Source{Type: SourceImport, Name: b.Name}
+	}
+	rep := &ImportReport{File: b.Name, Format: b.Format, Skipped: append([]fhir.Skipped(nil), b.Skipped...),
+		Entries: make([]EntryResult, len(b.Entries))}
+
 	nameFromFile(results)
 	att, err := w.attribute(b, results)
 	if err != nil {
@@ -189,7 +254,7 @@ func (w *Wallet) store(ctx context.Context, b Batch) (*ImportReport, error) {
 	}
 
 	var todo []pending
-	seen := map[string]bool{}
+	seen := make(map[string]bool, len(results))
 	for i, r := range results {
 		e := b.Entries[i]
 		er := &rep.Entries[i]
@@ -210,10 +275,17 @@ func (w *Wallet) store(ctx context.Context, b Batch) (*ImportReport, error) {
 
 	// Attached files are written (encrypted) before the transaction; until
 	// it commits nothing refers to them, and a failure removes them.
-	var written []string
+	// committed is how many of todo are stored: their files stay.
+	committed := 0
 	fail := func(err error) (*ImportReport, error) {
-		for _, id := range written {
-			w.removeAttachment(id)
+		for k := committed; k < len(todo); k++ {
+			for _, a := range todo[k].atts {
+				w.removeAttachment(a.ID)
+			}
+		}
+		w.removeUntaken(todo)
+		if committed > 0 {
+			err = fmt.Errorf("%w; %d of its %d records were stored: import the file again to store the rest", err, committed, len(todo))
 		}
 		return nil, fmt.Errorf("import %s: %w", b.Name, err)
 	}
@@ -227,11 +299,6 @@ func (w *Wallet) store(ctx context.Context, b Batch) (*ImportReport, error) {
 		}
 		if w.holdsSame(t.p, t.files) {
 			t.same = true
-			for _, f := range t.files {
-				if f.written != nil {
-					written = append(written, f.written.ID) // taken by no record
-				}
-			}
 			continue
 		}
 		for _, f := range t.files {
@@ -239,7 +306,6 @@ func (w *Wallet) store(ctx context.Context, b Batch) (*ImportReport, error) {
 			if err != nil {
 				return fail(fmt.Errorf("%s: %w", b.Entries[t.entry].Where, err))
 			}
-			written = append(written, a.ID)
 			t.atts = append(t.atts, a)
 		}
 	}
@@ -252,68 +318,99 @@ func (w *Wallet) store(ctx context.Context, b Batch) (*ImportReport, error) {
 			atts[k] = nil // compared by content below: unchanged
 		}
 	}
-	var heads []head
-	var unused []string
 	now := time.Now()
-	err = w.db.Update(func(tx kv.Txn) error {
-		for _, p := range att.changed {
-			if err := writePerson(tx, p); err != nil {
+	mark := importMarkKey(b.Scope, b.Name)
+	for lo := 0; lo == 0 || lo < len(ps); lo += recordsPerTxn {
+		hi := min(len(ps), lo+recordsPerTxn)
+		var (
+			hs     []head
+			outs   []outcome
+			unused []string
+		)
+		err = w.db.Update(func(tx kv.Txn) error {
+			if lo == 0 {
+				for _, p := range att.changed {
+					if err := writePerson(tx, p); err != nil {
+						return err
+					}
+				}
+			}
+			var err error
+			hs, outs, unused, err = w.writeVersions(tx, ps[lo:hi], src, atts[lo:hi], now, func(k int) error {
+				if err := ctx.Err(); err != nil {
+					if lo > 0 {
+						return fmt.Errorf("cancelled at %s: %w", b.Entries[todo[lo+k].entry].Where, err)
+					}
+					return fmt.Errorf("cancelled at %s; nothing was imported: %w", b.Entries[todo[lo+k].entry].Where, err)
+				}
+				if b.Progress != nil && lo+k > 0 {
+					b.Progress(lo+k, len(ps))
+				}
+				return nil
+			})
+			if err != nil {
 				return err
 			}
-		}
-		hs, outs, drop, err := w.writeVersions(tx, ps, src, atts, now, func(k int) error {
-			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("cancelled at %s; nothing was imported: %w", b.Entries[todo[k].entry].Where, err)
+			if err := noteImport(tx, mark, b.Name, b.Scope, lo, hi, len(ps), now); err != nil {
+				return err
 			}
-			if b.Progress != nil && k > 0 {
-				b.Progress(k, len(ps))
+			if b.Progress != nil {
+				b.Progress(hi, len(ps))
 			}
-			return nil
+			return ctx.Err()
 		})
 		if err != nil {
-			return err
+			return fail(err)
 		}
-		heads, unused = heads[:0], drop
-		for k, out := range outs {
-			er := &rep.Entries[todo[k].entry]
-			er.Version = hs[k].Version
-			switch out {
-			case outcomeAdded:
-				rep.Added++
-				er.Outcome = OutcomeAdded
-			case outcomeUpdated:
-				rep.Updated++
-				er.Outcome = OutcomeUpdated
-			case outcomeUnchanged:
-				rep.Unchanged++
-				er.Outcome = OutcomeUnchanged
-				if e := w.index.Get(hs[k].ID); e != nil && e.Person != hs[k].Person {
-					heads = append(heads, hs[k]) // filed under another person
-				}
-				continue
+		committed = hi
+		if lo == 0 && len(att.changed) > 0 {
+			w.setPeople(att.people)
+		}
+		w.tally(rep, todo[lo:hi], hs, outs, atts[lo:hi])
+		for _, id := range unused {
+			w.removeAttachment(id)
+		}
+		// What was written is in the store: the next transaction needs
+		// only the index's part of it.
+		for k := lo; k < hi; k++ {
+			ps[k].resource, todo[k].p.resource, results[todo[k].entry].p.resource = nil, nil, nil
+		}
+	}
+	w.removeUntaken(todo)
+	return rep, nil
+}
+
+// tally reports what writeVersions did with a run of todo and puts the
+// heads it wrote into the index.
+func (w *Wallet) tally(rep *ImportReport, todo []pending, hs []head, outs []outcome, atts [][]Attachment) {
+	for k, out := range outs {
+		er := &rep.Entries[todo[k].entry]
+		er.Version = hs[k].Version
+		switch out {
+		case outcomeAdded:
+			rep.Added++
+			er.Outcome = OutcomeAdded
+		case outcomeUpdated:
+			rep.Updated++
+			er.Outcome = OutcomeUpdated
+		case outcomeUnchanged:
+			rep.Unchanged++
+			er.Outcome = OutcomeUnchanged
+			if e := w.index.Get(hs[k].ID); e != nil && e.Person != hs[k].Person {
+				w.index.Put(hs[k]) // filed under another person
 			}
-			er.Attachments = len(atts[k])
-			rep.Attachments += len(atts[k])
-			heads = append(heads, hs[k])
-			rep.IDs = append(rep.IDs, hs[k].ID)
+			continue
 		}
-		if b.Progress != nil {
-			b.Progress(len(ps), len(ps))
-		}
-		return ctx.Err()
-	})
-	if err != nil {
-		return fail(err)
+		er.Attachments = len(atts[k])
+		rep.Attachments += len(atts[k])
+		rep.IDs = append(rep.IDs, hs[k].ID)
+		w.index.Put(hs[k])
 	}
-	if len(att.changed) > 0 {
-		w.setPeople(att.people)
-	}
-	for _, h := range heads {
-		w.index.Put(h)
-	}
-	for _, id := range unused {
-		w.removeAttachment(id)
-	}
+}
+
+// removeUntaken removes the files brought for records that already held
+// them (AddWithAttachments writes them before it knows).
+func (w *Wallet) removeUntaken(todo []pending) {
 	for k := range todo {
 		if todo[k].same {
 			for _, f := range todo[k].files {
@@ -323,7 +420,6 @@ func (w *Wallet) store(ctx context.Context, b Batch) (*ImportReport, error) {
 			}
 		}
 	}
-	return rep, nil
 }
 
 // pending is an entry on its way into the store.

@@ -48,6 +48,11 @@ package wallet
 //	                                            added, shc trust-list JSON
 //	peer/book/<peer id>       wallet            Contact: a known peer (AddressBook),     v1
 //	                                            JSON
+//	import/<hash>             wallet            InterruptedImport: a file being written  v6
+//	                                            in several transactions (entries.go,
+//	                                            importmark.go), JSON; gone once its last
+//	                                            commits. <hash>: SHA-256 of its scope
+//	                                            and name, 16 bytes, hex
 //	index/meta                wallet            the index snapshot's header: binary      v5
 //	                                            (indexsnap.go): its ID, the commit
 //	                                            number and log size it was written at,
@@ -55,6 +60,10 @@ package wallet
 //	index/c/<n>               wallet            chunk n (8 decimal digits) of the index  v5
 //	                                            snapshot: up to 8,192 records' list
 //	                                            entries, binary (indexsnap.go)
+//
+// v6 added import/: a file of more records than one transaction holds is
+// written in several, and this note says so until the last commits. A
+// wallet without it has no import under way; older releases ignore it.
 //
 // v5 added index/: what the record list needs, so that opening a large
 // wallet reads a few values instead of every head. It is derived from the
@@ -96,5 +105,6 @@ const (
 	prefixAddressBook    = "peer/book/"
 	prefixPerson         = "people/"
 	keyPeople            = "meta/people"
+	prefixImport         = "import/"
 	// keyIndexMeta and prefixIndexChunk are in indexsnap.go.
 )

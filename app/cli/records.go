@@ -1,15 +1,11 @@
 package cli
 
 import (
-	"bytes"
 	"cmp"
-	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"runtime"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -120,83 +116,6 @@ func (c *call) printJSON(v any) error {
 	enc := json.NewEncoder(c.out())
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-// printJSONList prints n items as printJSON prints a slice of them, one
-// batch at a time: the output of a list of 200,000 records never sits in
-// memory whole, here or in the control socket's frames. Batches are
-// encoded on every core and written in order, a few at most in flight.
-func (c *call) printJSONList(n int, item func(i int) any) error {
-	if n == 0 {
-		_, err := io.WriteString(c.out(), "[]\n")
-		return err
-	}
-	const batch = 128
-	type encoded struct {
-		b   []byte
-		err error
-	}
-	workers := max(1, runtime.GOMAXPROCS(0))
-	ctx, cancel := context.WithCancel(c.ctx)
-	defer cancel()
-	// Each batch's result comes back on its own channel, queued in order.
-	order := make(chan chan encoded, workers)
-	jobs := make(chan func())
-	for range workers {
-		go func() {
-			for job := range jobs {
-				job()
-			}
-		}()
-	}
-	go func() {
-		defer close(order)
-		defer close(jobs)
-		for start := 0; start < n; start += batch {
-			res := make(chan encoded, 1)
-			select {
-			case order <- res:
-			case <-ctx.Done():
-				return
-			}
-			jobs <- func() {
-				var buf bytes.Buffer
-				enc := json.NewEncoder(&buf)
-				enc.SetIndent("  ", "  ")
-				for i := start; i < min(n, start+batch); i++ {
-					buf.WriteString("  ")
-					if err := enc.Encode(item(i)); err != nil {
-						res <- encoded{err: err}
-						return
-					}
-					buf.Truncate(buf.Len() - 1) // Encode's newline
-					if i < n-1 {
-						buf.WriteString(",\n")
-					}
-				}
-				res <- encoded{b: buf.Bytes()}
-			}
-		}
-	}()
-	out := c.out()
-	if _, err := io.WriteString(out, "[\n"); err != nil {
-		return err
-	}
-	for res := range order {
-		r := <-res
-		if r.err != nil {
-			return r.err
-		}
-		// A closed pipe (| head) or a cancelled command stops the work too.
-		if _, err := out.Write(r.b); err != nil {
-			return err
-		}
-		if err := c.ctx.Err(); err != nil {
-			return err
-		}
-	}
-	_, err := io.WriteString(out, "\n]\n")
-	return err
 }
 
 func runInit(c *call, o *initOptions, args []string) error {
@@ -326,7 +245,7 @@ func runList(c *call, o *listOptions, args []string) error {
 	}
 	entries := w.Search(q)
 	if c.json {
-		return c.printJSONList(len(entries), func(i int) any { return entries[i] })
+		return c.printJSONList(len(entries), func(b []byte, i int) ([]byte, error) { return appendEntryJSON(b, entries[i]) })
 	}
 	tw := tabwriter.NewWriter(c.out(), 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tDATE\tKIND\tTITLE\tVALUE")

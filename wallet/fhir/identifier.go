@@ -74,8 +74,8 @@ func WithoutSensitiveIdentifiers(resource []byte) ([]byte, int) {
 	type span struct{ start, end int }
 	var drop []span
 	removed := 0
-	objectAt(raw, 0, func(key string, v int) int {
-		if key != "identifier" {
+	objectAt(raw, 0, func(key []byte, v int) int {
+		if string(key) != "identifier" {
 			return skipValue(raw, v)
 		}
 		var elems []span

@@ -70,7 +70,7 @@ func parse(name string, data []byte, resolve bool) (*Parsed, error) {
 	p := &parser{file: name, data: data, base: base, seen: make(map[string]seenEntry), resolve: resolve}
 	if nl := bytes.IndexByte(data[start:], '\n'); nl >= 0 {
 		first := trimJSON(data[start : start+nl])
-		if len(first) > 0 && first[0] == '{' && skipSpace(data, start+nl+1) < len(data) && json.Valid(first) {
+		if len(first) > 0 && first[0] == '{' && skipSpace(data, start+nl+1) < len(data) && validJSON(first) {
 			if err := p.ndjson(start); err != nil {
 				return nil, err
 			}
@@ -78,7 +78,7 @@ func parse(name string, data []byte, resolve bool) (*Parsed, error) {
 		}
 	}
 	body := trimJSON(data[start:])
-	if !json.Valid(body) {
+	if !validJSON(body) {
 		return nil, p.syntaxError(start, body, false)
 	}
 	h := readHead(body)
@@ -172,7 +172,7 @@ func (p *parser) ndjson(start int) error {
 		if len(text) == 0 {
 			continue
 		}
-		if !json.Valid(text) {
+		if !validJSON(text) {
 			return p.syntaxError(lineStart, text, true)
 		}
 		where := fmt.Sprintf("line %d", line)
@@ -237,8 +237,8 @@ func (p *parser) resource(where string, raw []byte, depth int, searchMode string
 
 func bundleType(raw []byte) string {
 	var t string
-	members(raw, func(key string, v []byte) bool {
-		if key == "type" {
+	members(raw, func(key []byte, v []byte) bool {
+		if string(key) == "type" {
 			t = unquote(v)
 			return false
 		}
@@ -253,8 +253,8 @@ func bundleType(raw []byte) string {
 func (p *parser) bundle(prefix string, raw []byte, depth int) {
 	p.groups++
 	group := p.groups
-	objectAt(raw, 0, func(key string, v int) int {
-		if key != "entry" {
+	objectAt(raw, 0, func(key []byte, v int) int {
+		if string(key) != "entry" {
 			return skipValue(raw, v)
 		}
 		if raw[v] == 'n' { // null
@@ -275,9 +275,9 @@ func (p *parser) bundle(prefix string, raw []byte, depth int) {
 // index just past it.
 func (p *parser) entry(where string, raw []byte, start, depth, group, index int) int {
 	var res, request, response, search, fullURL []byte
-	end := objectAt(raw, start, func(key string, v int) int {
+	end := objectAt(raw, start, func(key []byte, v int) int {
 		end := skipValue(raw, v)
-		switch key {
+		switch string(key) {
 		case "resource":
 			res = raw[v:end:end]
 		case "request":
@@ -328,8 +328,8 @@ func (p *parser) fileEntry(where string, res, request, response, search []byte, 
 // memberString is the string member key of the object raw, or "".
 func memberString(raw []byte, key string) string {
 	var s string
-	members(raw, func(k string, v []byte) bool {
-		if k == key {
+	members(raw, func(k []byte, v []byte) bool {
+		if string(k) == key {
 			s = unquote(v)
 			return false
 		}

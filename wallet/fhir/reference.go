@@ -116,7 +116,7 @@ func resolveItems(items []refItem, aliases []refAlias, o ResolveOptions) error {
 	for i := range items {
 		it := &items[i]
 		raw := trimJSON(it.resource)
-		if !it.valid && !json.Valid(raw) {
+		if !it.valid && !validJSON(raw) {
 			return fmt.Errorf("entry %d: %w: malformed JSON", it.index+1, ErrNotFHIR)
 		}
 		h := readHead(raw)
@@ -317,8 +317,8 @@ func findReferences(raw []byte) []refSpan {
 		case i >= len(raw):
 			return len(raw)
 		case raw[i] == '{':
-			end := objectAt(raw, i, func(key string, v int) int {
-				if key == "reference" && v < len(raw) && raw[v] == '"' {
+			end := objectAt(raw, i, func(key []byte, v int) int {
+				if string(key) == "reference" && v < len(raw) && raw[v] == '"' {
 					end := skipString(raw, v)
 					if s := unquote(raw[v:end]); s != "" && !strings.HasPrefix(s, "#") {
 						out = append(out, refSpan{v, end, s})
@@ -346,9 +346,9 @@ func findReferences(raw []byte) []refSpan {
 func insertID(raw []byte, id string) []byte {
 	q, _ := json.Marshal(id)
 	at := -1
-	objectAt(raw, 0, func(key string, v int) int {
+	objectAt(raw, 0, func(key []byte, v int) int {
 		end := skipValue(raw, v)
-		if key == "resourceType" {
+		if string(key) == "resourceType" {
 			at = end
 		}
 		return -1 // only the first member matters

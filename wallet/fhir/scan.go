@@ -89,15 +89,17 @@ func trimJSON(b []byte) []byte {
 // objectAt walks the object that starts at b[i]: fn gets each key and the
 // index where its value starts, and returns the index just past the value
 // (having read it, or by skipValue), or -1 to stop. objectAt returns the
-// index just past the object, or -1 if b[i] is not '{' or fn stopped.
-func objectAt(b []byte, i int, fn func(key string, v int) int) int {
+// index just past the object, or -1 if b[i] is not '{' or fn stopped. The
+// key is unquoted as unquote does, but is often the input's own bytes:
+// compare it, never keep or change it.
+func objectAt(b []byte, i int, fn func(key []byte, v int) int) int {
 	if i >= len(b) || b[i] != '{' {
 		return -1
 	}
 	i = skipSpace(b, i+1)
 	for i < len(b) && b[i] == '"' {
 		end := skipString(b, i)
-		key := unquote(b[i:end])
+		key := keyBytes(b[i:end])
 		i = skipSpace(b, end)
 		if i >= len(b) || b[i] != ':' {
 			return len(b)
@@ -115,6 +117,26 @@ func objectAt(b []byte, i int, fn func(key string, v int) int) int {
 		return i + 1
 	}
 	return len(b)
+}
+
+// keyBytes is the value of the string literal q as unquote reads it, without
+// a copy when it has nothing to unquote (as member names seldom do).
+func keyBytes(q []byte) []byte {
+	if len(q) < 2 || q[0] != '"' || q[len(q)-1] != '"' {
+		return nil
+	}
+	inner := q[1 : len(q)-1]
+	ascii := true
+	for _, c := range inner {
+		if c == '\\' || c < 0x20 {
+			return []byte(unquote(q))
+		}
+		ascii = ascii && c < utf8.RuneSelf
+	}
+	if !ascii && !utf8.Valid(inner) {
+		return []byte(unquote(q))
+	}
+	return inner
 }
 
 // arrayAt walks the array that starts at b[i] like objectAt walks objects;
@@ -143,11 +165,11 @@ func arrayAt(b []byte, i int, fn func(n, v int) int) int {
 // members calls fn with each member of the object b (whitespace trimmed),
 // the value as an exact sub-slice, until fn returns false. It reports whether
 // b is an object.
-func members(b []byte, fn func(key string, value []byte) bool) bool {
+func members(b []byte, fn func(key []byte, value []byte) bool) bool {
 	if len(b) == 0 || b[0] != '{' {
 		return false
 	}
-	objectAt(b, 0, func(key string, v int) int {
+	objectAt(b, 0, func(key []byte, v int) int {
 		end := skipValue(b, v)
 		if !fn(key, b[v:end:end]) {
 			return -1
@@ -162,7 +184,7 @@ func members(b []byte, fn func(key string, value []byte) bool) bool {
 // b is an object. b must be valid JSON (read by Summarize, say): Members
 // does not check it again.
 func Members(b []byte, fn func(key string, value []byte) bool) bool {
-	return members(trimJSON(b), fn)
+	return members(trimJSON(b), func(key []byte, value []byte) bool { return fn(string(key), value) })
 }
 
 // Unquote returns the string value of a JSON string literal, or "" if v is
@@ -204,8 +226,8 @@ type head struct {
 func readHead(raw []byte) head {
 	var h head
 	var typeSeen, idSeen bool
-	h.object = members(raw, func(key string, v []byte) bool {
-		switch key {
+	h.object = members(raw, func(key []byte, v []byte) bool {
+		switch string(key) {
 		case "resourceType":
 			h.resourceType, typeSeen = unquote(v), true
 		case "id":

@@ -54,8 +54,8 @@ func partiesOf(raw json.RawMessage) parties {
 func partyOf(b []byte) (party, bool) {
 	var p, actor party
 	hasActor := false
-	ok := members(b, func(key string, v []byte) bool {
-		switch key {
+	ok := members(b, func(key []byte, v []byte) bool {
+		switch string(key) {
 		case "reference":
 			p.Reference = unquote(v)
 		case "display":
@@ -131,11 +131,7 @@ func containedOrganization(contained []json.RawMessage, id string) (string, bool
 		if h.resourceType != "Organization" || h.id != id {
 			continue
 		}
-		var org struct {
-			Name string `json:"name"`
-		}
-		json.Unmarshal(c, &org) //nolint:errcheck // a malformed name leaves it empty
-		return strings.TrimSpace(org.Name), true
+		return strings.TrimSpace(decodeName(trimJSON(c))), true
 	}
 	return "", false
 }
@@ -236,8 +232,8 @@ func nameMedications(resources []json.RawMessage, sums []Summary) {
 			continue
 		}
 		var ref []byte
-		members(trimJSON(resources[i]), func(key string, v []byte) bool {
-			if key == "medicationReference" {
+		members(trimJSON(resources[i]), func(key []byte, v []byte) bool {
+			if string(key) == "medicationReference" {
 				ref = v
 				return false
 			}
@@ -292,8 +288,8 @@ func nameOrganizations(resources []json.RawMessage, sums []Summary) {
 // Organization the resource's parties reference.
 func referencedOrganization(resource json.RawMessage, orgs map[string]string) string {
 	var byMember [len(organizationMembers)][]byte
-	members(trimJSON(resource), func(key string, v []byte) bool {
-		if i := slices.Index(organizationMembers[:], key); i >= 0 {
+	members(trimJSON(resource), func(key []byte, v []byte) bool {
+		if i := slices.Index(organizationMembers[:], string(key)); i >= 0 {
 			byMember[i] = v
 		}
 		return true

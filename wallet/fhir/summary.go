@@ -2,7 +2,6 @@ package fhir
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -107,17 +106,21 @@ type value struct {
 	ValueString          *string          `json:"valueString"`
 	ValueBoolean         *bool            `json:"valueBoolean"`
 	ValueInteger         *json.Number     `json:"valueInteger"`
-	ValueRange           *struct {
-		Low  *quantity `json:"low"`
-		High *quantity `json:"high"`
-	} `json:"valueRange"`
-	ValueRatio *struct {
-		Numerator   *quantity `json:"numerator"`
-		Denominator *quantity `json:"denominator"`
-	} `json:"valueRatio"`
-	ValueTime     *string `json:"valueTime"`
-	ValueDateTime *string `json:"valueDateTime"`
-	ValuePeriod   *period `json:"valuePeriod"`
+	ValueRange           *quantityRange   `json:"valueRange"`
+	ValueRatio           *ratio           `json:"valueRatio"`
+	ValueTime            *string          `json:"valueTime"`
+	ValueDateTime        *string          `json:"valueDateTime"`
+	ValuePeriod          *period          `json:"valuePeriod"`
+}
+
+type quantityRange struct {
+	Low  *quantity `json:"low"`
+	High *quantity `json:"high"`
+}
+
+type ratio struct {
+	Numerator   *quantity `json:"numerator"`
+	Denominator *quantity `json:"denominator"`
 }
 
 type component struct {
@@ -127,18 +130,24 @@ type component struct {
 }
 
 type dosage struct {
-	Text        string `json:"text"`
-	DoseAndRate []struct {
-		DoseQuantity *quantity `json:"doseQuantity"`
-	} `json:"doseAndRate"`
-	Timing *struct {
-		Repeat *struct {
-			Frequency  json.Number `json:"frequency"`
-			Period     json.Number `json:"period"`
-			PeriodUnit string      `json:"periodUnit"`
-		} `json:"repeat"`
-	} `json:"timing"`
-	AsNeededBoolean bool `json:"asNeededBoolean"`
+	Text            string        `json:"text"`
+	DoseAndRate     []doseAndRate `json:"doseAndRate"`
+	Timing          *timing       `json:"timing"`
+	AsNeededBoolean bool          `json:"asNeededBoolean"`
+}
+
+type doseAndRate struct {
+	DoseQuantity *quantity `json:"doseQuantity"`
+}
+
+type timing struct {
+	Repeat *timingRepeat `json:"repeat"`
+}
+
+type timingRepeat struct {
+	Frequency  json.Number `json:"frequency"`
+	Period     json.Number `json:"period"`
+	PeriodUnit string      `json:"periodUnit"`
 }
 
 // String is the dosage as a person reads it: its text, else the dose,
@@ -175,13 +184,23 @@ type attachment struct {
 	Creation    string `json:"creation"`
 }
 
+type meta struct {
+	Tag []Coding `json:"tag"`
+}
+
+type reaction struct {
+	Manifestation []codeableConcept `json:"manifestation"`
+}
+
+type content struct {
+	Attachment attachment `json:"attachment"`
+}
+
 // fields are the members Summarize, DraftOf and Points read, across all
 // resource types. Members whose shape differs between types stay raw.
 type fields struct {
 	value
-	Meta struct {
-		Tag []Coding `json:"tag"`
-	} `json:"meta"`
+	Meta                      meta              `json:"meta"`
 	Status                    string            `json:"status"`
 	DocStatus                 string            `json:"docStatus"`
 	ClinicalStatus            *codeableConcept  `json:"clinicalStatus"`
@@ -200,20 +219,16 @@ type fields struct {
 	Description               json.RawMessage   `json:"description"`
 	Component                 []component       `json:"component"`
 	ReferenceRange            []referenceRange  `json:"referenceRange"`
-	Reaction                  []struct {
-		Manifestation []codeableConcept `json:"manifestation"`
-	} `json:"reaction"`
-	Dosage            []dosage     `json:"dosage"`
-	DosageInstruction []dosage     `json:"dosageInstruction"`
-	Note              []annotation `json:"note"`
-	Content           []struct {
-		Attachment attachment `json:"attachment"`
-	} `json:"content"`
-	Criticality      string            `json:"criticality"`
-	Gender           string            `json:"gender"`
-	Identifier       []json.RawMessage `json:"identifier"`
-	DeceasedBoolean  *bool             `json:"deceasedBoolean"`
-	DeceasedDateTime string            `json:"deceasedDateTime"`
+	Reaction                  []reaction        `json:"reaction"`
+	Dosage                    []dosage          `json:"dosage"`
+	DosageInstruction         []dosage          `json:"dosageInstruction"`
+	Note                      []annotation      `json:"note"`
+	Content                   []content         `json:"content"`
+	Criticality               string            `json:"criticality"`
+	Gender                    string            `json:"gender"`
+	Identifier                []json.RawMessage `json:"identifier"`
+	DeceasedBoolean           *bool             `json:"deceasedBoolean"`
+	DeceasedDateTime          string            `json:"deceasedDateTime"`
 
 	// Dates, by the resource types that carry them.
 	EffectiveDateTime  string      `json:"effectiveDateTime"`
@@ -287,12 +302,9 @@ func (c *docContext) period() *period {
 // of an unexpected shape are left empty rather than failing the resource.
 func decode(resource []byte) (head, *fields, error) {
 	raw := trimJSON(resource)
-	// Unmarshal checks the whole input before it decodes anything, so
-	// malformed JSON is found without a separate pass.
-	f := new(fields)
-	err := json.Unmarshal(raw, f)
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
+	if !validJSON(raw) {
+		// Only for its message, the same as Unmarshal's would be.
+		err := json.Unmarshal(raw, new(json.RawMessage))
 		return head{}, nil, fmt.Errorf("%w: malformed JSON: %v", ErrNotFHIR, err)
 	}
 	h := readHead(raw)
@@ -305,11 +317,9 @@ func decode(resource []byte) (head, *fields, error) {
 	if !validResourceType(h.resourceType) {
 		return h, nil, fmt.Errorf("%w: resourceType %q is not a FHIR resource type name", ErrNotFHIR, h.resourceType)
 	}
-	if err != nil {
-		var te *json.UnmarshalTypeError
-		if !errors.As(err, &te) {
-			return h, nil, fmt.Errorf("%w: %s: %v", ErrNotFHIR, h.resourceType, err)
-		}
+	f := new(fields)
+	if _, err := decodeFields(raw, f); err != nil {
+		return h, nil, fmt.Errorf("%w: %s: %v", ErrNotFHIR, h.resourceType, err)
 	}
 	return h, f, nil
 }
@@ -371,7 +381,7 @@ func Summarize(resource []byte) (Summary, error) {
 	case "Encounter":
 		types := conceptList(f.Type)
 		var class Coding
-		json.Unmarshal(f.Class, &class) //nolint:errcheck // a malformed class leaves it empty
+		decodeCoding(f.Class, &class) // a malformed class leaves it empty
 		if len(types) > 0 {
 			s.Title, s.Code = types[0].label(), types[0].first()
 		}
@@ -452,18 +462,13 @@ func conceptList(raw json.RawMessage) []codeableConcept {
 	}
 	if raw[0] == '{' {
 		var c codeableConcept
-		if json.Unmarshal(raw, &c) == nil {
+		if decodeConcept(raw, &c) {
 			return []codeableConcept{c}
 		}
 		return nil
 	}
 	var list []codeableConcept
-	if err := json.Unmarshal(raw, &list); err != nil {
-		var te *json.UnmarshalTypeError
-		if !errors.As(err, &te) {
-			return nil
-		}
-	}
+	decodeConcepts(raw, &list) // a member of the wrong type is left out
 	return list
 }
 
@@ -512,12 +517,8 @@ func medication(f *fields) (string, Coding) {
 	}
 	if id, ok := strings.CutPrefix(ref.Reference, "#"); ok {
 		for _, c := range f.Contained {
-			var med struct {
-				ResourceType string           `json:"resourceType"`
-				ID           string           `json:"id"`
-				Code         *codeableConcept `json:"code"`
-			}
-			if json.Unmarshal(c, &med) == nil && med.ResourceType == "Medication" && med.ID == id {
+			var med containedMedication
+			if decodeMedication(c, &med) && med.ResourceType == "Medication" && med.ID == id {
 				t, code := titleCode(med.Code)
 				return firstText(ref.Display, t), code
 			}
@@ -687,7 +688,7 @@ func formatValue(v *value) (string, string) {
 // patientName picks the official name, else the usual one, else the first.
 func patientName(raw json.RawMessage) string {
 	var names []humanName
-	if json.Unmarshal(raw, &names) != nil || len(names) == 0 {
+	if !decodeNames(raw, &names) || len(names) == 0 {
 		return ""
 	}
 	best := names[0]
@@ -787,7 +788,7 @@ func attachmentCreation(f *fields) string {
 // a content hash). It fails when the input is not a resource.
 func Identity(resource []byte) (string, error) {
 	raw := trimJSON(resource)
-	if !json.Valid(raw) {
+	if !validJSON(raw) {
 		return "", fmt.Errorf("identity: %w: malformed JSON", ErrNotFHIR)
 	}
 	h := readHead(raw)

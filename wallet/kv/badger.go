@@ -43,10 +43,15 @@ func OpenBadger(dir string, o Options) (DB, error) {
 		WithSyncWrites(false).
 		WithNumVersionsToKeep(1).
 		WithCompactL0OnClose(true).
-		// Large imports are one transaction: values over 1 KiB go to the
-		// value log, so only pointers count toward Badger's per-transaction
-		// limit. The caches stay small: the wallet keeps its own index.
-		WithMemTableSize(128 << 20).
+		// Values over 1 KiB go to the value log, so only pointers count
+		// toward Badger's limit on one transaction (15% of a memtable:
+		// wallet.recordsPerTxn is sized by it). Memtables are what Badger
+		// holds in memory (at most NumMemtables of them, each allocated
+		// and cleared whole, at every open too): a few small ones keep an
+		// import's and an open wallet's memory low and the open quick. The
+		// caches stay small: the wallet keeps its own index.
+		WithMemTableSize(32 << 20).
+		WithNumMemtables(3).
 		WithBlockCacheSize(32 << 20).
 		WithValueThreshold(1 << 10).
 		WithNumCompactors(2).

@@ -1,0 +1,65 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestAnInterruptedImportOfALargeFileIsNamedUntilImportedAgain imports an
+// NDJSON file of more records than one transaction of the store holds,
+// stops it between two transactions, and checks that the records written
+// stay, that later imports name the file as half-imported, and that
+// importing it again stores the rest and clears the note.
+func TestAnInterruptedImportOfALargeFileIsNamedUntilImportedAgain(t *testing.T) {
+	const n = 2300 // more than wallet.recordsPerTxn (2,048)
+	dir := t.TempDir()
+	var sb strings.Builder
+	for i := range n {
+		fmt.Fprintf(&sb, `{"resourceType":"Observation","id":"glucose-%d","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"2339-0","display":"Glucose"}]},"effectiveDateTime":"2024-01-01T08:%02d:%02dZ","valueQuantity":{"value":%d,"unit":"mg/dL"}}`+"\n", i, i/60%60, i%60, 80+i%40)
+	}
+	large := filepath.Join(dir, "Observation.ndjson")
+	if err := os.WriteFile(large, []byte(sb.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newSession(t, "large")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	progress := func(done, total int) {
+		if done == total { // the last transaction, before it commits
+			cancel()
+		}
+	}
+	_, err := ImportPaths(ctx, s, []string{large}, ImportOptions{Progress: progress})
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), fmt.Sprintf("of its %d records were stored", n)) {
+		t.Fatalf("err = %v, want a cancellation saying how many records were stored", err)
+	}
+	stored := s.Wallet.Count()
+	if stored == 0 || stored >= n {
+		t.Fatalf("%d records stored after the stop, want those of the transactions before the last", stored)
+	}
+
+	reps, err := ImportPaths(context.Background(), s, []string{filepath.Join(fixtures, clemente)}, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := strings.Join(reps[len(reps)-1].Notes, "\n")
+	if !strings.Contains(notes, "Observation.ndjson on ") || !strings.Contains(notes, fmt.Sprintf("stopped after %d of its %d records", stored, n)) {
+		t.Fatalf("notes of the next import: %q, want the half-imported file named", notes)
+	}
+
+	reps, err = ImportPaths(context.Background(), s, []string{large}, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := reps[0]; r.Added != n-stored || r.Unchanged != stored || len(r.Notes) != 0 {
+		t.Fatalf("again: added %d, unchanged %d, notes %q; want %d, %d, none", r.Added, r.Unchanged, r.Notes, n-stored, stored)
+	}
+	if left, err := s.Wallet.InterruptedImports(); err != nil || len(left) != 0 {
+		t.Fatalf("interrupted imports after finishing: %+v, %v", left, err)
+	}
+}
