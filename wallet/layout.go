@@ -61,7 +61,8 @@ package wallet
 //	                                            its chunk counts, the damaged heads
 //	index/c/<n>               wallet            chunk n (8 decimal digits) of the index  v5
 //	                                            snapshot: up to 8,192 records' list
-//	                                            entries, binary (indexsnap.go)
+//	                                            entries, binary (indexsnap.go); format
+//	                                            2 packs IDs and UUIDs as bytes           v5
 //
 // v7 added meta/apart and changed no other key. Every record kept from a
 // received share is now of source "share" and belongs to no person, so that
@@ -80,7 +81,9 @@ package wallet
 // heads, used only while current, checked against them after each open (an
 // eighth of them at a time) and rewritten at lock; a wallet without it (or
 // with a stale or damaged one) opens from the heads as before, and older
-// releases ignore it.
+// releases ignore it. Chunks are written in format 2 (IDs and UUIDs packed
+// as bytes); format 1 still reads, and a release that reads only format 1
+// opens such a wallet from its heads and writes format 1 again at lock.
 //
 // v4 added people/ and meta/people, and heads of format 2 (the person a
 // record belongs to, and the summary's reference range, visit and
