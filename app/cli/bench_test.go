@@ -107,6 +107,16 @@ func BenchmarkCommandsLarge(b *testing.B) {
 			}
 		}
 	})
+	b.Run("standalone-list-json-peak-heap", func(b *testing.B) {
+		for b.Loop() {
+			base := liveHeap()
+			h := &heapSampler{}
+			if code := Run(context.Background(), benchEnv(h, nil), all); code != 0 {
+				b.Fatalf("exit %d", code)
+			}
+			b.ReportMetric(float64(int64(h.peak)-int64(base))/(1<<20), "MiB-growth")
+		}
+	})
 	w, err := wallet.Open(dir, benchPass)
 	if err != nil {
 		b.Fatal(err)
@@ -154,6 +164,15 @@ func BenchmarkCommandsLarge(b *testing.B) {
 			if n != int64(out.Len()) {
 				b.Fatal(n)
 			}
+		}
+	})
+	b.Run("owner-list-json-peak-heap", func(b *testing.B) {
+		for b.Loop() {
+			base := liveHeap()
+			h := &heapSampler{}
+			Run(context.Background(), benchEnv(h, s), all)
+			b.ReportMetric(float64(int64(h.peak)-int64(base))/(1<<20), "MiB-growth")
+			b.ReportMetric(float64(base)/(1<<20), "MiB-base")
 		}
 	})
 	b.Run("forwarded-list-json-peak-heap", func(b *testing.B) {

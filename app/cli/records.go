@@ -1,15 +1,11 @@
 package cli
 
 import (
-	"bytes"
 	"cmp"
-	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"runtime"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -37,11 +33,12 @@ func init() {
 		}, runImport),
 	})
 	register(&command{
-		name: "list", args: "[--person NAME] [--kind K] [--query Q] [--code C] [--from DATE] [--to DATE] [--json]", json: true,
-		summary: "list records, newest first",
+		name: "list", args: "[--person NAME | --received] [--kind K] [--query Q] [--code C] [--from DATE] [--to DATE] [--json]", json: true,
+		summary: "list the wallet's own records, newest first; --received lists those kept from received shares instead",
 		setup: with(func(fs *flag.FlagSet, o *listOptions) {
 			o.selection.define(fs, "only")
 			fs.StringVar(&o.person, "person", "", "only this person's records (a name or ID from 'medwallet people')")
+			fs.BoolVar(&o.received, "received", false, "list the records kept from shares this wallet received (see 'medwallet received') instead of its own")
 			fs.StringVar(&o.query, "query", "", "only records whose title, code or value contain every word")
 			fs.StringVar(&o.code, "code", "", "only records with this code (system|code, code, or display)")
 		}, runList),
@@ -102,6 +99,7 @@ type passwdOptions struct {
 type listOptions struct {
 	selection           selectionFlags
 	query, code, person string
+	received            bool
 }
 
 type importOptions struct{ person string }
@@ -120,83 +118,6 @@ func (c *call) printJSON(v any) error {
 	enc := json.NewEncoder(c.out())
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-// printJSONList prints n items as printJSON prints a slice of them, one
-// batch at a time: the output of a list of 200,000 records never sits in
-// memory whole, here or in the control socket's frames. Batches are
-// encoded on every core and written in order, a few at most in flight.
-func (c *call) printJSONList(n int, item func(i int) any) error {
-	if n == 0 {
-		_, err := io.WriteString(c.out(), "[]\n")
-		return err
-	}
-	const batch = 128
-	type encoded struct {
-		b   []byte
-		err error
-	}
-	workers := max(1, runtime.GOMAXPROCS(0))
-	ctx, cancel := context.WithCancel(c.ctx)
-	defer cancel()
-	// Each batch's result comes back on its own channel, queued in order.
-	order := make(chan chan encoded, workers)
-	jobs := make(chan func())
-	for range workers {
-		go func() {
-			for job := range jobs {
-				job()
-			}
-		}()
-	}
-	go func() {
-		defer close(order)
-		defer close(jobs)
-		for start := 0; start < n; start += batch {
-			res := make(chan encoded, 1)
-			select {
-			case order <- res:
-			case <-ctx.Done():
-				return
-			}
-			jobs <- func() {
-				var buf bytes.Buffer
-				enc := json.NewEncoder(&buf)
-				enc.SetIndent("  ", "  ")
-				for i := start; i < min(n, start+batch); i++ {
-					buf.WriteString("  ")
-					if err := enc.Encode(item(i)); err != nil {
-						res <- encoded{err: err}
-						return
-					}
-					buf.Truncate(buf.Len() - 1) // Encode's newline
-					if i < n-1 {
-						buf.WriteString(",\n")
-					}
-				}
-				res <- encoded{b: buf.Bytes()}
-			}
-		}
-	}()
-	out := c.out()
-	if _, err := io.WriteString(out, "[\n"); err != nil {
-		return err
-	}
-	for res := range order {
-		r := <-res
-		if r.err != nil {
-			return r.err
-		}
-		// A closed pipe (| head) or a cancelled command stops the work too.
-		if _, err := out.Write(r.b); err != nil {
-			return err
-		}
-		if err := c.ctx.Err(); err != nil {
-			return err
-		}
-	}
-	_, err := io.WriteString(out, "\n]\n")
-	return err
 }
 
 func runInit(c *call, o *initOptions, args []string) error {
@@ -316,7 +237,13 @@ func runList(c *call, o *listOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	q := wallet.Query{Kinds: kinds, Text: o.query, Code: o.code, From: from, To: to}
+	q := wallet.Query{Kinds: kinds, Text: o.query, Code: o.code, From: from, To: to, Own: !o.received}
+	if o.received {
+		if o.person != "" {
+			return errors.New("list --received: records kept from received shares belong to no one in this wallet; leave out --person")
+		}
+		q.Source = wallet.SourceShare
+	}
 	if o.person != "" {
 		p, err := app.FindPerson(c.session, o.person)
 		if err != nil {
@@ -326,19 +253,52 @@ func runList(c *call, o *listOptions, args []string) error {
 	}
 	entries := w.Search(q)
 	if c.json {
-		return c.printJSONList(len(entries), func(i int) any { return entries[i] })
+		err = c.printJSONList(len(entries), func(b []byte, i int) ([]byte, error) { return appendEntryJSON(b, entries[i]) })
+	} else {
+		err = printList(c, entries, o.received)
 	}
-	tw := tabwriter.NewWriter(c.out(), 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tDATE\tKIND\tTITLE\tVALUE")
-	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.ID, formatDate(e.Summary.Date), e.Summary.Kind,
-			clip(e.Summary.Title, 60), strings.TrimSpace(e.Summary.Value+" "+e.Summary.Unit))
+	if err != nil {
+		return err
 	}
-	tw.Flush()
-	if len(entries) == 0 {
+	if len(entries) == 0 && !c.json {
 		fmt.Fprintln(c.env.Stderr, "no records match")
 	}
+	// A search says where else it matched, without mixing the two.
+	if !o.received && o.person == "" && (len(entries) == 0 || o.query != "" || o.code != "") {
+		rq := q
+		rq.Own, rq.Source = false, wallet.SourceShare
+		if n := len(w.Search(rq)); n > 0 {
+			fmt.Fprintf(c.env.Stderr, "%s in received shares: add --received to list them\n", matchCount(n))
+		}
+	}
 	return nil
+}
+
+// printList writes entries as a table; received records name the share
+// they came with.
+func printList(c *call, entries []*wallet.Entry, received bool) error {
+	tw := tabwriter.NewWriter(c.out(), 0, 0, 2, ' ', 0)
+	head := "ID\tDATE\tKIND\tTITLE\tVALUE"
+	if received {
+		head += "\tSHARE"
+	}
+	fmt.Fprintln(tw, head)
+	for _, e := range entries {
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", e.ID, formatDate(e.Summary.Date), e.Summary.Kind,
+			clip(e.Summary.Title, 60), strings.TrimSpace(e.Summary.Value+" "+e.Summary.Unit))
+		if received {
+			line += "\t" + clip(e.Source.Name, 40)
+		}
+		fmt.Fprintln(tw, line)
+	}
+	return tw.Flush()
+}
+
+func matchCount(n int) string {
+	if n == 1 {
+		return "1 match"
+	}
+	return fmt.Sprintf("%d matches", n)
 }
 
 func formatDate(t time.Time) string {
