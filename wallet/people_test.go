@@ -532,26 +532,32 @@ func TestOldWalletMigrationSurvivesADamagedHeadAndRunsAgainWhenInterrupted(t *te
 	}
 }
 
+// An older wallet's received share makes nobody and joins nobody, whether
+// its Patient is a stranger or claims to be the owner.
 func TestOldWalletsReceivedShareMakesNoPerson(t *testing.T) {
-	var shared *ImportReport
-	dir := oldWalletWith(t, func(w *Wallet) {
-		importFile(t, w, napoleonFile)
-		var err error
-		shared, err = w.Import(context.Background(), "a share", readImportFile(t, clementeFile), ImportOptions{Source: Source{Type: SourceShare, Name: "a share"}, Scope: "logkey:sender"})
-		if err != nil {
-			t.Fatal(err)
-		}
-	})
-	w, err := Open(dir, passphrase)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	if people := w.People(); len(people) != 1 || people[0].Name != "Napoleon Ullrich" {
-		t.Fatalf("people = %+v, want the owner alone", people)
-	}
-	if got := personOfRecords(w, shared.IDs); len(got) != 1 || !got[""] {
-		t.Fatalf("the received records went to %v, want nobody", got)
+	for name, file := range map[string]string{"a stranger": clementeFile, "claiming to be the owner": napoleonFile} {
+		t.Run(name, func(t *testing.T) {
+			var shared *ImportReport
+			dir := oldWalletWith(t, func(w *Wallet) {
+				importFile(t, w, napoleonFile)
+				var err error
+				shared, err = w.Import(context.Background(), "a share", readImportFile(t, file), ImportOptions{Source: Source{Type: SourceShare, Name: "a share"}, Scope: "logkey:sender"})
+				if err != nil {
+					t.Fatal(err)
+				}
+			})
+			w, err := Open(dir, passphrase)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			if people := w.People(); len(people) != 1 || people[0].Name != "Napoleon Ullrich" {
+				t.Fatalf("people = %+v, want the owner alone", people)
+			}
+			if got := personOfRecords(w, shared.IDs); len(got) != 1 || !got[""] {
+				t.Fatalf("the received records went to %v, want nobody", got)
+			}
+		})
 	}
 }
 

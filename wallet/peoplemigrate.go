@@ -31,6 +31,9 @@ const migrateBatch = 256
 // wallet made before people existed, attributes its records to them
 // (migratePeople). A new wallet is marked done at once.
 func (w *Wallet) attributeRecords(fresh bool) error {
+	if err := w.keepReceivedApart(); err != nil {
+		return fmt.Errorf("keep received records apart from the wallet's own: %w", err)
+	}
 	var done bool
 	var people []Person
 	err := w.db.View(func(tx kv.Txn) error {
@@ -96,8 +99,8 @@ func (w *Wallet) migratePeople(people []Person) error {
 		return err
 	}
 	// The wallet's own Patients first, oldest first; received ones (the
-	// records of a share redeemed here) only join the people they match,
-	// as at import.
+	// records of a share redeemed here) make nobody and join nobody, as at
+	// redeem: another party's records stay apart from the wallet's own.
 	slices.SortFunc(pats, func(a, b patientHead) int {
 		if a.received != b.received {
 			if a.received {
@@ -125,20 +128,18 @@ func (w *Wallet) migratePeople(people []Person) error {
 		if err != nil {
 			continue
 		}
+		if ph.received {
+			personOf[ph.id] = "" // another party's: kept apart, as at redeem
+			continue
+		}
 		var at int
 		if m, how, ok := matchPersonHow(cand, ph.id, a.people); ok {
 			at = slices.IndexFunc(a.people, func(p Person) bool { return p.ID == m.ID })
 			linkPatient(&a.people[at], ph.id, cand, how)
-		} else if ph.received {
-			personOf[ph.id] = "" // kept apart
-			continue
 		} else {
 			at = a.add(cand, ph.id, cmp.Or(ph.added, now))
 		}
 		personOf[ph.id] = a.people[at].ID
-		if ph.received {
-			continue // a share's other records name their patient
-		}
 		if fileOf[ph.source] == nil {
 			fileOf[ph.source] = map[string]bool{}
 		}
@@ -199,6 +200,8 @@ func (w *Wallet) migratePeople(people []Person) error {
 				scope := scopeOf(h.Identity)
 				f := factsOf(rec.Resource)
 				switch {
+				case isReceived(tx, h):
+					h.Person = "" // another party's records belong to nobody here
 				case f.patient != nil:
 					h.Person = personOf[h.ID]
 				case directoryTypes[f.resourceType]:
@@ -217,8 +220,6 @@ func (w *Wallet) migratePeople(people []Person) error {
 					for p := range fileOf[h.Source] {
 						h.Person = p
 					}
-				case isReceived(tx, h):
-					h.Person = ""
 				default:
 					h.Person = owner
 				}
