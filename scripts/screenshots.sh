@@ -6,7 +6,8 @@
 # another wallet hosted there, runs the window under Xvfb on
 # `--wallet DIR`, unlocks it by typing the passphrase, and captures each
 # screen with ImageMagick's import, moving by the keyboard shortcuts. Run
-# from the repository root.
+# from the repository root. Needs Xvfb, xdotool, ImageMagick, openssl, curl
+# and jq. FYNE_THEME=light renders the light variant.
 set -euo pipefail
 root=$(pwd)
 bin="${BIN:-$root/bin/medwallet}"
@@ -28,9 +29,17 @@ MEDWALLET_PASSPHRASE=$pass "$bin" init >/dev/null
 MEDWALLET_PASSPHRASE=$pass "$bin" import "$fixtures"/fhir/synthea/Napoleon_Ullrich_*.json >/dev/null
 MEDWALLET_PASSPHRASE=$pass "$bin" import "$fixtures"/fhir/synthea/Tobie_Rempel_*.json >/dev/null
 
-# A clinic node on loopback: the demo wallet's witness, and the host of a
-# share that another patient's wallet makes for it to redeem.
-"$node" --data "$work/node" --listen /ip4/127.0.0.1/tcp/0 >"$work/node.log" 2>&1 &
+# A clinic node on loopback: the demo wallet's witness, the host of a
+# share that another patient's wallet makes for it to redeem, and, over
+# HTTPS (a certificate made here for 127.0.0.1), the host of the window's
+# check-in, which a clinic's record system then opens.
+https_port=$((20000 + RANDOM % 20000))
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+  -keyout "$work/node-key.pem" -out "$work/node-cert.pem" >/dev/null 2>&1
+"$node" --data "$work/node" --listen /ip4/127.0.0.1/tcp/0 \
+  --https "127.0.0.1:$https_port" --public-host "127.0.0.1:$https_port" \
+  --cert "$work/node-cert.pem" --key "$work/node-key.pem" >"$work/node.log" 2>&1 &
 node_pid=$!
 addr=""
 for _ in $(seq 100); do
@@ -39,7 +48,14 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 [ -n "$addr" ] || { echo "screenshots: the clinic node did not start"; cat "$work/node.log"; exit 1; }
+grep -q "https:" "$work/node.log" || { echo "screenshots: the clinic node serves no HTTPS"; cat "$work/node.log"; exit 1; }
 MEDWALLET_PASSPHRASE=$pass "$bin" anchor --witness "$addr" >/dev/null
+# A check-in from the command line makes the node one of the wallet's
+# clinic nodes, offered on the window's check-in screen; it is stopped at
+# once (the window shows its own code).
+first_checkin=$(MEDWALLET_PASSPHRASE=$pass "$bin" share create --checkin --host "$addr" --label "Check-in at the clinic" --json | jq -r .id)
+[ -n "$first_checkin" ] && [ "$first_checkin" != null ] || { echo "screenshots: no check-in from the command line"; exit 1; }
+MEDWALLET_PASSPHRASE=$pass "$bin" share revoke -- "$first_checkin" >/dev/null
 other="$work/other"
 MEDWALLET_HOME=$other MEDWALLET_PASSPHRASE=$pass "$bin" init >/dev/null
 MEDWALLET_HOME=$other MEDWALLET_PASSPHRASE=$pass "$bin" import "$fixtures"/fhir/synthea/Max_Kris_*.json >/dev/null
@@ -70,9 +86,11 @@ done
 [ -n "$win" ] || { echo "screenshots: no Medwallet window"; cat "$work/app.log"; exit 1; }
 sleep 2
 
+# grab NAME: capture the window into $work/NAME.png.
+grab() { import -display "$display" -window "$win" "$work/$1.png"; }
 # shot NAME: capture the window into $out/NAME.png, as a palette PNG to stay small.
 shot() {
-  import -display "$display" -window "$win" "$work/$1.png"
+  grab "$1"
   convert "$work/$1.png" -colors 256 -strip "PNG8:$out/$1.png"
   echo "screenshots: $out/$1.png"
 }
@@ -107,7 +125,32 @@ shot lab-trends
 xdotool key --window "$win" ctrl+k
 # The checklist fills from the summary in the background.
 sleep 5
+# The clinic node: the one the command line's check-in used, the first
+# the list offers.
+click "${NODE_X:-600}" "${NODE_Y:-283}" 1
+click "${NODE_X:-600}" "${NODE_ITEM_Y:-320}" 1
 shot checkin
+# The code: a QR with the time it stays valid counting down, and who
+# opened it (the window polls the node's access log).
+click "${CODE_X:-95}" "${CODE_Y:-650}" 2
+# The clinic scans the code on screen, once it shows: the other wallet
+# redeems it as "Riverside Clinic", trusting the node's certificate made
+# above.
+scanned=""
+for _ in $(seq 30); do
+  grab code-to-scan
+  if SSL_CERT_FILE="$work/node-cert.pem" MEDWALLET_HOME=$other MEDWALLET_PASSPHRASE=$pass \
+    "$bin" redeem --qr "$work/code-to-scan.png" --recipient "Riverside Clinic" --allow-private-hosts >"$work/redeem.log" 2>&1; then
+    scanned=1
+    break
+  fi
+  sleep 1
+done
+[ -n "$scanned" ] || { echo "screenshots: the clinic could not open the check-in"; cat "$work/redeem.log"; exit 1; }
+sleep 8
+shot checkin-code
+# Close the code (it stays valid until it expires), back to the window.
+click "${CLOSE_X:-947}" "${CLOSE_Y:-341}" 1
 # The person switcher: the household's two people.
 xdotool key --window "$win" ctrl+1
 sleep 1
@@ -142,8 +185,7 @@ shot peers
 xdotool key --window "$win" ctrl+e
 sleep 1.5
 shot export
-xdotool key --window "$win" Escape
-sleep 0.5
+click "${EXPORT_CLOSE_X:-314}" "${EXPORT_CLOSE_Y:-615}" 1
 xdotool key --window "$win" ctrl+n
 sleep 1
 shot new-record

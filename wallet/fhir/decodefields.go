@@ -30,6 +30,10 @@ type fieldDecoder struct {
 	b       []byte
 	typeErr bool
 	err     error
+	// listing: decode only what Summarize, DateText and PatientName read,
+	// skipping the members only DraftOf, Details and Points use (see
+	// listingSkips).
+	listing bool
 }
 
 // stopped is returned by member functions to stop the decoding.
@@ -153,9 +157,26 @@ func decodeString(d *fieldDecoder, i int, s *string) int {
 	b := d.b
 	switch b[i] {
 	case '"':
-		end := skipString(b, i)
-		*s = unquote(b[i:end])
-		return end
+		// One pass to the closing quote, then a copy, when nothing needs
+		// unquoting: the value unquote would give.
+		ascii := true
+		for j := i + 1; ; j++ {
+			switch c := b[j]; {
+			case c == '"':
+				if inner := b[i+1 : j]; ascii || utf8.Valid(inner) {
+					*s = string(inner)
+				} else {
+					*s = unquote(b[i : j+1])
+				}
+				return j + 1
+			case c == '\\':
+				end := skipString(b, i)
+				*s = unquote(b[i:end])
+				return end
+			case c >= utf8.RuneSelf:
+				ascii = false
+			}
+		}
 	case 'n':
 		return i + 4
 	default:
@@ -426,10 +447,19 @@ func (d *fieldDecoder) attachment(i int, a *attachment) int {
 	return d.object(i, func(k []byte, v int) int {
 		switch string(k) {
 		case "contentType":
+			if d.listing {
+				return skipValue(d.b, v)
+			}
 			return decodeString(d, v, &a.ContentType)
 		case "data":
+			if d.listing {
+				return skipValue(d.b, v)
+			}
 			return decodeString(d, v, &a.Data)
 		case "url":
+			if d.listing {
+				return skipValue(d.b, v)
+			}
 			return decodeString(d, v, &a.URL)
 		case "title":
 			return decodeString(d, v, &a.Title)
@@ -459,6 +489,9 @@ func (d *fieldDecoder) fields(i int, f *fields) int {
 	return d.object(i, func(k []byte, v int) int {
 		switch string(k) {
 		case "meta":
+			if d.listing {
+				return skipValue(d.b, v)
+			}
 			return d.object(v, func(k []byte, v int) int {
 				if string(k) == "tag" {
 					return slice(d, v, &f.Meta.Tag, (*fieldDecoder).coding)
@@ -480,8 +513,14 @@ func (d *fieldDecoder) fields(i int, f *fields) int {
 		case "medicationReference":
 			return pointer(d, v, &f.MedicationReference, (*fieldDecoder).reference)
 		case "subject":
+			if d.listing {
+				return skipValue(d.b, v)
+			}
 			return pointer(d, v, &f.Subject, (*fieldDecoder).reference)
 		case "patient":
+			if d.listing {
+				return skipValue(d.b, v)
+			}
 			return pointer(d, v, &f.Patient, (*fieldDecoder).reference)
 		case "contained":
 			return slice(d, v, &f.Contained, decodeRaw)
@@ -515,6 +554,9 @@ func (d *fieldDecoder) fields(i int, f *fields) int {
 		case "dosageInstruction":
 			return slice(d, v, &f.DosageInstruction, (*fieldDecoder).dosage)
 		case "note":
+			if d.listing {
+				return skipValue(d.b, v)
+			}
 			return slice(d, v, &f.Note, func(d *fieldDecoder, i int, a *annotation) int {
 				return d.object(i, func(k []byte, v int) int {
 					if string(k) == "text" {
@@ -533,10 +575,19 @@ func (d *fieldDecoder) fields(i int, f *fields) int {
 				})
 			})
 		case "criticality":
+			if d.listing {
+				return skipValue(d.b, v)
+			}
 			return decodeString(d, v, &f.Criticality)
 		case "gender":
+			if d.listing {
+				return skipValue(d.b, v)
+			}
 			return decodeString(d, v, &f.Gender)
 		case "identifier":
+			if d.listing {
+				return skipValue(d.b, v)
+			}
 			return slice(d, v, &f.Identifier, decodeRaw)
 		case "deceasedBoolean":
 			return pointer(d, v, &f.DeceasedBoolean, decodeBool)
@@ -616,11 +667,13 @@ func (d *fieldDecoder) fields(i int, f *fields) int {
 }
 
 // decodeFields decodes the resource raw, which validJSON has accepted,
-// into f as json.Unmarshal would. It reports whether a member had the
+// into f as json.Unmarshal would; with listing, only the members the
+// listing reads (the others hold no json.Number, so skipping them cannot
+// change whether the decoding stops). It reports whether a member had the
 // wrong type, and the error that stopped it (only a json.Number string
 // that is not a number does).
-func decodeFields(raw []byte, f *fields) (typeErr bool, err error) {
-	d := fieldDecoder{b: raw}
+func decodeFields(raw []byte, f *fields, listing bool) (typeErr bool, err error) {
+	d := fieldDecoder{b: raw, listing: listing}
 	d.fields(0, f)
 	return d.typeErr, d.err
 }

@@ -61,9 +61,31 @@ func compareSummarize(t *testing.T, where string, resource []byte) {
 	if errText(err) != errText(werr) || h != wh || !reflect.DeepEqual(f, wf) {
 		t.Fatalf("%s: decode = %+v, %+v, %v\nthe reference: %+v, %+v, %v\nresource: %.300q", where, h, f, err, wh, wf, werr, resource)
 	}
+	if _, lf, err := decodeListing(resource); err == nil {
+		// The listing decodes all but the members it does not read.
+		want := *wf
+		want.Subject, want.Patient, want.Identifier, want.Note, want.Meta = nil, nil, nil, nil, meta{}
+		want.Gender, want.Criticality = "", ""
+		want.Content = nil
+		for _, c := range wf.Content {
+			c.Attachment.ContentType, c.Attachment.Data, c.Attachment.URL = "", "", ""
+			want.Content = append(want.Content, c)
+		}
+		if wf.Content != nil && want.Content == nil {
+			want.Content = []content{}
+		}
+		if !reflect.DeepEqual(lf, &want) {
+			t.Fatalf("%s: decodeListing = %+v\nthe reference, less what it skips: %+v", where, lf, &want)
+		}
+	} else if errText(err) != errText(werr) {
+		t.Fatalf("%s: decodeListing fails with %v, decode with %v", where, err, werr)
+	}
 	raw := trimJSON(resource)
 	if !validJSON(raw) {
 		return
+	}
+	if got, want := findReferencesValid(raw), findReferences(raw); !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s: findReferencesValid = %+v, walking finds %+v", where, got, want)
 	}
 	// The member readers, given the whole input as the member.
 	if got, want := conceptList(raw), conceptListReference(raw); !reflect.DeepEqual(got, want) {
@@ -236,6 +258,33 @@ func TestParseAndSummarizeMatchReferenceOnHostileInput(t *testing.T) {
 	}
 }
 
+// hostileFiles are import files that test how Parse reads a Bundle's own
+// members: its resourceType after its entries, or twice, an id, a type
+// after the entries or twice, entries twice, nested Bundles.
+var hostileFiles = []string{
+	`{"entry":[{"resource":{"resourceType":"Patient","id":"p"}}],"resourceType":"Bundle","type":"collection"}`,
+	`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"p"}}],"resourceType":"Patient"}`,
+	`{"resourceType":"Bundle","resourceType":"Patient","entry":[{"resource":{"resourceType":"Patient","id":"p"}}]}`,
+	`{"resourceType":"Patient","resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"p"}}]}`,
+	`{"resourceType":"Bundle","id":"b","resourceType":"Patient","entry":[{"resource":{"resourceType":"Patient","id":"p"}}]}`,
+	`{"id":"b","id":"c","resourceType":"Bundle","resourceType":"Bundle","entry":[]}`,
+	`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"p"}}],"type":"batch","type":"searchset"}`,
+	`{"resourceType":"Bundle","type":5,"entry":[{"resource":{"resourceType":"Patient","id":"p"}}],"entry":[{"resource":{"resourceType":"Patient","id":"q"}}]}`,
+	`{"resourceType":"Bundle","entry":null,"entry":{"resource":{}},"entry":"x"}`,
+	`{"resourceType":"Bundle","r\u0065sourceType":"Patient","entr\u0079":[{"resource":{"resourceType":"Patient","id":"p"}}]}`,
+	`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Bundle","entry":[{"fullUrl":"resource:0","resource":{"resourceType":"Patient"}}]}},{"resource":{"resourceType":"Observation","subject":{"reference":"resource:0"}}}]}`,
+	`{"resourceType":"Bundle"}`,
+	`{"resourceType":"Bundle","type":"collection"}` + "\n",
+	`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Observation","subject":{"r\u0065ference":"Patient/p"},"performer":[{"reference":"Patient/p"}],"note":[{"text":"\"reference\": \"Patient/p\""}]}},{"resource":{"resourceType":"Patient","id":"p"}}]}`,
+	`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Observation","subject":{"reference":{"reference":"Patient/p"}},"focus":[{"reference" : "Patient/p"},{"x":"\\","reference":"#c"}],"code":{"text":"reference"}}},{"resource":{"resourceType":"Patient","id":"p"}}]}`,
+}
+
+func TestParseMatchesReferenceOnHostileBundles(t *testing.T) {
+	for i, f := range hostileFiles {
+		compareFile(t, fmt.Sprintf("hostile file %d: %s", i, truncate(f)), []byte(f))
+	}
+}
+
 func truncate(s string) string {
 	if len(s) > 60 {
 		return s[:60] + "…"
@@ -245,7 +294,7 @@ func truncate(s string) string {
 
 func addOracleSeeds(f *testing.F) {
 	addSeeds(f)
-	for _, r := range hostileResources {
+	for _, r := range append(hostileResources, hostileFiles...) {
 		if len(r) < 4096 {
 			f.Add([]byte(r))
 		}

@@ -81,6 +81,11 @@ func parse(name string, data []byte, resolve bool) (*Parsed, error) {
 	if !validJSON(body) {
 		return nil, p.syntaxError(start, body, false)
 	}
+	if p.bundleInOnePass(body) {
+		return p.resolved()
+	}
+	// Not a plain Bundle: start again, reading the head first.
+	p = &parser{file: name, data: data, base: base, seen: make(map[string]seenEntry), resolve: resolve}
 	h := readHead(body)
 	switch {
 	case !h.object:
@@ -247,6 +252,63 @@ func bundleType(raw []byte) string {
 	return t
 }
 
+// bundleInOnePass reads a top-level Bundle whose resourceType comes before
+// its entries, as every Bundle writer puts it, in one walk of its members:
+// what readHead, bundleType and bundle would find in three (a Bundle
+// seldom has an id, so readHead alone would walk all its entries to look
+// for one). It reports false, with p to be thrown away, for anything else
+// (another resource, a resourceType after the entries or given twice),
+// which the three read as before.
+func (p *parser) bundleInOnePass(body []byte) bool {
+	if len(body) == 0 || body[0] != '{' {
+		return false
+	}
+	var h head
+	var typeSeen, idSeen, bundleTypeSeen, ok bool
+	bundleType := ""
+	p.groups++
+	group := p.groups
+	end := objectAt(body, 0, func(key []byte, v int) int {
+		switch string(key) {
+		case "resourceType", "id":
+			// readHead's rule: values count until both have been seen.
+			if typeSeen && idSeen {
+				break
+			}
+			if string(key) == "id" {
+				h.id, idSeen = unquote(body[v:skipValue(body, v)]), true
+				break
+			}
+			if typeSeen {
+				return -1 // given twice: let readHead decide
+			}
+			h.resourceType, typeSeen = unquote(body[v:skipValue(body, v)]), true
+			if h.resourceType != "Bundle" {
+				return -1
+			}
+		case "type":
+			if !bundleTypeSeen {
+				bundleType, bundleTypeSeen = unquote(body[v:skipValue(body, v)]), true
+			}
+		case "entry":
+			if !typeSeen {
+				return -1 // entries before the resourceType
+			}
+			return p.entries("", body, v, 1, group)
+		}
+		return skipValue(body, v)
+	})
+	ok = end >= 0 && typeSeen
+	if !ok {
+		return false
+	}
+	p.out.Format = "bundle"
+	if bundleType != "" {
+		p.out.Format = "bundle/" + bundleType
+	}
+	return true
+}
+
 // bundle files every entry of a Bundle; prefix names the Bundle for nested
 // ones ("entry 3 (Bundle/b) > "). It walks the entries in place, so each
 // resource is scanned once to find its end.
@@ -257,18 +319,24 @@ func (p *parser) bundle(prefix string, raw []byte, depth int) {
 		if string(key) != "entry" {
 			return skipValue(raw, v)
 		}
-		if raw[v] == 'n' { // null
-			return skipValue(raw, v)
-		}
-		end := arrayAt(raw, v, func(i, e int) int {
-			return p.entry(fmt.Sprintf("%sentry %d", prefix, i+1), raw, e, depth, group, i)
-		})
-		if end < 0 {
-			end = skipValue(raw, v)
-			p.skip(prefix+"Bundle.entry", "entry is "+jsonKind(raw[v:end])+", not an array")
-		}
-		return end
+		return p.entries(prefix, raw, v, depth, group)
 	})
+}
+
+// entries files the Bundle.entry array that starts at raw[v] and returns the
+// index just past it.
+func (p *parser) entries(prefix string, raw []byte, v, depth, group int) int {
+	if raw[v] == 'n' { // null
+		return skipValue(raw, v)
+	}
+	end := arrayAt(raw, v, func(i, e int) int {
+		return p.entry(fmt.Sprintf("%sentry %d", prefix, i+1), raw, e, depth, group, i)
+	})
+	if end < 0 {
+		end = skipValue(raw, v)
+		p.skip(prefix+"Bundle.entry", "entry is "+jsonKind(raw[v:end])+", not an array")
+	}
+	return end
 }
 
 // entry files the Bundle.entry that starts at raw[start] and returns the

@@ -134,7 +134,7 @@ func resolveItems(items []refItem, aliases []refAlias, o ResolveOptions) error {
 			}
 			it.resource = insertID(raw, it.id)
 		}
-		it.refs = findReferences(it.resource)
+		it.refs = findReferencesValid(it.resource)
 	}
 
 	// Look-ups of every name a reference may use for an entry; the first
@@ -339,6 +339,48 @@ func findReferences(raw []byte) []refSpan {
 	}
 	walk(0)
 	return out
+}
+
+// findReferencesValid is findReferences of a resource known to be valid
+// JSON, found by searching for the member name instead of walking every
+// member. In valid JSON the bytes "reference" (quotes included), their
+// first quote not escaped, can only be that string, and a colon after it
+// makes it a member name. A name written with escapes ("r\u0065ference")
+// is not found this way, so a resource with any \u00 escape is walked.
+func findReferencesValid(raw []byte) []refSpan {
+	if bytes.Contains(raw, []byte(`\u00`)) {
+		return findReferences(raw)
+	}
+	var out []refSpan
+	name := []byte(`"reference"`)
+	for off := 0; ; {
+		at := bytes.Index(raw[off:], name)
+		if at < 0 {
+			return out
+		}
+		q := off + at
+		off = q + len(name)
+		escapes := 0
+		for k := q - 1; k >= 0 && raw[k] == '\\'; k-- {
+			escapes++
+		}
+		if escapes%2 == 1 {
+			continue // inside a string
+		}
+		v := skipSpace(raw, off)
+		if v >= len(raw) || raw[v] != ':' {
+			continue // a value, not a member name
+		}
+		v = skipSpace(raw, v+1)
+		if v >= len(raw) || raw[v] != '"' {
+			continue // an object or array is searched on, as walked
+		}
+		end := skipString(raw, v)
+		if s := unquote(raw[v:end]); s != "" && !strings.HasPrefix(s, "#") {
+			out = append(out, refSpan{v, end, s})
+		}
+		off = end
+	}
 }
 
 // insertID adds "id" to a resource object, after its resourceType when that

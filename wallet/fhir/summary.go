@@ -301,6 +301,18 @@ func (c *docContext) period() *period {
 // malformed JSON, a non-object, or a missing or invalid resourceType; members
 // of an unexpected shape are left empty rather than failing the resource.
 func decode(resource []byte) (head, *fields, error) {
+	return decodeResource(resource, false)
+}
+
+// decodeListing is decode of only the members Summarize, DateText and
+// PatientName read: it leaves Subject, Patient, Identifier, Note, Meta,
+// Gender, Criticality and the contentType, data and url of attachments
+// empty, which saves copying a document's data at every import.
+func decodeListing(resource []byte) (head, *fields, error) {
+	return decodeResource(resource, true)
+}
+
+func decodeResource(resource []byte, listing bool) (head, *fields, error) {
 	raw := trimJSON(resource)
 	if !validJSON(raw) {
 		// Only for its message, the same as Unmarshal's would be.
@@ -318,7 +330,7 @@ func decode(resource []byte) (head, *fields, error) {
 		return h, nil, fmt.Errorf("%w: resourceType %q is not a FHIR resource type name", ErrNotFHIR, h.resourceType)
 	}
 	f := new(fields)
-	if _, err := decodeFields(raw, f); err != nil {
+	if _, err := decodeFields(raw, f, listing); err != nil {
 		return h, nil, fmt.Errorf("%w: %s: %v", ErrNotFHIR, h.resourceType, err)
 	}
 	return h, f, nil
@@ -346,7 +358,7 @@ func jsonKind(raw []byte) string {
 // clinically meaningful date, main code, value and unit, status. It fails
 // only when the input is not a JSON object with a resourceType.
 func Summarize(resource []byte) (Summary, error) {
-	h, f, err := decode(resource)
+	h, f, err := decodeListing(resource)
 	if err != nil {
 		return Summary{}, fmt.Errorf("summarize: %w", err)
 	}
@@ -870,7 +882,7 @@ func dateCandidates(rt string, f *fields) []string {
 // writes it (a FHIR date or dateTime, partial dates kept), by the rule
 // Summarize dates it with; "" when it has none.
 func DateText(resource []byte) string {
-	h, f, err := decode(resource)
+	h, f, err := decodeListing(resource)
 	if err != nil {
 		return ""
 	}
@@ -899,7 +911,7 @@ func CodeSystemName(system string) string {
 // usual, else the first; its text, else prefix, given and family names),
 // or "" for a resource without one.
 func PatientName(resource []byte) string {
-	_, f, err := decode(resource)
+	_, f, err := decodeListing(resource)
 	if err != nil {
 		return ""
 	}
