@@ -261,7 +261,7 @@ func findPerson(w *wallet.Wallet, nameOrID string) (person, error) {
 		who = ps[0]
 	}
 	var ids []string
-	for _, e := range w.Search(wallet.Query{Kinds: []fhir.Kind{fhir.KindPatient}, Person: who.ID}) {
+	for _, e := range w.Search(wallet.Query{Kinds: []fhir.Kind{fhir.KindPatient}, Person: who.ID, Own: true}) {
 		ids = append(ids, e.ID)
 	}
 	if len(ids) == 0 {

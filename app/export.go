@@ -171,7 +171,7 @@ func exportSelection(w *wallet.Wallet, f export.Filter, withPatient bool, person
 		}
 		ids = f.IDs
 	} else {
-		for _, e := range w.Search(wallet.Query{Kinds: f.Kinds, Person: person}) {
+		for _, e := range w.Search(wallet.Query{Kinds: f.Kinds, Person: person, Own: true}) {
 			ids = append(ids, e.ID)
 		}
 	}
@@ -189,7 +189,7 @@ func exportSelection(w *wallet.Wallet, f export.Filter, withPatient bool, person
 	recs = export.Select(recs, f)
 	if withPatient && len(recs) > 0 && !slices.ContainsFunc(recs, func(r wallet.Record) bool { return r.Summary.Kind == fhir.KindPatient }) {
 		var pids []string
-		for _, e := range w.Search(wallet.Query{Kinds: []fhir.Kind{fhir.KindPatient}, Person: person}) {
+		for _, e := range w.Search(wallet.Query{Kinds: []fhir.Kind{fhir.KindPatient}, Person: person, Own: true}) {
 			pids = append(pids, e.ID)
 		}
 		patients, err := w.Records(pids)

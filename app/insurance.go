@@ -87,7 +87,7 @@ func insuranceCard(w *wallet.Wallet, p person) (checkin.InsuranceCard, bool, err
 		}
 	}
 	var ids []string
-	for _, e := range w.Search(wallet.Query{Kinds: []fhir.Kind{fhir.KindOther}}) {
+	for _, e := range w.Search(wallet.Query{Kinds: []fhir.Kind{fhir.KindOther}, Own: true}) {
 		if e.Summary.ResourceType == "Coverage" && (e.Person == "" || e.Person == p.PersonID) {
 			ids = append(ids, e.ID)
 		}
@@ -218,7 +218,7 @@ func organizationName(w *wallet.Wallet, ref string) string {
 	} else {
 		return ""
 	}
-	for _, e := range w.Search(wallet.Query{Kinds: []fhir.Kind{fhir.KindOther}}) {
+	for _, e := range w.Search(wallet.Query{Kinds: []fhir.Kind{fhir.KindOther}, Own: true}) {
 		if e.Summary.ResourceType != "Organization" || !strings.EqualFold(e.Summary.ResourceID, id) {
 			continue
 		}

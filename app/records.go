@@ -127,10 +127,10 @@ type Proof struct {
 // log, not this wallet's, signed it); every other record is checked against
 // this wallet's own log (RecordStatus).
 func RecordProof(s *Session, rec wallet.Record) Proof {
-	if rec.Source.Type == wallet.SourceShare {
-		if rr, err := ReceivedCheck(s, rec.ID); err == nil {
-			return Proof{Result: rr.Verification, Received: true, Share: rr.Share, Card: rr.Card}
-		}
+	// Whatever the version's source says: a wallet before layout v6 kept a
+	// received share's verified health card with its issuer as the source.
+	if rr, err := ReceivedCheck(s, rec.ID); err == nil {
+		return Proof{Result: rr.Verification, Received: true, Share: rr.Share, Card: rr.Card}
 	}
 	return Proof{Result: RecordStatus(s, rec)}
 }

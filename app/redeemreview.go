@@ -424,7 +424,9 @@ func keepReceived(ctx context.Context, w *wallet.Wallet, p *Pending) (*Received,
 	if len(senders) > 0 {
 		rcv.Scope = senders[0].scope
 	}
-	groups := append(senders, cardsWithSource(p.cards, src, "health card "+rcv.Label)...)
+	// Every record of a received share is the share's (wallet.Entry.Received),
+	// a verified card's too: its issuer stays in the card's verdict.
+	groups := append(senders, cardsWithSource(p.cards, src, "health card "+rcv.Label, false)...)
 	if err := importGroups(ctx, w, groups, rcv); err != nil {
 		return nil, err
 	}
@@ -438,14 +440,15 @@ func keepReceived(ctx context.Context, w *wallet.Wallet, p *Pending) (*Received,
 	return rcv, nil
 }
 
-// cardsWithSource gives each health card group its source: a verified card
-// its issuer (set when it was verified), any other src.
-func cardsWithSource(cards []*incoming, src wallet.Source, name string) []*incoming {
+// cardsWithSource gives each health card group its source: src, or, when
+// issuerSource and the card verified, its issuer (set when it was
+// verified).
+func cardsWithSource(cards []*incoming, src wallet.Source, name string, issuerSource bool) []*incoming {
 	out := make([]*incoming, 0, len(cards))
 	for _, g := range cards {
 		c := *g
 		c.name = name
-		if c.source.Type != wallet.SourceProvider {
+		if !issuerSource || c.source.Type != wallet.SourceProvider {
 			c.source = src
 		}
 		out = append(out, &c)
@@ -641,7 +644,7 @@ func keepAsPersons(ctx context.Context, s *Session, p *Pending, person string) (
 		visit.cards = append(visit.cards, g.cards...)
 	}
 	groups := []*incoming{visit}
-	for _, c := range cardsWithSource(p.cards, src, "health card from "+clinic) {
+	for _, c := range cardsWithSource(p.cards, src, "health card from "+clinic, true) {
 		c.person = who.ID
 		groups = append(groups, c)
 	}

@@ -399,7 +399,7 @@ func selectRecords(w *wallet.Wallet, req ShareRequest) ([]wallet.Record, error) 
 	// The records named and those the kinds and dates select, together.
 	ids := slices.Clone(req.IDs)
 	if len(req.Kinds) > 0 || !req.From.IsZero() || !req.To.IsZero() || (req.Person != "" && len(req.IDs) == 0) {
-		for _, e := range w.Search(wallet.Query{Kinds: req.Kinds, From: req.From, To: req.To, Person: req.Person}) {
+		for _, e := range w.Search(wallet.Query{Kinds: req.Kinds, From: req.From, To: req.To, Person: req.Person, Own: true}) {
 			ids = append(ids, e.ID)
 		}
 	}

@@ -3,6 +3,9 @@ package ui
 import (
 	"cmp"
 	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -10,28 +13,42 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"medwallet/app"
+	"medwallet/wallet"
 	"medwallet/wallet/ledger"
 )
 
 // receivedView lists the shares this wallet redeemed (app.ListReceived)
 // and, for the one picked, its records with the verdict each was given;
-// a record opens in the records tab's detail.
+// a record opens in the detail beneath them. Received records are another
+// party's: they are shown here, by share, and nowhere among the wallet's
+// own. The search narrows the shares to those holding a matching record,
+// and their records to the matches.
 type receivedView struct {
 	m       *mainScreen
+	search  *entry
 	shares  *widget.List
 	records *widget.List
 	title   *widget.Label
 	export  *widget.Button
 	empty   *widget.Label
+	detail  *detailView
 	content fyne.CanvasObject
 
 	// UI goroutine only.
-	received []app.Received
+	received []app.Received // as shown: every share, or the search's
 	current  *app.Received
+	// want is the share and record to show once the list is loaded
+	// (openReceived).
+	want struct{ share, record string }
+	gen  atomic.Int64 // the latest load; older results are dropped
 }
 
 func newReceivedView(m *mainScreen) *receivedView {
 	v := &receivedView{m: m}
+	v.search = newEntry(m.s.touch)
+	v.search.SetPlaceHolder("Search received records…")
+	v.search.ActionItem = widget.NewIcon(theme.SearchIcon())
+	v.search.OnChanged = func(string) { v.run(searchDelay) }
 	v.shares = widget.NewList(
 		func() int { return len(v.received) },
 		func() fyne.CanvasObject {
@@ -60,7 +77,8 @@ func newReceivedView(m *mainScreen) *receivedView {
 			v.pick(&v.received[i])
 		}
 	}
-	v.records = receivedRecordsList(m, func() *app.Received { return v.current })
+	v.detail = newDetailView(m)
+	v.records = receivedRecordsList(m, func() *app.Received { return v.current }, func(id string) { v.detail.show(id, 0) })
 	v.title = boldLabel("Pick a share to see its records.")
 	v.title.Wrapping = fyne.TextWrapWord
 	v.export = widget.NewButtonWithIcon("Export these records…", theme.DocumentSaveIcon(), func() {
@@ -71,13 +89,19 @@ func newReceivedView(m *mainScreen) *receivedView {
 	v.export.Disable()
 	refresh := widget.NewButtonWithIcon("Refresh", theme.ViewRefreshIcon(), v.load)
 	v.empty = widget.NewLabel("No shares received yet. Open one on the Scan tab (Ctrl+Shift+O).")
+	v.empty.Wrapping = fyne.TextWrapWord
 	v.empty.Hide()
-	left := container.NewBorder(container.NewHBox(boldLabel("Received shares"), refresh), v.empty, nil, nil, v.shares)
-	hint := widget.NewLabel("Select a record to open it with its details.")
+	apart := widget.NewLabel("Records received from others are kept here, apart from your own.")
+	apart.Wrapping = fyne.TextWrapWord
+	apart.Importance = widget.LowImportance
+	left := container.NewBorder(container.NewVBox(container.NewHBox(boldLabel("Received shares"), refresh), v.search), container.NewVBox(v.empty, apart), nil, nil, v.shares)
+	hint := widget.NewLabel("Select a record to see its details below.")
 	hint.Importance = widget.LowImportance
-	right := container.NewBorder(container.NewVBox(v.title, container.NewHBox(v.export), hint), nil, nil, nil, v.records)
+	records := container.NewBorder(container.NewVBox(v.title, container.NewHBox(v.export), hint), nil, nil, nil, v.records)
+	right := container.NewVSplit(records, v.detail.content)
+	right.Offset = 0.45
 	split := container.NewHSplit(left, right)
-	split.Offset = 0.38
+	split.Offset = 0.34
 	v.content = split
 	return v
 }
@@ -105,41 +129,102 @@ func receivedIDs(r *app.Received) []string {
 	return ids
 }
 
-// load lists the received shares, newest first.
-func (v *receivedView) load() {
-	sess := v.m.sess
+// load lists the received shares, newest first, as the search narrows
+// them.
+func (v *receivedView) load() { v.run(0) }
+
+func (v *receivedView) run(delay time.Duration) {
+	if v.records == nil {
+		return // still being built
+	}
+	sess, w := v.m.sess, v.m.w
+	text := strings.TrimSpace(v.search.Text)
+	gen := v.gen.Add(1)
 	v.m.s.background(func() {
+		if delay > 0 {
+			time.Sleep(delay)
+			if v.gen.Load() != gen {
+				return
+			}
+		}
 		list, err := app.ListReceived(sess)
+		if err == nil && text != "" {
+			list = receivedMatching(list, w.Search(wallet.Query{Source: wallet.SourceShare, Text: text}))
+		}
 		v.m.s.do(func() {
-			if v.m.s.main != v.m {
+			if v.m.s.main != v.m || v.gen.Load() != gen {
 				return
 			}
 			if err != nil {
 				showProblem(v.m.s.win, "list the received shares", err)
 				return
 			}
-			v.received = list
-			v.shares.UnselectAll()
-			v.shares.Refresh()
-			v.empty.Hidden = len(list) > 0
-			v.empty.Refresh()
-			if v.current != nil {
-				for i := range list {
-					if list[i].ID == v.current.ID {
-						v.shares.Select(i)
-						return
-					}
-				}
-			}
-			v.pick(nil)
+			v.show(list, text != "")
 		})
 	})
+}
+
+// show puts the shares listed on screen, keeping the share picked (or the
+// one openReceived asked for) picked.
+func (v *receivedView) show(list []app.Received, searching bool) {
+	v.received = list
+	v.shares.UnselectAll()
+	v.shares.Refresh()
+	switch {
+	case len(list) > 0:
+		v.empty.Hide()
+	case searching:
+		v.empty.SetText("No received record matches the search.")
+		v.empty.Show()
+	default:
+		v.empty.SetText("No shares received yet. Open one on the Scan tab (Ctrl+Shift+O).")
+		v.empty.Show()
+	}
+	want := v.want
+	v.want.share, v.want.record = "", ""
+	if want.share == "" && v.current != nil {
+		want.share = v.current.ID
+	}
+	for i := range list {
+		if list[i].ID == want.share {
+			v.shares.Select(i)
+			if want.record != "" {
+				v.detail.show(want.record, 0)
+			}
+			return
+		}
+	}
+	v.pick(nil)
+}
+
+// receivedMatching keeps the shares holding one of the records found, each
+// with only those records (and the files attached to them).
+func receivedMatching(list []app.Received, found []*wallet.Entry) []app.Received {
+	match := make(map[string]bool, len(found))
+	for _, e := range found {
+		match[e.ID] = true
+	}
+	var out []app.Received
+	for _, r := range list {
+		var keep []app.ReceivedRecord
+		for _, rec := range r.Records {
+			if match[rec.RecordID] || rec.AttachmentOf != "" && match[rec.AttachmentOf] {
+				keep = append(keep, rec)
+			}
+		}
+		if len(keep) > 0 {
+			r.Records = keep
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func (v *receivedView) pick(r *app.Received) {
 	v.current = r
 	v.records.UnselectAll()
 	v.records.Refresh()
+	v.detail.clear()
 	if r == nil {
 		v.title.SetText("Pick a share to see its records.")
 		v.export.Disable()
@@ -150,15 +235,37 @@ func (v *receivedView) pick(r *app.Received) {
 }
 
 func (v *receivedView) clear() {
+	v.gen.Add(1)
 	v.received = nil
 	v.current = nil
+	v.want.share, v.want.record = "", ""
 	v.shares.Refresh()
 	v.records.Refresh()
+	v.search.SetText("")
 	v.title.SetText("")
 	v.export.Disable()
+	v.detail.clear()
 }
 
-// openRecord shows record id in the records tab's detail.
+// openReceived shows the Received tab with the share picked and, when
+// record is set, that record's detail.
+func (m *mainScreen) openReceived(share, record string) {
+	m.received.want.share, m.received.want.record = share, record
+	if m.tabs.Selected() == m.receivedTab {
+		m.received.load()
+		return
+	}
+	m.showReceived() // loads it
+}
+
+// searchReceived shows the Received tab searching for text.
+func (m *mainScreen) searchReceived(text string) {
+	m.received.search.SetText(text) // loads it, after searchDelay
+	m.showReceived()
+}
+
+// openRecord shows record id, one of the wallet's own, in the records
+// tab's detail.
 func (m *mainScreen) openRecord(id string) {
 	m.showRecords()
 	m.records.selected = id
@@ -174,9 +281,9 @@ func (m *mainScreen) openRecord(id string) {
 }
 
 // receivedRecordsList lists the records of one received share, each with
-// its verification badge; picking one opens it in the record detail. shown
-// is the share on screen (nil for none), read on the UI goroutine.
-func receivedRecordsList(m *mainScreen, shown func() *app.Received) *widget.List {
+// its verification badge; picking one opens it (open). shown is the share
+// on screen (nil for none), read on the UI goroutine.
+func receivedRecordsList(m *mainScreen, shown func() *app.Received, open func(id string)) *widget.List {
 	records := func() []app.ReceivedRecord {
 		if r := shown(); r != nil {
 			return r.Records
@@ -215,7 +322,7 @@ func receivedRecordsList(m *mainScreen, shown func() *app.Received) *widget.List
 		m.s.touch()
 		if rs := records(); i < len(rs) {
 			if rs[i].Stored() { // a tampered record is listed, never stored
-				m.openRecord(rs[i].RecordID)
+				open(rs[i].RecordID)
 			}
 			list.UnselectAll()
 		}

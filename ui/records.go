@@ -32,9 +32,12 @@ type recordsView struct {
 	from, to *entry
 	filter   *widget.Label // what is wrong with a date filter
 	count    *widget.Label
-	list     *widget.List
-	detail   *detailView
-	content  fyne.CanvasObject
+	// elsewhere says how many received records match the search too, and
+	// opens them under Received: they are never mixed into this list.
+	elsewhere *widget.Button
+	list      *widget.List
+	detail    *detailView
+	content   fyne.CanvasObject
 
 	entries  []*wallet.Entry // the rows; UI goroutine only
 	selected string          // the selected record's ID
@@ -63,7 +66,9 @@ func newRecordsView(m *mainScreen) *recordsView {
 	r.category.SetSelected(allClinical)
 	sources := []string{anySource}
 	for _, sl := range sourceLabels {
-		sources = append(sources, sl.label)
+		if sl.t != wallet.SourceShare { // received records are under Received
+			sources = append(sources, sl.label)
+		}
 	}
 	r.source = widget.NewSelect(sources, func(string) { r.refresh() })
 	r.source.SetSelected(anySource)
@@ -78,6 +83,11 @@ func newRecordsView(m *mainScreen) *recordsView {
 	r.filter.Hide()
 	r.count = widget.NewLabel("")
 	r.count.SizeName = theme.SizeNameCaptionText
+	r.elsewhere = widget.NewButtonWithIcon("", theme.MailReplyAllIcon(), func() {
+		m.searchReceived(strings.TrimSpace(r.search.Text))
+	})
+	r.elsewhere.Importance = widget.LowImportance
+	r.elsewhere.Hide()
 
 	r.list = widget.NewList(
 		func() int { return len(r.entries) },
@@ -100,7 +110,7 @@ func newRecordsView(m *mainScreen) *recordsView {
 
 	filters := container.NewGridWithColumns(2, r.category, r.source, r.from, r.to)
 	top := container.NewVBox(r.search, filters, r.filter)
-	left := container.NewBorder(top, r.count, nil, nil, r.list)
+	left := container.NewBorder(top, container.NewHBox(r.count, r.elsewhere), nil, nil, r.list)
 	split := container.NewHSplit(left, r.detail.content)
 	split.Offset = 0.42
 	r.content = split
@@ -108,9 +118,10 @@ func newRecordsView(m *mainScreen) *recordsView {
 }
 
 // query reads the filters. A date that cannot be read is reported under the
-// filters and left out of the query.
+// filters and left out of the query. It selects the wallet's own records:
+// those received from others are listed under Received.
 func (r *recordsView) query() wallet.Query {
-	q := wallet.Query{Text: strings.TrimSpace(r.search.Text)}
+	q := wallet.Query{Text: strings.TrimSpace(r.search.Text), Own: true}
 	for _, sl := range sourceLabels {
 		if sl.label == r.source.Selected {
 			q.Source = sl.t
@@ -162,11 +173,16 @@ func (r *recordsView) run(delay time.Duration) {
 			}
 		}
 		found := inCategory(personsRecords(w.Search(q), person), category)
+		elsewhere := 0
+		if q.Text != "" {
+			elsewhere = len(w.Search(wallet.Query{Text: q.Text, From: q.From, To: q.To, Source: wallet.SourceShare}))
+		}
 		r.m.s.do(func() {
 			if r.gen.Load() != gen {
 				return
 			}
 			r.show(found)
+			r.showElsewhere(elsewhere)
 		})
 	})
 }
@@ -191,6 +207,16 @@ func (r *recordsView) show(found []*wallet.Entry) {
 	r.detail.clear()
 }
 
+// showElsewhere offers the n received records the search also matches.
+func (r *recordsView) showElsewhere(n int) {
+	if n == 0 {
+		r.elsewhere.Hide()
+		return
+	}
+	r.elsewhere.SetText("Also " + recordCount(n) + " in received shares")
+	r.elsewhere.Show()
+}
+
 func (r *recordsView) focusSearch() {
 	r.m.showRecords()
 	r.m.s.win.Canvas().Focus(r.search)
@@ -204,6 +230,7 @@ func (r *recordsView) clear() {
 	r.list.Refresh()
 	r.search.SetText("")
 	r.count.SetText("")
+	r.elsewhere.Hide()
 	r.detail.clear()
 }
 

@@ -77,7 +77,15 @@ func newScanView(m *mainScreen) *scanView {
 	hint := widget.NewLabel("You can also drop a QR image on this window. Shares you keep stay under Received, apart from your own records.")
 	hint.Wrapping = fyne.TextWrapWord
 	hint.Importance = widget.LowImportance
-	v.list = receivedRecordsList(m, func() *app.Received { return v.received })
+	// A kept share's records open under Received; records filed as a
+	// person's own (the way back) among theirs.
+	v.list = receivedRecordsList(m, func() *app.Received { return v.received }, func(id string) {
+		if v.received == nil || v.received.Person != "" {
+			m.openRecord(id)
+			return
+		}
+		m.openReceived(v.received.ID, id)
+	})
 	top := container.NewVBox(
 		widget.NewForm(widget.NewFormItem("Share link", v.link), widget.NewFormItem("Passcode", v.passcode)),
 		container.NewHBox(v.open, image, v.work.cancel), hint,

@@ -93,7 +93,8 @@ func TestShareCreatedInOneWalletOpensInAnotherWithBadges(t *testing.T) {
 	}
 
 	// The received share is listed with its records; one opens in the
-	// detail with the badge it was given.
+	// detail beneath them (under Received, never among the clinician's own)
+	// with the badge it was given.
 	cm := clinician.main
 	cm.showReceived()
 	settle(clinician)
@@ -109,7 +110,7 @@ func TestShareCreatedInOneWalletOpensInAnotherWithBadges(t *testing.T) {
 	first := rv.current.Records[0]
 	rv.records.Select(0)
 	settle(clinician)
-	d := cm.records.detail
+	d := rv.detail
 	if d.rec == nil || d.rec.ID != first.RecordID {
 		t.Fatalf("detail shows %v, want %s", d.rec, first.RecordID)
 	}

@@ -76,7 +76,7 @@ func (v *timelineView) load() {
 	v.m.s.background(func() {
 		// Timeline needs the Encounters to group by and leaves the records
 		// outside the clinical categories out itself.
-		entries := personsRecords(w.Search(wallet.Query{}), person)
+		entries := personsRecords(w.Search(wallet.Query{Own: true}), person)
 		visits := summary.Timeline(entries)
 		n := 0
 		for _, vis := range visits {

@@ -57,7 +57,7 @@ func (t *trendsView) load() {
 	w, person := t.m.w, t.m.personID
 	gen := t.gen.Add(1)
 	t.m.s.background(func() {
-		found := personsRecords(w.Search(wallet.Query{Kinds: []fhir.Kind{fhir.KindLab, fhir.KindVital}}), person)
+		found := personsRecords(w.Search(wallet.Query{Kinds: []fhir.Kind{fhir.KindLab, fhir.KindVital}, Own: true}), person)
 		opts := trendOptions(found)
 		t.m.s.do(func() {
 			if t.gen.Load() != gen {

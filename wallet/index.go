@@ -36,6 +36,14 @@ type Entry struct {
 	tid [numText]uint32
 }
 
+// Received reports whether the record was kept from a share this wallet
+// received (another party's records, under Received), as against the
+// wallet's own: imported, typed in, signed by a provider, or a clinic's
+// visit records filed as a person's own. Every record kept from a share is
+// of source SourceShare (older wallets' are made so at unlock:
+// keepReceivedApart).
+func (e *Entry) Received() bool { return e.Source.Type == SourceShare }
+
 // Index is the decrypted, in-memory index of a wallet's records. It lives
 // only while the wallet is unlocked; what it holds is written only sealed,
 // as the index snapshot in the store (indexsnap.go).
@@ -364,11 +372,12 @@ func (ix *Index) touch(id string) {
 	}
 }
 
-// Put adds or replaces the entry for h.
-func (ix *Index) Put(h head) {
+// Put adds or replaces the entry for h and returns it.
+func (ix *Index) Put(h head) *Entry {
 	ix.mu.Lock()
+	defer ix.mu.Unlock()
 	ix.put(&h)
-	ix.mu.Unlock()
+	return ix.byID[h.ID]
 }
 
 // Remove drops record id.
@@ -436,6 +445,11 @@ type Query struct {
 	Code   string      // "system|code", "code", or a code's display text
 	Text   string      // every word must appear in the title, code, value or source
 	Source SourceType
+	// Own leaves out the records kept from shares this wallet received
+	// (Entry.Received): what the wallet's people hold themselves, as their
+	// records, summary, exports and shares show them. Received records are
+	// listed by asking for Source SourceShare.
+	Own bool
 	// Person selects one person's records (a Person ID); records that
 	// belong to nobody (directory resources) are nobody's and left out.
 	Person string
@@ -455,6 +469,9 @@ func (q Query) Match(e *Entry, words []string) bool {
 		return false
 	}
 	if q.Source != "" && e.Source.Type != q.Source {
+		return false
+	}
+	if q.Own && e.Received() {
 		return false
 	}
 	if q.Person != "" && e.Person != q.Person {

@@ -28,13 +28,13 @@ import (
 //	                 snapshot's own commit, the log size, the number of
 //	                 records, of base chunks and of delta chunks; then the
 //	                 damaged heads' IDs (count, then each as length + bytes)
-//	index/c/<n>      chunk n (8 decimal digits): format byte 1, the snapshot
+//	index/c/<n>      chunk n (8 decimal digits): format byte 2, the snapshot
 //	                 ID, n, the number of entries, a table of the chunk's
 //	                 repeated strings (count, then length + bytes each), the
 //	                 entries, then the IDs of records removed (delta chunks)
 //
-// An entry is its own fields (ID, resource ID, encounter) as length
-// + bytes, its repeated fields (sharedFields) as indexes into the table,
+// An entry is its own fields (ID, resource ID, encounter) packed as
+// snappack.go says (format 1: length + bytes), its repeated fields (sharedFields) as indexes into the table,
 // its version and number of files as uvarints, and its clinical date and
 // time added as in a head (codec.go). Base chunks hold the records newest
 // first; delta chunks, written when a session changed few records, hold the
@@ -54,6 +54,9 @@ const (
 	keyIndexMeta     = "index/meta"
 	prefixIndexChunk = "index/c/"
 	indexSnapFormat  = 1
+	// chunkFormat is the format byte chunks are written in: 2 packs the
+	// entries' own fields (snappack.go); chunks of format 1 still read.
+	chunkFormat = 2
 	// snapChunkEntries bounds a chunk: about a megabyte of sealed value,
 	// and enough chunks at 200,000 records to decode on every core.
 	snapChunkEntries = 8192
@@ -70,6 +73,7 @@ func snapChunkKey(n int) []byte { return fmt.Appendf(nil, "%s%08d", prefixIndexC
 // snapState is what the index knows of its stored snapshot.
 type snapState struct {
 	stored  bool // a snapshot is stored and the index equals it plus since
+	older   bool // some of its chunks are of an older format: rewrite it
 	id      [16]byte
 	base    int
 	deltas  int
@@ -122,6 +126,15 @@ func (m *snapMeta) unmarshal(b []byte) error {
 
 // encodeChunk writes chunk n of snapshot id: entries put, ids removed.
 func encodeChunk(id [16]byte, n int, entries []*Entry, removed []string) []byte {
+	return encodeChunkFormat(writeChunkFormat, id, n, entries, removed)
+}
+
+// writeChunkFormat is chunkFormat; tests write format 1 as an older
+// release did.
+var writeChunkFormat byte = chunkFormat
+
+// encodeChunkFormat is encodeChunk in chunk format 1 or 2.
+func encodeChunkFormat(format byte, id [16]byte, n int, entries []*Entry, removed []string) []byte {
 	table := map[string]uint64{}
 	var strs []string
 	for _, e := range entries {
@@ -133,7 +146,7 @@ func encodeChunk(id [16]byte, n int, entries []*Entry, removed []string) []byte 
 		}
 	}
 	b := make([]byte, 0, 64+len(entries)*120)
-	b = append(b, indexSnapFormat)
+	b = append(b, format)
 	b = append(b, id[:]...)
 	b = binary.AppendUvarint(b, uint64(n))
 	b = binary.AppendUvarint(b, uint64(len(entries)))
@@ -143,7 +156,11 @@ func encodeChunk(id [16]byte, n int, entries []*Entry, removed []string) []byte 
 	}
 	for _, e := range entries {
 		for _, f := range ownFields(e) {
-			b = appendStr(b, *f)
+			if format == 1 {
+				b = appendStr(b, *f)
+			} else {
+				b = appendOwnField(b, *f)
+			}
 		}
 		for _, f := range sharedFields(e) {
 			b = binary.AppendUvarint(b, table[*f])
@@ -164,6 +181,7 @@ func encodeChunk(id [16]byte, n int, entries []*Entry, removed []string) []byte 
 type decodedChunk struct {
 	entries []*Entry
 	removed []string
+	format  byte
 }
 
 // decodeChunk reads chunk n of snapshot id. Entries come from one
@@ -171,7 +189,7 @@ type decodedChunk struct {
 // records costs a handful of allocations rather than tens of thousands.
 // b must not change afterwards.
 func decodeChunk(b []byte, id [16]byte, n int, in *interner) (decodedChunk, error) {
-	if len(b) < 17 || b[0] != indexSnapFormat || [16]byte(b[1:17]) != id {
+	if len(b) < 17 || b[0] != 1 && b[0] != chunkFormat || [16]byte(b[1:17]) != id {
 		return decodedChunk{}, errBadSnapshot
 	}
 	r := binReader{b: b, off: 17}
@@ -197,13 +215,19 @@ func decodeChunk(b []byte, id [16]byte, n int, in *interner) (decodedChunk, erro
 	if len(rest) > 0 {
 		r.s = unsafe.String(&rest[0], len(rest))
 	}
+	packed := b[0] == chunkFormat
+	u := unpacker{text: make([]byte, 0, count*48)}
 	slab := make([]Entry, count)
-	out := decodedChunk{entries: make([]*Entry, count)}
+	out := decodedChunk{entries: make([]*Entry, count), format: b[0]}
 	var ids [numShared]uint32
 	for i := range slab {
 		e := &slab[i]
 		for _, f := range ownFields(e) {
-			*f = r.str()
+			if packed {
+				u.field(&r, f)
+			} else {
+				*f = r.str()
+			}
 		}
 		for j, f := range sharedFields(e) {
 			k := r.uvarint()
@@ -216,7 +240,7 @@ func decodeChunk(b []byte, id [16]byte, n int, in *interner) (decodedChunk, erro
 		e.Files = int(r.uvarint())
 		e.Summary.Date = r.time()
 		e.Added = r.time()
-		if r.bad || len(e.ID) != 16 {
+		if r.bad {
 			return decodedChunk{}, errBadSnapshot
 		}
 		label, ok := labels[string(e.Summary.Kind)]
@@ -226,6 +250,12 @@ func decodeChunk(b []byte, id [16]byte, n int, in *interner) (decodedChunk, erro
 		}
 		e.setText(&ids, label)
 		out.entries[i] = e
+	}
+	u.done()
+	for _, e := range out.entries {
+		if len(e.ID) != 16 {
+			return decodedChunk{}, errBadSnapshot
+		}
 	}
 	nrem := r.uvarint()
 	if r.bad || nrem > uint64(r.rest()) {
@@ -334,7 +364,8 @@ func (w *Wallet) loadSnapshot() (*Index, []string, string) {
 	}
 	ix.sorted, ix.dirty = sorted, false
 	ix.since = map[string]struct{}{}
-	ix.snap = snapState{stored: true, id: meta.id, base: meta.base, deltas: meta.deltas, damaged: meta.damaged}
+	older := slices.ContainsFunc(chunks, func(c decodedChunk) bool { return c.format != chunkFormat })
+	ix.snap = snapState{stored: true, older: older, id: meta.id, base: meta.base, deltas: meta.deltas, damaged: meta.damaged}
 	return ix, meta.damaged, ""
 }
 
@@ -374,7 +405,7 @@ func (w *Wallet) saveSnapshot() error {
 	defer ix.mu.Unlock()
 	version, _ := kv.Version(w.db)
 	st := &ix.snap
-	full := !st.stored || ix.since == nil || st.deltas >= maxSnapDeltas ||
+	full := !st.stored || st.older || ix.since == nil || st.deltas >= maxSnapDeltas ||
 		len(ix.since) > max(4096, len(ix.byID)/8) || !slices.Equal(st.damaged, w.damaged)
 	if !full && len(ix.since) == 0 {
 		var cur snapMeta

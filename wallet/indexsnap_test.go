@@ -1,9 +1,12 @@
 package wallet
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -546,5 +549,98 @@ func TestTextSearchFindsWhatTheFieldsHold(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("search %q: %d records, the fields hold %d", q, len(got), len(want))
 		}
+	}
+}
+
+func TestPackedOwnFieldsReadBackExactly(t *testing.T) {
+	var id [16]byte
+	fields := []string{
+		"", "abcdefghijklmnop", "ABCDEFGHIJKLMNOP", "abcdefghijklmno1", "abcdefghijklmnoq",
+		"0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0", "0B1C2D3E-4F50-6172-8394-A5B6C7D8E9F0",
+		"urn:uuid:0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0", "urn:uuid:0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f",
+		"Encounter/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0", "0b1c2d3e+4f50-6172-8394-a5b6c7d8e9f0",
+		"0b1c2d3e-4f50-6172-8394-a5b6c7d8e9g0", "urn:uuid:", "Ünïcode-😀", "1",
+	}
+	var entries []*Entry
+	for i, f := range fields {
+		entries = append(entries, &Entry{
+			ID:      idEncoding.EncodeToString(fmt.Appendf(nil, "record%04d", i)),
+			Summary: fhir.Summary{Kind: fhir.KindLab, Title: "Glucose", ResourceID: f, Encounter: fields[len(fields)-1-i]},
+			Source:  Source{Type: SourceImport},
+		})
+	}
+	for _, format := range []byte{1, chunkFormat} {
+		b := encodeChunkFormat(format, id, 0, entries, []string{"bcdefghijklmnopq"})
+		c, err := decodeChunk(b, id, 0, newInterner())
+		if err != nil {
+			t.Fatalf("format %d: %v", format, err)
+		}
+		for i, e := range c.entries {
+			if e.ID != entries[i].ID || e.Summary.ResourceID != entries[i].Summary.ResourceID || e.Summary.Encounter != entries[i].Summary.Encounter {
+				t.Errorf("format %d entry %d: own fields %q %q %q, want %q %q %q", format, i,
+					e.ID, e.Summary.ResourceID, e.Summary.Encounter, entries[i].ID, entries[i].Summary.ResourceID, entries[i].Summary.Encounter)
+			}
+		}
+		if len(c.removed) != 1 || c.removed[0] != "bcdefghijklmnopq" {
+			t.Errorf("format %d: removed %q", format, c.removed)
+		}
+	}
+	plain := encodeChunkFormat(1, id, 0, entries, nil)
+	if packed := encodeChunk(id, 0, entries, nil); len(packed) >= len(plain) {
+		t.Errorf("packed chunk is %d bytes, plain %d: nothing was packed", len(packed), len(plain))
+	}
+}
+
+func TestPackedFieldCutShortIsRefused(t *testing.T) {
+	var id [16]byte
+	e := &Entry{ID: "abcdefghijklmnop", Summary: fhir.Summary{Kind: fhir.KindLab, ResourceID: "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"}}
+	b := encodeChunk(id, 0, []*Entry{e}, nil)
+	// Cut inside the packed UUID (after the ID's 11 bytes: the 16 bytes of
+	// the UUID follow its tag) and with an unknown odd tag.
+	at := bytes.Index(b, []byte{packUUID, 0x0b, 0x1c})
+	if at < 0 {
+		t.Fatal("no packed UUID in the chunk")
+	}
+	if _, err := decodeChunk(b[:at+8], id, 0, newInterner()); err == nil {
+		t.Error("a chunk cut inside a packed UUID was read")
+	}
+	bad := slices.Clone(b)
+	bad[at] = 7
+	if _, err := decodeChunk(bad, id, 0, newInterner()); err == nil {
+		t.Error("a chunk with an unknown field tag was read")
+	}
+}
+
+func TestSnapshotOfTheOlderChunkFormatIsUsedThenRewritten(t *testing.T) {
+	writeChunkFormat = 1
+	dir := snapWallet(t)
+	writeChunkFormat = chunkFormat
+	chunkFormatOf := func(w *Wallet) byte {
+		var f byte
+		if err := w.db.View(func(tx kv.Txn) error {
+			b, err := tx.Get(snapChunkKey(0))
+			if err == nil {
+				f = b[0]
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	w := reopen(t, dir)
+	if f := chunkFormatOf(w); f != 1 {
+		t.Fatalf("the older release's snapshot is in format %d", f)
+	}
+	requireFromSnapshot(t, w)
+	want := w.Search(Query{})
+	w.Close()
+	w = reopen(t, dir)
+	requireFromSnapshot(t, w)
+	if f := chunkFormatOf(w); f != chunkFormat {
+		t.Fatalf("snapshot still in format %d after a lock, want %d", f, chunkFormat)
+	}
+	if got := w.Search(Query{}); !reflect.DeepEqual(got, want) {
+		t.Fatal("the rewritten snapshot lists other records")
 	}
 }

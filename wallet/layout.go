@@ -23,6 +23,8 @@ package wallet
 //	                                            index), JSON, after a master-key rotation
 //	meta/people               wallet            0x01 once every record was attributed    v4
 //	                                            to a person (peoplemigrate.go)
+//	meta/apart                wallet            0x01 once every received record's head   v7
+//	                                            says so (keepReceivedApart, received.go)
 //	people/<person id>        wallet            Person: one person whose records the     v4
 //	                                            wallet holds (people.go), JSON
 //	log/tree, log/node/…      wallet/ledger     the Merkle tree (ledger/tree.go)         v1
@@ -59,7 +61,16 @@ package wallet
 //	                                            its chunk counts, the damaged heads
 //	index/c/<n>               wallet            chunk n (8 decimal digits) of the index  v5
 //	                                            snapshot: up to 8,192 records' list
-//	                                            entries, binary (indexsnap.go)
+//	                                            entries, binary (indexsnap.go); format
+//	                                            2 packs IDs and UUIDs as bytes           v5
+//
+// v7 added meta/apart and changed no other key. Every record kept from a
+// received share is now of source "share" and belongs to no person, so that
+// it never shows among the wallet's own records: before, a verified SMART
+// Health Card inside a share was kept with its issuer as a "provider"
+// source. On the first unlock of a wallet that holds received records,
+// their heads are made so (the issuer stays in the record's card verdict;
+// versions are not touched), then meta/apart is set.
 //
 // v6 added import/: a file of more records than one transaction holds is
 // written in several, and this note says so until the last commits. A
@@ -70,7 +81,9 @@ package wallet
 // heads, used only while current, checked against them after each open (an
 // eighth of them at a time) and rewritten at lock; a wallet without it (or
 // with a stale or damaged one) opens from the heads as before, and older
-// releases ignore it.
+// releases ignore it. Chunks are written in format 2 (IDs and UUIDs packed
+// as bytes); format 1 still reads, and a release that reads only format 1
+// opens such a wallet from its heads and writes format 1 again at lock.
 //
 // v4 added people/ and meta/people, and heads of format 2 (the person a
 // record belongs to, and the summary's reference range, visit and
@@ -105,6 +118,7 @@ const (
 	prefixAddressBook    = "peer/book/"
 	prefixPerson         = "people/"
 	keyPeople            = "meta/people"
+	keyReceivedApart     = "meta/apart"
 	prefixImport         = "import/"
 	// keyIndexMeta and prefixIndexChunk are in indexsnap.go.
 )

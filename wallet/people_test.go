@@ -532,26 +532,32 @@ func TestOldWalletMigrationSurvivesADamagedHeadAndRunsAgainWhenInterrupted(t *te
 	}
 }
 
+// An older wallet's received share makes nobody and joins nobody, whether
+// its Patient is a stranger or claims to be the owner.
 func TestOldWalletsReceivedShareMakesNoPerson(t *testing.T) {
-	var shared *ImportReport
-	dir := oldWalletWith(t, func(w *Wallet) {
-		importFile(t, w, napoleonFile)
-		var err error
-		shared, err = w.Import(context.Background(), "a share", readImportFile(t, clementeFile), ImportOptions{Source: Source{Type: SourceShare, Name: "a share"}, Scope: "logkey:sender"})
-		if err != nil {
-			t.Fatal(err)
-		}
-	})
-	w, err := Open(dir, passphrase)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	if people := w.People(); len(people) != 1 || people[0].Name != "Napoleon Ullrich" {
-		t.Fatalf("people = %+v, want the owner alone", people)
-	}
-	if got := personOfRecords(w, shared.IDs); len(got) != 1 || !got[""] {
-		t.Fatalf("the received records went to %v, want nobody", got)
+	for name, file := range map[string]string{"a stranger": clementeFile, "claiming to be the owner": napoleonFile} {
+		t.Run(name, func(t *testing.T) {
+			var shared *ImportReport
+			dir := oldWalletWith(t, func(w *Wallet) {
+				importFile(t, w, napoleonFile)
+				var err error
+				shared, err = w.Import(context.Background(), "a share", readImportFile(t, file), ImportOptions{Source: Source{Type: SourceShare, Name: "a share"}, Scope: "logkey:sender"})
+				if err != nil {
+					t.Fatal(err)
+				}
+			})
+			w, err := Open(dir, passphrase)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			if people := w.People(); len(people) != 1 || people[0].Name != "Napoleon Ullrich" {
+				t.Fatalf("people = %+v, want the owner alone", people)
+			}
+			if got := personOfRecords(w, shared.IDs); len(got) != 1 || !got[""] {
+				t.Fatalf("the received records went to %v, want nobody", got)
+			}
+		})
 	}
 }
 
@@ -643,4 +649,58 @@ func BenchmarkMigratePeople(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(w.Count()), "records")
+}
+
+// TestMigratedRecordsAreNamedAsAFreshImportNamesThem: a record that names
+// its clinic or drug only by reference to another resource of its file (a
+// Synthea visit's serviceProvider, a medication's medicationReference)
+// gets, when an older wallet is migrated, the same names an import of the
+// file gives it today, not its file's name.
+func TestMigratedRecordsAreNamedAsAFreshImportNamesThem(t *testing.T) {
+	files := []string{napoleonFile, maxFile}
+	fresh := newWallet(t)
+	for _, f := range files {
+		importFile(t, fresh, f)
+	}
+	want := map[string]fhir.Summary{}
+	for _, e := range fresh.Search(Query{}) {
+		want[e.Summary.ResourceType+"/"+e.Summary.ResourceID] = e.Summary
+	}
+	w, err := Open(oldWallet(t, files...), passphrase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	named, byReference := 0, 0
+	for _, e := range w.Search(Query{}) {
+		key := e.Summary.ResourceType + "/" + e.Summary.ResourceID
+		wf, ok := want[key]
+		if !ok {
+			t.Fatalf("%s is not in the fresh import", key)
+		}
+		got := e.Summary
+		if got.Organization != wf.Organization || got.Title != wf.Title || got.Code != wf.Code {
+			t.Errorf("%s migrated as %q / %q / %+v, a fresh import gives %q / %q / %+v", key,
+				got.Organization, got.Title, got.Code, wf.Organization, wf.Title, wf.Code)
+		}
+		if got.Organization != "" {
+			named++
+			alone, err := fhir.Summarize(mustGet(t, w, e.ID).Resource)
+			if err == nil && alone.Organization == "" {
+				byReference++
+			}
+		}
+	}
+	if named == 0 || byReference == 0 {
+		t.Fatalf("%d records named an organisation, %d of them by reference: the fixtures no longer test this", named, byReference)
+	}
+}
+
+func mustGet(t *testing.T, w *Wallet, id string) Record {
+	t.Helper()
+	r, err := w.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -316,3 +316,59 @@ func markForged(tx kv.Txn, origin string, key ed25519.PublicKey) (int, error) {
 	}
 	return len(forged), nil
 }
+
+// keepReceivedApart makes every record kept from a received share read as
+// one (Entry.Received), once per wallet: before it, a verified SMART Health
+// Card inside a received share was kept with the card's issuer as a
+// provider source, and an older wallet's people migration could attribute
+// received records to the person their Patient matched, so that another
+// party's records showed among the wallet's own. Their heads are given
+// source SourceShare (the issuer stays in the record's card verdict) and
+// no person; versions are not touched. meta/apart is written last, and
+// only once there were received records to look at, so a wallet that never
+// received anything is not written to at unlock.
+func (w *Wallet) keepReceivedApart() error {
+	var ids []string
+	err := w.db.View(func(tx kv.Txn) error {
+		if _, err := tx.Get([]byte(keyReceivedApart)); err == nil {
+			return nil
+		} else if !errors.Is(err, kv.ErrNotFound) {
+			return err
+		}
+		return kv.Keys(tx, []byte(prefixReceivedRecord), func(k []byte) error {
+			ids = append(ids, strings.TrimPrefix(string(k), prefixReceivedRecord))
+			return nil
+		})
+	})
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	for len(ids) > 0 {
+		batch := ids[:min(migrateBatch, len(ids))]
+		ids = ids[len(batch):]
+		err := w.db.Update(func(tx kv.Txn) error {
+			for _, id := range batch {
+				v, err := tx.Get(headKey(id))
+				if errors.Is(err, kv.ErrNotFound) || errors.Is(err, kv.ErrTampered) {
+					continue // deleted since, or damaged: the index lists it so
+				}
+				if err != nil {
+					return err
+				}
+				var h head
+				if h.unmarshal(v) != nil || h.Source.Type == SourceShare && h.Person == "" {
+					continue
+				}
+				h.Source.Type, h.Person = SourceShare, ""
+				if err := tx.Set(headKey(id), h.marshal()); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return w.db.Update(func(tx kv.Txn) error { return tx.Set([]byte(keyReceivedApart), []byte{1}) })
+}

@@ -33,11 +33,12 @@ func init() {
 		}, runImport),
 	})
 	register(&command{
-		name: "list", args: "[--person NAME] [--kind K] [--query Q] [--code C] [--from DATE] [--to DATE] [--json]", json: true,
-		summary: "list records, newest first",
+		name: "list", args: "[--person NAME | --received] [--kind K] [--query Q] [--code C] [--from DATE] [--to DATE] [--json]", json: true,
+		summary: "list the wallet's own records, newest first; --received lists those kept from received shares instead",
 		setup: with(func(fs *flag.FlagSet, o *listOptions) {
 			o.selection.define(fs, "only")
 			fs.StringVar(&o.person, "person", "", "only this person's records (a name or ID from 'medwallet people')")
+			fs.BoolVar(&o.received, "received", false, "list the records kept from shares this wallet received (see 'medwallet received') instead of its own")
 			fs.StringVar(&o.query, "query", "", "only records whose title, code or value contain every word")
 			fs.StringVar(&o.code, "code", "", "only records with this code (system|code, code, or display)")
 		}, runList),
@@ -98,6 +99,7 @@ type passwdOptions struct {
 type listOptions struct {
 	selection           selectionFlags
 	query, code, person string
+	received            bool
 }
 
 type importOptions struct{ person string }
@@ -235,7 +237,13 @@ func runList(c *call, o *listOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	q := wallet.Query{Kinds: kinds, Text: o.query, Code: o.code, From: from, To: to}
+	q := wallet.Query{Kinds: kinds, Text: o.query, Code: o.code, From: from, To: to, Own: !o.received}
+	if o.received {
+		if o.person != "" {
+			return errors.New("list --received: records kept from received shares belong to no one in this wallet; leave out --person")
+		}
+		q.Source = wallet.SourceShare
+	}
 	if o.person != "" {
 		p, err := app.FindPerson(c.session, o.person)
 		if err != nil {
@@ -245,19 +253,52 @@ func runList(c *call, o *listOptions, args []string) error {
 	}
 	entries := w.Search(q)
 	if c.json {
-		return c.printJSONList(len(entries), func(b []byte, i int) ([]byte, error) { return appendEntryJSON(b, entries[i]) })
+		err = c.printJSONList(len(entries), func(b []byte, i int) ([]byte, error) { return appendEntryJSON(b, entries[i]) })
+	} else {
+		err = printList(c, entries, o.received)
 	}
-	tw := tabwriter.NewWriter(c.out(), 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tDATE\tKIND\tTITLE\tVALUE")
-	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.ID, formatDate(e.Summary.Date), e.Summary.Kind,
-			clip(e.Summary.Title, 60), strings.TrimSpace(e.Summary.Value+" "+e.Summary.Unit))
+	if err != nil {
+		return err
 	}
-	tw.Flush()
-	if len(entries) == 0 {
+	if len(entries) == 0 && !c.json {
 		fmt.Fprintln(c.env.Stderr, "no records match")
 	}
+	// A search says where else it matched, without mixing the two.
+	if !o.received && o.person == "" && (len(entries) == 0 || o.query != "" || o.code != "") {
+		rq := q
+		rq.Own, rq.Source = false, wallet.SourceShare
+		if n := len(w.Search(rq)); n > 0 {
+			fmt.Fprintf(c.env.Stderr, "%s in received shares: add --received to list them\n", matchCount(n))
+		}
+	}
 	return nil
+}
+
+// printList writes entries as a table; received records name the share
+// they came with.
+func printList(c *call, entries []*wallet.Entry, received bool) error {
+	tw := tabwriter.NewWriter(c.out(), 0, 0, 2, ' ', 0)
+	head := "ID\tDATE\tKIND\tTITLE\tVALUE"
+	if received {
+		head += "\tSHARE"
+	}
+	fmt.Fprintln(tw, head)
+	for _, e := range entries {
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", e.ID, formatDate(e.Summary.Date), e.Summary.Kind,
+			clip(e.Summary.Title, 60), strings.TrimSpace(e.Summary.Value+" "+e.Summary.Unit))
+		if received {
+			line += "\t" + clip(e.Source.Name, 40)
+		}
+		fmt.Fprintln(tw, line)
+	}
+	return tw.Flush()
+}
+
+func matchCount(n int) string {
+	if n == 1 {
+		return "1 match"
+	}
+	return fmt.Sprintf("%d matches", n)
 }
 
 func formatDate(t time.Time) string {

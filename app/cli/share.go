@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,8 +56,8 @@ func init() {
 		}, runRedeem),
 	})
 	register(&command{
-		name: "received", args: "[--json]", json: true,
-		summary: "list the shares this wallet redeemed, newest first, each with the verdict that stands for it",
+		name: "received", args: "[ID] [--json]", json: true,
+		summary: "list the shares this wallet redeemed, newest first, each with the verdict that stands for it; with an ID, that share's records and the verdict on each",
 		setup:   with(nil, runReceived),
 	})
 	register(&command{
@@ -348,6 +349,19 @@ type receivedRecordView struct {
 	PatientShared bool `json:"patientShared,omitempty"`
 }
 
+// viewReceived is rcv as `redeem --json` and `received ID --json` give it.
+func viewReceived(rcv *app.Received, warnings []string) receivedView {
+	v := receivedView{ID: rcv.ID, Label: rcv.Label, From: rcv.From, Origin: rcv.Origin, Records: []receivedRecordView{}, Files: rcv.Files, Skipped: rcv.Skipped, Alarms: rcv.Alarms,
+		Person: rcv.Person, Warnings: warnings}
+	for _, r := range rcv.Records {
+		v.Records = append(v.Records, receivedRecordView{
+			RecordID: r.RecordID, Kind: r.Summary.Kind, ResourceType: r.Summary.ResourceType, Title: r.Summary.Title,
+			Verification: viewVerdict(r.Verification), AttachmentOf: r.AttachmentOf, Card: r.Card, PatientShared: r.PatientShared,
+		})
+	}
+	return v
+}
+
 func runRedeem(c *call, o *redeemOptions, args []string) error {
 	var text string
 	q := o.qr
@@ -400,15 +414,7 @@ func runRedeem(c *call, o *redeemOptions, args []string) error {
 		}
 	}
 	if c.json {
-		v := receivedView{ID: rcv.ID, Label: rcv.Label, From: rcv.From, Origin: rcv.Origin, Records: []receivedRecordView{}, Files: rcv.Files, Skipped: rcv.Skipped, Alarms: rcv.Alarms,
-			Person: rcv.Person, Warnings: pending.Warnings}
-		for _, r := range rcv.Records {
-			v.Records = append(v.Records, receivedRecordView{
-				RecordID: r.RecordID, Kind: r.Summary.Kind, ResourceType: r.Summary.ResourceType, Title: r.Summary.Title,
-				Verification: viewVerdict(r.Verification), AttachmentOf: r.AttachmentOf, Card: r.Card, PatientShared: r.PatientShared,
-			})
-		}
-		return c.printJSON(v)
+		return c.printJSON(viewReceived(rcv, pending.Warnings))
 	}
 	for _, w := range pending.Warnings {
 		fmt.Fprintf(c.env.Stderr, "note: %s\n", w)
@@ -646,8 +652,8 @@ func runAudit(c *call) error {
 // runReceived lists the received shares with the verdict that stands for
 // each (app.ReceivedVerdict, as the window's list shows it).
 func runReceived(c *call, _ *noOptions, args []string) error {
-	if len(args) > 0 {
-		return fmt.Errorf("received takes no arguments, not %q", args[0])
+	if len(args) > 1 {
+		return fmt.Errorf("received takes at most one share ID, not %q", args[1])
 	}
 	if _, err := c.wallet(); err != nil {
 		return err
@@ -655,6 +661,13 @@ func runReceived(c *call, _ *noOptions, args []string) error {
 	list, err := app.ListReceived(c.session)
 	if err != nil {
 		return err
+	}
+	if len(args) == 1 {
+		i := slices.IndexFunc(list, func(r app.Received) bool { return r.ID == args[0] })
+		if i < 0 {
+			return fmt.Errorf("received %s: no such received share; 'medwallet received' lists them with their IDs", args[0])
+		}
+		return printReceivedShare(c, &list[i])
 	}
 	if c.json {
 		views := []receivedShareView{}
@@ -670,10 +683,10 @@ func runReceived(c *call, _ *noOptions, args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(c.out(), 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RECEIVED\tVERDICT\tRECORDS\tWITNESSED\tFROM\tLABEL")
+	fmt.Fprintln(tw, "ID\tRECEIVED\tVERDICT\tRECORDS\tWITNESSED\tFROM\tLABEL")
 	for _, r := range list {
 		n, witnessed := app.ReceivedCounts(r)
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", r.Received.Local().Format("2006-01-02 15:04"),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.ID, r.Received.Local().Format("2006-01-02 15:04"),
 			app.StatusName(app.ReceivedVerdict(r)), n, witnessed, r.From, r.Label)
 	}
 	tw.Flush()
@@ -681,6 +694,35 @@ func runReceived(c *call, _ *noOptions, args []string) error {
 		if app.ReceivedVerdict(r) == ledger.Tampered {
 			fmt.Fprintf(c.env.Stderr, "warning: %q holds records that do not match the patient's signed log; do not rely on them\n", r.Label)
 		}
+	}
+	return nil
+}
+
+// printReceivedShare lists one received share's records, each with the
+// verdict it was given ('medwallet show ID' opens one).
+func printReceivedShare(c *call, r *app.Received) error {
+	if c.json {
+		return c.printJSON(viewReceived(r, nil))
+	}
+	fmt.Fprintf(c.out(), "%q from %s, received %s: %s\n", r.Label, r.From, r.Received.Local().Format("2006-01-02 15:04"), app.StatusName(app.ReceivedVerdict(*r)))
+	tw := tabwriter.NewWriter(c.out(), 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKIND\tTITLE\tVERDICT")
+	for _, rec := range r.Records {
+		id := rec.RecordID
+		if !rec.Stored() {
+			id = "(not stored)"
+		}
+		verdict := app.StatusName(rec.Verification.Status)
+		if rec.Card != nil {
+			verdict += ", health card " + string(rec.Card.Status) + " (" + cmp.Or(rec.Card.IssuerName, rec.Card.Issuer) + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", id, rec.Summary.Kind, clip(cmp.Or(rec.Summary.Title, rec.Summary.Kind.Label()), 60), verdict)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, a := range r.Alarms {
+		fmt.Fprintf(c.env.Stderr, "warning: %s\n", a)
 	}
 	return nil
 }

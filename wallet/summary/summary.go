@@ -93,7 +93,8 @@ var (
 
 // Of builds the summary of person personID from the wallet's index; ""
 // is the wallet's owner, or every record while the wallet has no people
-// yet. Records dated after now are left out of the latest values and visits
+// yet. It is of the wallet's own records only: those kept from received
+// shares are another party's (Query.Own). Records dated after now are left out of the latest values and visits
 // (a clock or an entry gone wrong).
 func Of(w *wallet.Wallet, personID string, now time.Time) (Summary, error) {
 	if w == nil {
@@ -113,7 +114,7 @@ func Of(w *wallet.Wallet, personID string, now time.Time) (Summary, error) {
 		}
 		p = owner
 	}
-	s := build(w.Search(wallet.Query{Person: p.ID}), now)
+	s := build(w.Search(wallet.Query{Person: p.ID, Own: true}), now)
 	s.Person = p
 	return s, nil
 }
