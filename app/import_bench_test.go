@@ -226,13 +226,15 @@ func referenceImport(db kv.DB, key []byte, dir string) error {
 	return nil
 }
 
-// memoryPeak samples the live heap while a benchmark runs and reads the
-// process's peak resident memory (VmHWM, reset through clear_refs where
-// the kernel allows).
+// memoryPeak samples the live heap and the process's anonymous resident
+// memory (RssAnon: the heap, Badger's memtables; not the pages of the
+// files Badger maps, which the kernel may drop) while a benchmark runs,
+// and reads the process's peak resident memory (VmHWM, reset through
+// clear_refs where the kernel allows), which counts those pages too.
 type memoryPeak struct {
-	heap, rss uint64
-	done      chan struct{}
-	wg        sync.WaitGroup
+	heap, rss, anon uint64
+	done            chan struct{}
+	wg              sync.WaitGroup
 }
 
 func (p *memoryPeak) start() {
@@ -245,6 +247,7 @@ func (p *memoryPeak) start() {
 		for {
 			metrics.Read(s)
 			p.heap = max(p.heap, s[0].Value.Uint64())
+			p.anon = max(p.anon, procStatus("RssAnon:"))
 			select {
 			case <-p.done:
 				return
@@ -257,23 +260,25 @@ func (p *memoryPeak) start() {
 func (p *memoryPeak) stop() {
 	close(p.done)
 	p.wg.Wait()
-	p.rss = max(p.rss, vmHWM())
+	p.rss = max(p.rss, procStatus("VmHWM:"))
 }
 
 func (p *memoryPeak) report(b *testing.B) {
 	b.ReportMetric(float64(p.rss)/(1<<20), "peak-RSS-MiB")
+	b.ReportMetric(float64(p.anon)/(1<<20), "peak-anon-RSS-MiB")
 	b.ReportMetric(float64(p.heap)/(1<<20), "peak-heap-MiB")
 }
 
-// vmHWM is the process's peak resident memory in bytes, or 0 where
-// /proc does not say.
-func vmHWM() uint64 {
+// procStatus is the process's memory figure of the given field of
+// /proc/self/status (VmHWM: its peak resident memory; RssAnon: its
+// anonymous resident memory) in bytes, or 0 where /proc does not say.
+func procStatus(field string) uint64 {
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range bytes.Split(data, []byte("\n")) {
-		if rest, ok := bytes.CutPrefix(line, []byte("VmHWM:")); ok {
+		if rest, ok := bytes.CutPrefix(line, []byte(field)); ok {
 			kb, _ := strconv.ParseUint(string(bytes.TrimSuffix(bytes.TrimSpace(rest), []byte(" kB"))), 10, 64)
 			return kb << 10
 		}

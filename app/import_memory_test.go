@@ -21,9 +21,9 @@ func liveHeap() uint64 {
 // larger than one file and checks, at the end of every file's transaction,
 // that what the import holds beyond the wallet's own (the index of the
 // records so far, which stays) is bounded by the size of a file, not by
-// the size of the folder: files are read and parsed one ahead of the one
-// being stored, never all at once. (The figures for a 500 MB corpus are in
-// BenchmarkImportCorpus.)
+// the size of the folder: files are read, parsed and prepared one ahead of
+// the one being stored, never all at once. (The figures for a 500 MB
+// corpus are in BenchmarkImportCorpus.)
 func TestImportOfAFolderHoldsAboutOneFileAtATime(t *testing.T) {
 	g, err := corpus.Load(fixtures, 5)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"medwallet/wallet/fhir"
+	"medwallet/wallet/kv"
 )
 
 var compactCases = []string{
@@ -63,6 +64,49 @@ func TestMarshalRecordIsWhatMarshalMakes(t *testing.T) {
 	got, err := marshalRecord(r)
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("marshalRecord = %s, %v\njson.Marshal  = %s", got, err, want)
+	}
+	checkRecordJSON(t, r)
+	r.Attachments, r.Salt, r.Resource = nil, [32]byte{255, 0, 7, 128}, nil
+	checkRecordJSON(t, r)
+}
+
+// checkRecordJSON checks that recordJSON encodes r as json.Marshal does.
+func checkRecordJSON(t *testing.T, r Record) {
+	t.Helper()
+	want, _ := json.Marshal(r)
+	sum, _ := json.Marshal(r.Summary)
+	src, _ := json.Marshal(r.Source)
+	added, _ := json.Marshal(r.Added)
+	got, err := recordJSON(&r, sum, src, added)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("recordJSON   = %s, %v\njson.Marshal = %s", got, err, want)
+	}
+}
+
+// TestStoredVersionsAreWhatMarshalMakes stores every fixture bundle and
+// checks that each version stored is json.Marshal of the record it holds.
+func TestStoredVersionsAreWhatMarshalMakes(t *testing.T) {
+	w := newWallet(t)
+	for _, f := range fixtureFiles(t) {
+		importFile(t, w, f)
+	}
+	n := 0
+	err := w.db.View(func(tx kv.Txn) error {
+		return tx.Iterate([]byte(prefixVersion), func(k, v []byte) error {
+			var r Record
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			want, _ := json.Marshal(r)
+			if !bytes.Equal(v, want) {
+				t.Errorf("%s is\n%s\nwant\n%s", k, v, want)
+			}
+			n++
+			return nil
+		})
+	})
+	if err != nil || n < 2000 {
+		t.Fatalf("checked %d versions: %v", n, err)
 	}
 }
 

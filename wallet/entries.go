@@ -404,7 +404,10 @@ func (w *Wallet) tally(rep *ImportReport, todo []pending, hs []head, outs []outc
 		er.Attachments = len(atts[k])
 		rep.Attachments += len(atts[k])
 		rep.IDs = append(rep.IDs, hs[k].ID)
-		w.index.Put(hs[k])
+		// The report shares the index's copy of the summary's strings:
+		// an import's reports, kept until it ends, would otherwise hold
+		// a second copy of every record's.
+		er.Summary = w.index.Put(hs[k]).Summary
 	}
 }
 

@@ -372,11 +372,12 @@ func (ix *Index) touch(id string) {
 	}
 }
 
-// Put adds or replaces the entry for h.
-func (ix *Index) Put(h head) {
+// Put adds or replaces the entry for h and returns it.
+func (ix *Index) Put(h head) *Entry {
 	ix.mu.Lock()
+	defer ix.mu.Unlock()
 	ix.put(&h)
-	ix.mu.Unlock()
+	return ix.byID[h.ID]
 }
 
 // Remove drops record id.

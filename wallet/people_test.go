@@ -650,3 +650,57 @@ func BenchmarkMigratePeople(b *testing.B) {
 	}
 	b.ReportMetric(float64(w.Count()), "records")
 }
+
+// TestMigratedRecordsAreNamedAsAFreshImportNamesThem: a record that names
+// its clinic or drug only by reference to another resource of its file (a
+// Synthea visit's serviceProvider, a medication's medicationReference)
+// gets, when an older wallet is migrated, the same names an import of the
+// file gives it today, not its file's name.
+func TestMigratedRecordsAreNamedAsAFreshImportNamesThem(t *testing.T) {
+	files := []string{napoleonFile, maxFile}
+	fresh := newWallet(t)
+	for _, f := range files {
+		importFile(t, fresh, f)
+	}
+	want := map[string]fhir.Summary{}
+	for _, e := range fresh.Search(Query{}) {
+		want[e.Summary.ResourceType+"/"+e.Summary.ResourceID] = e.Summary
+	}
+	w, err := Open(oldWallet(t, files...), passphrase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	named, byReference := 0, 0
+	for _, e := range w.Search(Query{}) {
+		key := e.Summary.ResourceType + "/" + e.Summary.ResourceID
+		wf, ok := want[key]
+		if !ok {
+			t.Fatalf("%s is not in the fresh import", key)
+		}
+		got := e.Summary
+		if got.Organization != wf.Organization || got.Title != wf.Title || got.Code != wf.Code {
+			t.Errorf("%s migrated as %q / %q / %+v, a fresh import gives %q / %q / %+v", key,
+				got.Organization, got.Title, got.Code, wf.Organization, wf.Title, wf.Code)
+		}
+		if got.Organization != "" {
+			named++
+			alone, err := fhir.Summarize(mustGet(t, w, e.ID).Resource)
+			if err == nil && alone.Organization == "" {
+				byReference++
+			}
+		}
+	}
+	if named == 0 || byReference == 0 {
+		t.Fatalf("%d records named an organisation, %d of them by reference: the fixtures no longer test this", named, byReference)
+	}
+}
+
+func mustGet(t *testing.T, w *Wallet, id string) Record {
+	t.Helper()
+	r, err := w.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

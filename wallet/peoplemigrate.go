@@ -2,6 +2,7 @@ package wallet
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -70,8 +71,10 @@ func (w *Wallet) attributeRecords(fresh bool) error {
 // First its Patient records, oldest first, become people (the first its
 // owner; one that matches a person already made joins them). Then every
 // head is read with its latest version, summarised again (the summary
-// gains what fhir.Summarize learnt since) and written in format 2 with the
-// person of the Patient the record refers to, in batches of migrateBatch.
+// gains what fhir.Summarize learnt since), named after the other records
+// of its file as an import names them (fileNames), and written in format 2
+// with the person of the Patient the record refers to, in batches of
+// migrateBatch; records received from others belong to nobody.
 // Versions are never touched, so nothing can be lost; a head or version
 // that fails its integrity check is left as it is (the index lists it as
 // damaged). meta/people is written last: an interrupted migration runs
@@ -86,15 +89,26 @@ func (w *Wallet) migratePeople(people []Person) error {
 		received bool
 	}
 	var pats []patientHead
+	var named []head // the records others are named after (fileNames)
 	err := w.db.View(func(tx kv.Txn) error {
 		return scan(tx, prefixHead, func(_, v []byte) {
 			var h head
-			if h.unmarshal(v) != nil || h.Summary.ResourceType != "Patient" {
+			if h.unmarshal(v) != nil {
+				return
+			}
+			if namesOthers[h.Summary.ResourceType] {
+				named = append(named, h)
+			}
+			if h.Summary.ResourceType != "Patient" {
 				return
 			}
 			pats = append(pats, patientHead{id: h.ID, ver: h.Version, added: h.Added, source: h.Source, received: isReceived(tx, h)})
-		}, func([]byte) {}, func() { pats = nil })
+		}, func([]byte) {}, func() { pats, named = nil, nil })
 	})
+	if err != nil {
+		return err
+	}
+	names, err := w.fileNames(named)
 	if err != nil {
 		return err
 	}
@@ -178,6 +192,9 @@ func (w *Wallet) migratePeople(people []Person) error {
 		batch := keys[:n]
 		keys = keys[n:]
 		err := w.db.Update(func(tx kv.Txn) error {
+			var heads []head
+			var recs []Record
+			var ks [][]byte
 			for _, k := range batch {
 				v, err := tx.Get(k)
 				if errors.Is(err, kv.ErrTampered) {
@@ -197,6 +214,11 @@ func (w *Wallet) migratePeople(people []Person) error {
 				if sum, err := fhir.Summarize(rec.Resource); err == nil {
 					h.Summary = sum
 				}
+				heads, recs, ks = append(heads, h), append(recs, rec), append(ks, k)
+			}
+			names.complete(heads, recs)
+			for i := range heads {
+				h, rec, k := heads[i], recs[i], ks[i]
 				scope := scopeOf(h.Identity)
 				f := factsOf(rec.Resource)
 				switch {
@@ -238,4 +260,90 @@ func (w *Wallet) migratePeople(people []Person) error {
 	}
 	w.setPeople(a.people)
 	return nil
+}
+
+// namesOthers are the resource types whose names a file's other records
+// take (fhir.NameFromFile): the organisations, the visits that name theirs,
+// and the drugs.
+var namesOthers = map[string]bool{"Organization": true, "Encounter": true, "Medication": true}
+
+// importedFile is which import a record came with: its source (the file's
+// name, or the share's label) and the scope its resource ids live in.
+type importedFile struct {
+	source Source
+	scope  string
+}
+
+func fileOfHead(h *head) importedFile { return importedFile{h.Source, scopeOf(h.Identity)} }
+
+// migrationNames are, per imported file, the summaries of its records
+// that others are named after, already named themselves: what an import
+// of the file gave its records (nameFromFile), for a migration that reads
+// one record at a time.
+type migrationNames map[importedFile][]fhir.Summary
+
+// fileNames summarises the records of heads (latest versions) and names
+// them within their files. A version that cannot be read is left out.
+func (w *Wallet) fileNames(heads []head) (migrationNames, error) {
+	type file struct {
+		resources []json.RawMessage
+		sums      []fhir.Summary
+	}
+	files := map[importedFile]*file{}
+	err := w.db.View(func(tx kv.Txn) error {
+		for i := range heads {
+			h := &heads[i]
+			rec, err := getVersion(tx, h.ID, h.Version)
+			if err != nil {
+				continue // damaged: the index lists it so
+			}
+			sum, err := fhir.Summarize(rec.Resource)
+			if err != nil {
+				continue
+			}
+			f := files[fileOfHead(h)]
+			if f == nil {
+				f = &file{}
+				files[fileOfHead(h)] = f
+			}
+			f.resources, f.sums = append(f.resources, rec.Resource), append(f.sums, sum)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := migrationNames{}
+	for k, f := range files {
+		fhir.NameFromFile(f.resources, f.sums)
+		out[k] = f.sums
+	}
+	return out, nil
+}
+
+// complete names the summaries of heads (a batch of the migration; recs
+// their latest versions) after their files' other records, as an import
+// of the file did.
+func (n migrationNames) complete(heads []head, recs []Record) {
+	byFile := map[importedFile][]int{}
+	for i := range heads {
+		k := fileOfHead(&heads[i])
+		if len(n[k]) > 0 {
+			byFile[k] = append(byFile[k], i)
+		}
+	}
+	for k, idx := range byFile {
+		resources := make([]json.RawMessage, len(idx))
+		sums := make([]fhir.Summary, len(idx), len(idx)+len(n[k]))
+		for j, i := range idx {
+			resources[j], sums[j] = recs[i].Resource, heads[i].Summary
+		}
+		// The file's named records go after the batch's, without their
+		// resources: NameFromFile reads them as names only.
+		sums = append(sums, n[k]...)
+		fhir.NameFromFile(resources, sums)
+		for j, i := range idx {
+			heads[i].Summary = sums[j]
+		}
+	}
 }

@@ -96,7 +96,9 @@ type prepared struct {
 	resource []byte
 	hash     [32]byte
 	summary  fhir.Summary
-	facts    recordFacts
+	// summaryJSON is summary's JSON encoding.
+	summaryJSON []byte
+	facts       recordFacts
 	// person is who the record belongs to (see attribute); personSure
 	// says a record already stored under someone else moves to person,
 	// rather than staying whose it was.
@@ -115,9 +117,65 @@ func (w *Wallet) prepare(scope string, resource []byte) (prepared, error) {
 	}
 	identity := scopedIdentity(scope, fhir.IdentityOf(sum), hash)
 	// Summarize has checked the JSON: compact it here, on every core,
-	// rather than in json.Marshal under the writer's transaction.
+	// rather than in json.Marshal under the writer's transaction; the
+	// summary's encoding too.
 	compact := compactJSON(make([]byte, 0, len(resource)), resource)
-	return prepared{identity: identity, id: w.recordID(identity), resource: compact, hash: hash, summary: sum, facts: factsOfValid(resource)}, nil
+	sumJSON, err := json.Marshal(sum)
+	if err != nil {
+		return prepared{}, fmt.Errorf("summary: %w", err)
+	}
+	return prepared{identity: identity, id: w.recordID(identity), resource: compact, hash: hash, summary: sum, summaryJSON: sumJSON,
+		facts: factsOfValid(resource)}, nil
+}
+
+// recordJSON is json.Marshal(r) for a record whose Resource is in
+// compactJSON's form, made of encodings at hand: summary is r.Summary's
+// (prepare makes it on every core), source and added are r.Source's and
+// r.Added's, the same for a whole batch. Only the record's own numbers are
+// encoded here, under the writer's transaction.
+func recordJSON(r *Record, summary, source, added []byte) ([]byte, error) {
+	var atts []byte
+	if len(r.Attachments) > 0 {
+		var err error
+		if atts, err = json.Marshal(r.Attachments); err != nil {
+			return nil, err
+		}
+	}
+	id, err := json.Marshal(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(r.Resource)+len(summary)+len(source)+len(added)+len(atts)+len(id)+256)
+	b = append(b, `{"id":`...)
+	b = append(b, id...)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendInt(b, int64(r.Version), 10)
+	b = append(b, `,"resource":`...)
+	if len(r.Resource) == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, r.Resource...)
+	}
+	b = append(b, `,"summary":`...)
+	b = append(b, summary...)
+	b = append(b, `,"source":`...)
+	b = append(b, source...)
+	b = append(b, `,"added":`...)
+	b = append(b, added...)
+	if len(atts) > 0 {
+		b = append(b, `,"attachments":`...)
+		b = append(b, atts...)
+	}
+	b = append(b, `,"salt":[`...)
+	for i, c := range r.Salt {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(b, uint64(c), 10)
+	}
+	b = append(b, `],"leafIndex":`...)
+	b = strconv.AppendUint(b, r.LeafIndex, 10)
+	return append(b, '}'), nil
 }
 
 // outcome of writing one prepared resource.
@@ -224,10 +282,24 @@ func (w *Wallet) writeVersions(tx kv.Txn, ps []prepared, src Source, atts [][]At
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("append to the log: %w", err)
 	}
-	for j, rec := range recs {
+	srcJSON, err := json.Marshal(src)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	addedJSON, err := json.Marshal(now.UTC())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for j := range recs {
+		rec := &recs[j]
 		p := ps[idx[j]]
 		rec.LeafIndex = first + uint64(j)
-		vb, err := marshalRecord(rec)
+		var vb []byte
+		if p.summaryJSON != nil {
+			vb, err = recordJSON(rec, p.summaryJSON, srcJSON, addedJSON)
+		} else {
+			vb, err = marshalRecord(*rec)
+		}
 		if err != nil {
 			return nil, nil, nil, err
 		}

@@ -362,3 +362,15 @@ func FuzzValidJSONMatchesEncodingJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestMembersGivesEveryKeyUnquoted(t *testing.T) {
+	in := []byte(" {\"resourceType\":\"Patient\",\"st\\u0061tus\":1,\"name\":[],\"n\\u00e4me\":2,\"\xff\":3,\"unusualMember\":4,\"id\":\"p\"} ")
+	var keys []string
+	if !Members(in, func(k string, v []byte) bool { keys = append(keys, k); return true }) {
+		t.Fatal("an object is not one")
+	}
+	want := []string{"resourceType", "status", "name", "n\u00e4me", "\ufffd", "unusualMember", "id"}
+	if !reflect.DeepEqual(keys, want) {
+		t.Fatalf("keys %q, want %q", keys, want)
+	}
+}

@@ -184,8 +184,32 @@ func members(b []byte, fn func(key []byte, value []byte) bool) bool {
 // b is an object. b must be valid JSON (read by Summarize, say): Members
 // does not check it again.
 func Members(b []byte, fn func(key string, value []byte) bool) bool {
-	return members(trimJSON(b), func(key []byte, value []byte) bool { return fn(string(key), value) })
+	return members(trimJSON(b), func(key []byte, value []byte) bool { return fn(keyString(key), value) })
 }
+
+// keyString is string(key), without a copy for the member names FHIR
+// resources use most: Members runs for every resource of an import.
+func keyString(key []byte) string {
+	if s, ok := commonKeys[string(key)]; ok {
+		return s
+	}
+	return string(key)
+}
+
+// commonKeys holds the member names the decoders read and the other
+// top-level members most resources have.
+var commonKeys = func() map[string]string {
+	m := make(map[string]string, len(memberNames)+16)
+	for _, n := range append(memberNames, "text", "extension", "modifierExtension", "language",
+		"implicitRules", "active", "address", "telecom", "maritalStatus", "multipleBirthBoolean",
+		"communication", "intent", "requester", "reasonCode", "reasonReference", "result",
+		"participant", "hospitalization", "location", "verificationStatus", "abatementDateTime",
+		"primarySource", "lotNumber", "bodySite", "presentedForm", "activity", "addresses",
+		"careTeam", "goal", "relationship", "beneficiary", "for", "item", "total", "use") {
+		m[n] = n
+	}
+	return m
+}()
 
 // Unquote returns the string value of a JSON string literal, or "" if v is
 // not a string.
