@@ -419,3 +419,73 @@ func TestP2PLinkWithoutAddressesReachesAKnownClinicNode(t *testing.T) {
 		t.Errorf("received %d records from %q, want the bundle's Patient from the node", len(got.Records), got.From)
 	}
 }
+
+// TestReturnedRecordsNameTheClinicNodeNotItsPeerID: a clinic's visit
+// records, shared back over libp2p by a node the patient knows as
+// "Riverside Clinic", with no label and no Organization of their own,
+// name that clinic as their source, not the node's peer ID.
+func TestReturnedRecordsNameTheClinicNodeNotItsPeerID(t *testing.T) {
+	patient, me := patientWallet(t)
+	p := startPeer(t, patient)
+	var key [32]byte
+	rand.Read(key[:])
+	id, err := share.NewID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	visit := `{"resourceType":"Bundle","type":"collection","entry":[` +
+		`{"fullUrl":"urn:uuid:00000000-0000-4000-8000-000000000001","resource":` + ktcPatient + `},` +
+		`{"fullUrl":"urn:uuid:00000000-0000-4000-8000-000000000004","resource":{"resourceType":"Condition","id":"c9","code":{"text":"Sprained ankle"},"subject":{"reference":"urn:uuid:00000000-0000-4000-8000-000000000001"}}}]}`
+	jwe, err := share.Encrypt(key, []byte(visit), share.ContentFHIR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, addrs := rawPeer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/shl/"+id {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"files":[{"contentType":"application/fhir+json","embedded":"` + jwe + `"}]}`))
+	}))
+	var mas []ma.Multiaddr
+	for _, a := range addrs {
+		m, err := ma.NewMultiaddr(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mas = append(mas, m)
+	}
+	if err := p.Book.Put(peer.Contact{Name: "Riverside Clinic", ID: node.ID(), Role: peer.RoleClinic, Addrs: mas, Updated: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	link, err := share.Link{URL: p2pHost + "/shl/" + id, Key: key, P2P: &share.P2P{Peer: node.ID().String()}}.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending, err := FetchShare(context.Background(), patient, link, "", "x", RedeemTimeout(20*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv, err := KeepShare(context.Background(), patient, pending, KeepOptions{Person: me.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := 0
+	for _, rr := range rcv.Records {
+		if !rr.Stored() {
+			continue
+		}
+		stored++
+		rec, err := patient.Wallet.Get(rr.RecordID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Source.Name != "Riverside Clinic" || strings.Contains(rec.Source.Name+rec.Source.Detail, node.ID().String()) {
+			t.Errorf("returned record %s has source %+v, want the clinic by name", rr.RecordID, rec.Source)
+		}
+	}
+	if stored == 0 {
+		t.Fatal("no visit record was filed")
+	}
+}

@@ -94,6 +94,10 @@ type Pending struct {
 	Link LinkFacts `json:"link"`
 	// From says which place answered: "peer <id>" or an https origin.
 	From string `json:"from"`
+	// FromName is what this wallet calls the peer that answered: the name
+	// of the witness or clinic node the user added (knownPeerName); empty
+	// for a peer it does not know and for https.
+	FromName string `json:"fromName,omitempty"`
 	// Origin is the patient's log that signed the records' proofs, when
 	// they came with proofs from one log.
 	Origin string `json:"origin,omitempty"`
@@ -227,6 +231,7 @@ func readPending(s *Session, l share.Link, from string, files []share.FetchedFil
 	p.linkScope = "shl:" + strings.SplitN(l.URL, "?", 2)[0]
 	if l.P2P != nil {
 		p.linkScope = "peer:" + l.P2P.Peer
+		p.FromName = knownPeerName(s.Wallet, l.P2P.Peer)
 	}
 	var fhirFiles [][]byte
 	for _, f := range files {
@@ -413,7 +418,7 @@ func keepReceived(ctx context.Context, w *wallet.Wallet, p *Pending) (*Received,
 	rcv := &Received{ID: newReceiptID(), Label: p.Link.Label, From: p.From, Origin: p.Origin, Received: time.Now().UTC(),
 		Records: []ReceivedRecord{}, Files: p.Files}
 	if rcv.Label == "" {
-		rcv.Label = "Shared records"
+		rcv.Label = cmpOr(p.FromName, "Shared records")
 	}
 	src := wallet.Source{Type: wallet.SourceShare, Name: rcv.Label, Detail: p.From}
 	senders, err := senderGroups(w, p.checked, "share "+rcv.Label, src, p.linkScope, rcv)
@@ -632,7 +637,7 @@ func keepAsPersons(ctx context.Context, s *Session, p *Pending, person string) (
 	clinic := p.clinicName()
 	rcv := &Received{ID: newReceiptID(), Label: cmpOr(p.Link.Label, clinic), From: p.From, Origin: p.Origin, Received: time.Now().UTC(),
 		Records: []ReceivedRecord{}, Files: p.Files, Person: who.ID, Scope: p.visitScope()}
-	src := wallet.Source{Type: wallet.SourceImport, Name: clinic, Detail: "visit records shared by link from " + p.From}
+	src := wallet.Source{Type: wallet.SourceImport, Name: clinic, Detail: "visit records shared by link from " + cmpOr(p.FromName, p.From)}
 	// The binding rules first: forged or unbindable proofs become tampered.
 	senders, err := senderGroups(w, p.checked, "", src, p.linkScope, rcv)
 	if err != nil {
@@ -659,9 +664,29 @@ func keepAsPersons(ctx context.Context, s *Session, p *Pending, person string) (
 }
 
 // clinicName names who a share comes from: the organisation its own
-// resources name, else the link's label, else its host.
+// resources name, else the link's label, else the name this wallet knows
+// its node by, else its host.
 func (p *Pending) clinicName() string {
-	return cmpOr(p.Organization, cmpOr(p.Link.Label, p.Link.Host))
+	return cmpOr(p.Organization, cmpOr(p.Link.Label, cmpOr(p.FromName, p.Link.Host)))
+}
+
+// knownPeerName is what this wallet calls peer id: the name of the
+// witness it anchors with there, else of the clinic node or witness its
+// address book holds; "" for a peer it does not know. The names are the
+// user's (or what the node said when the user added it), bounded as any
+// shown text.
+func knownPeerName(w *wallet.Wallet, id string) string {
+	if ws, err := w.Witnesses(); err == nil {
+		for _, wt := range ws {
+			if wt.URL == PeerScheme+"://"+id && strings.TrimSpace(wt.Name) != "" {
+				return shownText(wt.Name)
+			}
+		}
+	}
+	if c, err := w.AddressBook().Get(id); err == nil {
+		return shownText(c.Name)
+	}
+	return ""
 }
 
 // visitScope keeps a clinic's records apart from everyone else's (see

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -394,5 +395,61 @@ func TestTheHeaderMasksIdentityNumbersAndPutsMachineIDsLast(t *testing.T) {
 	}
 	if personChoice(wallet.Person{Name: "Ann", BirthDate: "2019-05", Owner: true}) != "Ann, born May 2019 (me)" {
 		t.Errorf("choice %q", personChoice(wallet.Person{Name: "Ann", BirthDate: "2019-05", Owner: true}))
+	}
+}
+
+// TestTabsJoinTheWindowWhenFirstShown checks that the screens behind the
+// tabs stay out of the window until shown (the first frame measures the
+// summary alone), and that showing one, by its tab or a shortcut, puts
+// its own content there.
+func TestTabsJoinTheWindowWhenFirstShown(t *testing.T) {
+	s := unlocked(t)
+	m := s.main
+	if m.tabs.Selected() != m.summaryTab || m.summaryTab.Content != m.summary.content {
+		t.Fatal("the window does not open on the summary")
+	}
+	for _, tab := range []*container.TabItem{m.recordsTab, m.timelineTab, m.trendsTab, m.sharesTab, m.scanTab, m.receivedTab, m.settingsTab} {
+		if _, deferred := m.deferred[tab]; !deferred {
+			t.Errorf("tab %q joined the window before it was shown", tab.Text)
+		}
+	}
+	m.showRecords()
+	if m.recordsTab.Content != m.records.content {
+		t.Error("the Records tab shows a placeholder")
+	}
+	m.showPeers()
+	if m.settingsTab.Content != m.settingsTabs || m.settingsTabs.Selected() != m.peersTab {
+		t.Error("Settings › Peers does not show")
+	}
+	m.tabs.Select(m.timelineTab)
+	if m.timelineTab.Content != m.timeline.content {
+		t.Error("the Timeline tab shows a placeholder")
+	}
+	if _, still := m.deferred[m.recordsTab]; still {
+		t.Error("a shown tab is still waiting")
+	}
+}
+
+// TestAuditWaitsForTheFirstScreen checks that the integrity audit, which
+// reads every record, does not start beside the first screen's work: only
+// once the summary has its content.
+func TestAuditWaitsForTheFirstScreen(t *testing.T) {
+	dir := makeWallet(t)
+	s := newTestShell(t, dir)
+	w, err := wallet.Open(dir, []byte(testPass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.opened(w)
+	a := s.main.alerts
+	if a.stopAudit != nil || a.drawn {
+		t.Fatal("the audit started before the first screen had its content")
+	}
+	settle(s)
+	if !a.drawn || a.stopAudit == nil {
+		t.Fatalf("the audit did not start after the first screen (drawn %v)", a.drawn)
+	}
+	if a.audit.Visible() {
+		t.Errorf("a new wallet's audit found problems: %q", a.auditText.Text)
 	}
 }

@@ -118,3 +118,28 @@ func luminance(r, g, b float64) float64 {
 	}
 	return 0.2126*lin(r) + 0.7152*lin(g) + 0.0722*lin(b)
 }
+
+// TestWindowDrawsInTheWalletsTheme checks that the window uses the
+// readable theme from the unlock screen on, and the wallet's choice of
+// variant once unlocked and after it changes.
+func TestWindowDrawsInTheWalletsTheme(t *testing.T) {
+	s := unlocked(t)
+	bg := func() string {
+		return fmt.Sprint(s.app.Settings().Theme().Color(theme.ColorNameBackground, theme.VariantLight))
+	}
+	if _, ok := s.app.Settings().Theme().(medwalletTheme); !ok {
+		t.Fatalf("the window draws in %T, not the readable theme", s.app.Settings().Theme())
+	}
+	s.main.settings.theme.SetSelected("Dark")
+	if want := fmt.Sprint(newTheme(themeDark).Color(theme.ColorNameBackground, theme.VariantDark)); bg() != want {
+		t.Errorf("after choosing Dark the background is %s, want %s", bg(), want)
+	}
+	s.lock()
+	settle(s)
+	test.Type(s.unlockScreen.pass, testPass)
+	s.unlockScreen.submit()
+	settle(s)
+	if want := fmt.Sprint(newTheme(themeDark).Color(theme.ColorNameBackground, theme.VariantDark)); bg() != want {
+		t.Errorf("unlocked again, the wallet's Dark gives background %s, want %s", bg(), want)
+	}
+}

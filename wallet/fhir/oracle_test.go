@@ -374,3 +374,105 @@ func TestMembersGivesEveryKeyUnquoted(t *testing.T) {
 		t.Fatalf("keys %q, want %q", keys, want)
 	}
 }
+
+// TestMemberNamesHoldEveryDecodedMember: a member the decoders read but
+// memberNames lacks would match only in its exact case, where
+// encoding/json matches it in any case.
+func TestMemberNamesHoldEveryDecodedMember(t *testing.T) {
+	known := map[string]bool{}
+	folded := map[string]string{}
+	for _, n := range memberNames {
+		known[n] = true
+		f := string(foldName(nil, []byte(n)))
+		if other, dup := folded[f]; dup && other != n {
+			t.Errorf("%q and %q fold alike", n, other)
+		}
+		folded[f] = n
+	}
+	seen := map[reflect.Type]bool{}
+	var walk func(reflect.Type)
+	walk = func(typ reflect.Type) {
+		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct || seen[typ] {
+			return
+		}
+		seen[typ] = true
+		eachJSONMember(typ, func(name string, f reflect.StructField) {
+			if !known[name] {
+				t.Errorf("%s.%s (%q) is not in memberNames", typ, f.Name, name)
+			}
+			walk(f.Type)
+		})
+	}
+	walk(reflect.TypeFor[fields]())
+	walk(reflect.TypeFor[humanName]())
+	walk(reflect.TypeFor[struct {
+		ResourceType string `json:"resourceType"`
+		ID           string `json:"id"`
+		Name         string `json:"name"`
+	}]())
+	if len(seen) < 15 {
+		t.Fatalf("only %d structures walked", len(seen))
+	}
+}
+
+// eachJSONMember calls fn with each member name encoding/json gives the
+// struct typ, embedded structs' members included.
+func eachJSONMember(typ reflect.Type, fn func(name string, f reflect.StructField)) {
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if f.Anonymous {
+			eachJSONMember(f.Type, fn)
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" {
+			name = f.Name
+		}
+		fn(name, f)
+	}
+}
+
+// sampleJSON writes a value for every member of typ, so that a decoder
+// that misses or misnames a member decodes it differently.
+func sampleJSON(typ reflect.Type, depth int) string {
+	switch {
+	case typ == reflect.TypeFor[json.RawMessage]():
+		return `{"reference":"Organization/1","display":"D"}`
+	case typ == reflect.TypeFor[json.Number]():
+		return `72.70919107609974`
+	}
+	switch typ.Kind() {
+	case reflect.Pointer:
+		return sampleJSON(typ.Elem(), depth)
+	case reflect.Slice:
+		e := sampleJSON(typ.Elem(), depth)
+		return "[" + e + "," + e + "]"
+	case reflect.String:
+		return `"2020-02-0` + fmt.Sprint(depth%10) + `"`
+	case reflect.Bool:
+		return "true"
+	case reflect.Struct:
+		var parts []string
+		eachJSONMember(typ, func(name string, f reflect.StructField) {
+			parts = append(parts, fmt.Sprintf("%q:%s", name, sampleJSON(f.Type, depth+1)))
+		})
+		return "{" + strings.Join(parts, ",") + "}"
+	}
+	panic("no sample for " + typ.String())
+}
+
+// TestDecodeReadsEveryMemberAsTheReference fills every member decode
+// reads, for each resource type Summarize tells apart.
+func TestDecodeReadsEveryMemberAsTheReference(t *testing.T) {
+	members := strings.TrimSuffix(strings.TrimPrefix(sampleJSON(reflect.TypeFor[fields](), 0), "{"), "}")
+	for _, rt := range []string{"Patient", "AllergyIntolerance", "Condition", "MedicationRequest", "Immunization",
+		"Observation", "DiagnosticReport", "Procedure", "Encounter", "DocumentReference", "Composition", "CarePlan",
+		"Organization", "Goal", "Claim"} {
+		compareSummarize(t, rt, []byte(`{"resourceType":"`+rt+`","id":"x",`+members+`}`))
+		// The same members in upper case, as encoding/json matches too.
+		compareSummarize(t, rt+" in upper case", []byte(`{"resourceType":"`+rt+`","id":"x",`+strings.ToUpper(members)+`}`))
+	}
+}
