@@ -157,7 +157,8 @@ func ImportPaths(ctx context.Context, s *Session, paths []string, o ImportOption
 	var chunks []*importInput
 	stop := make(chan struct{})
 	defer close(stop)
-	parsed := readAhead(w, inputs, stop)
+	free := make(chan []byte, 2)
+	parsed := readAhead(w, inputs, free, stop)
 	for _, in := range inputs {
 		var rep *ImportReport
 		var err error
@@ -168,8 +169,15 @@ func ImportPaths(ctx context.Context, s *Session, paths []string, o ImportOption
 				return reports, p.err
 			}
 			rep, err = importFHIR(ctx, w, p.in, p.pb, inline, o)
+			data := p.in.data
 			p.in.release()
 			p.pb = nil
+			if err == nil {
+				select {
+				case free <- data[:0]:
+				default:
+				}
+			}
 		case inCard:
 			rep, err = importCards(ctx, w, in.name, [][]byte{in.data}, o)
 		case inChunk:
@@ -426,10 +434,11 @@ func (in *importInput) release() {
 	in.data, in.parsed, in.files, in.filesBad, in.entries = nil, nil, nil, nil, nil
 }
 
-// readFHIR reads and parses a FHIR file of the set again. A file that is
-// no longer FHIR changed since the set was read.
-func readFHIR(in *importInput) (*importInput, error) {
-	again, err := classifyInto(in.path, nil)
+// readFHIR reads (into buf's memory if it is large enough) and parses a
+// FHIR file of the set again. A file that is no longer FHIR changed since
+// the set was read.
+func readFHIR(in *importInput, buf []byte) (*importInput, error) {
+	again, err := classifyInto(in.path, buf)
 	if err != nil {
 		return nil, err
 	}
@@ -453,9 +462,11 @@ type parsedFHIR struct {
 // readAhead reads, parses and prepares the set's FHIR files in order, one
 // file ahead of the import that takes them from the channel: all the work
 // on the next file but its writing overlaps writing this one, and no more
-// than those two are held. It stops at the first error (sent) or when done
-// is closed.
-func readAhead(w *wallet.Wallet, inputs []*importInput, done <-chan struct{}) <-chan parsedFHIR {
+// than those two are held. Files are read into the buffers of files
+// already stored, sent back on free (nothing of a stored file refers to
+// its bytes), so that reading a folder does not allocate it. It stops at
+// the first error (sent) or when done is closed.
+func readAhead(w *wallet.Wallet, inputs []*importInput, free <-chan []byte, done <-chan struct{}) <-chan parsedFHIR {
 	ch := make(chan parsedFHIR)
 	go func() {
 		defer close(ch)
@@ -463,8 +474,13 @@ func readAhead(w *wallet.Wallet, inputs []*importInput, done <-chan struct{}) <-
 			if in.kind != inFHIR {
 				continue
 			}
+			var buf []byte
+			select {
+			case buf = <-free:
+			default:
+			}
 			var p parsedFHIR
-			p.in, p.err = readFHIR(in)
+			p.in, p.err = readFHIR(in, buf)
 			if p.err == nil {
 				p.pb, p.err = w.Prepare(fhirBatch(p.in))
 			}

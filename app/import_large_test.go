@@ -2,12 +2,17 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"medwallet/internal/corpus"
+	"medwallet/wallet"
+	"medwallet/wallet/fhir"
 )
 
 // TestAnInterruptedImportOfALargeFileIsNamedUntilImportedAgain imports an
@@ -61,5 +66,64 @@ func TestAnInterruptedImportOfALargeFileIsNamedUntilImportedAgain(t *testing.T) 
 	}
 	if left, err := s.Wallet.InterruptedImports(); err != nil || len(left) != 0 {
 		t.Fatalf("interrupted imports after finishing: %+v, %v", left, err)
+	}
+}
+
+// TestAFolderImportKeepsEachFilesRecordsWhenItReusesReadBuffers imports a
+// folder (read into buffers reused from file to file) and checks that what
+// every report and the index say of each record, and the record itself,
+// are still what its own file held once later files were read over them.
+func TestAFolderImportKeepsEachFilesRecordsWhenItReusesReadBuffers(t *testing.T) {
+	g, err := corpus.Load(fixtures, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, err = g.SmallerThan(1 << 20); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	st, err := g.WriteDir(dir, corpus.Size{Bytes: 6 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSession(t, "buffers")
+	reps, err := ImportPaths(context.Background(), s, []string{dir}, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reps) != st.Files || st.Files < 4 {
+		t.Fatalf("%d reports for %d files", len(reps), st.Files)
+	}
+	index := map[string]*wallet.Entry{}
+	for _, e := range s.Wallet.Search(wallet.Query{}) {
+		index[e.ID] = e
+	}
+	checked := 0
+	for _, rep := range reps {
+		for _, er := range rep.Entries {
+			if er.Outcome != wallet.OutcomeAdded {
+				continue
+			}
+			r, err := s.Wallet.Get(er.RecordID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := index[er.RecordID]
+			if e == nil {
+				t.Fatalf("%s %s: record %s is not listed", rep.File, er.Where, er.RecordID)
+			}
+			for _, got := range []fhir.Summary{er.Summary, e.Summary} {
+				if got.Title != r.Summary.Title || got.Code != r.Summary.Code || got.Value != r.Summary.Value || got.ResourceID != r.Summary.ResourceID {
+					t.Fatalf("%s %s: summary %+v, the record's %+v", rep.File, er.Where, got, r.Summary)
+				}
+			}
+			if !json.Valid(r.Resource) || !strings.Contains(string(r.Resource), `"id":"`+r.Summary.ResourceID+`"`) {
+				t.Fatalf("%s %s: record %s holds %.200s", rep.File, er.Where, er.RecordID, r.Resource)
+			}
+			checked++
+		}
+	}
+	if checked < st.Resources*9/10 {
+		t.Fatalf("checked %d records of %d resources", checked, st.Resources)
 	}
 }

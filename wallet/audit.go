@@ -33,6 +33,9 @@ func (w *Wallet) Audit() (AuditReport, error) {
 	if err := w.checkOpen(); err != nil {
 		return AuditReport{}, err
 	}
+	// The audit reads every record version: let go of the store's pages
+	// it brought in once done.
+	defer w.releaseMapped()
 	var rep AuditReport
 	type leaf struct {
 		index uint64

@@ -98,6 +98,7 @@ func (w *Wallet) startIndexCheck() {
 		case <-delay.C:
 		}
 		differs, stopped := w.compareHeads(ix, damaged, checkFirsts(), c.stop)
+		w.releaseMapped()
 		ix.mu.Lock()
 		ix.checking = nil
 		ix.mu.Unlock()

@@ -233,6 +233,7 @@ func (w *Wallet) Bulk() (end func()) {
 			w.bulk.Add(-1)
 			unlock := w.lockWrite()
 			unlock()
+			w.releaseMapped()
 		})
 	}
 }

@@ -474,3 +474,10 @@ func (w *Wallet) lockWrite() func() {
 		w.writeMu.Unlock()
 	}
 }
+
+// releaseMapped lets go of the store's file pages that a read or write of
+// much of it (an audit, an import, the index check) left in this process's
+// memory (kv.ReleaseMapped). Failing to is no error: the pages stay.
+func (w *Wallet) releaseMapped() {
+	kv.ReleaseMapped(w.db)
+}

@@ -30,6 +30,7 @@ var ErrTampered = errors.New("stored data failed its integrity check (the file w
 type badgerDB struct {
 	db      *badger.DB
 	sealKey []byte
+	dir     string
 }
 
 // OpenBadger opens (or creates) a Badger database in dir. A database that
@@ -69,7 +70,7 @@ func OpenBadger(dir string, o Options) (DB, error) {
 		}
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	return &badgerDB{db: db, sealKey: o.SealKey}, nil
+	return &badgerDB{db: db, sealKey: o.SealKey, dir: dir}, nil
 }
 
 func (b *badgerDB) View(fn func(Txn) error) error {
