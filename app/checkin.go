@@ -53,6 +53,9 @@ var (
 	// ErrNoPatientRecord means the wallet holds no Patient record for the
 	// person (their name, birth date and sex), which a check-in must carry.
 	ErrNoPatientRecord = errors.New("no Patient record (name, birth date, sex) for this person")
+	// ErrNotOwnRecord means a record asked for was kept from a share this
+	// wallet received: another party's, which a check-in never carries.
+	ErrNotOwnRecord = errors.New("a check-in carries only the person's own records, not those received from others; leave it out")
 )
 
 // CheckInRequest says what a check-in shares and where it is hosted.
@@ -122,6 +125,11 @@ func CheckIn(ctx context.Context, s *Session, req CheckInRequest) (*ShareResult,
 	recs, err := w.Records(ids)
 	if err != nil {
 		return nil, fmt.Errorf("check-in: %w", err)
+	}
+	for _, r := range recs {
+		if _, err := w.ReceivedRecord(r.ID); err == nil || r.Source.Type == wallet.SourceShare {
+			return nil, fmt.Errorf("check-in: record %s: %w", r.ID, ErrNotOwnRecord)
+		}
 	}
 	res := &ShareResult{Records: len(recs), Expires: exp}
 	if err := signLog(ctx, s, res); err != nil {

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -127,6 +128,14 @@ func TestReceivedRecordsNeverEnterTheOwnersSummaryOrCheckIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	leaked("the check-in", ids)
+	var one string
+	for id := range received {
+		one = id
+		break
+	}
+	if _, err := CheckIn(context.Background(), s, CheckInRequest{Host: unusedNode, Records: append(ids[:1:1], one)}); !errors.Is(err, ErrNotOwnRecord) {
+		t.Errorf("a check-in naming a received record: %v, want ErrNotOwnRecord", err)
+	}
 	if ic, ok, err := InsuranceCard(s, ""); err != nil || ok && (ic.MemberID == "PLANTED-1" || ic.Payer == "Planted Payer") {
 		t.Errorf("the check-in's insurance card is the planted one: %+v %v", ic, err)
 	}
