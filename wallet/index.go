@@ -184,8 +184,9 @@ func (w *Wallet) loadHeadsSlowly() (*Index, []string, error) {
 // brings them back.
 func (w *Wallet) Damaged() []string {
 	// A list read from the snapshot names the heads damaged when it was
-	// written; the check against the heads finds any damaged since.
+	// written; the check against every head finds any damaged since.
 	w.WaitIndexCheck()
+	w.checkEveryHead()
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	return slices.Clone(w.damaged)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"medwallet/wallet/kv"
@@ -50,6 +51,10 @@ type indexCheck struct {
 	stopOnce sync.Once
 	now      chan struct{} // closed to start without waiting out the delay
 	nowOnce  sync.Once
+	// whole: the check read every head, not one part (WaitIndexCheck
+	// asked before it began, or Damaged asked for all of them).
+	whole   atomic.Bool
+	wholeMu sync.Mutex // one check of every head at a time
 }
 
 // indexCheckDelay is how long the check waits after the wallet opens. The
@@ -59,7 +64,7 @@ type indexCheck struct {
 // search) would pay for a check it exits before finishing. The snapshot
 // was already found current at open (its commit number and log size), so
 // the check only looks for the rare change those cannot show.
-const indexCheckDelay = 3 * time.Second
+var indexCheckDelay = 3 * time.Second
 
 // stopIndexCheck ends the background check and waits for it, before the
 // store is closed or swapped under it.
@@ -88,6 +93,7 @@ func (w *Wallet) startIndexCheck() {
 		defer close(c.done)
 		delay := time.NewTimer(indexCheckDelay)
 		defer delay.Stop()
+		firsts := checkFirsts()
 		select {
 		case <-c.stop:
 			ix.mu.Lock()
@@ -95,9 +101,12 @@ func (w *Wallet) startIndexCheck() {
 			ix.mu.Unlock()
 			return
 		case <-c.now:
+			// Someone waits for the answer: give the whole of it.
+			firsts = allParts
+			c.whole.Store(true)
 		case <-delay.C:
 		}
-		differs, stopped := w.compareHeads(ix, damaged, checkFirsts(), c.stop)
+		differs, stopped := w.compareHeads(ix, damaged, firsts, c.stop)
 		w.releaseMapped()
 		ix.mu.Lock()
 		ix.checking = nil
@@ -125,11 +134,57 @@ var errCheckStopped = errors.New("index check stopped")
 // finds a difference within a few opens of the window.
 const checkParts = 8
 
+// allParts is every first character of a record ID (idEncoding's).
+const allParts = "abcdefghijklmnopqrstuvwxyz234567"
+
 // checkPart returns the first ID characters of part p.
 func checkPart(p int) string {
-	const alphabet = "abcdefghijklmnopqrstuvwxyz234567" // idEncoding's
-	n := len(alphabet) / checkParts
-	return alphabet[p*n : (p+1)*n]
+	n := len(allParts) / checkParts
+	return allParts[p*n : (p+1)*n]
+}
+
+// checkEveryHead compares every head with the index, after a background
+// check that read one part of them, as an integrity check asks (Damaged):
+// a head damaged since the snapshot was written is then named whatever
+// part it is in. It runs in the caller and rebuilds the index as the
+// background check does when anything differs.
+func (w *Wallet) checkEveryHead() {
+	c := w.ixCheck
+	if c == nil {
+		return
+	}
+	c.wholeMu.Lock()
+	defer c.wholeMu.Unlock()
+	if c.whole.Load() || w.IndexNote().Rebuilt {
+		return
+	}
+	select {
+	case <-c.stop:
+		return // closing
+	default:
+	}
+	w.mu.RLock()
+	ix := w.index
+	w.mu.RUnlock()
+	if ix == nil {
+		return
+	}
+	ix.mu.Lock()
+	ix.checking = map[string]struct{}{}
+	damaged := ix.snap.damaged
+	ix.mu.Unlock()
+	differs, stopped := w.compareHeads(ix, damaged, allParts, c.stop)
+	w.releaseMapped()
+	ix.mu.Lock()
+	ix.checking = nil
+	ix.mu.Unlock()
+	if stopped {
+		return
+	}
+	c.whole.Store(true)
+	if differs != "" {
+		w.rebuildIndex(differs, c.stop)
+	}
 }
 
 // checkFirsts picks the part of the records a check reads: the first

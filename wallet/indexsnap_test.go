@@ -644,3 +644,50 @@ func TestSnapshotOfTheOlderChunkFormatIsUsedThenRewritten(t *testing.T) {
 		t.Fatal("the rewritten snapshot lists other records")
 	}
 }
+
+// The background check reads one part of the heads; an integrity check
+// (Damaged, as `verify` and the window's audit ask) reads them all.
+func TestIntegrityCheckReadsEveryHeadAfterAPartialCheck(t *testing.T) {
+	dir := snapWallet(t)
+	w := reopen(t, dir)
+	victim := w.Search(Query{})[2]
+	realTitle := victim.Summary.Title
+	w.index.mu.Lock()
+	forged := *victim
+	forged.Summary.Title = "Forged title"
+	w.index.byID[victim.ID] = &forged
+	w.index.dirty = true
+	w.index.since[victim.ID] = struct{}{}
+	w.index.mu.Unlock()
+	w.Close()
+
+	savedDelay, savedFirsts := indexCheckDelay, checkFirsts
+	t.Cleanup(func() { indexCheckDelay, checkFirsts = savedDelay, savedFirsts })
+	indexCheckDelay = 0
+	for p := range checkParts {
+		if strings.IndexByte(checkPart(p), victim.ID[0]) < 0 {
+			checkFirsts = func() string { return checkPart(p) }
+			break
+		}
+	}
+	w = reopen(t, dir)
+	for deadline := time.Now().Add(time.Minute); !w.IndexNote().Checked; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the background check did not finish")
+		}
+	}
+	if n := w.IndexNote(); n.Rebuilt {
+		t.Fatalf("a check of another part found the forged record: %+v", n)
+	}
+	if got := w.index.Get(victim.ID).Summary.Title; got != "Forged title" {
+		t.Fatalf("title before the integrity check = %q", got)
+	}
+	w.Damaged()
+	if n := w.IndexNote(); !n.Rebuilt {
+		t.Fatalf("index note after the integrity check = %+v, want a rebuild", n)
+	}
+	if got := w.index.Get(victim.ID).Summary.Title; got != realTitle {
+		t.Fatalf("title after the integrity check = %q, want %q", got, realTitle)
+	}
+	requireIndexMatchesHeads(t, w)
+}

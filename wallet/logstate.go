@@ -208,6 +208,12 @@ func (w *Wallet) recordLogState() {
 	if sy, ok := w.db.(kv.Syncer); ok && sy.Sync() != nil {
 		return
 	}
+	if w.bulk.Load() > 0 {
+		// The pages of the value log an import wrote are clean now: let
+		// them go as it goes, not only at its end, or its resident memory
+		// grows with all it has written.
+		w.releaseMapped()
+	}
 	if _, root, err = w.storeState(size); err == nil {
 		w.writeLogState(size, root)
 	}
