@@ -43,6 +43,7 @@ var sentinels = map[string]error{
 	"app.ErrCheckInNeedsHost":       ErrCheckInNeedsHost,
 	"app.ErrCheckInNeedsHTTPS":      ErrCheckInNeedsHTTPS,
 	"app.ErrNoPatientRecord":        ErrNoPatientRecord,
+	"app.ErrNotOwnRecord":           ErrNotOwnRecord,
 	"app.ErrNoInsuranceCard":        ErrNoInsuranceCard,
 	"app.ErrNoPeer":                 ErrNoPeer,
 	"app.ErrShareTooLarge":          ErrShareTooLarge,
