@@ -167,6 +167,7 @@ func BenchmarkSearch100k(b *testing.B) {
 	}
 	queries := map[string]Query{
 		"list-all":      {},
+		"own-all":       {Own: true}, // the records list: every record but those received
 		"text-glucose":  {Text: "glucose"},
 		"kind-and-date": {Kinds: []fhir.Kind{fhir.KindLab}, From: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2005, 1, 1, 0, 0, 0, 0, time.UTC)},
 		"code":          {Code: "http://loinc.org|4548-4"},

@@ -515,11 +515,33 @@ func (ix *Index) Search(q Query) []*Entry {
 		}
 		return slices.Clone(all)
 	}
+	if len(sets) == 0 && reflect.DeepEqual(rest, Query{Own: true}) {
+		return ownOnly(all, q.Limit) // the records list: as quick as the above
+	}
 	var out []*Entry
 	for _, e := range all {
 		if (!filtered || q.Match(e, nil)) && sets.match(e) {
 			out = append(out, e)
 			if q.Limit > 0 && len(out) == q.Limit {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// ownOnly is all without the received records, at most limit of them
+// (0: all).
+func ownOnly(all []*Entry, limit int) []*Entry {
+	n := len(all)
+	if limit > 0 {
+		n = min(n, limit)
+	}
+	out := make([]*Entry, 0, n)
+	for _, e := range all {
+		if !e.Received() {
+			out = append(out, e)
+			if len(out) == limit {
 				break
 			}
 		}

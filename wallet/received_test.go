@@ -116,3 +116,29 @@ func TestUnlockOfAWalletThatNeverReceivedAnythingWritesNothing(t *testing.T) {
 		t.Fatalf("meta/apart: %v, want not written", err)
 	}
 }
+
+// TestOwnListHonoursItsLimit: the quick path of an Own-only search stops
+// at the limit and, with the date range, keeps to it.
+func TestOwnListHonoursItsLimit(t *testing.T) {
+	w := newWallet(t)
+	importFile(t, w, napoleonFile)
+	if _, err := w.Import(context.Background(), "a share", readImportFile(t, clementeFile), ImportOptions{Source: Source{Type: SourceShare, Name: "a share"}, Scope: "logkey:sender"}); err != nil {
+		t.Fatal(err)
+	}
+	own := w.Search(Query{Own: true})
+	got := w.Search(Query{Own: true, Limit: 5})
+	if len(got) != 5 {
+		t.Fatalf("%d records, want 5", len(got))
+	}
+	for i := range got {
+		if got[i] != own[i] {
+			t.Fatalf("record %d of the first page is %s, want %s", i, got[i].ID, own[i].ID)
+		}
+	}
+	from := own[len(own)/2].Summary.Date
+	for _, e := range w.Search(Query{Own: true, From: from}) {
+		if e.Received() || e.Summary.Date.Before(from) {
+			t.Fatalf("record %s (%v, received %v) is outside the query", e.ID, e.Summary.Date, e.Received())
+		}
+	}
+}
