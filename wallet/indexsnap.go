@@ -151,6 +151,17 @@ func encodeChunkFormat(format byte, id [16]byte, n int, entries []*Entry, remove
 	b = binary.AppendUvarint(b, uint64(n))
 	b = binary.AppendUvarint(b, uint64(len(entries)))
 	b = binary.AppendUvarint(b, uint64(len(strs)))
+	if format != 1 {
+		// The text the packed fields unpack to, so that the reader makes
+		// room for it once.
+		text := 0
+		for _, e := range entries {
+			for _, f := range ownFields(e) {
+				text += unpackedLen(*f)
+			}
+		}
+		b = binary.AppendUvarint(b, uint64(text))
+	}
 	for _, s := range strs {
 		b = appendStr(b, s)
 	}
@@ -194,8 +205,13 @@ func decodeChunk(b []byte, id [16]byte, n int, in *interner) (decodedChunk, erro
 	}
 	r := binReader{b: b, off: 17}
 	num, count, nstr := r.uvarint(), r.uvarint(), r.uvarint()
+	packed := b[0] == chunkFormat
+	var text uint64
+	if packed {
+		text = r.uvarint()
+	}
 	if r.bad || num != uint64(n) || count > snapChunkEntries || nstr > numShared*count ||
-		nstr > uint64(r.rest()) {
+		nstr > uint64(r.rest()) || text > count*uint64(len(ownFields(&Entry{}))*maxUnpackedLen) {
 		return decodedChunk{}, errBadSnapshot
 	}
 	table := make([]string, nstr)
@@ -215,8 +231,7 @@ func decodeChunk(b []byte, id [16]byte, n int, in *interner) (decodedChunk, erro
 	if len(rest) > 0 {
 		r.s = unsafe.String(&rest[0], len(rest))
 	}
-	packed := b[0] == chunkFormat
-	u := unpacker{text: make([]byte, 0, count*48)}
+	u := unpacker{text: make([]byte, 0, text), pending: make([]pendingField, 0, min(text/10, 3*count))}
 	slab := make([]Entry, count)
 	out := decodedChunk{entries: make([]*Entry, count), format: b[0]}
 	var ids [numShared]uint32
@@ -250,6 +265,9 @@ func decodeChunk(b []byte, id [16]byte, n int, in *interner) (decodedChunk, erro
 		}
 		e.setText(&ids, label)
 		out.entries[i] = e
+	}
+	if uint64(len(u.text)) != text {
+		return decodedChunk{}, errBadSnapshot
 	}
 	u.done()
 	for _, e := range out.entries {

@@ -20,6 +20,10 @@ import (
 //	3       16 bytes: "urn:uuid:" and the UUID
 //	5       10 bytes: a record ID (idEncoding)
 //
+// The chunk's header says how many bytes of text its packed fields unpack
+// to (after the count of its table's strings), so the reader makes room for
+// them once and refuses a chunk whose fields unpack to another length.
+//
 // A field is packed only when its text is exactly what unpacking writes,
 // so every field reads back as it was.
 const (
@@ -29,13 +33,40 @@ const (
 	urnUUID      = "urn:uuid:"
 )
 
+// maxUnpackedLen is the longest text a packed field unpacks to.
+const maxUnpackedLen = len(urnUUID) + 36
+
+// unpackedLen is the length of the text s unpacks to when appendOwnField
+// packs it, else 0.
+func unpackedLen(s string) int {
+	if packable(s) {
+		return len(s)
+	}
+	return 0
+}
+
+// packable reports whether appendOwnField packs s.
+func packable(s string) bool {
+	if _, ok := parseRecordID(s); ok {
+		return true
+	}
+	_, ok := parseUUID(strings.TrimPrefix(s, urnUUID))
+	return ok
+}
+
+// parseRecordID returns the bytes of s when s is a record ID.
+func parseRecordID(s string) (raw [10]byte, ok bool) {
+	if len(s) != 16 {
+		return raw, false
+	}
+	n, err := idEncoding.Decode(raw[:], []byte(s))
+	return raw, err == nil && n == 10 && idEncoding.EncodeToString(raw[:]) == s
+}
+
 // appendOwnField appends s as a format-2 own field.
 func appendOwnField(b []byte, s string) []byte {
-	if len(s) == 16 {
-		var raw [10]byte
-		if n, err := idEncoding.Decode(raw[:], []byte(s)); err == nil && n == 10 && idEncoding.EncodeToString(raw[:]) == s {
-			return append(append(b, packRecordID), raw[:]...)
-		}
+	if raw, ok := parseRecordID(s); ok {
+		return append(append(b, packRecordID), raw[:]...)
 	}
 	tag, u := byte(packUUID), s
 	if rest, ok := strings.CutPrefix(s, urnUUID); ok {
