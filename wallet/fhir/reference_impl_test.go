@@ -239,12 +239,23 @@ func otherTitleReference(rt string, f *fields) (string, Coding) {
 	if code == nil {
 		code = conceptReference(f.Type)
 	}
-	text := code.label()
-	if text == "" {
-		text = rawString(f.Name)
-		if text == "" {
-			text = patientNameReference(f.Name)
+	name := func() string {
+		if n := rawString(f.Name); n != "" {
+			return n
 		}
+		return patientNameReference(f.Name)
+	}
+	// A directory resource is known by its name ("Organization: Blue
+	// Cross"), not its type ("Organization: Payer").
+	var text string
+	if directoryTypes[rt] {
+		text = name()
+	}
+	if text == "" {
+		text = code.label()
+	}
+	if text == "" {
+		text = name()
 	}
 	if text == "" {
 		text = firstText(rawString(f.Title), rawString(f.Description), conceptReference(f.Description).label())

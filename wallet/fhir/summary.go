@@ -731,12 +731,23 @@ func otherTitle(rt string, f *fields) (string, Coding) {
 	if code == nil {
 		code = concept(f.Type)
 	}
-	text := code.label()
-	if text == "" {
-		text = rawString(f.Name)
-		if text == "" {
-			text = patientName(f.Name)
+	name := func() string {
+		if n := rawString(f.Name); n != "" {
+			return n
 		}
+		return patientName(f.Name)
+	}
+	// A directory resource is known by its name ("Organization: Blue
+	// Cross"), not its type ("Organization: Payer").
+	var text string
+	if directoryTypes[rt] {
+		text = name()
+	}
+	if text == "" {
+		text = code.label()
+	}
+	if text == "" {
+		text = name()
 	}
 	if text == "" {
 		text = firstText(rawString(f.Title), rawString(f.Description), concept(f.Description).label())
@@ -746,6 +757,9 @@ func otherTitle(rt string, f *fields) (string, Coding) {
 	}
 	return rt + ": " + text, code.first()
 }
+
+// directoryTypes are the resources otherTitle names by their name first.
+var directoryTypes = map[string]bool{"Organization": true, "Location": true, "Practitioner": true}
 
 // codeSystems names the code systems a patient may recognise.
 var codeSystems = map[string]string{
