@@ -85,10 +85,7 @@ func (w *Wallet) startIndexCheck() {
 	c := &indexCheck{done: make(chan struct{}), stop: make(chan struct{}), now: make(chan struct{})}
 	w.ixCheck = c
 	ix := w.index
-	ix.mu.Lock()
-	ix.checking = map[string]struct{}{}
-	damaged := ix.snap.damaged
-	ix.mu.Unlock()
+	damaged := ix.beginCheck()
 	go func() {
 		defer close(c.done)
 		delay := time.NewTimer(indexCheckDelay)
@@ -96,9 +93,7 @@ func (w *Wallet) startIndexCheck() {
 		firsts := checkFirsts()
 		select {
 		case <-c.stop:
-			ix.mu.Lock()
-			ix.checking = nil
-			ix.mu.Unlock()
+			ix.endCheck()
 			return
 		case <-c.now:
 			// Someone waits for the answer: give the whole of it.
@@ -106,11 +101,7 @@ func (w *Wallet) startIndexCheck() {
 			c.whole.Store(true)
 		case <-delay.C:
 		}
-		differs, stopped := w.compareHeads(ix, damaged, firsts, c.stop)
-		w.releaseMapped()
-		ix.mu.Lock()
-		ix.checking = nil
-		ix.mu.Unlock()
+		differs, stopped := w.checkHeads(ix, damaged, firsts, c.stop)
 		if stopped {
 			return
 		}
@@ -169,15 +160,7 @@ func (w *Wallet) checkEveryHead() {
 	if ix == nil {
 		return
 	}
-	ix.mu.Lock()
-	ix.checking = map[string]struct{}{}
-	damaged := ix.snap.damaged
-	ix.mu.Unlock()
-	differs, stopped := w.compareHeads(ix, damaged, allParts, c.stop)
-	w.releaseMapped()
-	ix.mu.Lock()
-	ix.checking = nil
-	ix.mu.Unlock()
+	differs, stopped := w.checkHeads(ix, ix.beginCheck(), allParts, c.stop)
 	if stopped {
 		return
 	}
@@ -185,6 +168,30 @@ func (w *Wallet) checkEveryHead() {
 	if differs != "" {
 		w.rebuildIndex(differs, c.stop)
 	}
+}
+
+// beginCheck starts noting the records changed while a check runs, and
+// returns the damaged heads the snapshot names.
+func (ix *Index) beginCheck() (damaged []string) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.checking = map[string]struct{}{}
+	return ix.snap.damaged
+}
+
+func (ix *Index) endCheck() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.checking = nil
+}
+
+// checkHeads is compareHeads, then the end of the check: the store's pages
+// it read are let go and changes are no longer noted.
+func (w *Wallet) checkHeads(ix *Index, damaged []string, firsts string, stop <-chan struct{}) (differs string, stopped bool) {
+	differs, stopped = w.compareHeads(ix, damaged, firsts, stop)
+	w.releaseMapped()
+	ix.endCheck()
+	return differs, stopped
 }
 
 // checkFirsts picks the part of the records a check reads: the first

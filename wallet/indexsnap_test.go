@@ -101,6 +101,25 @@ func requireFromHeads(t *testing.T, w *Wallet, reason string) {
 	requireIndexMatchesHeads(t, w)
 }
 
+// forgeSnapshotTitle leaves dir's snapshot current and whole but wrong
+// about one record's title (as a bug in a writer that skipped the index
+// would leave it), and returns that record and its real title.
+func forgeSnapshotTitle(t *testing.T, dir string) (victim *Entry, realTitle string) {
+	t.Helper()
+	w := reopen(t, dir)
+	victim = w.Search(Query{})[2]
+	realTitle = victim.Summary.Title
+	w.index.mu.Lock()
+	forged := *victim
+	forged.Summary.Title = "Forged title"
+	w.index.byID[victim.ID] = &forged
+	w.index.dirty = true
+	w.index.since[victim.ID] = struct{}{}
+	w.index.mu.Unlock()
+	w.Close()
+	return victim, realTitle
+}
+
 // checkThePartOf makes the background checks of the test read the part
 // of the records that id belongs to (a check reads one part at random).
 func checkThePartOf(t *testing.T, id string) {
@@ -436,22 +455,10 @@ func TestSnapshotFromAnotherWalletIsNotUsed(t *testing.T) {
 
 func TestSnapshotDifferingFromTheHeadsIsRebuiltAndSaysSo(t *testing.T) {
 	dir := snapWallet(t)
-	w := reopen(t, dir)
-	victim := w.Search(Query{})[2]
-	realTitle := victim.Summary.Title
-	// A snapshot that is current and whole but wrong about one record (as
-	// a bug in a writer that skipped the index would leave it).
-	w.index.mu.Lock()
-	forged := *victim
-	forged.Summary.Title = "Forged title"
-	w.index.byID[victim.ID] = &forged
-	w.index.dirty = true
-	w.index.since[victim.ID] = struct{}{}
-	w.index.mu.Unlock()
-	w.Close()
+	victim, realTitle := forgeSnapshotTitle(t, dir)
 
 	checkThePartOf(t, victim.ID)
-	w = reopen(t, dir)
+	w := reopen(t, dir)
 	n := w.WaitIndexCheck()
 	if !n.Rebuilt || !strings.Contains(n.Reason, "rebuilt") {
 		t.Fatalf("index note = %+v, want a rebuild said", n)
@@ -649,17 +656,7 @@ func TestSnapshotOfTheOlderChunkFormatIsUsedThenRewritten(t *testing.T) {
 // (Damaged, as `verify` and the window's audit ask) reads them all.
 func TestIntegrityCheckReadsEveryHeadAfterAPartialCheck(t *testing.T) {
 	dir := snapWallet(t)
-	w := reopen(t, dir)
-	victim := w.Search(Query{})[2]
-	realTitle := victim.Summary.Title
-	w.index.mu.Lock()
-	forged := *victim
-	forged.Summary.Title = "Forged title"
-	w.index.byID[victim.ID] = &forged
-	w.index.dirty = true
-	w.index.since[victim.ID] = struct{}{}
-	w.index.mu.Unlock()
-	w.Close()
+	victim, realTitle := forgeSnapshotTitle(t, dir)
 
 	savedDelay, savedFirsts := indexCheckDelay, checkFirsts
 	t.Cleanup(func() { indexCheckDelay, checkFirsts = savedDelay, savedFirsts })
@@ -670,7 +667,7 @@ func TestIntegrityCheckReadsEveryHeadAfterAPartialCheck(t *testing.T) {
 			break
 		}
 	}
-	w = reopen(t, dir)
+	w := reopen(t, dir)
 	for deadline := time.Now().Add(time.Minute); !w.IndexNote().Checked; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the background check did not finish")
