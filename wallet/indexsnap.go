@@ -145,42 +145,42 @@ func encodeChunkFormat(format byte, id [16]byte, n int, entries []*Entry, remove
 			}
 		}
 	}
-	b := make([]byte, 0, 64+len(entries)*120)
+	// The entries first: a chunk of format 2 says, before them, how much
+	// text their packed fields unpack to, so that the reader makes room
+	// for it once.
+	body := make([]byte, 0, len(entries)*120)
+	text := 0
+	for _, e := range entries {
+		for _, f := range ownFields(e) {
+			if format == 1 {
+				body = appendStr(body, *f)
+			} else {
+				var unpacked int
+				body, unpacked = appendOwnField(body, *f)
+				text += unpacked
+			}
+		}
+		for _, f := range sharedFields(e) {
+			body = binary.AppendUvarint(body, table[*f])
+		}
+		body = binary.AppendUvarint(body, uint64(e.Version))
+		body = binary.AppendUvarint(body, uint64(e.Files))
+		body = appendTime(body, e.Summary.Date)
+		body = appendTime(body, e.Added)
+	}
+	b := make([]byte, 0, 64+len(body))
 	b = append(b, format)
 	b = append(b, id[:]...)
 	b = binary.AppendUvarint(b, uint64(n))
 	b = binary.AppendUvarint(b, uint64(len(entries)))
 	b = binary.AppendUvarint(b, uint64(len(strs)))
 	if format != 1 {
-		// The text the packed fields unpack to, so that the reader makes
-		// room for it once.
-		text := 0
-		for _, e := range entries {
-			for _, f := range ownFields(e) {
-				text += unpackedLen(*f)
-			}
-		}
 		b = binary.AppendUvarint(b, uint64(text))
 	}
 	for _, s := range strs {
 		b = appendStr(b, s)
 	}
-	for _, e := range entries {
-		for _, f := range ownFields(e) {
-			if format == 1 {
-				b = appendStr(b, *f)
-			} else {
-				b = appendOwnField(b, *f)
-			}
-		}
-		for _, f := range sharedFields(e) {
-			b = binary.AppendUvarint(b, table[*f])
-		}
-		b = binary.AppendUvarint(b, uint64(e.Version))
-		b = binary.AppendUvarint(b, uint64(e.Files))
-		b = appendTime(b, e.Summary.Date)
-		b = appendTime(b, e.Added)
-	}
+	b = append(b, body...)
 	b = binary.AppendUvarint(b, uint64(len(removed)))
 	for _, id := range removed {
 		b = appendStr(b, id)

@@ -36,24 +36,6 @@ const (
 // maxUnpackedLen is the longest text a packed field unpacks to.
 const maxUnpackedLen = len(urnUUID) + 36
 
-// unpackedLen is the length of the text s unpacks to when appendOwnField
-// packs it, else 0.
-func unpackedLen(s string) int {
-	if packable(s) {
-		return len(s)
-	}
-	return 0
-}
-
-// packable reports whether appendOwnField packs s.
-func packable(s string) bool {
-	if _, ok := parseRecordID(s); ok {
-		return true
-	}
-	_, ok := parseUUID(strings.TrimPrefix(s, urnUUID))
-	return ok
-}
-
 // parseRecordID returns the bytes of s when s is a record ID.
 func parseRecordID(s string) (raw [10]byte, ok bool) {
 	if len(s) != 16 {
@@ -63,20 +45,21 @@ func parseRecordID(s string) (raw [10]byte, ok bool) {
 	return raw, err == nil && n == 10 && idEncoding.EncodeToString(raw[:]) == s
 }
 
-// appendOwnField appends s as a format-2 own field.
-func appendOwnField(b []byte, s string) []byte {
+// appendOwnField appends s as a format-2 own field, and says how much
+// text it unpacks to (0 for a field kept as text).
+func appendOwnField(b []byte, s string) ([]byte, int) {
 	if raw, ok := parseRecordID(s); ok {
-		return append(append(b, packRecordID), raw[:]...)
+		return append(append(b, packRecordID), raw[:]...), len(s)
 	}
 	tag, u := byte(packUUID), s
 	if rest, ok := strings.CutPrefix(s, urnUUID); ok {
 		tag, u = packURNUUID, rest
 	}
 	if raw, ok := parseUUID(u); ok {
-		return append(append(b, tag), raw[:]...)
+		return append(append(b, tag), raw[:]...), len(s)
 	}
 	b = binary.AppendUvarint(b, 2*uint64(len(s)))
-	return append(b, s...)
+	return append(b, s...), 0
 }
 
 // parseUUID returns the bytes of u when u is a UUID in lower-case hex
