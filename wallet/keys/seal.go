@@ -33,6 +33,15 @@ func Seal(key, plaintext, additionalData []byte) []byte {
 // too short, was modified, or was sealed under another key or with other
 // additionalData.
 func Open(key, sealed, additionalData []byte) ([]byte, error) {
+	return OpenAppend(nil, key, sealed, additionalData)
+}
+
+// OpenSize is the length of what Open returns for sealed, if it opens.
+func OpenSize(sealed []byte) int { return max(0, len(sealed)-SealOverhead) }
+
+// OpenAppend is Open appending the plaintext to dst, which may have room
+// for it already (OpenSize).
+func OpenAppend(dst, key, sealed, additionalData []byte) ([]byte, error) {
 	aead, err := chacha20poly1305.NewX(key)
 	if err != nil {
 		return nil, fmt.Errorf("open sealed value: %d-byte key, want %d", len(key), keySize)
@@ -41,7 +50,7 @@ func Open(key, sealed, additionalData []byte) ([]byte, error) {
 		return nil, fmt.Errorf("open sealed value: %w: %d bytes is shorter than a nonce and tag (%d)", ErrTampered, len(sealed), SealOverhead)
 	}
 	nonce, ciphertext := sealed[:nonceSizeX], sealed[nonceSizeX:]
-	plaintext, err := aead.Open(nil, nonce, ciphertext, additionalData)
+	plaintext, err := aead.Open(dst, nonce, ciphertext, additionalData)
 	if err != nil {
 		return nil, fmt.Errorf("open sealed value: %w: authentication failed", ErrTampered)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"medwallet/internal/prefault"
 	"medwallet/wallet/keys"
 )
 
@@ -130,7 +131,11 @@ func (t *badgerTxn) value(key []byte, item *badger.Item) ([]byte, error) {
 // open opens sealed value v of key into a new slice (never into v, which
 // Badger owns).
 func (t *badgerTxn) open(key, v []byte) ([]byte, error) {
-	p, err := keys.Open(t.sealKey, v, key)
+	// A large value (an index snapshot's chunk) is opened into pages
+	// mapped in at once rather than faulted in as they are written.
+	dst := make([]byte, 0, keys.OpenSize(v))
+	prefault.Bytes(dst)
+	p, err := keys.OpenAppend(dst, t.sealKey, v, key)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", key, ErrTampered)
 	}

@@ -1,0 +1,87 @@
+package prefault
+
+import (
+	"bytes"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestSliceKeepsWhatTheBufferHolds: populating is only ever a prefault;
+// contents written before it survive, and a small or empty slice is left
+// alone.
+func TestSliceKeepsWhatTheBufferHolds(t *testing.T) {
+	b := make([]byte, 4<<20)
+	for i := range b {
+		b[i] = byte(i * 7)
+	}
+	want := bytes.Clone(b)
+	Bytes(b)
+	if !bytes.Equal(b, want) {
+		t.Fatal("populating changed the buffer")
+	}
+	type pair struct{ a, b string }
+	s := make([]pair, 100_000)
+	s[99_999] = pair{"x", "y"}
+	Slice(s)
+	if s[99_999] != (pair{"x", "y"}) || s[0] != (pair{}) {
+		t.Fatal("populating changed the slice")
+	}
+	Slice([]int(nil))
+	Bytes(make([]byte, 10))
+}
+
+// TestBytesMapsInTheBuffer: on Linux 5.14 or later the pages of a fresh
+// buffer are resident after Bytes, before anything is written to them.
+func TestBytesMapsInTheBuffer(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the advice is Linux's")
+	}
+	const size = 64 << 20
+	before := rssAnon(t)
+	b := make([]byte, size)
+	Bytes(b)
+	grew := rssAnon(t) - before
+	runtime.KeepAlive(b)
+	if grew < size/2 {
+		if kernelBefore514(t) {
+			t.Skip("the kernel is older than 5.14, which has no MADV_POPULATE_WRITE")
+		}
+		t.Fatalf("resident memory grew by %d MiB after populating a 64 MiB buffer, want most of it", grew>>20)
+	}
+}
+
+func rssAnon(t *testing.T) int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip(err)
+	}
+	for line := range strings.Lines(string(data)) {
+		if rest, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Skip("no RssAnon in /proc/self/status")
+	return 0
+}
+
+func kernelBefore514(t *testing.T) bool {
+	data, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return true
+	}
+	var major, minor int
+	parts := strings.SplitN(strings.TrimSpace(string(data)), ".", 3)
+	if len(parts) < 2 {
+		return true
+	}
+	major, _ = strconv.Atoi(parts[0])
+	minor, _ = strconv.Atoi(parts[1])
+	return major < 5 || major == 5 && minor < 14
+}
