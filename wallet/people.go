@@ -191,11 +191,23 @@ func (w *Wallet) recordsPerPerson() map[string]int {
 	if ix == nil {
 		return counts
 	}
-	ix.mu.RLock()
-	for _, e := range ix.byID {
-		counts[e.Person]++
+	// A wallet has few people and many records: count each run of one
+	// person's records (their IDs are interned, so the comparison is
+	// mostly of one string with itself) and add the run to the map.
+	var run string
+	n := 0
+	for _, e := range ix.ordered() {
+		if e.Person != run {
+			if n > 0 {
+				counts[run] += n
+			}
+			run, n = e.Person, 0
+		}
+		n++
 	}
-	ix.mu.RUnlock()
+	if n > 0 {
+		counts[run] += n
+	}
 	return counts
 }
 

@@ -175,17 +175,22 @@ func build(entries []*wallet.Entry, now time.Time) Summary {
 		return true
 	}
 	future := func(e *wallet.Entry) bool { return !now.IsZero() && e.Summary.Date.After(now) }
+	// The lists without trends are gathered as records and made into
+	// lines at the end, each list once at its size: a wallet of tens of
+	// thousands of problems would otherwise copy its growing list of
+	// lines over and over.
+	var allergies, problems, medications, immunizations, visits []*wallet.Entry
 	for _, e := range entries {
 		sum := &e.Summary
 		status := strings.ToLower(sum.Status)
 		switch CategoryOf(e) {
 		case CategoryAllergies:
 			if !inactiveClinical[status] && first(keyOf(sectionAllergy, e)) {
-				s.Allergies = append(s.Allergies, lineOf(e))
+				allergies = append(allergies, e)
 			}
 		case CategoryConditions:
 			if sum.ResourceType == "Condition" && !inactiveClinical[status] && first(keyOf(sectionProblem, e)) {
-				s.Problems = append(s.Problems, lineOf(e))
+				problems = append(problems, e)
 			}
 		case CategoryMedications:
 			switch sum.ResourceType {
@@ -196,11 +201,11 @@ func build(entries []*wallet.Entry, now time.Time) Summary {
 			// The latest record of a drug decides: a stopped prescription
 			// after an active one means it is no longer taken.
 			if first(keyOf(sectionMedication, e)) && currentMedication[status] {
-				s.Medications = append(s.Medications, lineOf(e))
+				medications = append(medications, e)
 			}
 		case CategoryImmunizations:
 			if !notGiven[status] && first(keyOf(sectionImmunization, e)) {
-				s.Immunizations = append(s.Immunizations, lineOf(e))
+				immunizations = append(immunizations, e)
 			}
 		case CategoryVitals, CategoryLabs:
 			if sum.ResourceType != "Observation" || notResult[status] || future(e) || sum.Value == "" {
@@ -228,11 +233,13 @@ func build(entries []*wallet.Entry, now time.Time) Summary {
 				*list = append(*list, l)
 			}
 		case CategoryVisits:
-			if len(s.Visits) < MaxVisits && !future(e) && sum.ResourceType == "Encounter" {
-				s.Visits = append(s.Visits, lineOf(e))
+			if len(visits) < MaxVisits && !future(e) && sum.ResourceType == "Encounter" {
+				visits = append(visits, e)
 			}
 		}
 	}
+	s.Allergies, s.Problems, s.Medications = linesOf(allergies), linesOf(problems), linesOf(medications)
+	s.Immunizations, s.Visits = linesOf(immunizations), linesOf(visits)
 	s.Vitals = slices.Clone(s.Vitals)
 	slices.SortStableFunc(s.Vitals, func(a, b Line) int { return vitalRank(a.code) - vitalRank(b.code) })
 	if len(s.Labs) > MaxLabs {
@@ -244,6 +251,18 @@ func build(entries []*wallet.Entry, now time.Time) Summary {
 		}
 	}
 	return s
+}
+
+// linesOf is the line of each record, or nil for none.
+func linesOf(entries []*wallet.Entry) []Line {
+	if len(entries) == 0 {
+		return nil
+	}
+	lines := make([]Line, len(entries))
+	for i, e := range entries {
+		lines[i] = lineOf(e)
+	}
+	return lines
 }
 
 func lineOf(e *wallet.Entry) Line {
