@@ -74,3 +74,22 @@ func TestImportKeepsALowerMemoryLimit(t *testing.T) {
 		t.Fatalf("memory limit during an import = %d, want the 64 MiB set before", l)
 	}
 }
+
+// When what the import keeps nears the budget (a very large import's index
+// and reports), the limit follows it at twice the live heap, as doubling
+// would, rather than making the collector run over and over.
+func TestImportMemoryLimitFollowsAGrowingLiveHeap(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	end := importGC()
+	defer end()
+	_, before := gcSettings()
+	importGCFollow(100 << 20)
+	if _, l := gcSettings(); l != before {
+		t.Fatalf("limit moved from %d to %d for a small live heap", before, l)
+	}
+	importGCFollow(600 << 20)
+	if _, l := gcSettings(); l != 1200<<20 {
+		t.Fatalf("limit for a live heap of 600 MiB = %d, want 1200 MiB", l)
+	}
+}
