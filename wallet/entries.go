@@ -3,6 +3,8 @@ package wallet
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -199,8 +201,9 @@ func (w *Wallet) prepareAll(b Batch) []preparedEntry {
 	next := make(chan int)
 	for range max(1, min(runtime.GOMAXPROCS(0), len(b.Entries))) {
 		wg.Go(func() {
+			ids := hmac.New(sha256.New, w.idKey)
 			for i := range next {
-				p, err := w.prepare(b.Scope, b.Entries[i].Resource)
+				p, err := w.prepare(b.Scope, b.Entries[i].Resource, ids)
 				results[i] = preparedEntry{p, err}
 			}
 		})

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -409,5 +412,41 @@ func TestNewRecordsSkipTheHeadLookupOnlyWhenTheIndexKnowsEveryHead(t *testing.T)
 	}
 	if !skips(w) {
 		t.Error("an index checked against every head still looks up the heads of new records")
+	}
+}
+
+// Preparing reads the hash and the facts from the resource's compact
+// form: the same resource indented is the same record with the same facts.
+func TestPreparedIndentedResourceIsItsCompactForm(t *testing.T) {
+	w := newWallet(t)
+	ids := hmac.New(sha256.New, w.idKey)
+	patient := []byte(`{"resourceType":"Patient","id":"p1","name":[{"family":"Kreiger","given":["Clemente"]}],"birthDate":"1980-02-03","gender":"male","identifier":[{"system":"urn:x","value":"42"}]}`)
+	for _, compact := range [][]byte{obs("lab-1", "6.1"), patient} {
+		var indented bytes.Buffer
+		if err := json.Indent(&indented, compact, "", "    "); err != nil {
+			t.Fatal(err)
+		}
+		a, err := w.prepare("", compact, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := w.prepare("", indented.Bytes(), ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.id != b.id || a.hash != b.hash || !bytes.Equal(a.resource, b.resource) || !reflect.DeepEqual(a.facts, b.facts) {
+			t.Fatalf("indented %s prepared as %s %x %+v, compact as %s %x %+v", indented.Bytes(), b.id, b.hash, b.facts, a.id, a.hash, a.facts)
+		}
+	}
+}
+
+// A resource over the size the log hashes is refused by its size as given,
+// however little of it is whitespace.
+func TestPrepareRefusesAResourceOverTheHashLimitThatCompactsUnderIt(t *testing.T) {
+	w := newWallet(t)
+	padded := append([]byte(`{"resourceType":"Observation","id":"big",`), bytes.Repeat([]byte(" "), ledger.MaxResourceSize)...)
+	padded = append(padded, `"status":"final","code":{"text":"padded"}}`...)
+	if _, err := w.prepare("", padded, hmac.New(sha256.New, w.idKey)); err == nil {
+		t.Fatal("a resource over the hash limit was prepared")
 	}
 }
