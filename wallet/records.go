@@ -138,7 +138,7 @@ func (w *Wallet) prepare(scope string, resource []byte, ids hash.Hash) (prepared
 		return prepared{}, fmt.Errorf("canonical form: %w", err)
 	}
 	identity := scopedIdentity(scope, fhir.IdentityOf(sum), hash)
-	sumJSON, err := json.Marshal(sum)
+	sumJSON, err := sum.AppendJSON(make([]byte, 0, 384))
 	if err != nil {
 		return prepared{}, fmt.Errorf("summary: %w", err)
 	}
