@@ -533,17 +533,13 @@ func (w *Wallet) withNewHeads(tx kv.Txn, ps []prepared) kv.Txn {
 // indexKnowsEveryHead reports whether every head in the store is in the
 // index or among the damaged heads, so that a record ID in neither has
 // none. So it is for an index read from the heads (at open, or rebuilt by
-// the check) and kept by every writer since; an index read from its
-// snapshot is trusted only once the check has compared every head with it
-// and found them the same: a stale or forged snapshot may lack records the
-// store holds. The caller holds the writer's lock (no rebuild under way).
+// the check) and kept by every writer since. An index read from its
+// snapshot is not trusted: a stale or forged snapshot may lack records the
+// store holds, and what the check has found is not known here at every
+// moment (a check of every head marks itself whole before its rebuild
+// takes the writer's lock). The caller holds the wallet's read lock.
 func (w *Wallet) indexKnowsEveryHead() bool {
-	n := w.ixNote
-	if n.FromHeads || n.Rebuilt {
-		return true
-	}
-	c := w.ixCheck
-	return n.Checked && n.Reason == "" && c != nil && c.whole.Load()
+	return w.ixNote.FromHeads || w.ixNote.Rebuilt
 }
 
 // errNoHead is what newHeadsTxn answers for the head of a new record.
