@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -32,6 +33,7 @@ type badgerDB struct {
 	db      *badger.DB
 	sealKey []byte
 	dir     string
+	warm    atomic.Pointer[[]fileRange] // see NoteWarm
 }
 
 // OpenBadger opens (or creates) a Badger database in dir. A database that
@@ -71,7 +73,9 @@ func OpenBadger(dir string, o Options) (DB, error) {
 		}
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	return &badgerDB{db: db, sealKey: o.SealKey, dir: dir}, nil
+	b := &badgerDB{db: db, sealKey: o.SealKey, dir: dir}
+	b.warm.Store(new([]fileRange))
+	return b, nil
 }
 
 func (b *badgerDB) View(fn func(Txn) error) error {
