@@ -60,6 +60,10 @@ type Index struct {
 	// snapshot against the heads runs: the check skips them.
 	checking map[string]struct{}
 	snap     snapState
+	// perPerson counts the records of each person, as they were in
+	// perPersonFrom (the ordered entries then): see recordsPerPerson.
+	perPerson     map[string]int
+	perPersonFrom []*Entry
 }
 
 func newIndex() *Index { return &Index{byID: map[string]*Entry{}, strs: newInterner()} }

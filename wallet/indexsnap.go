@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"medwallet/internal/prefault"
@@ -327,48 +328,73 @@ func (w *Wallet) loadSnapshot() (*Index, []string, string) {
 		return nil, nil, "the index snapshot is older than the records (the wallet was changed without updating it)"
 	}
 
+	// The chunks are read and decoded on every core while this goroutine
+	// files the base chunks' entries, in order, as each is ready.
 	chunks := make([]decodedChunk, meta.base+meta.deltas)
 	errs := make([]error, len(chunks))
+	ready := make([]chan struct{}, len(chunks)) // closed once chunk n is decoded or failed
 	next := make(chan int, len(chunks))
 	for n := range chunks {
+		ready[n] = make(chan struct{})
 		next <- n
 	}
 	close(next)
 	ix := newIndex()
-	var wg sync.WaitGroup
-	for range max(1, min(runtime.GOMAXPROCS(0), len(chunks))) {
+	var (
+		wg      sync.WaitGroup
+		giveUp  atomic.Bool // the snapshot is of no use: decode no more
+		workers = max(1, min(runtime.GOMAXPROCS(0), len(chunks)))
+	)
+	for range workers {
 		wg.Go(func() {
 			for n := range next {
-				errs[n] = w.db.View(func(tx kv.Txn) error {
-					b, err := tx.Get(snapChunkKey(n))
-					if err != nil {
+				if !giveUp.Load() {
+					errs[n] = w.db.View(func(tx kv.Txn) error {
+						b, err := tx.Get(snapChunkKey(n))
+						if err != nil {
+							return err
+						}
+						chunks[n], err = decodeChunk(b, meta.id, n, ix.strs)
 						return err
-					}
-					chunks[n], err = decodeChunk(b, meta.id, n, ix.strs)
-					return err
-				})
+					})
+				}
+				close(ready[n])
 			}
 		})
+	}
+	// A chunk holds at most snapChunkEntries records.
+	size := int(min(meta.entries, uint64(len(chunks))*snapChunkEntries))
+	ix.byID = make(map[string]*Entry, size)
+	sorted := make([]*Entry, 0, size)
+	malformed, stopped := false, false
+	for n := range meta.base {
+		<-ready[n]
+		if errs[n] != nil {
+			stopped = true
+			break
+		}
+		for _, e := range chunks[n].entries {
+			if ix.byID[e.ID] != nil || len(sorted) > 0 && newestFirst(sorted[len(sorted)-1], e) >= 0 {
+				malformed = true
+				break
+			}
+			ix.byID[e.ID] = e
+			sorted = append(sorted, e)
+		}
+		if malformed {
+			stopped = true
+			break
+		}
+	}
+	if stopped {
+		giveUp.Store(true)
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, nil, fmt.Sprintf("the index snapshot is unreadable (%v)", err)
 	}
-
-	total := 0
-	for _, c := range chunks[:meta.base] {
-		total += len(c.entries)
-	}
-	ix.byID = make(map[string]*Entry, total)
-	sorted := make([]*Entry, 0, total)
-	for _, c := range chunks[:meta.base] {
-		for _, e := range c.entries {
-			if ix.byID[e.ID] != nil || len(sorted) > 0 && newestFirst(sorted[len(sorted)-1], e) >= 0 {
-				return nil, nil, "the index snapshot is malformed (records out of order)"
-			}
-			ix.byID[e.ID] = e
-			sorted = append(sorted, e)
-		}
+	if malformed {
+		return nil, nil, "the index snapshot is malformed (records out of order)"
 	}
 	var changed []*Entry
 	for _, c := range chunks[meta.base:] {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -184,19 +185,34 @@ func (w *Wallet) People() []Person {
 }
 
 func (w *Wallet) recordsPerPerson() map[string]int {
-	counts := map[string]int{}
 	w.mu.RLock()
 	ix := w.index
 	w.mu.RUnlock()
 	if ix == nil {
+		return map[string]int{}
+	}
+	return maps.Clone(ix.recordsPerPerson())
+}
+
+// recordsPerPerson counts the records of each person (by ID; "" for
+// nobody's), once for each state of the index: the window asks several
+// times before its first frame, and a wallet of 200,000 records takes
+// milliseconds each time. The map is the index's: not to be changed.
+func (ix *Index) recordsPerPerson() map[string]int {
+	all := ix.ordered()
+	ix.mu.RLock()
+	counts, from := ix.perPerson, ix.perPersonFrom
+	ix.mu.RUnlock()
+	if counts != nil && len(from) == len(all) && (len(all) == 0 || &from[0] == &all[0]) {
 		return counts
 	}
 	// A wallet has few people and many records: count each run of one
 	// person's records (their IDs are interned, so the comparison is
 	// mostly of one string with itself) and add the run to the map.
+	counts = map[string]int{}
 	var run string
 	n := 0
-	for _, e := range ix.ordered() {
+	for _, e := range all {
 		if e.Person != run {
 			if n > 0 {
 				counts[run] += n
@@ -208,6 +224,9 @@ func (w *Wallet) recordsPerPerson() map[string]int {
 	if n > 0 {
 		counts[run] += n
 	}
+	ix.mu.Lock()
+	ix.perPerson, ix.perPersonFrom = counts, all
+	ix.mu.Unlock()
 	return counts
 }
 

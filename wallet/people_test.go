@@ -704,3 +704,49 @@ func mustGet(t *testing.T, w *Wallet, id string) Record {
 	}
 	return r
 }
+
+// TestPeoplesRecordCountsFollowEveryChange: the counts are kept between
+// calls for speed, and must change with the records: an add, a delete, a
+// record typed in for a dependant.
+func TestPeoplesRecordCountsFollowEveryChange(t *testing.T) {
+	w := newWallet(t)
+	importFile(t, w, napoleonFile)
+	records := func(id string) int {
+		t.Helper()
+		for _, p := range w.People() {
+			if p.ID == id {
+				return p.Records
+			}
+		}
+		t.Fatalf("no person %s", id)
+		return 0
+	}
+	owner := w.People()[0]
+	before := records(owner.ID)
+	rec, err := w.Add([]byte(`{"resourceType":"Observation","status":"final","code":{"text":"Body weight"}}`), Source{Type: SourcePatient})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := records(owner.ID); got != before+1 {
+		t.Fatalf("after an add the owner has %d records, want %d", got, before+1)
+	}
+	child, err := w.AddPerson("Anna Ullrich", "2020-02-02", "female")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := records(child.ID); got != 0 {
+		t.Fatalf("a new person has %d records", got)
+	}
+	if _, err := w.AddFor(child.ID, []byte(`{"resourceType":"Immunization","status":"completed","vaccineCode":{"text":"MMR"}}`), Source{Type: SourcePatient}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := records(child.ID); got != 1 {
+		t.Fatalf("after a record typed in for her the dependant has %d records, want 1", got)
+	}
+	if err := w.Delete(rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := records(owner.ID); got != before {
+		t.Fatalf("after a delete the owner has %d records, want %d", got, before)
+	}
+}

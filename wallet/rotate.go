@@ -388,6 +388,9 @@ func (s *swapDB) Version() uint64 {
 // ReleaseMapped releases the current store's mapped pages, if it maps any.
 func (s *swapDB) ReleaseMapped() error { return kv.ReleaseMapped(s.cur.Load().DB) }
 
+// NoteWarm notes the current store's pages mapped in now, if it maps any.
+func (s *swapDB) NoteWarm() error { return kv.NoteWarm(s.cur.Load().DB) }
+
 // Sync syncs the current store, if it can.
 func (s *swapDB) Sync() error {
 	if sy, ok := s.cur.Load().DB.(kv.Syncer); ok {

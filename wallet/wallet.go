@@ -248,6 +248,10 @@ func (w *Wallet) load(fresh bool, o OpenOptions) error {
 		return err
 	}
 	if !w.ixNote.FromHeads {
+		// What the open read (the tables' indexes, the snapshot) stays in
+		// the system's file cache when the wallet lets go of the store's
+		// pages (releaseMapped), for the next open.
+		kv.NoteWarm(w.db)
 		w.startIndexCheck()
 	}
 	return nil
