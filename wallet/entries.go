@@ -194,7 +194,8 @@ func (w *Wallet) StorePrepared(ctx context.Context, pb *PreparedBatch) (*ImportR
 	return w.storeResults(ctx, pb.Batch, pb.results)
 }
 
-// prepareAll prepares every entry of b, spread over the cores.
+// prepareAll prepares every entry of b, spread over the cores, and
+// completes their summaries from the rest of the file (nameFromFile).
 func (w *Wallet) prepareAll(b Batch) []preparedEntry {
 	results := make([]preparedEntry, len(b.Entries))
 	var wg sync.WaitGroup
@@ -213,7 +214,28 @@ func (w *Wallet) prepareAll(b Batch) []preparedEntry {
 	}
 	close(next)
 	wg.Wait()
+	nameFromFileEncoded(results)
 	return results
+}
+
+// nameFromFileEncoded is nameFromFile, with the summaries it completes
+// encoded again: a record's version holds the summary its head does.
+func nameFromFileEncoded(results []preparedEntry) {
+	before := make([]fhir.Summary, len(results))
+	for i := range results {
+		before[i] = results[i].p.summary
+	}
+	nameFromFile(results)
+	for i := range results {
+		p := &results[i].p
+		if results[i].err != nil || p.summaryJSON == nil || p.summary == before[i] {
+			continue
+		}
+		var err error
+		if p.summaryJSON, err = p.summary.AppendJSON(p.summaryJSON[:0]); err != nil {
+			p.summaryJSON = nil // writeVersions encodes the record whole
+		}
+	}
 }
 
 // recordsPerTxn is the most records one transaction writes; a batch of
@@ -242,7 +264,6 @@ func (w *Wallet) storeResults(ctx context.Context, b Batch, results []preparedEn
 	rep := &ImportReport{File: b.Name, Format: b.Format, Skipped: append([]fhir.Skipped(nil), b.Skipped...),
 		Entries: make([]EntryResult, len(b.Entries))}
 
-	nameFromFile(results)
 	att, err := w.attribute(b, results)
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", b.Name, err)

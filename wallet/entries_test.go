@@ -460,3 +460,34 @@ func TestPrepareRefusesAResourceOverTheHashLimitThatCompactsUnderIt(t *testing.T
 		t.Fatal("a resource over the hash limit was prepared")
 	}
 }
+
+// A summary completed from the rest of its file (a visit's clinic, a
+// medication's drug) is the one its record's version holds too, not only
+// its head and the list.
+func TestARecordsVersionHoldsTheSummaryItsHeadDoes(t *testing.T) {
+	w := newWallet(t)
+	for _, f := range fixtureFiles(t) {
+		importFile(t, w, f)
+	}
+	named := 0
+	for _, e := range w.Search(Query{}) {
+		r, err := w.Get(e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := r.Summary, e.Summary
+		if !a.Date.Equal(b.Date) {
+			t.Fatalf("record %s: version dated %v, head %v", e.ID, a.Date, b.Date)
+		}
+		a.Date, b.Date = time.Time{}, time.Time{}
+		if a != b {
+			t.Fatalf("record %s: version's summary %+v, head's %+v", e.ID, a, b)
+		}
+		if b.Organization != "" {
+			named++
+		}
+	}
+	if named == 0 {
+		t.Fatal("no record of the fixtures names its organisation")
+	}
+}
