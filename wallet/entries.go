@@ -3,6 +3,8 @@ package wallet
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -199,8 +201,9 @@ func (w *Wallet) prepareAll(b Batch) []preparedEntry {
 	next := make(chan int)
 	for range max(1, min(runtime.GOMAXPROCS(0), len(b.Entries))) {
 		wg.Go(func() {
+			ids := hmac.New(sha256.New, w.idKey)
 			for i := range next {
-				p, err := w.prepare(b.Scope, b.Entries[i].Resource)
+				p, err := w.prepare(b.Scope, b.Entries[i].Resource, ids)
 				results[i] = preparedEntry{p, err}
 			}
 		})
@@ -336,7 +339,7 @@ func (w *Wallet) storeResults(ctx context.Context, b Batch, results []preparedEn
 				}
 			}
 			var err error
-			hs, outs, unused, err = w.writeVersions(tx, ps[lo:hi], src, atts[lo:hi], now, func(k int) error {
+			hs, outs, unused, err = w.writeVersions(w.withNewHeads(tx, ps[lo:hi]), ps[lo:hi], src, atts[lo:hi], now, func(k int) error {
 				if err := ctx.Err(); err != nil {
 					if lo > 0 {
 						return fmt.Errorf("cancelled at %s: %w", b.Entries[todo[lo+k].entry].Where, err)
@@ -498,4 +501,84 @@ func (w *Wallet) writeIncomingFile(f IncomingFile) (Attachment, error) {
 		return Attachment{}, fmt.Errorf("attach %s: %w", f.Name, errFileChanged)
 	}
 	return a, nil
+}
+
+// withNewHeads is tx told which of ps's records have no head in the store
+// yet, when the index can say (indexKnowsEveryHead): writing a new record
+// then does not search the store's tables for a head that is not there,
+// which for a large import is most of the cost of those searches (the
+// memtables' skiplists, the tables' bloom filters and their false
+// positives, blocks read and opened). A record the index lists, or one
+// whose head was damaged, is looked up as before.
+func (w *Wallet) withNewHeads(tx kv.Txn, ps []prepared) kv.Txn {
+	if !w.indexKnowsEveryHead() {
+		return tx
+	}
+	damaged := make(map[string]bool, len(w.damaged))
+	for _, id := range w.damaged {
+		damaged[id] = true
+	}
+	absent := make(map[string]struct{}, len(ps))
+	for _, p := range ps {
+		if !damaged[p.id] && w.index.Get(p.id) == nil {
+			absent[p.id] = struct{}{}
+		}
+	}
+	if len(absent) == 0 {
+		return tx
+	}
+	return &newHeadsTxn{Txn: tx, absent: absent}
+}
+
+// indexKnowsEveryHead reports whether every head in the store is in the
+// index or among the damaged heads, so that a record ID in neither has
+// none. So it is for an index read from the heads (at open, or rebuilt by
+// the check) and kept by every writer since. An index read from its
+// snapshot is not trusted: a stale or forged snapshot may lack records the
+// store holds, and what the check has found is not known here at every
+// moment (a check of every head marks itself whole before its rebuild
+// takes the writer's lock). The caller holds the wallet's read lock.
+func (w *Wallet) indexKnowsEveryHead() bool {
+	return w.ixNote.FromHeads || w.ixNote.Rebuilt
+}
+
+// errNoHead is what newHeadsTxn answers for the head of a new record.
+var errNoHead = fmt.Errorf("record head: %w", kv.ErrNotFound)
+
+// newHeadsTxn is a transaction that knows the heads of absent are not in
+// the store (withNewHeads). A key it writes or deletes is read from the
+// store again.
+type newHeadsTxn struct {
+	kv.Txn
+	absent map[string]struct{}
+}
+
+func (t *newHeadsTxn) Get(key []byte) ([]byte, error) {
+	if id, ok := bytes.CutPrefix(key, []byte(prefixHead)); ok {
+		if _, none := t.absent[string(id)]; none {
+			return nil, errNoHead
+		}
+	}
+	return t.Txn.Get(key)
+}
+
+func (t *newHeadsTxn) Set(key, value []byte) error {
+	t.forget(key)
+	return t.Txn.Set(key, value)
+}
+
+func (t *newHeadsTxn) Delete(key []byte) error {
+	t.forget(key)
+	return t.Txn.Delete(key)
+}
+
+func (t *newHeadsTxn) forget(key []byte) {
+	if id, ok := bytes.CutPrefix(key, []byte(prefixHead)); ok {
+		delete(t.absent, string(id))
+	}
+}
+
+// IterateKeys lists keys without their values where tx can (kv.Keys).
+func (t *newHeadsTxn) IterateKeys(prefix []byte, fn func(key []byte) error) error {
+	return kv.Keys(t.Txn, prefix, fn)
 }

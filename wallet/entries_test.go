@@ -4,15 +4,20 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"medwallet/wallet/keys"
 	"medwallet/wallet/kv"
 	"medwallet/wallet/ledger"
 )
@@ -252,4 +257,206 @@ func FuzzLogPublicKey(f *testing.F) {
 			t.Fatalf("%d-byte key", len(pub))
 		}
 	})
+}
+
+// walletWithSnapshotLacking is a closed wallet of a few records whose
+// index snapshot is current but lacks one of them (as a forged snapshot,
+// or one written by a buggy writer, would), and that record's ID.
+func walletWithSnapshotLacking(t *testing.T) (dir, victim string) {
+	t.Helper()
+	w, _, err := Create(filepath.Join(t.TempDir(), "wallet"), passphrase, testKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := Batch{Name: "labs.json"}
+	for _, v := range []string{"1", "2", "3", "4", "5", "6"} {
+		b.Entries = append(b.Entries, Incoming{Where: "entry " + v, Resource: obs("lab-"+v, v+".5")})
+	}
+	rep, err := w.Store(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim = rep.Entries[0].RecordID
+	dir = w.Dir()
+	w.Close()
+
+	w = reopen(t, dir)
+	w.index.mu.Lock()
+	delete(w.index.byID, victim)
+	w.index.dirty = true
+	w.index.since[victim] = struct{}{}
+	w.index.mu.Unlock()
+	w.Close()
+	return dir, victim
+}
+
+// requireStoredAsSecondVersion stores a changed lab-1 (the victim of
+// walletWithSnapshotLacking) and checks it became version 2 of its record,
+// version 1 kept as it was.
+func requireStoredAsSecondVersion(t *testing.T, w *Wallet, victim string) {
+	t.Helper()
+	rep, err := w.Store(context.Background(), Batch{Name: "labs.json", Entries: []Incoming{{Where: "entry 1", Resource: obs("lab-1", "9.9")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if er := rep.Entries[0]; er.RecordID != victim || er.Outcome != OutcomeUpdated || er.Version != 2 {
+		t.Fatalf("stored as %+v, want version 2 of %s, updated", er, victim)
+	}
+	first, err := w.GetVersion(victim, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(first.Resource, obs("lab-1", "1.5")) {
+		t.Fatalf("version 1 now holds %s", first.Resource)
+	}
+}
+
+func TestImportCannotOverwriteARecordAStaleSnapshotLacks(t *testing.T) {
+	dir, victim := walletWithSnapshotLacking(t)
+	w := reopen(t, dir)
+	if n := w.IndexNote(); n.FromHeads {
+		t.Fatalf("the index was read from the heads: %s", n.Reason)
+	}
+	requireStoredAsSecondVersion(t, w, victim)
+}
+
+// A check of one part of the heads does not make the snapshot's list
+// whole: a record of another part it lacks is still found.
+func TestImportCannotOverwriteARecordAPartlyCheckedSnapshotLacks(t *testing.T) {
+	dir, victim := walletWithSnapshotLacking(t)
+	savedDelay, savedFirsts := indexCheckDelay, checkFirsts
+	t.Cleanup(func() { indexCheckDelay, checkFirsts = savedDelay, savedFirsts })
+	indexCheckDelay = 0
+	for p := range checkParts {
+		if strings.IndexByte(checkPart(p), victim[0]) < 0 {
+			checkFirsts = func() string { return checkPart(p) }
+			break
+		}
+	}
+	w := reopen(t, dir)
+	for deadline := time.Now().Add(time.Minute); !w.IndexNote().Checked; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the background check did not finish")
+		}
+	}
+	if n := w.IndexNote(); n.Rebuilt {
+		t.Fatalf("a check of another part found the missing record: %+v", n)
+	}
+	requireStoredAsSecondVersion(t, w, victim)
+}
+
+// A head that failed its integrity check is in no index, but it is in the
+// store: importing its resource again must not take it for a new record.
+func TestImportCannotOverwriteARecordWhoseHeadIsDamaged(t *testing.T) {
+	w := newWallet(t)
+	rep, err := w.Store(context.Background(), Batch{Name: "labs.json", Entries: []Incoming{{Where: "entry 1", Resource: obs("lab-1", "1.5")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim, dir := rep.Entries[0].RecordID, w.Dir()
+	m, _ := w.Master()
+	enc := m.Key(keys.PurposeBadger)
+	w.Close()
+	raw, err := kv.OpenBadger(filepath.Join(dir, dbDir), kv.Options{EncryptionKey: enc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Update(func(tx kv.Txn) error {
+		v, _ := tx.Get(headKey(victim))
+		v[len(v)/2] ^= 0x20
+		return tx.Set(headKey(victim), v)
+	})
+	raw.Close()
+	w = reopen(t, dir)
+	if d := w.Damaged(); len(d) != 1 || d[0] != victim {
+		t.Fatalf("damaged = %v, want [%s]", d, victim)
+	}
+	rep, err = w.Store(context.Background(), Batch{Name: "labs.json", Entries: []Incoming{{Where: "entry 1", Resource: obs("lab-1", "9.9")}}})
+	if err == nil && rep.Entries[0].Outcome == OutcomeAdded {
+		t.Fatalf("the record of a damaged head was stored as new: %+v", rep.Entries[0])
+	}
+}
+
+// New records are written without searching the store for their heads
+// only while the index lists every head: read from the heads (at open, or
+// rebuilt by the check), never from a snapshot alone.
+func TestNewRecordsSkipTheHeadLookupOnlyWhenTheIndexKnowsEveryHead(t *testing.T) {
+	skips := func(w *Wallet) bool {
+		w.mu.RLock()
+		defer w.mu.RUnlock()
+		var skip bool
+		w.db.View(func(tx kv.Txn) error {
+			_, skip = w.withNewHeads(tx, []prepared{{id: "aaaaaaaaaaaaaaaa"}}).(*newHeadsTxn)
+			return nil
+		})
+		return skip
+	}
+	w := newWallet(t)
+	if !skips(w) {
+		t.Error("a new wallet looks up the heads of new records")
+	}
+	if _, err := w.Store(context.Background(), Batch{Name: "labs.json", Entries: []Incoming{{Where: "entry 1", Resource: obs("lab-1", "1.5")}}}); err != nil {
+		t.Fatal(err)
+	}
+	dir := w.Dir()
+	w.Close()
+	w = reopen(t, dir)
+	if n := w.IndexNote(); n.FromHeads {
+		t.Fatalf("the index was read from the heads: %s", n.Reason)
+	}
+	if skips(w) {
+		t.Error("an index read from an unchecked snapshot is taken to list every head")
+	}
+	if n := w.WaitIndexCheck(); !n.Checked || n.Rebuilt {
+		t.Fatalf("check: %+v", n)
+	}
+	if skips(w) {
+		t.Error("an index read from a snapshot is taken to list every head")
+	}
+	w.Close()
+
+	dir, _ = walletWithSnapshotLacking(t)
+	w = reopen(t, dir)
+	if n := w.WaitIndexCheck(); !n.Rebuilt {
+		t.Fatalf("check of a snapshot lacking a record: %+v", n)
+	}
+	if !skips(w) {
+		t.Error("an index rebuilt from the heads looks up the heads of new records")
+	}
+}
+
+// Preparing reads the hash and the facts from the resource's compact
+// form: the same resource indented is the same record with the same facts.
+func TestPreparedIndentedResourceIsItsCompactForm(t *testing.T) {
+	w := newWallet(t)
+	ids := hmac.New(sha256.New, w.idKey)
+	patient := []byte(`{"resourceType":"Patient","id":"p1","name":[{"family":"Kreiger","given":["Clemente"]}],"birthDate":"1980-02-03","gender":"male","identifier":[{"system":"urn:x","value":"42"}]}`)
+	for _, compact := range [][]byte{obs("lab-1", "6.1"), patient} {
+		var indented bytes.Buffer
+		if err := json.Indent(&indented, compact, "", "    "); err != nil {
+			t.Fatal(err)
+		}
+		a, err := w.prepare("", compact, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := w.prepare("", indented.Bytes(), ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.id != b.id || a.hash != b.hash || !bytes.Equal(a.resource, b.resource) || !reflect.DeepEqual(a.facts, b.facts) {
+			t.Fatalf("indented %s prepared as %s %x %+v, compact as %s %x %+v", indented.Bytes(), b.id, b.hash, b.facts, a.id, a.hash, a.facts)
+		}
+	}
+}
+
+// A resource over the size the log hashes is refused by its size as given,
+// however little of it is whitespace.
+func TestPrepareRefusesAResourceOverTheHashLimitThatCompactsUnderIt(t *testing.T) {
+	w := newWallet(t)
+	padded := append([]byte(`{"resourceType":"Observation","id":"big",`), bytes.Repeat([]byte(" "), ledger.MaxResourceSize)...)
+	padded = append(padded, `"status":"final","code":{"text":"padded"}}`...)
+	if _, err := w.prepare("", padded, hmac.New(sha256.New, w.idKey)); err == nil {
+		t.Fatal("a resource over the hash limit was prepared")
+	}
 }

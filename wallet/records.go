@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"strconv"
 	"strings"
 	"time"
@@ -47,9 +48,16 @@ var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadd
 // are stable (importing twice finds the same record) but reveal nothing of
 // the resource.
 func (w *Wallet) recordID(identity string) string {
-	mac := hmac.New(sha256.New, w.idKey)
+	return recordIDWith(hmac.New(sha256.New, w.idKey), identity)
+}
+
+// recordIDWith is recordID with mac, hmac.New(sha256.New, w.idKey), which
+// an importer keeps for every resource it prepares.
+func recordIDWith(mac hash.Hash, identity string) string {
+	mac.Reset()
 	mac.Write([]byte(identity))
-	return idEncoding.EncodeToString(mac.Sum(nil)[:10])
+	var sum [sha256.Size]byte
+	return idEncoding.EncodeToString(mac.Sum(sum[:0])[:10])
 }
 
 // ValidID reports whether s has the shape of a record ID.
@@ -106,26 +114,36 @@ type prepared struct {
 	personSure bool
 }
 
-func (w *Wallet) prepare(scope string, resource []byte) (prepared, error) {
+// prepare reads resource for writing it as a record version; ids is
+// hmac.New(sha256.New, w.idKey), kept by the caller from one resource to
+// the next.
+func (w *Wallet) prepare(scope string, resource []byte, ids hash.Hash) (prepared, error) {
 	sum, err := fhir.Summarize(resource)
 	if err != nil {
 		return prepared{}, err
 	}
-	hash, err := ledger.ResourceHash(resource)
+	// Summarize has checked the JSON: compact it here, on every core,
+	// rather than in json.Marshal under the writer's transaction; the
+	// summary's encoding too. The canonical hash and the facts read the
+	// compact form, the same JSON without the whitespace they would skip
+	// (an indented export's is a third of its bytes); a resource too large
+	// to hash is refused by its size as given.
+	compact := compactJSON(make([]byte, 0, len(resource)), resource)
+	canon := compact
+	if len(resource) > ledger.MaxResourceSize {
+		canon = resource
+	}
+	hash, err := ledger.ResourceHash(canon)
 	if err != nil {
 		return prepared{}, fmt.Errorf("canonical form: %w", err)
 	}
 	identity := scopedIdentity(scope, fhir.IdentityOf(sum), hash)
-	// Summarize has checked the JSON: compact it here, on every core,
-	// rather than in json.Marshal under the writer's transaction; the
-	// summary's encoding too.
-	compact := compactJSON(make([]byte, 0, len(resource)), resource)
-	sumJSON, err := json.Marshal(sum)
+	sumJSON, err := sum.AppendJSON(make([]byte, 0, 384))
 	if err != nil {
 		return prepared{}, fmt.Errorf("summary: %w", err)
 	}
-	return prepared{identity: identity, id: w.recordID(identity), resource: compact, hash: hash, summary: sum, summaryJSON: sumJSON,
-		facts: factsOfValid(resource)}, nil
+	return prepared{identity: identity, id: recordIDWith(ids, identity), resource: compact, hash: hash, summary: sum, summaryJSON: sumJSON,
+		facts: factsOfValid(compact)}, nil
 }
 
 // recordJSON is json.Marshal(r) for a record whose Resource is in
