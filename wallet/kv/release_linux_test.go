@@ -2,7 +2,6 @@ package kv
 
 import (
 	"bytes"
-	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,46 +33,14 @@ func rssFileKiB(t *testing.T) int {
 }
 
 func TestReleaseMappedLetsGoOfTheFilePagesAScanTouched(t *testing.T) {
-	db, err := OpenBadger(t.TempDir(), Options{EncryptionKey: bytes.Repeat([]byte{7}, 32), SealKey: bytes.Repeat([]byte{9}, 32)})
+	db, err := OpenBadger(t.TempDir(), testStoreOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	// 48 MB of values, each in the value log.
-	want := make(map[string][]byte)
-	for batch := range 12 {
-		if err := db.Update(func(tx Txn) error {
-			for i := range 64 {
-				v := make([]byte, 64<<10)
-				rand.Read(v)
-				k := fmt.Sprintf("v/%02d/%03d", batch, i)
-				want[k] = v
-				if err := tx.Set([]byte(k), v); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	scan := func() {
-		n := 0
-		if err := db.View(func(tx Txn) error {
-			return tx.Iterate([]byte("v/"), func(k, v []byte) error {
-				if !bytes.Equal(v, want[string(k)]) {
-					return fmt.Errorf("%s reads back other bytes", k)
-				}
-				n++
-				return nil
-			})
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if n != len(want) {
-			t.Fatalf("scan read %d values, want %d", n, len(want))
-		}
-	}
+	want := writeValues(t, db, 12)
+	scan := func() { readValues(t, db, want) }
 	scan()
 	before := rssFileKiB(t)
 	if err := ReleaseMapped(db); err != nil {
@@ -131,28 +98,12 @@ func totalLen(rs []fileRange) (n int64) {
 // in the system's file cache again, while the process holds none of them.
 func TestReleaseMappedKeepsWhatAnOpenReadInTheFileCache(t *testing.T) {
 	dir := t.TempDir()
-	opts := Options{EncryptionKey: bytes.Repeat([]byte{7}, 32), SealKey: bytes.Repeat([]byte{9}, 32)}
+	opts := testStoreOptions
 	db, err := OpenBadger(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := make(map[string][]byte)
-	for batch := range 12 {
-		if err := db.Update(func(tx Txn) error {
-			for i := range 64 {
-				v := make([]byte, 64<<10)
-				rand.Read(v)
-				k := fmt.Sprintf("v/%02d/%03d", batch, i)
-				want[k] = v
-				if err := tx.Set([]byte(k), v); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	want := writeValues(t, db, 12)
 	// Badger reads through the newest value log at open: open twice, so
 	// that the values are in an older one, as a wallet's records are.
 	for range 2 {
@@ -211,7 +162,5 @@ func TestReleaseMappedKeepsWhatAnOpenReadInTheFileCache(t *testing.T) {
 			t.Fatalf("%s at %d: %d of %d bytes are in the file cache after the release", filepath.Base(r.path), r.offset, got, r.len)
 		}
 	}
-	for k := range want {
-		read(k)
-	}
+	readValues(t, db, want)
 }
