@@ -357,16 +357,7 @@ func TestImportCannotOverwriteARecordWhoseHeadIsDamaged(t *testing.T) {
 	m, _ := w.Master()
 	enc := m.Key(keys.PurposeBadger)
 	w.Close()
-	raw, err := kv.OpenBadger(filepath.Join(dir, dbDir), kv.Options{EncryptionKey: enc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw.Update(func(tx kv.Txn) error {
-		v, _ := tx.Get(headKey(victim))
-		v[len(v)/2] ^= 0x20
-		return tx.Set(headKey(victim), v)
-	})
-	raw.Close()
+	flipBeneathSeal(t, dir, enc, headKey(victim))
 	w = reopen(t, dir)
 	if d := w.Damaged(); len(d) != 1 || d[0] != victim {
 		t.Fatalf("damaged = %v, want [%s]", d, victim)

@@ -360,19 +360,7 @@ func TestTamperedSnapshotFallsBackToTheHeads(t *testing.T) {
 	// A flipped byte beneath the seal, then a restamp through the sealed
 	// store would need the key: without it the meta stays as it was and
 	// only the chunk is altered.
-	raw, err := kv.OpenBadger(filepath.Join(dir, dbDir), kv.Options{EncryptionKey: enc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw.Update(func(tx kv.Txn) error {
-		v, err := tx.Get(snapChunkKey(0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		v[len(v)/2] ^= 0x20
-		return tx.Set(snapChunkKey(0), v)
-	})
-	raw.Close()
+	flipBeneathSeal(t, dir, enc, snapChunkKey(0))
 	// Stale (the store moved on) and damaged: either way, the heads.
 	w = reopen(t, dir)
 	requireFromHeads(t, w, "")
@@ -478,16 +466,7 @@ func TestDamagedHeadIsStillNamedWhenOpenedFromTheSnapshot(t *testing.T) {
 	m, _ := w.Master()
 	enc := m.Key(keys.PurposeBadger)
 	w.Close()
-	raw, err := kv.OpenBadger(filepath.Join(dir, dbDir), kv.Options{EncryptionKey: enc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw.Update(func(tx kv.Txn) error {
-		v, _ := tx.Get(headKey(victim))
-		v[len(v)/2] ^= 0x20
-		return tx.Set(headKey(victim), v)
-	})
-	raw.Close()
+	flipBeneathSeal(t, dir, enc, headKey(victim))
 	w = reopen(t, dir)
 	requireFromHeads(t, w, "older than the records")
 	if d := w.Damaged(); len(d) != 1 || d[0] != victim {
