@@ -324,21 +324,7 @@ func TestImportCannotOverwriteARecordAStaleSnapshotLacks(t *testing.T) {
 // whole: a record of another part it lacks is still found.
 func TestImportCannotOverwriteARecordAPartlyCheckedSnapshotLacks(t *testing.T) {
 	dir, victim := walletWithSnapshotLacking(t)
-	savedDelay, savedFirsts := indexCheckDelay, checkFirsts
-	t.Cleanup(func() { indexCheckDelay, checkFirsts = savedDelay, savedFirsts })
-	indexCheckDelay = 0
-	for p := range checkParts {
-		if strings.IndexByte(checkPart(p), victim[0]) < 0 {
-			checkFirsts = func() string { return checkPart(p) }
-			break
-		}
-	}
-	w := reopen(t, dir)
-	for deadline := time.Now().Add(time.Minute); !w.IndexNote().Checked; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the background check did not finish")
-		}
-	}
+	w := reopenCheckingAnotherPart(t, dir, victim)
 	if n := w.IndexNote(); n.Rebuilt {
 		t.Fatalf("a check of another part found the missing record: %+v", n)
 	}

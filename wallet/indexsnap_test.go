@@ -637,21 +637,7 @@ func TestIntegrityCheckReadsEveryHeadAfterAPartialCheck(t *testing.T) {
 	dir := snapWallet(t)
 	victim, realTitle := forgeSnapshotTitle(t, dir)
 
-	savedDelay, savedFirsts := indexCheckDelay, checkFirsts
-	t.Cleanup(func() { indexCheckDelay, checkFirsts = savedDelay, savedFirsts })
-	indexCheckDelay = 0
-	for p := range checkParts {
-		if strings.IndexByte(checkPart(p), victim.ID[0]) < 0 {
-			checkFirsts = func() string { return checkPart(p) }
-			break
-		}
-	}
-	w := reopen(t, dir)
-	for deadline := time.Now().Add(time.Minute); !w.IndexNote().Checked; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the background check did not finish")
-		}
-	}
+	w := reopenCheckingAnotherPart(t, dir, victim.ID)
 	if n := w.IndexNote(); n.Rebuilt {
 		t.Fatalf("a check of another part found the forged record: %+v", n)
 	}
@@ -666,4 +652,27 @@ func TestIntegrityCheckReadsEveryHeadAfterAPartialCheck(t *testing.T) {
 		t.Fatalf("title after the integrity check = %q, want %q", got, realTitle)
 	}
 	requireIndexMatchesHeads(t, w)
+}
+
+// reopenCheckingAnotherPart opens the wallet in dir with its background
+// check starting at once and reading only a part of the heads that record
+// id is not in, and returns it once that check has finished.
+func reopenCheckingAnotherPart(t *testing.T, dir, id string) *Wallet {
+	t.Helper()
+	savedDelay, savedFirsts := indexCheckDelay, checkFirsts
+	t.Cleanup(func() { indexCheckDelay, checkFirsts = savedDelay, savedFirsts })
+	indexCheckDelay = 0
+	for p := range checkParts {
+		if strings.IndexByte(checkPart(p), id[0]) < 0 {
+			checkFirsts = func() string { return checkPart(p) }
+			break
+		}
+	}
+	w := reopen(t, dir)
+	for deadline := time.Now().Add(time.Minute); !w.IndexNote().Checked; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the background check did not finish")
+		}
+	}
+	return w
 }
