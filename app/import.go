@@ -818,9 +818,9 @@ func importGCPercent(live, goal int64, before int) int {
 // when the heap reaches what was live when the first began plus
 // importHeapBudget, rather than each time it doubles (importGCFollow
 // keeps the percent in step with the live heap after each file); the
-// returned func puts it back when the last ends. An import allocates many times the corpus (each
-// file read, decoded, prepared, sealed and written by the store) and
-// keeps little of it: a fixed budget makes a few large collections early
+// returned func puts it back when the last ends. An import allocates many
+// times the corpus (each file read, decoded, prepared, sealed and written
+// by the store) and keeps little of it: a fixed budget makes a few large collections early
 // on where doubling a small heap makes many, and keeps the heap under the
 // budget later where doubling would pass it. At 600 MB the peak resident
 // memory is 0.87-0.92 GiB beside 0.93-1.0 GiB with doubling; the CPU is
