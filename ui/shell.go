@@ -55,6 +55,7 @@ type shell struct {
 	createScreen   *createScreen
 	recoveryScreen *recoveryScreen
 	unlockScreen   *unlockScreen
+	front          *frontScreen // the kept front, while it shows during an unlock
 	restoring      *restoreForm // the restore form last opened
 	menu           *menus
 	lastTouch      time.Time
@@ -205,7 +206,13 @@ func (s *shell) opened(w *wallet.Wallet) {
 	}
 	s.applyTheme(settings.Theme)
 	s.startPeer(sess)
+	front := s.front
+	s.front = nil
 	s.main = newMainScreen(s, sess)
+	if front != nil && front.front.Summary.Person.ID == s.main.personID {
+		// The kept summary shows until the one made afresh replaces it.
+		s.main.summary.showKept(front.front)
+	}
 	s.win.SetContent(s.main.content)
 	s.setTitle()
 	s.menu.update()
