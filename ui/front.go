@@ -32,11 +32,25 @@ func (s *shell) openShowingFront(pass []byte) (*wallet.Wallet, error) {
 	}
 	if b := op.Front(); b != nil {
 		if f, err := summary.UnmarshalFront(b); err == nil {
+			// The index loads once the window has drawn the front and its
+			// goroutine is free again, so that the first frame has the
+			// cores to itself rather than sharing them with the load
+			// (and with the collector the load sets to work).
+			drawn := make(chan struct{})
 			s.do(func() { s.showFront(f) })
+			s.do(func() { close(drawn) })
+			select {
+			case <-drawn:
+			case <-time.After(frontWait):
+			}
 		}
 	}
 	return op.Finish()
 }
+
+// frontWait bounds how long the index load waits for the window to draw
+// the front.
+const frontWait = 500 * time.Millisecond
 
 func (s *shell) showFront(f summary.Front) {
 	if s.session != nil || s.unlockScreen == nil {
