@@ -19,6 +19,7 @@ import (
 // open, with the same summary made afresh.
 type frontScreen struct {
 	front   summary.Front
+	used    bool                // the main screen's summary took it over
 	lines   []*widget.Hyperlink // the summary's lines, in order (tests read them)
 	content fyne.CanvasObject
 }

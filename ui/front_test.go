@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2/test"
 
@@ -112,4 +113,50 @@ func TestUnlockShowsNoKeptSummaryOnceTheRecordsChanged(t *testing.T) {
 		}
 	}
 	settle(s)
+}
+
+// A kept summary leaves out a value dated after the time it was made; once
+// that time has come, the unlock shows it at first, then the summary made
+// afresh with the value.
+func TestAKeptSummaryPastItsDateIsMadeAfresh(t *testing.T) {
+	s := importedWith(t, maxKris)
+	due := time.Now().UTC().Truncate(time.Second).Add(2 * time.Second)
+	obs := `{"resourceType":"Observation","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],` +
+		`"code":{"text":"Fasting glucose"},"effectiveDateTime":"` + due.Format(time.RFC3339) + `","valueQuantity":{"value":91,"unit":"mg/dL"}}`
+	if _, err := s.session.Wallet.Add([]byte(obs), wallet.Source{Type: wallet.SourcePatient}); err != nil {
+		t.Fatal(err)
+	}
+	s.lock()
+	settle(s)
+	for time.Now().Before(due.Add(100 * time.Millisecond)) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	test.Type(s.unlockScreen.pass, testPass)
+	s.unlockScreen.submit()
+	var frontLines []string
+	q := queues[s]
+	for s.main == nil {
+		for _, fn := range q.take() {
+			fn()
+			if s.front != nil && frontLines == nil {
+				for _, l := range s.front.lines {
+					frontLines = append(frontLines, l.Text)
+				}
+			}
+		}
+	}
+	settle(s)
+	has := func(lines []string) bool {
+		return slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "Fasting glucose: 91 mg/dL") })
+	}
+	if frontLines == nil || has(frontLines) {
+		t.Fatalf("the kept summary, made before the value was due, shows it (or showed nothing): %q", frontLines)
+	}
+	var lines []string
+	for _, l := range s.main.summary.lines {
+		lines = append(lines, l.Text)
+	}
+	if s.main.summary.kept || !has(lines) {
+		t.Fatalf("the summary was not made afresh with the value now due: kept %v, lines %q", s.main.summary.kept, lines)
+	}
 }

@@ -206,13 +206,10 @@ func (s *shell) opened(w *wallet.Wallet) {
 	}
 	s.applyTheme(settings.Theme)
 	s.startPeer(sess)
-	front := s.front
-	s.front = nil
+	// The summary shown while the wallet opened (s.front) is the main
+	// screen's until one made afresh replaces it, if it needs replacing.
 	s.main = newMainScreen(s, sess)
-	if front != nil && front.front.Summary.Person.ID == s.main.personID {
-		// The kept summary shows until the one made afresh replaces it.
-		s.main.summary.showKept(front.front)
-	}
+	s.front = nil
 	s.win.SetContent(s.main.content)
 	s.setTitle()
 	s.menu.update()

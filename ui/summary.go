@@ -73,8 +73,19 @@ func newSummaryView(m *mainScreen) *summaryView {
 	return v
 }
 
-// load computes the shown person's summary off the UI goroutine.
+// load computes the shown person's summary off the UI goroutine. Right
+// after an unlock, the summary the wallet kept (the front screen's) shows
+// meanwhile, and is kept when it is still the one the records give.
 func (v *summaryView) load() {
+	if f := v.m.s.front; f != nil && !f.used && f.front.Summary.Person.ID == v.m.personID {
+		f.used = true
+		v.show(f.front)
+		if v.m.w.FrontCurrent() && (f.front.Until.IsZero() || time.Now().Before(f.front.Until)) {
+			v.m.alerts.firstFrame()
+			return
+		}
+		v.kept = true
+	}
 	gen := v.gen.Add(1)
 	w, person := v.m.w, v.m.personID
 	v.m.s.background(func() {
@@ -94,14 +105,6 @@ func (v *summaryView) load() {
 			v.show(sum.FrontOf(maxSectionLines))
 		})
 	})
-}
-
-// showKept shows the front the wallet kept, until load replaces it.
-func (v *summaryView) showKept(f summary.Front) {
-	if v.shown == nil {
-		v.show(f)
-		v.kept = true
-	}
 }
 
 func (v *summaryView) show(f summary.Front) {

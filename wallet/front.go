@@ -58,9 +58,8 @@ func (w *Wallet) KeepFront(make func() ([]byte, error)) error {
 		return ErrLocked
 	}
 	at := w.stamp()
-	current := w.front.data != nil && w.front.at == at
 	w.mu.RUnlock()
-	if current {
+	if w.FrontCurrent() {
 		return nil
 	}
 	b, err := make()
@@ -79,6 +78,15 @@ func (w *Wallet) KeepFront(make func() ([]byte, error)) error {
 		w.front = keptFront{data: bytes.Clone(b), at: at}
 	}
 	return nil
+}
+
+// FrontCurrent reports whether the front the wallet holds (the one
+// Opening.Front handed over, or the last one kept) was made from the
+// records and people as they are now.
+func (w *Wallet) FrontCurrent() bool {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.master != nil && w.index != nil && w.front.data != nil && w.front.at == w.stamp()
 }
 
 // keptFront is the front the wallet holds: read at open or made since.

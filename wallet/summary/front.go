@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"medwallet/wallet"
 )
@@ -20,6 +21,10 @@ type Front struct {
 	// the order Allergies, Problems, Medications, Immunizations, Vitals,
 	// Labs, Visits.
 	Totals [numSections]int
+	// Until is when the summary would change with no record changed: the
+	// date of the earliest record it leaves out for being dated in the
+	// future; zero for never.
+	Until time.Time
 }
 
 const numSections = 7
@@ -36,7 +41,7 @@ const (
 
 // FrontOf is the front of s that shows at most lines lines a section.
 func (s Summary) FrontOf(lines int) Front {
-	f := Front{Summary: Summary{Person: s.Person}}
+	f := Front{Summary: Summary{Person: s.Person}, Until: s.until}
 	lines = min(max(lines, 0), MaxFrontLines)
 	src, dst := s.sections(), f.Summary.sectionPtrs()
 	for i, list := range src {
@@ -58,6 +63,7 @@ func (s *Summary) sectionPtrs() [numSections]*[]Line {
 type frontJSON struct {
 	Person   wallet.Person  `json:"person"`
 	Sections []frontSection `json:"sections"`
+	Until    time.Time      `json:"until,omitzero"`
 }
 
 type frontSection struct {
@@ -67,7 +73,7 @@ type frontSection struct {
 
 // Marshal is f as the wallet stores it.
 func (f Front) Marshal() ([]byte, error) {
-	out := frontJSON{Person: f.Summary.Person, Sections: make([]frontSection, numSections)}
+	out := frontJSON{Person: f.Summary.Person, Sections: make([]frontSection, numSections), Until: f.Until}
 	for i, list := range f.Summary.sections() {
 		out.Sections[i] = frontSection{Lines: list, Total: f.Totals[i]}
 	}
@@ -96,7 +102,7 @@ func UnmarshalFront(b []byte) (Front, error) {
 	if err := d.Decode(&in); err != nil || d.More() || len(in.Sections) != numSections {
 		return Front{}, errBadFront
 	}
-	f := Front{Summary: Summary{Person: in.Person}}
+	f := Front{Summary: Summary{Person: in.Person}, Until: in.Until}
 	dst := f.Summary.sectionPtrs()
 	for i, sec := range in.Sections {
 		if len(sec.Lines) > MaxFrontLines || sec.Total < len(sec.Lines) {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"medwallet/wallet"
 )
 
 func TestFrontKeepsTheFirstLinesOfEachSectionAndTheirTotals(t *testing.T) {
@@ -138,4 +140,53 @@ func FuzzUnmarshalFront(f *testing.F) {
 			t.Fatalf("read back differently:\n%s\n%s", again, twice)
 		}
 	})
+}
+
+// A summary leaves out values and visits dated after its now; its front
+// says when the earliest of them comes due, after which the summary of the
+// same records differs.
+func TestFrontSaysWhenARecordDatedInTheFutureComesDue(t *testing.T) {
+	w := walletWith(t)
+	add := func(date string) {
+		t.Helper()
+		obs := `{"resourceType":"Observation","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],"code":{"text":"Glucose"},"effectiveDateTime":"` + date + `","valueQuantity":{"value":90,"unit":"mg/dL"}}`
+		if _, err := w.Add([]byte(obs), wallet.Source{Type: wallet.SourcePatient}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("2024-05-01")
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	s, err := Of(w, "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := s.FrontOf(FrontLines).Until; !u.IsZero() {
+		t.Fatalf("nothing is dated after now, yet the front changes at %v", u)
+	}
+	add("2025-09-01")
+	add("2025-03-01")
+	s, err = Of(w, "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := s.FrontOf(FrontLines)
+	due := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	if !f.Until.Equal(due) {
+		t.Fatalf("the front changes at %v, want %v", f.Until, due)
+	}
+	b, err := f.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back, err := UnmarshalFront(b); err != nil || !back.Until.Equal(due) {
+		t.Fatalf("read back: until %v, %v", back.Until, err)
+	}
+	// And indeed: from then on the later value is the latest.
+	later, err := Of(w, "", due)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(later.Labs) != 1 || !later.Labs[0].Date.Equal(due) || len(s.Labs) != 1 || s.Labs[0].Date.Equal(due) {
+		t.Fatalf("labs at now %+v, at %v %+v", s.Labs, due, later.Labs)
+	}
 }
