@@ -708,7 +708,7 @@ func TestChunkDecodesTheSameWithOrWithoutRoom(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, room := range map[string][]Entry{"room": make([]Entry, snapChunkEntries), "too little room": make([]Entry, len(entries)-1)} {
-		got, err := decodeChunkInto(bytes.Clone(b), id, 0, newInterner(), room)
+		got, err := decodeChunkInto(bytes.Clone(b), id, 0, newInterner(), chunkRoom{entries: room, arena: &hugeArena{}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -725,5 +725,38 @@ func TestChunkDecodesTheSameWithOrWithoutRoom(t *testing.T) {
 				t.Fatalf("%s: entry %d differs", name, i)
 			}
 		}
+	}
+}
+
+// The arena hands out slices that never overlap, each of the capacity
+// asked, from shared blocks for the sizes it serves and on their own
+// otherwise.
+func TestHugeArenaSlicesDoNotOverlap(t *testing.T) {
+	a := &hugeArena{}
+	sizes := []int{arenaMin, 1 << 20, 3 << 20 / 2, arenaBlock / 4, arenaMin - 1, arenaBlock/4 + 1, 700 << 10, 900 << 10}
+	var got [][]byte
+	for i, n := range sizes {
+		b := a.take(n)
+		if len(b) != 0 || cap(b) != n {
+			t.Fatalf("take(%d): len %d cap %d", n, len(b), cap(b))
+		}
+		b = append(b, bytes.Repeat([]byte{byte(i + 1)}, n)...)
+		got = append(got, b)
+	}
+	for i, b := range got {
+		if !bytes.Equal(b, bytes.Repeat([]byte{byte(i + 1)}, sizes[i])) {
+			t.Fatalf("slice %d was written over by another", i)
+		}
+	}
+	// Appending past a slice's capacity moves it; its neighbour stays.
+	first, second := a.take(arenaMin), a.take(arenaMin)
+	second = append(second, 7)
+	first = append(first[:cap(first)], 9)
+	if second[0] != 7 {
+		t.Fatal("a slice appended past its capacity wrote into the next")
+	}
+	var none *hugeArena
+	if b := none.take(arenaMin); cap(b) != arenaMin {
+		t.Fatalf("the nil arena's slice has capacity %d", cap(b))
 	}
 }
