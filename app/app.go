@@ -222,6 +222,7 @@ func (s *Session) lock(unlessBusy bool) bool {
 	for i := len(closers) - 1; i >= 0; i-- {
 		closers[i]()
 	}
+	keepFront(s.Wallet)
 	s.Wallet.Close()
 	// Network waits end once the wallet is closed, so none outlives it.
 	close(lockedC)

@@ -55,6 +55,7 @@ type shell struct {
 	createScreen   *createScreen
 	recoveryScreen *recoveryScreen
 	unlockScreen   *unlockScreen
+	front          *frontScreen // the kept front, while it shows during an unlock
 	restoring      *restoreForm // the restore form last opened
 	menu           *menus
 	lastTouch      time.Time
@@ -205,7 +206,10 @@ func (s *shell) opened(w *wallet.Wallet) {
 	}
 	s.applyTheme(settings.Theme)
 	s.startPeer(sess)
+	// The summary shown while the wallet opened (s.front) is the main
+	// screen's until one made afresh replaces it, if it needs replacing.
 	s.main = newMainScreen(s, sess)
+	s.front = nil
 	s.win.SetContent(s.main.content)
 	s.setTitle()
 	s.menu.update()

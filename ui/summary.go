@@ -2,7 +2,6 @@ package ui
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -26,6 +25,7 @@ type summaryView struct {
 	content fyne.CanvasObject
 
 	shown *summary.Summary    // UI goroutine only
+	kept  bool                // shown is the front kept at the last lock, not made afresh yet
 	lines []*widget.Hyperlink // the lines on screen, in order (tests read them)
 	gen   atomic.Int64        // the latest load; older results are dropped
 }
@@ -33,8 +33,9 @@ type summaryView struct {
 // maxSectionLines bounds the lines a section of the summary shows; the
 // rest are a tap away under Records. A wallet may hold thousands of
 // active problems (a long history, an import gone wrong), and a widget per
-// line would make the first screen slow to draw.
-const maxSectionLines = 25
+// line would make the first screen slow to draw. The front the wallet
+// keeps for the next unlock holds as many (summary.FrontLines).
+const maxSectionLines = summary.FrontLines
 
 // summarySection is one part of the summary: its heading and what it says
 // when the person has nothing of that kind.
@@ -46,7 +47,7 @@ type summarySection struct {
 }
 
 // summarySections is the one table of the summary's parts, in the order
-// the screen shows them.
+// the screen shows them, which is the order of summary.Front's Totals.
 var summarySections = []summarySection{
 	{"Allergies", summary.CategoryAllergies, "No allergies recorded", func(s summary.Summary) []summary.Line { return s.Allergies }},
 	{"Active problems", summary.CategoryConditions, "No active problems recorded", func(s summary.Summary) []summary.Line { return s.Problems }},
@@ -72,8 +73,19 @@ func newSummaryView(m *mainScreen) *summaryView {
 	return v
 }
 
-// load computes the shown person's summary off the UI goroutine.
+// load computes the shown person's summary off the UI goroutine. Right
+// after an unlock, the summary the wallet kept (the front screen's) shows
+// meanwhile, and is kept when it is still the one the records give.
 func (v *summaryView) load() {
+	if f := v.m.s.front; f != nil && !f.used && f.front.Summary.Person.ID == v.m.personID {
+		f.used = true
+		v.show(f.front)
+		if v.m.w.FrontCurrent() && (f.front.Until.IsZero() || time.Now().Before(f.front.Until)) {
+			v.m.alerts.firstFrame()
+			return
+		}
+		v.kept = true
+	}
 	gen := v.gen.Add(1)
 	w, person := v.m.w, v.m.personID
 	v.m.s.background(func() {
@@ -90,45 +102,52 @@ func (v *summaryView) load() {
 				return
 			}
 			v.message.Hide()
-			v.show(sum)
+			v.show(sum.FrontOf(maxSectionLines))
 		})
 	})
 }
 
-func (v *summaryView) show(sum summary.Summary) {
-	v.shown = shownPart(sum)
+func (v *summaryView) show(f summary.Front) {
+	v.kept = false
+	v.shown = &f.Summary
 	v.lines = nil
+	v.body.Objects = summaryBody(f, func(l *widget.Hyperlink, id string) {
+		l.OnTapped = func() {
+			v.m.s.touch()
+			v.detail.show(id, 0)
+		}
+		v.lines = append(v.lines, l)
+	}, v.m.showCategory)
+	v.body.Refresh()
+}
+
+// summaryBody is the summary's sections as the screen shows them: each
+// line of f a link, which line sets up, and under a section cut short a
+// button to all of them under Records, which calls more (nil: no button).
+func summaryBody(f summary.Front, line func(l *widget.Hyperlink, recordID string), more func(summary.Category)) []fyne.CanvasObject {
 	var objs []fyne.CanvasObject
-	for _, sec := range summarySections {
-		lines := sec.lines(sum)
+	for i, sec := range summarySections {
+		lines := sec.lines(f.Summary)
 		items := []fyne.CanvasObject{}
 		if len(lines) == 0 {
 			none := widget.NewLabel(sec.none)
 			none.Importance = widget.LowImportance
 			items = append(items, none)
 		}
-		shown := lines
-		if len(shown) > maxSectionLines {
-			shown = shown[:maxSectionLines]
-		}
+		shown := lines[:min(len(lines), maxSectionLines)]
 		for _, l := range shown {
 			// A link, not a button: it wraps on a narrow window, takes the
 			// focus with Tab and opens with Space like a button.
 			b := widget.NewHyperlink(summaryLineText(l), nil)
 			b.Wrapping = fyne.TextWrapWord
-			id := l.RecordID
-			b.OnTapped = func() {
-				v.m.s.touch()
-				v.detail.show(id, 0)
+			if line != nil {
+				line(b, l.RecordID)
 			}
-			v.lines = append(v.lines, b)
 			items = append(items, b)
 		}
-		if more := len(lines) - len(shown); more > 0 {
+		if rest := f.Totals[i] - len(shown); rest > 0 && more != nil {
 			category := sec.category
-			all := widget.NewButton(fmt.Sprintf("%d more: see them all under Records", more), func() {
-				v.m.showCategory(category)
-			})
+			all := widget.NewButton(fmt.Sprintf("%d more: see them all under Records", rest), func() { more(category) })
 			all.Importance = widget.LowImportance
 			items = append(items, container.NewHBox(all))
 		}
@@ -139,21 +158,7 @@ func (v *summaryView) show(sum summary.Summary) {
 		heading.SizeName = theme.SizeNameSubHeadingText
 		objs = append(objs, heading, container.NewVBox(items...))
 	}
-	v.body.Objects = objs
-	v.body.Refresh()
-}
-
-// shownPart is the part of sum the screen shows: each section cut to
-// maxSectionLines, in arrays of its own, so that the thousands of lines a
-// large wallet's summary may have are not held while it shows.
-func shownPart(sum summary.Summary) *summary.Summary {
-	for _, list := range []*[]summary.Line{&sum.Allergies, &sum.Problems, &sum.Medications,
-		&sum.Immunizations, &sum.Vitals, &sum.Labs, &sum.Visits} {
-		if len(*list) > maxSectionLines {
-			*list = slices.Clone((*list)[:maxSectionLines])
-		}
-	}
-	return &sum
+	return objs
 }
 
 // summaryLineText is one line of the summary as a clinician would read

@@ -112,13 +112,17 @@ func (u *unlockScreen) open(secret []byte, recovery bool) {
 		if recovery {
 			w, err = app.OpenWithRecoveryText(s.dir, string(secret))
 		} else {
-			w, err = wallet.Open(s.dir, secret)
+			w, err = s.openShowingFront(secret)
 		}
 		clear(secret)
 		s.do(func() {
 			u.progress.Hide()
 			u.unlock.Enable()
 			if err != nil {
+				if s.front != nil {
+					s.front = nil
+					s.show(u.content)
+				}
 				if recovery {
 					u.mode(true)
 				}

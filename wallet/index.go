@@ -51,8 +51,10 @@ type Index struct {
 	mu     sync.RWMutex
 	byID   map[string]*Entry
 	sorted []*Entry // newest first; rebuilt lazily after changes
-	dirty  bool
-	strs   *interner
+	// changes counts the records put or removed since the index was made.
+	changes uint64
+	dirty   bool
+	strs    *interner
 	// since holds the records put or removed since the index matched its
 	// stored snapshot; nil when every record changed (no snapshot yet).
 	since map[string]struct{}
@@ -369,6 +371,7 @@ func (ix *Index) put(h *head) {
 // touch notes that record id changed, for the next snapshot and for a
 // background check under way.
 func (ix *Index) touch(id string) {
+	ix.changes++
 	if ix.since != nil {
 		ix.since[id] = struct{}{}
 	}

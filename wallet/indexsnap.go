@@ -457,7 +457,10 @@ func (w *Wallet) saveSnapshot() error {
 	st := &ix.snap
 	full := !st.stored || st.older || ix.since == nil || st.deltas >= maxSnapDeltas ||
 		len(ix.since) > max(4096, len(ix.byID)/8) || !slices.Equal(st.damaged, w.damaged)
-	if !full && len(ix.since) == 0 {
+	// The front goes with the snapshot when it was made from this index
+	// and these people; else the stored one, if any, goes.
+	front := w.front.data != nil && w.front.at == w.stampLocked()
+	if !full && len(ix.since) == 0 && (w.front.stored || !front) {
 		var cur snapMeta
 		fresh := w.db.View(func(tx kv.Txn) error {
 			b, err := tx.Get([]byte(keyIndexMeta))
@@ -524,11 +527,15 @@ func (w *Wallet) saveSnapshot() error {
 				}
 			}
 		}
+		if err := w.writeFront(tx, meta, front); err != nil {
+			return err
+		}
 		return tx.Set([]byte(keyIndexMeta), meta.marshal())
 	})
 	if err != nil {
 		return fmt.Errorf("save the index snapshot: %w", err)
 	}
+	w.front.stored = front
 	ix.since = map[string]struct{}{}
 	*st = snapState{stored: true, id: meta.id, base: meta.base, deltas: meta.deltas, damaged: slices.Clone(w.damaged)}
 	return nil

@@ -171,6 +171,7 @@ func (w *Wallet) setPeople(ps []Person) {
 	w.peopleMu.Lock()
 	w.people = ps
 	w.peopleMu.Unlock()
+	w.peopleChanges.Add(1)
 }
 
 // People lists the wallet's people, the owner first, each with the number

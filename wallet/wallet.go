@@ -5,6 +5,7 @@
 package wallet
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
@@ -83,6 +84,10 @@ type Wallet struct {
 	// guards them, and only writers holding writeMu change them.
 	peopleMu sync.RWMutex
 	people   []Person
+	// peopleChanges counts the changes to people (setPeople).
+	peopleChanges atomic.Uint64
+	// front is what the window shows first (front.go).
+	front keptFront
 
 	sharesOnce sync.Once
 	shares     *share.Registry
@@ -175,6 +180,37 @@ func OpenWithRecoveryKeyOptions(dir string, rk keys.RecoveryKey, o OpenOptions) 
 }
 
 func open(dir string, h *keys.Header, m *keys.Master, fresh bool, o OpenOptions) (*Wallet, error) {
+	op, err := begin(dir, h, m, fresh, o)
+	if err != nil {
+		return nil, err
+	}
+	return op.Finish()
+}
+
+// Opening is a wallet on its way to open: its store is open and checked,
+// its index not loaded yet. What the window shows first (Front) can show
+// meanwhile; Finish loads the index and hands the wallet over.
+type Opening struct {
+	w     *Wallet
+	fresh bool
+	front []byte
+}
+
+// Begin unlocks the wallet in dir with its passphrase as Open does, up to
+// loading its index: Finish (or Abandon) must follow.
+func Begin(dir string, passphrase []byte) (*Opening, error) {
+	h, err := ReadHeader(dir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := h.Unlock(passphrase)
+	if err != nil {
+		return nil, err
+	}
+	return begin(dir, h, m, false, OpenOptions{})
+}
+
+func begin(dir string, h *keys.Header, m *keys.Master, fresh bool, o OpenOptions) (*Opening, error) {
 	if err := makeOwnerOnly(dir); err != nil {
 		m.Wipe()
 		return nil, err
@@ -203,14 +239,41 @@ func open(dir string, h *keys.Header, m *keys.Master, fresh bool, o OpenOptions)
 		attKey:   m.Key(keys.PurposeAttachment),
 		stateKey: m.Key(purposeLogState),
 	}
-	if err := w.load(fresh, o); err != nil {
+	if err := w.loadStore(fresh, o); err != nil {
 		w.Close()
 		return nil, err
+	}
+	op := &Opening{w: w, fresh: fresh}
+	if !fresh {
+		op.front = w.readFront()
+	}
+	return op, nil
+}
+
+// Front is what the window keeps to show first (KeepFront) when it still
+// matches the wallet's records, else nil. It is the caller's: the wallet
+// keeps its own copy.
+func (op *Opening) Front() []byte { return op.front }
+
+// Finish loads the wallet's index and returns the open wallet; on failure
+// the wallet is closed again.
+func (op *Opening) Finish() (*Wallet, error) {
+	w := op.w
+	if err := w.loadIndexPart(); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if op.front != nil && !w.ixNote.FromHeads {
+		w.front = keptFront{data: bytes.Clone(op.front), at: w.stamp(), stored: true}
 	}
 	return w, nil
 }
 
-func (w *Wallet) load(fresh bool, o OpenOptions) error {
+// Abandon closes a wallet whose opening goes no further.
+func (op *Opening) Abandon() { op.w.Close() }
+
+// loadStore reads what the wallet needs of its store before its index.
+func (w *Wallet) loadStore(fresh bool, o OpenOptions) error {
 	var err error
 	if w.seeds, err = w.readSeeds(); err != nil {
 		return err
@@ -244,9 +307,12 @@ func (w *Wallet) load(fresh bool, o OpenOptions) error {
 	if w.settings, err = w.readSettings(); err != nil {
 		return err
 	}
-	if err := w.attributeRecords(fresh); err != nil {
-		return err
-	}
+	return w.attributeRecords(fresh)
+}
+
+// loadIndexPart loads the index, from its snapshot when it is current.
+func (w *Wallet) loadIndexPart() error {
+	var err error
 	if w.index, w.damaged, err = w.loadIndex(); err != nil {
 		return err
 	}
@@ -354,6 +420,7 @@ func (w *Wallet) zeroKeys() {
 	}
 	w.seeds.wipe()
 	w.index = nil
+	w.front = keptFront{}
 }
 
 // IdentityKey returns the wallet's lasting libp2p identity key in a fresh

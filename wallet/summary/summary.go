@@ -50,6 +50,11 @@ type Summary struct {
 	Vitals        []Line // the latest of each vital sign
 	Labs          []Line // the latest of each lab code
 	Visits        []Line // the most recent encounters
+
+	// until is the earliest date of a record left out for being dated
+	// after the summary's now: the summary stays the same until then,
+	// unless records change.
+	until time.Time
 }
 
 // RecordIDs are the records the summary shows, in its order, each once:
@@ -174,7 +179,16 @@ func build(entries []*wallet.Entry, now time.Time) Summary {
 		seen[k] = true
 		return true
 	}
-	future := func(e *wallet.Entry) bool { return !now.IsZero() && e.Summary.Date.After(now) }
+	future := func(e *wallet.Entry) bool {
+		d := e.Summary.Date
+		if now.IsZero() || !d.After(now) {
+			return false
+		}
+		if s.until.IsZero() || d.Before(s.until) {
+			s.until = d
+		}
+		return true
+	}
 	// The lists without trends are gathered as records and made into
 	// lines at the end, each list once at its size: a wallet of tens of
 	// thousands of problems would otherwise copy its growing list of

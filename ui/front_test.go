@@ -1,0 +1,162 @@
+package ui
+
+import (
+	"bytes"
+	"encoding/xml"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2/test"
+
+	"medwallet/wallet"
+)
+
+// escapeMarkup is text as test.RenderToMarkup writes it.
+func escapeMarkup(text string) string {
+	var b bytes.Buffer
+	xml.EscapeText(&b, []byte(text))
+	return b.String()
+}
+
+// An unlock shows the summary kept at the last lock while the wallet's
+// index loads, then the main screen with the same summary made afresh.
+func TestUnlockShowsTheKeptSummaryWhileTheIndexLoads(t *testing.T) {
+	s := importedWith(t, maxKris)
+	want := make([]string, len(s.main.summary.lines))
+	for i, l := range s.main.summary.lines {
+		want[i] = l.Text
+	}
+	if len(want) == 0 {
+		t.Fatal("the fixture's summary has no lines")
+	}
+	s.lock()
+	settle(s)
+	test.Type(s.unlockScreen.pass, testPass)
+	s.unlockScreen.submit()
+
+	// Run the window's updates one at a time, as the UI goroutine would,
+	// noting what the window shows before the main screen.
+	var frontMarkup string
+	var frontLines []string
+	q := queues[s]
+	for s.main == nil {
+		fns := q.take()
+		for _, fn := range fns {
+			fn()
+			if s.front != nil && frontMarkup == "" {
+				frontMarkup = test.RenderToMarkup(s.win.Canvas())
+				for _, l := range s.front.lines {
+					frontLines = append(frontLines, l.Text)
+				}
+			}
+		}
+		if len(fns) == 0 && s.running.Load() == 0 && q.empty() {
+			t.Fatalf("the wallet did not open: %q", s.unlockScreen.message.Text)
+		}
+	}
+	if frontMarkup == "" {
+		t.Fatal("no kept summary showed before the main screen")
+	}
+	for _, text := range []string{"Max", "Opening your records", "Active problems", "Key lab results"} {
+		if !strings.Contains(frontMarkup, escapeMarkup(text)) {
+			t.Errorf("the kept summary's screen lacks %q", text)
+		}
+	}
+	if !slices.Equal(frontLines, want) {
+		t.Errorf("the kept summary's lines:\n%s\nbefore the lock:\n%s", strings.Join(frontLines, "\n"), strings.Join(want, "\n"))
+	}
+	settle(s)
+	v := s.main.summary
+	if s.front != nil || v.kept || v.shown == nil {
+		t.Fatalf("after the unlock: front %v, kept %v, summary %v", s.front != nil, v.kept, v.shown != nil)
+	}
+	if len(v.lines) != len(want) {
+		t.Fatalf("%d lines after the unlock, %d before the lock", len(v.lines), len(want))
+	}
+	for i, l := range v.lines {
+		if l.Text != want[i] {
+			t.Errorf("line %d: %q after the unlock, %q before the lock", i, l.Text, want[i])
+		}
+	}
+}
+
+// A wallet changed since its last lock by code that keeps no front (an
+// older release) opens without one: nothing stale shows.
+func TestUnlockShowsNoKeptSummaryOnceTheRecordsChanged(t *testing.T) {
+	s := importedWith(t, maxKris)
+	dir := s.dir
+	s.lock()
+	settle(s)
+	// Opened as a release before the kept front, with no session.
+	w, err := wallet.Open(dir, []byte(testPass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Delete(w.Search(wallet.Query{})[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	test.Type(s.unlockScreen.pass, testPass)
+	s.unlockScreen.submit()
+	q := queues[s]
+	for s.main == nil {
+		for _, fn := range q.take() {
+			fn()
+			if s.front != nil {
+				t.Fatal("a kept summary from before the change showed")
+			}
+		}
+		if s.running.Load() == 0 && q.empty() && s.main == nil {
+			t.Fatalf("the wallet did not open: %q", s.unlockScreen.message.Text)
+		}
+	}
+	settle(s)
+}
+
+// A kept summary leaves out a value dated after the time it was made; once
+// that time has come, the unlock shows it at first, then the summary made
+// afresh with the value.
+func TestAKeptSummaryPastItsDateIsMadeAfresh(t *testing.T) {
+	s := importedWith(t, maxKris)
+	due := time.Now().UTC().Truncate(time.Second).Add(2 * time.Second)
+	obs := `{"resourceType":"Observation","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],` +
+		`"code":{"text":"Fasting glucose"},"effectiveDateTime":"` + due.Format(time.RFC3339) + `","valueQuantity":{"value":91,"unit":"mg/dL"}}`
+	if _, err := s.session.Wallet.Add([]byte(obs), wallet.Source{Type: wallet.SourcePatient}); err != nil {
+		t.Fatal(err)
+	}
+	s.lock()
+	settle(s)
+	for time.Now().Before(due.Add(100 * time.Millisecond)) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	test.Type(s.unlockScreen.pass, testPass)
+	s.unlockScreen.submit()
+	var frontLines []string
+	q := queues[s]
+	for s.main == nil {
+		for _, fn := range q.take() {
+			fn()
+			if s.front != nil && frontLines == nil {
+				for _, l := range s.front.lines {
+					frontLines = append(frontLines, l.Text)
+				}
+			}
+		}
+	}
+	settle(s)
+	has := func(lines []string) bool {
+		return slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "Fasting glucose: 91 mg/dL") })
+	}
+	if frontLines == nil || has(frontLines) {
+		t.Fatalf("the kept summary, made before the value was due, shows it (or showed nothing): %q", frontLines)
+	}
+	var lines []string
+	for _, l := range s.main.summary.lines {
+		lines = append(lines, l.Text)
+	}
+	if s.main.summary.kept || !has(lines) {
+		t.Fatalf("the summary was not made afresh with the value now due: kept %v, lines %q", s.main.summary.kept, lines)
+	}
+}

@@ -1,0 +1,152 @@
+package wallet
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+
+	"medwallet/wallet/kv"
+)
+
+// The front is what the window shows first after an unlock: the first
+// person's summary, as the window's packages make it (wallet/summary). It
+// is opaque to the wallet, kept sealed in the store beside the index
+// snapshot and bound to it, so that an unlock can show it as soon as the
+// store is open (Opening.Front), before the index of a large wallet is
+// loaded. It is shown only while it provably matches the records: it is
+// stored with the snapshot's identity and chunk counts, which change with
+// every record written, and only when it was made from the index the
+// snapshot holds and the people as they are (KeepFront).
+//
+//	index/front   format byte 1; the snapshot's ID (16 bytes); uvarints:
+//	              its base and delta chunks; then the front's bytes
+const (
+	keyIndexFront = "index/front"
+	frontFormat   = 1
+	// MaxFront bounds a front's bytes, when kept and when read back.
+	MaxFront = 256 << 10
+)
+
+// frontStamp is the state of the index and of the people a front was made
+// from: any change to either makes a new stamp.
+type frontStamp struct {
+	ix      *Index
+	changes uint64
+	people  uint64
+}
+
+// stampLocked is the present stamp, with w.index.mu held.
+func (w *Wallet) stampLocked() frontStamp {
+	return frontStamp{ix: w.index, changes: w.index.changes, people: w.peopleChanges.Load()}
+}
+
+func (w *Wallet) stamp() frontStamp {
+	w.index.mu.RLock()
+	defer w.index.mu.RUnlock()
+	return w.stampLocked()
+}
+
+// KeepFront has make compute the front, for Close to store with the index
+// snapshot, unless the front the wallet has is still current. make runs
+// without the wallet's locks held: it reads the wallet's index and people.
+// A front made while records change is kept only if nothing changed
+// meanwhile.
+func (w *Wallet) KeepFront(make func() ([]byte, error)) error {
+	w.mu.RLock()
+	if w.master == nil || w.index == nil {
+		w.mu.RUnlock()
+		return ErrLocked
+	}
+	at := w.stamp()
+	w.mu.RUnlock()
+	if w.FrontCurrent() {
+		return nil
+	}
+	b, err := make()
+	if err != nil {
+		return err
+	}
+	if len(b) > MaxFront {
+		return errors.New("the first screen is too large to keep")
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.master == nil || w.index == nil {
+		return ErrLocked
+	}
+	if w.stamp() == at {
+		w.front = keptFront{data: bytes.Clone(b), at: at}
+	}
+	return nil
+}
+
+// FrontCurrent reports whether the front the wallet holds (the one
+// Opening.Front handed over, or the last one kept) was made from the
+// records and people as they are now.
+func (w *Wallet) FrontCurrent() bool {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.master != nil && w.index != nil && w.front.data != nil && w.front.at == w.stamp()
+}
+
+// keptFront is the front the wallet holds: read at open or made since.
+type keptFront struct {
+	data   []byte
+	at     frontStamp
+	stored bool // the store holds data, bound to the present snapshot
+}
+
+func marshalFront(meta snapMeta, data []byte) []byte {
+	b := append([]byte{frontFormat}, meta.id[:]...)
+	b = binary.AppendUvarint(b, uint64(meta.base))
+	b = binary.AppendUvarint(b, uint64(meta.deltas))
+	return append(b, data...)
+}
+
+// frontOf is the front stored as b if it is bound to the snapshot meta
+// describes, else nil.
+func frontOf(b []byte, meta snapMeta) []byte {
+	if len(b) < 17 || b[0] != frontFormat || [16]byte(b[1:17]) != meta.id {
+		return nil
+	}
+	r := binReader{b: b, off: 17}
+	base, deltas := r.uvarint(), r.uvarint()
+	if r.bad || base != uint64(meta.base) || deltas != uint64(meta.deltas) || r.rest() > MaxFront {
+		return nil
+	}
+	return b[r.off:]
+}
+
+// readFront is the stored front when the index snapshot is current and the
+// front is bound to it; nil otherwise.
+func (w *Wallet) readFront() []byte {
+	var front []byte
+	w.db.View(func(tx kv.Txn) error {
+		var meta snapMeta
+		b, err := tx.Get([]byte(keyIndexMeta))
+		if err != nil || meta.unmarshal(b) != nil {
+			return err
+		}
+		version, logSize, versioned, err := w.storeFacts(tx)
+		if err != nil || !versioned || version != meta.version+1 || logSize != meta.logSize {
+			return err
+		}
+		b, err = tx.Get([]byte(keyIndexFront))
+		if err != nil {
+			return err
+		}
+		front = bytes.Clone(frontOf(b, meta))
+		return nil
+	})
+	return front
+}
+
+// writeFront stores the front bound to the snapshot meta describes, or
+// removes the stored one when the wallet's front is not current; tx is
+// the transaction that writes meta.
+func (w *Wallet) writeFront(tx kv.Txn, meta snapMeta, current bool) error {
+	if !current {
+		return tx.Delete([]byte(keyIndexFront))
+	}
+	return tx.Set([]byte(keyIndexFront), marshalFront(meta, w.front.data))
+}
