@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -72,7 +71,7 @@ func NewSession(w *wallet.Wallet) *Session {
 	s.SetIdle(time.Duration(w.Settings().AutoLockMinutes) * time.Minute)
 	// Unlocking a large wallet allocates far more than the index it keeps;
 	// give the transient memory back once the first screen is up.
-	time.AfterFunc(2*time.Second, debug.FreeOSMemory)
+	time.AfterFunc(2*time.Second, freeUnlockMemory)
 	return s
 }
 

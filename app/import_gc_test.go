@@ -94,3 +94,21 @@ func TestImportGCPercentFollowsTheLiveHeap(t *testing.T) {
 		t.Fatalf("GOGC for a live heap of 110 MiB = %d, want 500", p)
 	}
 }
+
+// TestMemoryIsNotReturnedDuringAnImport: the memory an unlock left is
+// given back to the system after the unlock, but not while an import is
+// under way (its heap would be collected whole and faulted in again).
+func TestMemoryIsNotReturnedDuringAnImport(t *testing.T) {
+	freed := 0
+	free := func() { freed++ }
+	end := importGC()
+	freeUnlockMemoryWith(free)
+	if freed != 0 {
+		t.Fatal("the memory was given back to the system during an import")
+	}
+	end()
+	freeUnlockMemoryWith(free)
+	if freed != 1 {
+		t.Fatalf("the memory was given back %d times after the import, want once", freed)
+	}
+}

@@ -199,7 +199,51 @@ func (w *Wallet) checkLogState(fresh, accept bool) error {
 // (a false alarm at the next unlock). A failure only leaves the record
 // behind the store, which the next write or unlock repairs; it never
 // blocks the write.
-func (w *Wallet) recordLogState() {
+//
+// In bulk (see Bulk) the sync and the record are left to the function it
+// returns, which the writer runs in the background once it has let go of
+// its lock, so that the next file is written while the disk catches up.
+// The state is read now, under the lock; the sync that follows makes
+// durable at least every commit it counts, so the record still never
+// claims more than the synced store holds. One such recording runs at a
+// time (holding stateMu, which Close and a rotation of the master key wait
+// for); a writer that finds one under way leaves the state to a later one.
+func (w *Wallet) recordLogState() (later func()) {
+	if w.bulk.Load() == 0 {
+		w.stateMu.Lock()
+		defer w.stateMu.Unlock()
+		w.recordLogStateLocked()
+		return nil
+	}
+	if !w.stateMu.TryLock() {
+		return nil
+	}
+	size, _, err := w.storeState(0)
+	if err != nil || size == w.stateSize {
+		w.stateMu.Unlock()
+		return nil
+	}
+	_, root, err := w.storeState(size)
+	if err != nil {
+		w.stateMu.Unlock()
+		return nil
+	}
+	w.stateAt = time.Now()
+	return func() {
+		defer w.stateMu.Unlock()
+		if sy, ok := w.db.(kv.Syncer); ok && sy.Sync() != nil {
+			return
+		}
+		// The pages of the value log an import wrote are clean now: let
+		// them go as it goes, not only at its end, or its resident memory
+		// grows with all it has written.
+		w.releaseMapped()
+		w.writeLogState(size, root)
+	}
+}
+
+// recordLogStateLocked is recordLogState at once, with stateMu held.
+func (w *Wallet) recordLogStateLocked() {
 	size, root, err := w.storeState(0)
 	if err != nil || size == w.stateSize {
 		return
@@ -209,10 +253,7 @@ func (w *Wallet) recordLogState() {
 		return
 	}
 	if w.bulk.Load() > 0 {
-		// The pages of the value log an import wrote are clean now: let
-		// them go as it goes, not only at its end, or its resident memory
-		// grows with all it has written.
-		w.releaseMapped()
+		w.releaseMapped() // as above
 	}
 	if _, root, err = w.storeState(size); err == nil {
 		w.writeLogState(size, root)
@@ -225,12 +266,13 @@ const bulkInterval = 2 * time.Second
 
 // Bulk tells the wallet that many writes follow one another, such as an
 // import of many files. Until the returned function is called, a writer
-// syncs the store and records the log's state only when bulkInterval has
-// passed since it was last recorded, not after each write: a sync per
-// file costs more than the file's records. The record still never claims
-// more of the log than the synced store holds; a power cut in between
-// only leaves it behind, which the next unlock repairs. The returned
-// function records the state at once; Close does too.
+// has the store synced and the log's state recorded only when bulkInterval
+// has passed since it was last recorded, not after each write (a sync per
+// file costs more than the file's records), and in the background, not
+// under its lock (recordLogState). The record still never claims more of
+// the log than the synced store holds; a power cut in between only leaves
+// it behind, which the next unlock repairs. The returned function records
+// the state at once; Close does too.
 func (w *Wallet) Bulk() (end func()) {
 	w.bulk.Add(1)
 	var once sync.Once

@@ -76,6 +76,10 @@ func (w *Wallet) RotateMasterKey(passphrase []byte, kdf keys.KDF) (keys.Recovery
 	if w.master == nil {
 		return keys.RecoveryKey{}, ErrLocked
 	}
+	// The store and the log-state record are replaced: a recording of a
+	// bulk write still under way ends first.
+	w.stateMu.Lock()
+	defer w.stateMu.Unlock()
 	m2 := keys.NewMaster()
 	h := *w.header
 	if err := h.Rewrap(m2, passphrase, kdf); err != nil {

@@ -66,7 +66,10 @@ type Wallet struct {
 	stateKey  []byte
 	seeds     seeds
 	// stateSize is the log size last written to the log-state record,
-	// stateAt when; bulk counts the callers of Bulk not yet done.
+	// stateAt when; bulk counts the callers of Bulk not yet done. stateMu
+	// is held while the record is written, by a writer or by the
+	// background recording of a bulk write (recordLogState).
+	stateMu   sync.Mutex
 	stateSize uint64
 	stateAt   time.Time
 	bulk      atomic.Int32
@@ -387,11 +390,14 @@ func (w *Wallet) Close() error {
 	if w.master == nil {
 		return nil
 	}
+	// A recording under way in the background ends before the store closes.
+	w.stateMu.Lock()
+	defer w.stateMu.Unlock()
 	if w.bulk.Load() > 0 {
 		// A Bulk not yet ended may have left the log's state unrecorded.
 		// (Only then: a wallet whose open failed, over a rolled-back store,
 		// must not record that store's state.)
-		w.recordLogState()
+		w.recordLogStateLocked()
 	}
 	// The snapshot is an optimisation: failing to write it costs the next
 	// open its speed, never a record. It goes last, so that its commit is
@@ -538,11 +544,15 @@ func (w *Wallet) lockWrite() func() {
 	w.writeMu.Lock()
 	w.mu.RLock()
 	return func() {
+		var later func()
 		if w.master != nil && !w.deferLogState() {
-			w.recordLogState()
+			later = w.recordLogState()
 		}
 		w.mu.RUnlock()
 		w.writeMu.Unlock()
+		if later != nil {
+			go later()
+		}
 	}
 }
 

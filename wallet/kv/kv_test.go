@@ -159,3 +159,44 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 		return nil
 	})
 }
+
+// TestSyncWritesBackEveryLogFile: Sync writes back every memtable log and
+// value log file, not only the ones Badger writes to now (a memtable
+// waiting to be written out as a table, a value log file filled since the
+// last sync), so that no commit made before it is left to the cache.
+func TestSyncWritesBackEveryLogFile(t *testing.T) {
+	dir := t.TempDir()
+	db := openTestBadger(t, dir, Options{EncryptionKey: key32(), SealKey: key32()})
+	big := bytes.Repeat([]byte("v"), 4<<10) // to the value log
+	err := db.Update(func(tx Txn) error {
+		if err := tx.Set([]byte("small"), []byte("v")); err != nil {
+			return err
+		}
+		return tx.Set([]byte("big"), big)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	synced := map[string]bool{}
+	defer func(f func(string) error) { syncFile = f }(syncFile)
+	syncFile = func(path string) error {
+		synced[filepath.Base(path)] = true
+		return nil
+	}
+	if err := Sync(db); err != nil {
+		t.Fatal(err)
+	}
+	var logs []string
+	for _, pattern := range []string{"*.mem", "*.vlog"} {
+		names, _ := filepath.Glob(filepath.Join(dir, pattern))
+		logs = append(logs, names...)
+	}
+	if len(logs) < 2 {
+		t.Fatalf("the store has log files %v, want a memtable log and a value log", logs)
+	}
+	for _, name := range logs {
+		if !synced[filepath.Base(name)] {
+			t.Errorf("Sync did not write back %s", filepath.Base(name))
+		}
+	}
+}
