@@ -24,6 +24,7 @@ func escapeMarkup(text string) string {
 // index loads, then the main screen with the same summary made afresh.
 func TestUnlockShowsTheKeptSummaryWhileTheIndexLoads(t *testing.T) {
 	s := importedWith(t, maxKris)
+	s.frontFrom = 0 // the fixture's wallet is small: show its front all the same
 	want := make([]string, len(s.main.summary.lines))
 	for i, l := range s.main.summary.lines {
 		want[i] = l.Text
@@ -86,6 +87,7 @@ func TestUnlockShowsTheKeptSummaryWhileTheIndexLoads(t *testing.T) {
 // older release) opens without one: nothing stale shows.
 func TestUnlockShowsNoKeptSummaryOnceTheRecordsChanged(t *testing.T) {
 	s := importedWith(t, maxKris)
+	s.frontFrom = 0 // the fixture's wallet is small: show its front all the same
 	dir := s.dir
 	s.lock()
 	settle(s)
@@ -120,6 +122,7 @@ func TestUnlockShowsNoKeptSummaryOnceTheRecordsChanged(t *testing.T) {
 // afresh with the value.
 func TestAKeptSummaryPastItsDateIsMadeAfresh(t *testing.T) {
 	s := importedWith(t, maxKris)
+	s.frontFrom = 0 // the fixture's wallet is small: show its front all the same
 	due := time.Now().UTC().Truncate(time.Second).Add(2 * time.Second)
 	obs := `{"resourceType":"Observation","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],` +
 		`"code":{"text":"Fasting glucose"},"effectiveDateTime":"` + due.Format(time.RFC3339) + `","valueQuantity":{"value":91,"unit":"mg/dL"}}`
@@ -158,5 +161,34 @@ func TestAKeptSummaryPastItsDateIsMadeAfresh(t *testing.T) {
 	}
 	if s.main.summary.kept || !has(lines) {
 		t.Fatalf("the summary was not made afresh with the value now due: kept %v, lines %q", s.main.summary.kept, lines)
+	}
+}
+
+// A small wallet opens in a moment: its kept front would only flash before
+// the main screen, and is not shown.
+func TestASmallWalletsUnlockShowsNoKeptSummary(t *testing.T) {
+	s := importedWith(t, maxKris)
+	if s.frontFrom <= s.session.Wallet.Count() {
+		t.Fatalf("the fixture's %d records are no small wallet for a front from %d", s.session.Wallet.Count(), s.frontFrom)
+	}
+	s.lock()
+	settle(s)
+	test.Type(s.unlockScreen.pass, testPass)
+	s.unlockScreen.submit()
+	q := queues[s]
+	for s.main == nil {
+		for _, fn := range q.take() {
+			fn()
+			if s.front != nil {
+				t.Fatal("a small wallet's kept summary showed before the main screen")
+			}
+		}
+		if s.running.Load() == 0 && q.empty() && s.main == nil {
+			t.Fatalf("the wallet did not open: %q", s.unlockScreen.message.Text)
+		}
+	}
+	settle(s)
+	if s.main.summary.shown == nil || s.main.summary.kept {
+		t.Fatal("no summary after the unlock")
 	}
 }

@@ -56,6 +56,9 @@ type shell struct {
 	recoveryScreen *recoveryScreen
 	unlockScreen   *unlockScreen
 	front          *frontScreen // the kept front, while it shows during an unlock
+	// frontFrom is the size of wallet from which an unlock shows the kept
+	// front (tests lower it).
+	frontFrom int
 	restoring      *restoreForm // the restore form last opened
 	menu           *menus
 	lastTouch      time.Time
@@ -78,7 +81,7 @@ type shell struct {
 
 func newShell(a fyne.App, w fyne.Window, dir string, kdf keys.KDF) *shell {
 	return &shell{app: a, win: w, dir: dir, kdf: kdf, name: filepath.Base(dir), peerOptions: app.PeerOptions{},
-		auditDelay: 3 * time.Second}
+		auditDelay: 3 * time.Second, frontFrom: frontRecords}
 }
 
 // start shows the first screen: creating a wallet, or unlocking one.

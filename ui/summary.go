@@ -58,6 +58,10 @@ var summarySections = []summarySection{
 	{"Recent visits", summary.CategoryVisits, "No visits recorded", func(s summary.Summary) []summary.Line { return s.Visits }},
 }
 
+// summarySplit is the share of the width the summary takes beside the
+// record it opens.
+const summarySplit = 0.55
+
 func newSummaryView(m *mainScreen) *summaryView {
 	v := &summaryView{m: m}
 	v.body = container.NewVBox()
@@ -68,7 +72,7 @@ func newSummaryView(m *mainScreen) *summaryView {
 	v.detail = newDetailView(m)
 	left := container.NewVScroll(container.NewPadded(container.NewVBox(v.message, v.body)))
 	split := container.NewHSplit(left, v.detail.content)
-	split.Offset = 0.55
+	split.Offset = summarySplit
 	v.content = split
 	return v
 }

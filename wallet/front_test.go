@@ -17,12 +17,15 @@ func beginFront(t *testing.T, dir string) ([]byte, *Wallet) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	front := op.Front()
+	front, records := op.Front(), op.Records()
 	w, err := op.Finish()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Close() })
+	if front != nil && records != w.Count() {
+		t.Fatalf("the opening said %d records, the wallet has %d", records, w.Count())
+	}
 	return front, w
 }
 

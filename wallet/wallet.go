@@ -191,9 +191,10 @@ func open(dir string, h *keys.Header, m *keys.Master, fresh bool, o OpenOptions)
 // its index not loaded yet. What the window shows first (Front) can show
 // meanwhile; Finish loads the index and hands the wallet over.
 type Opening struct {
-	w     *Wallet
-	fresh bool
-	front []byte
+	w       *Wallet
+	fresh   bool
+	front   []byte
+	records int
 }
 
 // Begin unlocks the wallet in dir with its passphrase as Open does, up to
@@ -245,7 +246,7 @@ func begin(dir string, h *keys.Header, m *keys.Master, fresh bool, o OpenOptions
 	}
 	op := &Opening{w: w, fresh: fresh}
 	if !fresh {
-		op.front = w.readFront()
+		op.front, op.records = w.readFront()
 	}
 	return op, nil
 }
@@ -254,6 +255,11 @@ func begin(dir string, h *keys.Header, m *keys.Master, fresh bool, o OpenOptions
 // matches the wallet's records, else nil. It is the caller's: the wallet
 // keeps its own copy.
 func (op *Opening) Front() []byte { return op.front }
+
+// Records is how many records the index Finish loads from its snapshot
+// holds, as the snapshot says; 0 when it has no current snapshot (Finish
+// then reads every head).
+func (op *Opening) Records() int { return op.records }
 
 // Finish loads the wallet's index and returns the open wallet; on failure
 // the wallet is closed again.
