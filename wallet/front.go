@@ -2,7 +2,9 @@ package wallet
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 
 	"medwallet/wallet/kv"
@@ -19,7 +21,8 @@ import (
 // snapshot holds and the people as they are (KeepFront).
 //
 //	index/front   format byte 1; the snapshot's ID (16 bytes); uvarints:
-//	              its base and delta chunks; then the front's bytes
+//	              its base and delta chunks; the people's digest
+//	              (peopleDigest, 32 bytes); then the front's bytes
 const (
 	keyIndexFront = "index/front"
 	frontFormat   = 1
@@ -75,7 +78,7 @@ func (w *Wallet) KeepFront(make func() ([]byte, error)) error {
 		return ErrLocked
 	}
 	if w.stamp() == at {
-		w.front = keptFront{data: bytes.Clone(b), at: at}
+		w.front = keptFront{data: bytes.Clone(b), at: at, people: peopleDigest(w.peopleSnapshot())}
 	}
 	return nil
 }
@@ -93,33 +96,52 @@ func (w *Wallet) FrontCurrent() bool {
 type keptFront struct {
 	data   []byte
 	at     frontStamp
-	stored bool // the store holds data, bound to the present snapshot
+	people [32]byte // peopleDigest of the people it was made with
+	stored bool     // the store holds data, bound to the present snapshot
 }
 
-func marshalFront(meta snapMeta, data []byte) []byte {
+// peopleDigest is a digest of the people as the wallet holds them, which
+// a front is bound to as well: a change to them by a release that keeps
+// no front (a rename, another owner) leaves the snapshot's chunks as they
+// were.
+func peopleDigest(ps []Person) [32]byte {
+	h := sha256.New()
+	for _, p := range ps {
+		p.Records = 0
+		b, _ := json.Marshal(p)
+		h.Write(binary.AppendUvarint(nil, uint64(len(b))))
+		h.Write(b)
+	}
+	return [32]byte(h.Sum(nil))
+}
+
+func marshalFront(meta snapMeta, people [32]byte, data []byte) []byte {
 	b := append([]byte{frontFormat}, meta.id[:]...)
 	b = binary.AppendUvarint(b, uint64(meta.base))
 	b = binary.AppendUvarint(b, uint64(meta.deltas))
+	b = append(b, people[:]...)
 	return append(b, data...)
 }
 
 // frontOf is the front stored as b if it is bound to the snapshot meta
-// describes, else nil.
-func frontOf(b []byte, meta snapMeta) []byte {
+// describes and to people, else nil.
+func frontOf(b []byte, meta snapMeta, people [32]byte) []byte {
 	if len(b) < 17 || b[0] != frontFormat || [16]byte(b[1:17]) != meta.id {
 		return nil
 	}
 	r := binReader{b: b, off: 17}
 	base, deltas := r.uvarint(), r.uvarint()
-	if r.bad || base != uint64(meta.base) || deltas != uint64(meta.deltas) || r.rest() > MaxFront {
+	if r.bad || base != uint64(meta.base) || deltas != uint64(meta.deltas) || r.rest() < len(people) ||
+		[32]byte(b[r.off:r.off+len(people)]) != people || r.rest()-len(people) > MaxFront {
 		return nil
 	}
-	return b[r.off:]
+	return b[r.off+len(people):]
 }
 
 // readFront is the stored front when the index snapshot is current and the
-// front is bound to it; nil otherwise.
+// front is bound to it and to the people the wallet holds; nil otherwise.
 func (w *Wallet) readFront() []byte {
+	people := peopleDigest(w.peopleSnapshot())
 	var front []byte
 	w.db.View(func(tx kv.Txn) error {
 		var meta snapMeta
@@ -135,7 +157,7 @@ func (w *Wallet) readFront() []byte {
 		if err != nil {
 			return err
 		}
-		front = bytes.Clone(frontOf(b, meta))
+		front = bytes.Clone(frontOf(b, meta, people))
 		return nil
 	})
 	return front
@@ -148,5 +170,5 @@ func (w *Wallet) writeFront(tx kv.Txn, meta snapMeta, current bool) error {
 	if !current {
 		return tx.Delete([]byte(keyIndexFront))
 	}
-	return tx.Set([]byte(keyIndexFront), marshalFront(meta, w.front.data))
+	return tx.Set([]byte(keyIndexFront), marshalFront(meta, w.front.people, w.front.data))
 }

@@ -173,3 +173,38 @@ func TestKeepFrontOfALockedWalletSaysSo(t *testing.T) {
 		t.Fatalf("KeepFront after Close: %v", err)
 	}
 }
+
+// A release that keeps no front may change the people alone (a rename,
+// another owner) and only restamp the snapshot: the front, bound to the
+// people as well, is then not handed over.
+func TestFrontIsNotHandedOverOncePeopleChangedWithoutIt(t *testing.T) {
+	dir := snapWallet(t)
+	_, w := beginFront(t, dir)
+	made := 0
+	want := keepFront(t, w, &made)
+	p := w.People()[0]
+	w.Close()
+	var stored []byte
+	forge(t, dir, func(tx kv.Txn) {
+		b, err := tx.Get(personKey(p.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = bytes.Clone(b)
+		renamed := p
+		renamed.Name = "Somebody Else"
+		if err := writePerson(tx, renamed); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if front, w := beginFront(t, dir); front != nil {
+		t.Fatalf("a front from before the rename is handed over: %q", front)
+	} else {
+		w.Close()
+	}
+	// The person as they were: the front is handed over again.
+	forge(t, dir, func(tx kv.Txn) { tx.Set(personKey(p.ID), stored) })
+	if front, _ := beginFront(t, dir); !bytes.Equal(front, want) {
+		t.Fatalf("front %q, want %q", front, want)
+	}
+}

@@ -676,3 +676,87 @@ func reopenCheckingAnotherPart(t *testing.T, dir, id string) *Wallet {
 	}
 	return w
 }
+
+// The base chunks' entries share one allocation only as large as a genuine
+// snapshot needs: a meta naming more chunks than the log has leaves (as a
+// forged one could, to make the open ask for gigabytes) gets none.
+func TestBaseChunksShareRoomOnlyAsLargeAsTheLogAllows(t *testing.T) {
+	genuine := snapMeta{base: 3, entries: 2*snapChunkEntries + 10, logSize: 2*snapChunkEntries + 40}
+	if room := baseRoom(genuine); len(room) != 3*snapChunkEntries {
+		t.Fatalf("room for %d entries, want %d", len(room), 3*snapChunkEntries)
+	}
+	for name, meta := range map[string]snapMeta{
+		"more chunks than leaves": {base: maxSnapChunks, entries: maxSnapChunks * snapChunkEntries, logSize: 10},
+		"no base chunks":          {base: 0, deltas: 2, logSize: 10},
+		"a leaf short":            {base: 3, logSize: 2 * snapChunkEntries},
+	} {
+		if room := baseRoom(meta); room != nil {
+			t.Errorf("%s: room for %d entries", name, len(room))
+		}
+	}
+}
+
+// A chunk decodes the same into room of its own as into the base room, and
+// into an allocation of its own when the room is too small.
+func TestChunkDecodesTheSameWithOrWithoutRoom(t *testing.T) {
+	w := reopen(t, snapWallet(t))
+	entries := w.index.ordered()
+	id := [16]byte{1}
+	b := encodeChunk(id, 0, entries, nil)
+	want, err := decodeChunk(bytes.Clone(b), id, 0, newInterner())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, room := range map[string][]Entry{"room": make([]Entry, snapChunkEntries), "too little room": make([]Entry, len(entries)-1)} {
+		got, err := decodeChunkInto(bytes.Clone(b), id, 0, newInterner(), chunkRoom{entries: room, arena: &hugeArena{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.entries) != len(want.entries) {
+			t.Fatalf("%s: %d entries, want %d", name, len(got.entries), len(want.entries))
+		}
+		inRoom := got.entries[0] == &room[0]
+		if inRoom != (name == "room") {
+			t.Errorf("%s: the entries are in the room: %v", name, inRoom)
+		}
+		for i := range want.entries {
+			g, e := *got.entries[i], *want.entries[i]
+			if g.ID != e.ID || g.Summary.Title != e.Summary.Title || !g.Added.Equal(e.Added) || g.tid != e.tid {
+				t.Fatalf("%s: entry %d differs", name, i)
+			}
+		}
+	}
+}
+
+// The arena hands out slices that never overlap, each of the capacity
+// asked, from shared blocks for the sizes it serves and on their own
+// otherwise.
+func TestHugeArenaSlicesDoNotOverlap(t *testing.T) {
+	a := &hugeArena{}
+	sizes := []int{arenaMin, 1 << 20, 3 << 20 / 2, arenaBlock / 4, arenaMin - 1, arenaBlock/4 + 1, 700 << 10, 900 << 10}
+	var got [][]byte
+	for i, n := range sizes {
+		b := a.take(n)
+		if len(b) != 0 || cap(b) != n {
+			t.Fatalf("take(%d): len %d cap %d", n, len(b), cap(b))
+		}
+		b = append(b, bytes.Repeat([]byte{byte(i + 1)}, n)...)
+		got = append(got, b)
+	}
+	for i, b := range got {
+		if !bytes.Equal(b, bytes.Repeat([]byte{byte(i + 1)}, sizes[i])) {
+			t.Fatalf("slice %d was written over by another", i)
+		}
+	}
+	// Appending past a slice's capacity moves it; its neighbour stays.
+	first, second := a.take(arenaMin), a.take(arenaMin)
+	second = append(second, 7)
+	first = append(first[:cap(first)], 9)
+	if second[0] != 7 {
+		t.Fatal("a slice appended past its capacity wrote into the next")
+	}
+	var none *hugeArena
+	if b := none.take(arenaMin); cap(b) != arenaMin {
+		t.Fatalf("the nil arena's slice has capacity %d", cap(b))
+	}
+}

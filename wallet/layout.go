@@ -63,6 +63,20 @@ package wallet
 //	                                            snapshot: up to 8,192 records' list
 //	                                            entries, binary (indexsnap.go); format
 //	                                            2 packs IDs and UUIDs as bytes           v5
+//	index/front               wallet            what the window shows first after an     v8
+//	                                            unlock (front.go): format byte 1, the
+//	                                            snapshot ID and chunk counts and the
+//	                                            people's digest it is bound to, then
+//	                                            the window's bytes (a summary.Front,
+//	                                            JSON)
+//
+// v8 added index/front and changed no other key. It is written at lock with
+// the index snapshot, bound to it and to the people, and only when it was
+// made from the records and people as they are; any other write of the
+// snapshot removes it. A wallet without it opens as before (the window then
+// shows the main screen once the index is loaded). Older releases ignore
+// it; a change they make to records rewrites the snapshot's chunks, and one
+// to people changes their digest, so it is no longer shown.
 //
 // v7 added meta/apart and changed no other key. Every record kept from a
 // received share is now of source "share" and belongs to no person, so that
@@ -120,5 +134,6 @@ const (
 	keyPeople            = "meta/people"
 	keyReceivedApart     = "meta/apart"
 	prefixImport         = "import/"
-	// keyIndexMeta and prefixIndexChunk are in indexsnap.go.
+	// keyIndexMeta and prefixIndexChunk are in indexsnap.go, keyIndexFront
+	// in front.go.
 )

@@ -264,7 +264,7 @@ func (op *Opening) Finish() (*Wallet, error) {
 		return nil, err
 	}
 	if op.front != nil && !w.ixNote.FromHeads {
-		w.front = keptFront{data: bytes.Clone(op.front), at: w.stamp(), stored: true}
+		w.front = keptFront{data: bytes.Clone(op.front), at: w.stamp(), people: peopleDigest(w.peopleSnapshot()), stored: true}
 	}
 	return w, nil
 }

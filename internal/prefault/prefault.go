@@ -27,3 +27,19 @@ func Slice[T any](s []T) {
 	}
 	populate(uintptr(unsafe.Pointer(unsafe.SliceData(s))), n)
 }
+
+// Huge is Slice for a buffer of tens of megabytes that lives as long as
+// what it holds: it first asks for the buffer's whole 2 MiB pages to be
+// huge pages, where the system's transparent huge pages are on request
+// ("madvise", Linux's default), so that the kernel maps and clears them 512
+// small pages at a time. It is only advice, and never changes what s holds.
+func Huge[T any](s []T) {
+	var zero T
+	n := uintptr(cap(s)) * unsafe.Sizeof(zero)
+	if n < minSize {
+		return
+	}
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
+	adviseHuge(p, n)
+	populate(p, n)
+}

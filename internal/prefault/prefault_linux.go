@@ -17,3 +17,17 @@ func populate(p, n uintptr) {
 		syscall.Syscall(syscall.SYS_MADVISE, start, end-start, madvPopulateWrite)
 	}
 }
+
+// madvHugepage is MADV_HUGEPAGE: back these pages with huge pages where
+// possible.
+const madvHugepage = 14
+
+// adviseHuge advises the whole 2 MiB pages inside [p, p+n).
+func adviseHuge(p, n uintptr) {
+	const huge = 2 << 20
+	start := (p + huge - 1) &^ (huge - 1)
+	end := (p + n) &^ (huge - 1)
+	if end > start {
+		syscall.Syscall(syscall.SYS_MADVISE, start, end-start, madvHugepage)
+	}
+}

@@ -3,3 +3,5 @@
 package prefault
 
 func populate(p, n uintptr) {}
+
+func adviseHuge(p, n uintptr) {}

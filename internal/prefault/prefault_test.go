@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // TestSliceKeepsWhatTheBufferHolds: populating is only ever a prefault;
@@ -84,4 +86,56 @@ func kernelBefore514(t *testing.T) bool {
 	major, _ = strconv.Atoi(parts[0])
 	minor, _ = strconv.Atoi(parts[1])
 	return major < 5 || major == 5 && minor < 14
+}
+
+// TestHugeAdvisesTheBuffersWholeHugePages: the buffer's whole 2 MiB pages
+// are marked for huge pages (VmFlags "hg" in /proc/self/smaps) where the
+// system has transparent huge pages on request, and what it holds stays.
+func TestHugeAdvisesTheBuffersWholeHugePages(t *testing.T) {
+	mode, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	if runtime.GOOS != "linux" || err != nil || strings.Contains(string(mode), "[never]") {
+		t.Skip("no transparent huge pages here")
+	}
+	b := make([]byte, 16<<20)
+	for i := range b {
+		b[i] = byte(i * 13)
+	}
+	want := bytes.Clone(b)
+	before := hugeFlagged(t, b)
+	Huge(b)
+	after := hugeFlagged(t, b)
+	runtime.KeepAlive(b)
+	if !bytes.Equal(b, want) {
+		t.Fatal("the advice changed the buffer")
+	}
+	if before || !after {
+		t.Fatalf("the buffer's middle is marked for huge pages: before %v, after %v; want only after", before, after)
+	}
+	Huge(make([]byte, 10)) // too small to advise: nothing happens
+}
+
+// hugeFlagged reports whether the mapping holding the middle of b carries
+// the huge-page advice.
+func hugeFlagged(t *testing.T, b []byte) bool {
+	mid := uint64(uintptr(unsafe.Pointer(&b[len(b)/2])))
+	data, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Skip(err)
+	}
+	inside := false
+	for line := range strings.Lines(string(data)) {
+		f := strings.Fields(line)
+		if len(f) > 0 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
+			lo, hi, _ := strings.Cut(f[0], "-")
+			l, err1 := strconv.ParseUint(lo, 16, 64)
+			h, err2 := strconv.ParseUint(hi, 16, 64)
+			inside = err1 == nil && err2 == nil && l <= mid && mid < h
+			continue
+		}
+		if inside && len(f) > 0 && f[0] == "VmFlags:" {
+			return slices.Contains(f[1:], "hg")
+		}
+	}
+	t.Fatal("no mapping in /proc/self/smaps holds the buffer")
+	return false
 }

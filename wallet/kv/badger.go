@@ -231,11 +231,42 @@ func (t *badgerTxn) value(key []byte, item *badger.Item) ([]byte, error) {
 // open opens sealed value v of key into a new slice (never into v, which
 // Badger owns).
 func (t *badgerTxn) open(key, v []byte) ([]byte, error) {
-	// A large value (an index snapshot's chunk) is opened into pages
-	// mapped in at once rather than faulted in as they are written.
-	dst := make([]byte, 0, keys.OpenSize(v))
+	return t.openInto(key, v, newBuffer)
+}
+
+// newBuffer is a new empty slice of capacity n: a large one (an index
+// snapshot's chunk) has its pages mapped in at once rather than faulted
+// in as they are written.
+func newBuffer(n int) []byte {
+	dst := make([]byte, 0, n)
 	prefault.Bytes(dst)
-	p, err := keys.OpenAppend(dst, t.sealKey, v, key)
+	return dst
+}
+
+// getInto is Get with the value opened into alloc's slice.
+func (t *badgerTxn) getInto(key []byte, alloc func(n int) []byte) ([]byte, error) {
+	item, err := t.t.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, fmt.Errorf("%s: %w", key, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if t.sealKey == nil {
+		return item.ValueCopy(alloc(int(item.ValueSize())))
+	}
+	var p []byte
+	err = item.Value(func(v []byte) error {
+		var err error
+		p, err = t.openInto(key, v, alloc)
+		return err
+	})
+	return p, err
+}
+
+// openInto opens sealed value v of key into alloc's slice.
+func (t *badgerTxn) openInto(key, v []byte, alloc func(n int) []byte) ([]byte, error) {
+	p, err := keys.OpenAppend(alloc(keys.OpenSize(v)), t.sealKey, v, key)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", key, ErrTampered)
 	}

@@ -27,6 +27,19 @@ type Txn interface {
 	Iterate(prefix []byte, fn func(key, value []byte) error) error
 }
 
+// GetInto is tx.Get, with the value put into the slice alloc returns
+// (empty, of capacity at least n for a value of n bytes) where the store
+// can, rather than into a slice of its own: a caller keeping many large
+// values can place them together.
+func GetInto(tx Txn, key []byte, alloc func(n int) []byte) ([]byte, error) {
+	if t, ok := tx.(interface {
+		getInto(key []byte, alloc func(n int) []byte) ([]byte, error)
+	}); ok {
+		return t.getInto(key, alloc)
+	}
+	return tx.Get(key)
+}
+
 // ErrStop returned from an Iterate callback ends the iteration without error.
 var ErrStop = errors.New("stop iteration")
 
