@@ -77,7 +77,7 @@ func checkRecordJSON(t *testing.T, r Record) {
 	sum, _ := json.Marshal(r.Summary)
 	src, _ := json.Marshal(r.Source)
 	added, _ := json.Marshal(r.Added)
-	got, err := recordJSON(&r, sum, src, added)
+	got, err := recordJSON(nil, &r, sum, src, added)
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("recordJSON   = %s, %v\njson.Marshal = %s", got, err, want)
 	}

@@ -277,7 +277,7 @@ func (w *Wallet) storeResults(ctx context.Context, b Batch, results []preparedEn
 		return rep, nil
 	}
 
-	var todo []pending
+	todo := make([]pending, 0, len(results))
 	seen := make(map[string]bool, len(results))
 	for i, r := range results {
 		e := b.Entries[i]

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -146,12 +147,12 @@ func (w *Wallet) prepare(scope string, resource []byte, ids hash.Hash) (prepared
 		facts: factsOfValid(compact)}, nil
 }
 
-// recordJSON is json.Marshal(r) for a record whose Resource is in
-// compactJSON's form, made of encodings at hand: summary is r.Summary's
-// (prepare makes it on every core), source and added are r.Source's and
-// r.Added's, the same for a whole batch. Only the record's own numbers are
-// encoded here, under the writer's transaction.
-func recordJSON(r *Record, summary, source, added []byte) ([]byte, error) {
+// recordJSON appends to dst json.Marshal(r) for a record whose Resource
+// is in compactJSON's form, made of encodings at hand: summary is
+// r.Summary's (prepare makes it on every core), source and added are
+// r.Source's and r.Added's, the same for a whole batch. Only the record's
+// own numbers are encoded here, under the writer's transaction.
+func recordJSON(dst []byte, r *Record, summary, source, added []byte) ([]byte, error) {
 	var atts []byte
 	if len(r.Attachments) > 0 {
 		var err error
@@ -163,7 +164,7 @@ func recordJSON(r *Record, summary, source, added []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, len(r.Resource)+len(summary)+len(source)+len(added)+len(atts)+len(id)+256)
+	b := slices.Grow(dst, len(r.Resource)+len(summary)+len(source)+len(added)+len(atts)+len(id)+256)
 	b = append(b, `{"id":`...)
 	b = append(b, id...)
 	b = append(b, `,"version":`...)
@@ -215,9 +216,9 @@ const (
 func (w *Wallet) writeVersions(tx kv.Txn, ps []prepared, src Source, atts [][]Attachment, now time.Time, cancel func(i int) error) (heads []head, outs []outcome, unused []string, err error) {
 	heads = make([]head, len(ps))
 	outs = make([]outcome, len(ps))
-	var recs []Record
-	var idx []int
-	var commitments [][32]byte
+	recs := make([]Record, 0, len(ps))
+	idx := make([]int, 0, len(ps))
+	commitments := make([][32]byte, 0, len(ps))
 	for i, p := range ps {
 		if cancel != nil {
 			if err := cancel(i); err != nil {
@@ -308,13 +309,15 @@ func (w *Wallet) writeVersions(tx kv.Txn, ps []prepared, src Source, atts [][]At
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	var buf []byte // one record's JSON at a time: Set keeps none of it
 	for j := range recs {
 		rec := &recs[j]
 		p := ps[idx[j]]
 		rec.LeafIndex = first + uint64(j)
 		var vb []byte
 		if p.summaryJSON != nil {
-			vb, err = recordJSON(rec, p.summaryJSON, srcJSON, addedJSON)
+			vb, err = recordJSON(buf[:0], rec, p.summaryJSON, srcJSON, addedJSON)
+			buf = vb
 		} else {
 			vb, err = marshalRecord(*rec)
 		}

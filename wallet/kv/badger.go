@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -275,6 +276,8 @@ func (t *badgerTxn) openInto(key, v []byte, alloc func(n int) []byte) ([]byte, e
 func (t *badgerTxn) Set(key, value []byte) error {
 	if t.sealKey != nil {
 		value = keys.Seal(t.sealKey, value, key)
+	} else {
+		value = bytes.Clone(value) // Badger keeps it until the commit
 	}
 	return t.t.Set(append([]byte(nil), key...), value)
 }

@@ -17,7 +17,8 @@ var ErrInUse = errors.New("open in another process")
 type Txn interface {
 	// Get returns the value stored under key, or an error wrapping ErrNotFound.
 	Get(key []byte) ([]byte, error)
-	// Set stores value under key.
+	// Set stores value under key. It keeps no reference to either: the
+	// caller may reuse their memory at once.
 	Set(key, value []byte) error
 	// Delete removes key; deleting a missing key is not an error.
 	Delete(key []byte) error

@@ -200,3 +200,37 @@ func TestSyncWritesBackEveryLogFile(t *testing.T) {
 		}
 	}
 }
+
+// TestSetKeepsNoReferenceToTheValue: a value's memory reused after Set
+// (the wallet writes each record's JSON into one buffer) does not change
+// what is stored, sealed or not.
+func TestSetKeepsNoReferenceToTheValue(t *testing.T) {
+	for name, open := range map[string]func(t *testing.T) DB{
+		"memory": func(t *testing.T) DB { return Memory() },
+		"badger": func(t *testing.T) DB {
+			return openTestBadger(t, t.TempDir(), Options{EncryptionKey: key32(), SealKey: key32()})
+		},
+		"badger-unsealed": func(t *testing.T) DB { return openTestBadger(t, t.TempDir(), Options{}) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			buf := []byte("first")
+			err := db.Update(func(tx Txn) error {
+				if err := tx.Set([]byte("a"), buf); err != nil {
+					return err
+				}
+				copy(buf, "xxxxx")
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.View(func(tx Txn) error {
+				if v, err := tx.Get([]byte("a")); err != nil || string(v) != "first" {
+					t.Errorf("stored %q, %v; want %q", v, err, "first")
+				}
+				return nil
+			})
+		})
+	}
+}
