@@ -20,6 +20,36 @@ func escapeMarkup(text string) string {
 	return b.String()
 }
 
+// unlockWatching types the passphrase on the unlock screen of s and runs
+// the window's updates one at a time, as the UI goroutine would, calling
+// watch after each until the main screen shows; then it settles.
+func unlockWatching(t *testing.T, s *shell, watch func()) {
+	t.Helper()
+	test.Type(s.unlockScreen.pass, testPass)
+	s.unlockScreen.submit()
+	q := queues[s]
+	for s.main == nil {
+		fns := q.take()
+		for _, fn := range fns {
+			fn()
+			watch()
+		}
+		if len(fns) == 0 && s.running.Load() == 0 && q.empty() && s.main == nil {
+			t.Fatalf("the wallet did not open: %q", s.unlockScreen.message.Text)
+		}
+	}
+	settle(s)
+}
+
+// frontLines are the texts of the lines the kept summary shows.
+func frontLines(s *shell) []string {
+	var lines []string
+	for _, l := range s.front.lines {
+		lines = append(lines, l.Text)
+	}
+	return lines
+}
+
 // An unlock shows the summary kept at the last lock while the wallet's
 // index loads, then the main screen with the same summary made afresh.
 func TestUnlockShowsTheKeptSummaryWhileTheIndexLoads(t *testing.T) {
@@ -34,29 +64,15 @@ func TestUnlockShowsTheKeptSummaryWhileTheIndexLoads(t *testing.T) {
 	}
 	s.lock()
 	settle(s)
-	test.Type(s.unlockScreen.pass, testPass)
-	s.unlockScreen.submit()
-
-	// Run the window's updates one at a time, as the UI goroutine would,
-	// noting what the window shows before the main screen.
+	// What the window shows before the main screen.
 	var frontMarkup string
-	var frontLines []string
-	q := queues[s]
-	for s.main == nil {
-		fns := q.take()
-		for _, fn := range fns {
-			fn()
-			if s.front != nil && frontMarkup == "" {
-				frontMarkup = test.RenderToMarkup(s.win.Canvas())
-				for _, l := range s.front.lines {
-					frontLines = append(frontLines, l.Text)
-				}
-			}
+	var kept []string
+	unlockWatching(t, s, func() {
+		if s.front != nil && frontMarkup == "" {
+			frontMarkup = test.RenderToMarkup(s.win.Canvas())
+			kept = frontLines(s)
 		}
-		if len(fns) == 0 && s.running.Load() == 0 && q.empty() {
-			t.Fatalf("the wallet did not open: %q", s.unlockScreen.message.Text)
-		}
-	}
+	})
 	if frontMarkup == "" {
 		t.Fatal("no kept summary showed before the main screen")
 	}
@@ -65,10 +81,9 @@ func TestUnlockShowsTheKeptSummaryWhileTheIndexLoads(t *testing.T) {
 			t.Errorf("the kept summary's screen lacks %q", text)
 		}
 	}
-	if !slices.Equal(frontLines, want) {
-		t.Errorf("the kept summary's lines:\n%s\nbefore the lock:\n%s", strings.Join(frontLines, "\n"), strings.Join(want, "\n"))
+	if !slices.Equal(kept, want) {
+		t.Errorf("the kept summary's lines:\n%s\nbefore the lock:\n%s", strings.Join(kept, "\n"), strings.Join(want, "\n"))
 	}
-	settle(s)
 	v := s.main.summary
 	if s.front != nil || v.kept || v.shown == nil {
 		t.Fatalf("after the unlock: front %v, kept %v, summary %v", s.front != nil, v.kept, v.shown != nil)
@@ -100,21 +115,11 @@ func TestUnlockShowsNoKeptSummaryOnceTheRecordsChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	test.Type(s.unlockScreen.pass, testPass)
-	s.unlockScreen.submit()
-	q := queues[s]
-	for s.main == nil {
-		for _, fn := range q.take() {
-			fn()
-			if s.front != nil {
-				t.Fatal("a kept summary from before the change showed")
-			}
+	unlockWatching(t, s, func() {
+		if s.front != nil {
+			t.Fatal("a kept summary from before the change showed")
 		}
-		if s.running.Load() == 0 && q.empty() && s.main == nil {
-			t.Fatalf("the wallet did not open: %q", s.unlockScreen.message.Text)
-		}
-	}
-	settle(s)
+	})
 }
 
 // A kept summary leaves out a value dated after the time it was made; once
@@ -134,26 +139,17 @@ func TestAKeptSummaryPastItsDateIsMadeAfresh(t *testing.T) {
 	for time.Now().Before(due.Add(100 * time.Millisecond)) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	test.Type(s.unlockScreen.pass, testPass)
-	s.unlockScreen.submit()
-	var frontLines []string
-	q := queues[s]
-	for s.main == nil {
-		for _, fn := range q.take() {
-			fn()
-			if s.front != nil && frontLines == nil {
-				for _, l := range s.front.lines {
-					frontLines = append(frontLines, l.Text)
-				}
-			}
+	var kept []string
+	unlockWatching(t, s, func() {
+		if s.front != nil && kept == nil {
+			kept = frontLines(s)
 		}
-	}
-	settle(s)
+	})
 	has := func(lines []string) bool {
 		return slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "Fasting glucose: 91 mg/dL") })
 	}
-	if frontLines == nil || has(frontLines) {
-		t.Fatalf("the kept summary, made before the value was due, shows it (or showed nothing): %q", frontLines)
+	if kept == nil || has(kept) {
+		t.Fatalf("the kept summary, made before the value was due, shows it (or showed nothing): %q", kept)
 	}
 	var lines []string
 	for _, l := range s.main.summary.lines {
@@ -173,21 +169,11 @@ func TestASmallWalletsUnlockShowsNoKeptSummary(t *testing.T) {
 	}
 	s.lock()
 	settle(s)
-	test.Type(s.unlockScreen.pass, testPass)
-	s.unlockScreen.submit()
-	q := queues[s]
-	for s.main == nil {
-		for _, fn := range q.take() {
-			fn()
-			if s.front != nil {
-				t.Fatal("a small wallet's kept summary showed before the main screen")
-			}
+	unlockWatching(t, s, func() {
+		if s.front != nil {
+			t.Fatal("a small wallet's kept summary showed before the main screen")
 		}
-		if s.running.Load() == 0 && q.empty() && s.main == nil {
-			t.Fatalf("the wallet did not open: %q", s.unlockScreen.message.Text)
-		}
-	}
-	settle(s)
+	})
 	if s.main.summary.shown == nil || s.main.summary.kept {
 		t.Fatal("no summary after the unlock")
 	}

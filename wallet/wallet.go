@@ -150,15 +150,11 @@ func Open(dir string, passphrase []byte) (*Wallet, error) {
 
 // OpenWithOptions is Open with options.
 func OpenWithOptions(dir string, passphrase []byte, o OpenOptions) (*Wallet, error) {
-	h, err := ReadHeader(dir)
+	op, err := beginWithOptions(dir, passphrase, o)
 	if err != nil {
 		return nil, err
 	}
-	m, err := h.Unlock(passphrase)
-	if err != nil {
-		return nil, err
-	}
-	return open(dir, h, m, false, o)
+	return op.Finish()
 }
 
 // OpenWithRecoveryKey unlocks the wallet in dir with its recovery key.
@@ -200,6 +196,10 @@ type Opening struct {
 // Begin unlocks the wallet in dir with its passphrase as Open does, up to
 // loading its index: Finish (or Abandon) must follow.
 func Begin(dir string, passphrase []byte) (*Opening, error) {
+	return beginWithOptions(dir, passphrase, OpenOptions{})
+}
+
+func beginWithOptions(dir string, passphrase []byte, o OpenOptions) (*Opening, error) {
 	h, err := ReadHeader(dir)
 	if err != nil {
 		return nil, err
@@ -208,7 +208,7 @@ func Begin(dir string, passphrase []byte) (*Opening, error) {
 	if err != nil {
 		return nil, err
 	}
-	return begin(dir, h, m, false, OpenOptions{})
+	return begin(dir, h, m, false, o)
 }
 
 func begin(dir string, h *keys.Header, m *keys.Master, fresh bool, o OpenOptions) (*Opening, error) {
