@@ -54,6 +54,9 @@ func (s *shell) openShowingFront(pass []byte) (*wallet.Wallet, error) {
 // the front would only flash before the main screen.
 const frontRecords = 50_000
 
+// frontRow is less than the height of a line of the summary.
+const frontRow = 30
+
 // frontWait bounds how long the index load waits for the window to draw
 // the front.
 const frontWait = 500 * time.Millisecond
@@ -77,7 +80,10 @@ func (s *shell) showFront(f summary.Front) {
 	status.Importance = widget.LowImportance
 	fs := &frontScreen{front: f}
 	// The lines open nothing yet: the records they open are not loaded.
-	sections := summaryBody(f, func(l *widget.Hyperlink, _ string) { fs.lines = append(fs.lines, l) }, nil)
+	// Only what fits in the window is made (a line is at least frontRow
+	// high): the main screen, with the rest, replaces it in a moment.
+	rows := int(s.win.Canvas().Size().Height/frontRow) + 1
+	sections := summaryBody(f, rows, func(l *widget.Hyperlink, _ string) { fs.lines = append(fs.lines, l) }, nil)
 	// Laid out as the main screen's summary is, beside the empty record
 	// pane, so that its lines wrap the same.
 	body := container.NewVScroll(container.NewPadded(container.NewVBox(sections...)))
