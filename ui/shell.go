@@ -59,9 +59,9 @@ type shell struct {
 	// frontFrom is the size of wallet from which an unlock shows the kept
 	// front (tests lower it).
 	frontFrom int
-	restoring      *restoreForm // the restore form last opened
-	menu           *menus
-	lastTouch      time.Time
+	restoring *restoreForm // the restore form last opened
+	menu      *menus
+	lastTouch time.Time
 	// copied are the share links and recovery keys this window put on the
 	// clipboard; locking clears the clipboard if it still holds one.
 	copied []string
