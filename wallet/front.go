@@ -5,8 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"math"
 	"errors"
+	"math"
 
 	"medwallet/wallet/kv"
 )
