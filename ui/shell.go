@@ -34,6 +34,9 @@ type shell struct {
 	// person's first look around stays quick, as the wallet's own index
 	// check waits too (wallet.indexCheckDelay).
 	auditDelay time.Duration
+	// frontFrom is the size of wallet from which an unlock shows the front
+	// it kept (frontRecords; tests lower it).
+	frontFrom int
 	// peerOptions say how the wallet's peer runs (tests listen on loopback).
 	peerOptions app.PeerOptions
 
@@ -56,12 +59,9 @@ type shell struct {
 	recoveryScreen *recoveryScreen
 	unlockScreen   *unlockScreen
 	front          *frontScreen // the kept front, while it shows during an unlock
-	// frontFrom is the size of wallet from which an unlock shows the kept
-	// front (tests lower it).
-	frontFrom int
-	restoring *restoreForm // the restore form last opened
-	menu      *menus
-	lastTouch time.Time
+	restoring      *restoreForm // the restore form last opened
+	menu           *menus
+	lastTouch      time.Time
 	// copied are the share links and recovery keys this window put on the
 	// clipboard; locking clears the clipboard if it still holds one.
 	copied []string
