@@ -455,8 +455,8 @@ func (w *Wallet) loadSnapshot() (*Index, []string, string) {
 }
 
 // baseRoom is one allocation for the entries of the base chunks of the
-// snapshot meta describes, its pages mapped in at once and in huge pages
-// where the system allows: faulting in 80 MB of entries (200,000 records)
+// snapshot meta describes, in huge pages where the system allows, each
+// chunk's part mapped in at once: faulting in 80 MB of entries (200,000 records)
 // 4 KiB at a time cost a third of the open's CPU. A genuine snapshot's base
 // chunks are full but for the last, and it lists no more records than the
 // log, checked already, has leaves (every record has at least one): a meta
@@ -467,12 +467,14 @@ func baseRoom(meta snapMeta) []Entry {
 		return nil
 	}
 	room := make([]Entry, meta.base*snapChunkEntries)
-	prefault.Huge(room)
+	// Each chunk maps its part in as it decodes (decodeChunkInto): the
+	// last chunk's unused part stays out of memory.
+	prefault.AdviseHuge(room)
 	return room
 }
 
 // hugeArena hands out byte slices of a few megabytes at most from blocks
-// mapped in at once, in huge pages where the system allows, for buffers
+// in huge pages where the system allows, each mapped in at once, for buffers
 // that live as long as the index: the snapshot's opened chunks and their
 // unpacked text, which the entries' strings point into (45 MB at 200,000
 // records, faulted in 4 KiB at a time before). A block lives while any of
@@ -499,11 +501,14 @@ func (a *hugeArena) take(n int) []byte {
 	defer a.mu.Unlock()
 	if cap(a.block)-len(a.block) < n {
 		a.block = make([]byte, 0, arenaBlock)
-		prefault.Huge(a.block)
+		prefault.AdviseHuge(a.block)
 	}
 	at := len(a.block)
 	a.block = a.block[:at+n]
-	return a.block[at : at : at+n]
+	// Mapped in as handed out: a block's unused end stays out of memory.
+	b := a.block[at : at : at+n]
+	prefault.Bytes(b)
+	return b
 }
 
 // mergeChanged is base (newest first) without the entries no longer

@@ -29,17 +29,22 @@ func Slice[T any](s []T) {
 }
 
 // Huge is Slice for a buffer of tens of megabytes that lives as long as
-// what it holds: it first asks for the buffer's whole 2 MiB pages to be
-// huge pages, where the system's transparent huge pages are on request
-// ("madvise", Linux's default), so that the kernel maps and clears them 512
-// small pages at a time. It is only advice, and never changes what s holds.
+// what it holds: AdviseHuge, then its pages mapped in.
 func Huge[T any](s []T) {
+	AdviseHuge(s)
+	Slice(s)
+}
+
+// AdviseHuge asks for the whole 2 MiB pages of s's capacity to be huge
+// pages, where the system's transparent huge pages are on request
+// ("madvise", Linux's default), so that the kernel maps and clears them 512
+// small pages at a time as they are first written (or mapped in by Slice).
+// It is only advice: it maps nothing in and never changes what s holds.
+func AdviseHuge[T any](s []T) {
 	var zero T
 	n := uintptr(cap(s)) * unsafe.Sizeof(zero)
 	if n < minSize {
 		return
 	}
-	p := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
-	adviseHuge(p, n)
-	populate(p, n)
+	adviseHuge(uintptr(unsafe.Pointer(unsafe.SliceData(s))), n)
 }
