@@ -139,3 +139,20 @@ func hugeFlagged(t *testing.T, b []byte) bool {
 	t.Fatal("no mapping in /proc/self/smaps holds the buffer")
 	return false
 }
+
+// TestAdviseHugeMapsNothingIn: advice alone leaves a fresh buffer's pages
+// out of memory, where Huge maps them in.
+func TestAdviseHugeMapsNothingIn(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the advice is Linux's")
+	}
+	const size = 64 << 20
+	before := rssAnon(t)
+	b := make([]byte, size)
+	AdviseHuge(b)
+	grew := rssAnon(t) - before
+	runtime.KeepAlive(b)
+	if grew > size/4 {
+		t.Fatalf("resident memory grew by %d MiB after advising a 64 MiB buffer, want little", grew>>20)
+	}
+}
