@@ -31,7 +31,7 @@ func (s *shell) openShowingFront(pass []byte) (*wallet.Wallet, error) {
 	if err != nil {
 		return nil, err
 	}
-	if b := op.Front(); b != nil {
+	if b := op.Front(); b != nil && op.Records() >= s.frontFrom {
 		if f, err := summary.UnmarshalFront(b); err == nil {
 			// The index loads once the window has drawn the front and its
 			// goroutine is free again, so that the first frame has the
@@ -48,6 +48,14 @@ func (s *shell) openShowingFront(pass []byte) (*wallet.Wallet, error) {
 	}
 	return op.Finish()
 }
+
+// frontRecords is the size of wallet from which an unlock shows the kept
+// front first: below it the index loads in about a tenth of a second, and
+// the front would only flash before the main screen.
+const frontRecords = 50_000
+
+// frontRow is less than the height of a line of the summary.
+const frontRow = 30
 
 // frontWait bounds how long the index load waits for the window to draw
 // the front.
@@ -72,9 +80,16 @@ func (s *shell) showFront(f summary.Front) {
 	status.Importance = widget.LowImportance
 	fs := &frontScreen{front: f}
 	// The lines open nothing yet: the records they open are not loaded.
-	sections := summaryBody(f, func(l *widget.Hyperlink, _ string) { fs.lines = append(fs.lines, l) }, nil)
+	// Only what fits in the window is made (a line is at least frontRow
+	// high): the main screen, with the rest, replaces it in a moment.
+	rows := int(s.win.Canvas().Size().Height/frontRow) + 1
+	sections := summaryBody(f, rows, func(l *widget.Hyperlink, _ string) { fs.lines = append(fs.lines, l) }, nil)
+	// Laid out as the main screen's summary is, beside the empty record
+	// pane, so that its lines wrap the same.
 	body := container.NewVScroll(container.NewPadded(container.NewVBox(sections...)))
-	fs.content = container.NewBorder(container.NewPadded(who), container.NewPadded(status), nil, nil, body)
+	split := container.NewHSplit(body, container.NewCenter(widget.NewLabel("Select a record to see it here.")))
+	split.Offset = summarySplit
+	fs.content = container.NewBorder(container.NewPadded(who), container.NewPadded(status), nil, nil, split)
 	s.front = fs
 	s.win.SetContent(fs.content)
 }

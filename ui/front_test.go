@@ -3,14 +3,17 @@ package ui
 import (
 	"bytes"
 	"encoding/xml"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"medwallet/wallet"
+	"medwallet/wallet/summary"
 )
 
 // escapeMarkup is text as test.RenderToMarkup writes it.
@@ -20,10 +23,41 @@ func escapeMarkup(text string) string {
 	return b.String()
 }
 
+// unlockWatching types the passphrase on the unlock screen of s and runs
+// the window's updates one at a time, as the UI goroutine would, calling
+// watch after each until the main screen shows; then it settles.
+func unlockWatching(t *testing.T, s *shell, watch func()) {
+	t.Helper()
+	test.Type(s.unlockScreen.pass, testPass)
+	s.unlockScreen.submit()
+	q := queues[s]
+	for s.main == nil {
+		fns := q.take()
+		for _, fn := range fns {
+			fn()
+			watch()
+		}
+		if len(fns) == 0 && s.running.Load() == 0 && q.empty() && s.main == nil {
+			t.Fatalf("the wallet did not open: %q", s.unlockScreen.message.Text)
+		}
+	}
+	settle(s)
+}
+
+// frontLines are the texts of the lines the kept summary shows.
+func frontLines(s *shell) []string {
+	var lines []string
+	for _, l := range s.front.lines {
+		lines = append(lines, l.Text)
+	}
+	return lines
+}
+
 // An unlock shows the summary kept at the last lock while the wallet's
 // index loads, then the main screen with the same summary made afresh.
 func TestUnlockShowsTheKeptSummaryWhileTheIndexLoads(t *testing.T) {
 	s := importedWith(t, maxKris)
+	s.frontFrom = 0 // the fixture's wallet is small: show its front all the same
 	want := make([]string, len(s.main.summary.lines))
 	for i, l := range s.main.summary.lines {
 		want[i] = l.Text
@@ -33,41 +67,27 @@ func TestUnlockShowsTheKeptSummaryWhileTheIndexLoads(t *testing.T) {
 	}
 	s.lock()
 	settle(s)
-	test.Type(s.unlockScreen.pass, testPass)
-	s.unlockScreen.submit()
-
-	// Run the window's updates one at a time, as the UI goroutine would,
-	// noting what the window shows before the main screen.
+	// What the window shows before the main screen.
 	var frontMarkup string
-	var frontLines []string
-	q := queues[s]
-	for s.main == nil {
-		fns := q.take()
-		for _, fn := range fns {
-			fn()
-			if s.front != nil && frontMarkup == "" {
-				frontMarkup = test.RenderToMarkup(s.win.Canvas())
-				for _, l := range s.front.lines {
-					frontLines = append(frontLines, l.Text)
-				}
-			}
+	var kept []string
+	unlockWatching(t, s, func() {
+		if s.front != nil && frontMarkup == "" {
+			frontMarkup = test.RenderToMarkup(s.win.Canvas())
+			kept = frontLines(s)
 		}
-		if len(fns) == 0 && s.running.Load() == 0 && q.empty() {
-			t.Fatalf("the wallet did not open: %q", s.unlockScreen.message.Text)
-		}
-	}
+	})
 	if frontMarkup == "" {
 		t.Fatal("no kept summary showed before the main screen")
 	}
-	for _, text := range []string{"Max", "Opening your records", "Active problems", "Key lab results"} {
+	for _, text := range []string{"Max", "Opening your records", "Allergies", "Active problems"} {
 		if !strings.Contains(frontMarkup, escapeMarkup(text)) {
 			t.Errorf("the kept summary's screen lacks %q", text)
 		}
 	}
-	if !slices.Equal(frontLines, want) {
-		t.Errorf("the kept summary's lines:\n%s\nbefore the lock:\n%s", strings.Join(frontLines, "\n"), strings.Join(want, "\n"))
+	// The lines that fit in the window, as they were before the lock.
+	if len(kept) < 10 || len(kept) > len(want) || !slices.Equal(kept, want[:len(kept)]) {
+		t.Errorf("the kept summary's lines:\n%s\nbefore the lock:\n%s", strings.Join(kept, "\n"), strings.Join(want, "\n"))
 	}
-	settle(s)
 	v := s.main.summary
 	if s.front != nil || v.kept || v.shown == nil {
 		t.Fatalf("after the unlock: front %v, kept %v, summary %v", s.front != nil, v.kept, v.shown != nil)
@@ -86,6 +106,7 @@ func TestUnlockShowsTheKeptSummaryWhileTheIndexLoads(t *testing.T) {
 // older release) opens without one: nothing stale shows.
 func TestUnlockShowsNoKeptSummaryOnceTheRecordsChanged(t *testing.T) {
 	s := importedWith(t, maxKris)
+	s.frontFrom = 0 // the fixture's wallet is small: show its front all the same
 	dir := s.dir
 	s.lock()
 	settle(s)
@@ -98,21 +119,11 @@ func TestUnlockShowsNoKeptSummaryOnceTheRecordsChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	test.Type(s.unlockScreen.pass, testPass)
-	s.unlockScreen.submit()
-	q := queues[s]
-	for s.main == nil {
-		for _, fn := range q.take() {
-			fn()
-			if s.front != nil {
-				t.Fatal("a kept summary from before the change showed")
-			}
+	unlockWatching(t, s, func() {
+		if s.front != nil {
+			t.Fatal("a kept summary from before the change showed")
 		}
-		if s.running.Load() == 0 && q.empty() && s.main == nil {
-			t.Fatalf("the wallet did not open: %q", s.unlockScreen.message.Text)
-		}
-	}
-	settle(s)
+	})
 }
 
 // A kept summary leaves out a value dated after the time it was made; once
@@ -120,6 +131,7 @@ func TestUnlockShowsNoKeptSummaryOnceTheRecordsChanged(t *testing.T) {
 // afresh with the value.
 func TestAKeptSummaryPastItsDateIsMadeAfresh(t *testing.T) {
 	s := importedWith(t, maxKris)
+	s.frontFrom = 0 // the fixture's wallet is small: show its front all the same
 	due := time.Now().UTC().Truncate(time.Second).Add(2 * time.Second)
 	obs := `{"resourceType":"Observation","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],` +
 		`"code":{"text":"Fasting glucose"},"effectiveDateTime":"` + due.Format(time.RFC3339) + `","valueQuantity":{"value":91,"unit":"mg/dL"}}`
@@ -131,26 +143,17 @@ func TestAKeptSummaryPastItsDateIsMadeAfresh(t *testing.T) {
 	for time.Now().Before(due.Add(100 * time.Millisecond)) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	test.Type(s.unlockScreen.pass, testPass)
-	s.unlockScreen.submit()
-	var frontLines []string
-	q := queues[s]
-	for s.main == nil {
-		for _, fn := range q.take() {
-			fn()
-			if s.front != nil && frontLines == nil {
-				for _, l := range s.front.lines {
-					frontLines = append(frontLines, l.Text)
-				}
-			}
+	var kept []string
+	unlockWatching(t, s, func() {
+		if s.front != nil && kept == nil {
+			kept = frontLines(s)
 		}
-	}
-	settle(s)
+	})
 	has := func(lines []string) bool {
 		return slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "Fasting glucose: 91 mg/dL") })
 	}
-	if frontLines == nil || has(frontLines) {
-		t.Fatalf("the kept summary, made before the value was due, shows it (or showed nothing): %q", frontLines)
+	if kept == nil || has(kept) {
+		t.Fatalf("the kept summary, made before the value was due, shows it (or showed nothing): %q", kept)
 	}
 	var lines []string
 	for _, l := range s.main.summary.lines {
@@ -158,5 +161,46 @@ func TestAKeptSummaryPastItsDateIsMadeAfresh(t *testing.T) {
 	}
 	if s.main.summary.kept || !has(lines) {
 		t.Fatalf("the summary was not made afresh with the value now due: kept %v, lines %q", s.main.summary.kept, lines)
+	}
+}
+
+// A small wallet opens in a moment: its kept front would only flash before
+// the main screen, and is not shown.
+func TestASmallWalletsUnlockShowsNoKeptSummary(t *testing.T) {
+	s := importedWith(t, maxKris)
+	if s.frontFrom <= s.session.Wallet.Count() {
+		t.Fatalf("the fixture's %d records are no small wallet for a front from %d", s.session.Wallet.Count(), s.frontFrom)
+	}
+	s.lock()
+	settle(s)
+	unlockWatching(t, s, func() {
+		if s.front != nil {
+			t.Fatal("a small wallet's kept summary showed before the main screen")
+		}
+	})
+	if s.main.summary.shown == nil || s.main.summary.kept {
+		t.Fatal("no summary after the unlock")
+	}
+}
+
+// The front screen makes only the headings and lines that fit: summaryBody
+// stops at its rows, the sections in order.
+func TestSummaryBodyStopsAtItsRows(t *testing.T) {
+	var f summary.Front
+	for i := range summary.FrontLines {
+		f.Summary.Problems = append(f.Summary.Problems, summary.Line{RecordID: fmt.Sprint(i), Title: fmt.Sprint("Problem ", i)})
+	}
+	f.Summary.Medications = []summary.Line{{RecordID: "m", Title: "Aspirin"}}
+	f.Totals[1], f.Totals[2] = 40, 1
+	count := func(rows int) (lines []string) {
+		summaryBody(f, rows, func(l *widget.Hyperlink, _ string) { lines = append(lines, l.Text) }, nil)
+		return lines
+	}
+	// Allergies' heading, Problems' heading, then four problems.
+	if got := count(6); len(got) != 4 || !strings.HasPrefix(got[0], "Problem 0") || !strings.HasPrefix(got[3], "Problem 3") {
+		t.Fatalf("six rows: %q", got)
+	}
+	if got := count(0); len(got) != summary.FrontLines+1 || got[len(got)-1] != "Aspirin" {
+		t.Fatalf("no bound: %d lines, the last %q", len(got), got[len(got)-1])
 	}
 }

@@ -34,6 +34,9 @@ type shell struct {
 	// person's first look around stays quick, as the wallet's own index
 	// check waits too (wallet.indexCheckDelay).
 	auditDelay time.Duration
+	// frontFrom is the size of wallet from which an unlock shows the front
+	// it kept (frontRecords; tests lower it).
+	frontFrom int
 	// peerOptions say how the wallet's peer runs (tests listen on loopback).
 	peerOptions app.PeerOptions
 
@@ -78,7 +81,7 @@ type shell struct {
 
 func newShell(a fyne.App, w fyne.Window, dir string, kdf keys.KDF) *shell {
 	return &shell{app: a, win: w, dir: dir, kdf: kdf, name: filepath.Base(dir), peerOptions: app.PeerOptions{},
-		auditDelay: 3 * time.Second}
+		auditDelay: 3 * time.Second, frontFrom: frontRecords}
 }
 
 // start shows the first screen: creating a wallet, or unlocking one.

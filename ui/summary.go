@@ -58,6 +58,10 @@ var summarySections = []summarySection{
 	{"Recent visits", summary.CategoryVisits, "No visits recorded", func(s summary.Summary) []summary.Line { return s.Visits }},
 }
 
+// summarySplit is the share of the width the summary takes beside the
+// record it opens.
+const summarySplit = 0.55
+
 func newSummaryView(m *mainScreen) *summaryView {
 	v := &summaryView{m: m}
 	v.body = container.NewVBox()
@@ -68,7 +72,7 @@ func newSummaryView(m *mainScreen) *summaryView {
 	v.detail = newDetailView(m)
 	left := container.NewVScroll(container.NewPadded(container.NewVBox(v.message, v.body)))
 	split := container.NewHSplit(left, v.detail.content)
-	split.Offset = 0.55
+	split.Offset = summarySplit
 	v.content = split
 	return v
 }
@@ -111,7 +115,7 @@ func (v *summaryView) show(f summary.Front) {
 	v.kept = false
 	v.shown = &f.Summary
 	v.lines = nil
-	v.body.Objects = summaryBody(f, func(l *widget.Hyperlink, id string) {
+	v.body.Objects = summaryBody(f, 0, func(l *widget.Hyperlink, id string) {
 		l.OnTapped = func() {
 			v.m.s.touch()
 			v.detail.show(id, 0)
@@ -124,9 +128,16 @@ func (v *summaryView) show(f summary.Front) {
 // summaryBody is the summary's sections as the screen shows them: each
 // line of f a link, which line sets up, and under a section cut short a
 // button to all of them under Records, which calls more (nil: no button).
-func summaryBody(f summary.Front, line func(l *widget.Hyperlink, recordID string), more func(summary.Category)) []fyne.CanvasObject {
+// rows, when not 0, bounds the headings and lines made: the rest would be
+// out of sight below them.
+func summaryBody(f summary.Front, rows int, line func(l *widget.Hyperlink, recordID string), more func(summary.Category)) []fyne.CanvasObject {
 	var objs []fyne.CanvasObject
+	made := 0
 	for i, sec := range summarySections {
+		if rows > 0 && made >= rows {
+			break
+		}
+		made++ // the heading
 		lines := sec.lines(f.Summary)
 		items := []fyne.CanvasObject{}
 		if len(lines) == 0 {
@@ -135,6 +146,10 @@ func summaryBody(f summary.Front, line func(l *widget.Hyperlink, recordID string
 			items = append(items, none)
 		}
 		shown := lines[:min(len(lines), maxSectionLines)]
+		if rows > 0 {
+			shown = shown[:min(len(shown), max(rows-made, 0))]
+		}
+		made += len(shown)
 		for _, l := range shown {
 			// A link, not a button: it wraps on a narrow window, takes the
 			// focus with Tab and opens with Space like a button.

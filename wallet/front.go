@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math"
 
 	"medwallet/wallet/kv"
 )
@@ -139,10 +140,10 @@ func frontOf(b []byte, meta snapMeta, people [32]byte) []byte {
 }
 
 // readFront is the stored front when the index snapshot is current and the
-// front is bound to it and to the people the wallet holds; nil otherwise.
-func (w *Wallet) readFront() []byte {
+// front is bound to it and to the people the wallet holds, else nil, and
+// the number of records the snapshot lists.
+func (w *Wallet) readFront() (front []byte, records int) {
 	people := peopleDigest(w.peopleSnapshot())
-	var front []byte
 	w.db.View(func(tx kv.Txn) error {
 		var meta snapMeta
 		b, err := tx.Get([]byte(keyIndexMeta))
@@ -153,6 +154,7 @@ func (w *Wallet) readFront() []byte {
 		if err != nil || !versioned || version != meta.version+1 || logSize != meta.logSize {
 			return err
 		}
+		records = int(min(meta.entries, math.MaxInt32))
 		b, err = tx.Get([]byte(keyIndexFront))
 		if err != nil {
 			return err
@@ -160,7 +162,7 @@ func (w *Wallet) readFront() []byte {
 		front = bytes.Clone(frontOf(b, meta, people))
 		return nil
 	})
-	return front
+	return front, records
 }
 
 // writeFront stores the front bound to the snapshot meta describes, or

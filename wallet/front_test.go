@@ -17,12 +17,15 @@ func beginFront(t *testing.T, dir string) ([]byte, *Wallet) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	front := op.Front()
+	front, records := op.Front(), op.Records()
 	w, err := op.Finish()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Close() })
+	if front != nil && records != w.Count() {
+		t.Fatalf("the opening said %d records, the wallet has %d", records, w.Count())
+	}
 	return front, w
 }
 
@@ -125,15 +128,23 @@ func TestFrontMadeWhileRecordsChangeIsNotKept(t *testing.T) {
 	}
 }
 
-func TestFrontIsRefusedWhenItIsNotBoundToTheSnapshot(t *testing.T) {
-	dir := snapWallet(t)
+// keptFrontWallet is a closed wallet that kept a front, and the front.
+func keptFrontWallet(t *testing.T) (dir string, front []byte) {
+	t.Helper()
+	dir = snapWallet(t)
 	_, w := beginFront(t, dir)
 	made := 0
-	want := keepFront(t, w, &made)
+	front = keepFront(t, w, &made)
 	w.Close()
+	return dir, front
+}
+
+func TestFrontIsRefusedWhenItIsNotBoundToTheSnapshot(t *testing.T) {
+	dir, want := keptFrontWallet(t)
 	for name, forgery := range map[string]func(b []byte) []byte{
 		"another snapshot's ID": func(b []byte) []byte { b[5] ^= 1; return b },
 		"another delta count":   func(b []byte) []byte { return append(append(b[:17:17], b[17], b[18]+1), b[19:]...) },
+		"other people":          func(b []byte) []byte { b[19] ^= 1; return b },
 		"another format":        func(b []byte) []byte { b[0] = 2; return b },
 		"cut short":             func(b []byte) []byte { return b[:10] },
 		"over its size":         func(b []byte) []byte { return append(b, make([]byte, MaxFront)...) },
@@ -178,10 +189,8 @@ func TestKeepFrontOfALockedWalletSaysSo(t *testing.T) {
 // another owner) and only restamp the snapshot: the front, bound to the
 // people as well, is then not handed over.
 func TestFrontIsNotHandedOverOncePeopleChangedWithoutIt(t *testing.T) {
-	dir := snapWallet(t)
+	dir, want := keptFrontWallet(t)
 	_, w := beginFront(t, dir)
-	made := 0
-	want := keepFront(t, w, &made)
 	p := w.People()[0]
 	w.Close()
 	var stored []byte

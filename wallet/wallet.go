@@ -150,15 +150,11 @@ func Open(dir string, passphrase []byte) (*Wallet, error) {
 
 // OpenWithOptions is Open with options.
 func OpenWithOptions(dir string, passphrase []byte, o OpenOptions) (*Wallet, error) {
-	h, err := ReadHeader(dir)
+	op, err := beginWithOptions(dir, passphrase, o)
 	if err != nil {
 		return nil, err
 	}
-	m, err := h.Unlock(passphrase)
-	if err != nil {
-		return nil, err
-	}
-	return open(dir, h, m, false, o)
+	return op.Finish()
 }
 
 // OpenWithRecoveryKey unlocks the wallet in dir with its recovery key.
@@ -191,14 +187,19 @@ func open(dir string, h *keys.Header, m *keys.Master, fresh bool, o OpenOptions)
 // its index not loaded yet. What the window shows first (Front) can show
 // meanwhile; Finish loads the index and hands the wallet over.
 type Opening struct {
-	w     *Wallet
-	fresh bool
-	front []byte
+	w       *Wallet
+	fresh   bool
+	front   []byte
+	records int
 }
 
 // Begin unlocks the wallet in dir with its passphrase as Open does, up to
 // loading its index: Finish (or Abandon) must follow.
 func Begin(dir string, passphrase []byte) (*Opening, error) {
+	return beginWithOptions(dir, passphrase, OpenOptions{})
+}
+
+func beginWithOptions(dir string, passphrase []byte, o OpenOptions) (*Opening, error) {
 	h, err := ReadHeader(dir)
 	if err != nil {
 		return nil, err
@@ -207,7 +208,7 @@ func Begin(dir string, passphrase []byte) (*Opening, error) {
 	if err != nil {
 		return nil, err
 	}
-	return begin(dir, h, m, false, OpenOptions{})
+	return begin(dir, h, m, false, o)
 }
 
 func begin(dir string, h *keys.Header, m *keys.Master, fresh bool, o OpenOptions) (*Opening, error) {
@@ -245,7 +246,7 @@ func begin(dir string, h *keys.Header, m *keys.Master, fresh bool, o OpenOptions
 	}
 	op := &Opening{w: w, fresh: fresh}
 	if !fresh {
-		op.front = w.readFront()
+		op.front, op.records = w.readFront()
 	}
 	return op, nil
 }
@@ -254,6 +255,11 @@ func begin(dir string, h *keys.Header, m *keys.Master, fresh bool, o OpenOptions
 // matches the wallet's records, else nil. It is the caller's: the wallet
 // keeps its own copy.
 func (op *Opening) Front() []byte { return op.front }
+
+// Records is how many records the index Finish loads from its snapshot
+// holds, as the snapshot says; 0 when it has no current snapshot (Finish
+// then reads every head).
+func (op *Opening) Records() int { return op.records }
 
 // Finish loads the wallet's index and returns the open wallet; on failure
 // the wallet is closed again.
