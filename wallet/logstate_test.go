@@ -1,7 +1,6 @@
 package wallet
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -56,12 +55,8 @@ func spyOnSyncs(t *testing.T, w *Wallet) (seen <-chan syncSeen, release chan<- s
 // and the record claims no more of the log than was committed when the
 // sync began.
 func TestBulkWritesSyncAndRecordTheLogOffTheWritersLock(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "w")
-	w, _, err := Create(dir, passphrase, testKDF)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := newWallet(t)
+	dir := w.dir
 	addCondition(t, w, "first")
 	seen, release := spyOnSyncs(t, w)
 
@@ -93,11 +88,8 @@ func TestBulkWritesSyncAndRecordTheLogOffTheWritersLock(t *testing.T) {
 // of a bulk write is being recorded in the background closes its store
 // only after, and records the rest itself.
 func TestCloseWaitsForABulkRecording(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "w")
-	w, _, err := Create(dir, passphrase, testKDF)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := newWallet(t)
+	dir := w.dir
 	addCondition(t, w, "first")
 	seen, release := spyOnSyncs(t, w)
 	w.Bulk()
@@ -114,7 +106,8 @@ func TestCloseWaitsForABulkRecording(t *testing.T) {
 	if got := recordedLogSize(t, dir); got != 3 {
 		t.Fatalf("recorded log size %d after Close, want 3", got)
 	}
-	if w, err = Open(dir, passphrase); err != nil {
+	w, err := Open(dir, passphrase)
+	if err != nil {
 		t.Fatalf("reopen after Close: %v", err)
 	}
 	w.Close()
