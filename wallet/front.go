@@ -34,14 +34,14 @@ const (
 // frontStamp is the state of the index and of the people a front was made
 // from: any change to either makes a new stamp.
 type frontStamp struct {
-	ix      *Index
+	index   uint64 // the index's serial: a pointer would keep a replaced index in memory
 	changes uint64
 	people  uint64
 }
 
 // stampLocked is the present stamp, with w.index.mu held.
 func (w *Wallet) stampLocked() frontStamp {
-	return frontStamp{ix: w.index, changes: w.index.changes, people: w.peopleChanges.Load()}
+	return frontStamp{index: w.index.serial, changes: w.index.changes, people: w.peopleChanges.Load()}
 }
 
 func (w *Wallet) stamp() frontStamp {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
+	"weak"
 
 	"medwallet/wallet/kv"
 )
@@ -215,5 +217,31 @@ func TestFrontIsNotHandedOverOncePeopleChangedWithoutIt(t *testing.T) {
 	forge(t, dir, func(tx kv.Txn) { tx.Set(personKey(p.ID), stored) })
 	if front, _ := beginFront(t, dir); !bytes.Equal(front, want) {
 		t.Fatalf("front %q, want %q", front, want)
+	}
+}
+
+// An index the background check replaces is no longer the one the front
+// was made from, and the front does not keep it in memory.
+func TestFrontNeitherOutlivesNorHoldsAReplacedIndex(t *testing.T) {
+	dir, _ := keptFrontWallet(t)
+	_, w := beginFront(t, dir)
+	if !w.FrontCurrent() {
+		t.Fatal("the front handed over is not current")
+	}
+	w.stopIndexCheck() // the check holds the index while it runs
+	w.mu.Lock()
+	old := weak.Make(w.index)
+	rebuilt, _, err := w.loadHeads()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.index = rebuilt
+	w.mu.Unlock()
+	if w.FrontCurrent() {
+		t.Fatal("the front is current for an index it was not made from")
+	}
+	runtime.GC()
+	if old.Value() != nil {
+		t.Fatal("the replaced index is still in memory")
 	}
 }

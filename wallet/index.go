@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"medwallet/wallet/fhir"
@@ -51,7 +52,9 @@ type Index struct {
 	mu     sync.RWMutex
 	byID   map[string]*Entry
 	sorted []*Entry // newest first; rebuilt lazily after changes
-	// changes counts the records put or removed since the index was made.
+	// serial tells this index from the others this process made;
+	// changes counts the records put or removed since it was made.
+	serial  uint64
 	changes uint64
 	dirty   bool
 	strs    *interner
@@ -68,7 +71,13 @@ type Index struct {
 	perPersonFrom []*Entry
 }
 
-func newIndex() *Index { return &Index{byID: map[string]*Entry{}, strs: newInterner()} }
+func newIndex() *Index {
+	return &Index{byID: map[string]*Entry{}, strs: newInterner(), serial: indexSerial.Add(1)}
+}
+
+// indexSerial numbers the indexes made, so that a front can name the one
+// it was made from without holding it (frontStamp).
+var indexSerial atomic.Uint64
 
 // loadIndex builds the index: from its sealed snapshot when the snapshot
 // is there, whole and current, otherwise from every record's head.
