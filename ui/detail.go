@@ -42,6 +42,9 @@ type detailView struct {
 	loading  string // the ID being loaded
 }
 
+// noRecordShown is what the record pane says with no record open.
+const noRecordShown = "Select a record to see it here."
+
 func newDetailView(m *mainScreen) *detailView {
 	d := &detailView{m: m}
 	d.fields = container.NewVBox()
@@ -72,7 +75,7 @@ func newDetailView(m *mainScreen) *detailView {
 		container.NewTabItem("Versions", d.vlist),
 		container.NewTabItem("Raw JSON", container.NewScroll(d.raw)),
 	)
-	d.empty = widget.NewLabel("Select a record to see it here.")
+	d.empty = widget.NewLabel(noRecordShown)
 	d.empty.Alignment = fyne.TextAlignCenter
 	d.content = container.NewStack(container.NewCenter(d.empty), d.tabs)
 	d.tabs.Hide()

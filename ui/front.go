@@ -66,11 +66,8 @@ func (s *shell) showFront(f summary.Front) {
 		return
 	}
 	p := f.Summary.Person
-	name := widget.NewLabel(s.name)
-	name.TextStyle.Bold = true
-	name.SizeName = theme.SizeNameSubHeadingText
-	facts := widget.NewLabel("")
-	facts.Truncation = fyne.TextTruncateEllipsis
+	name, facts := personLabels()
+	name.SetText(s.name)
 	if p.ID != "" {
 		name.SetText(personName(p))
 		facts.SetText(personFacts(p, time.Now()))
@@ -87,7 +84,7 @@ func (s *shell) showFront(f summary.Front) {
 	// Laid out as the main screen's summary is, beside the empty record
 	// pane, so that its lines wrap the same.
 	body := container.NewVScroll(container.NewPadded(container.NewVBox(sections...)))
-	split := container.NewHSplit(body, container.NewCenter(widget.NewLabel("Select a record to see it here.")))
+	split := container.NewHSplit(body, container.NewCenter(widget.NewLabel(noRecordShown)))
 	split.Offset = summarySplit
 	fs.content = container.NewBorder(container.NewPadded(who), container.NewPadded(status), nil, nil, split)
 	s.front = fs

@@ -41,11 +41,7 @@ type personHeader struct {
 func newPersonHeader(m *mainScreen) *personHeader {
 	h := &personHeader{m: m}
 	h.icon = widget.NewIcon(theme.AccountIcon())
-	h.name = widget.NewLabel("")
-	h.name.TextStyle.Bold = true
-	h.name.SizeName = theme.SizeNameSubHeadingText
-	h.facts = widget.NewLabel("")
-	h.facts.Truncation = fyne.TextTruncateEllipsis
+	h.name, h.facts = personLabels()
 	h.switcher = widget.NewSelect(nil, func(label string) {
 		for _, p := range h.people {
 			if personChoice(p) == label && p.ID != h.m.personID {
@@ -101,6 +97,17 @@ func (h *personHeader) clear() {
 	h.name.SetText("")
 	h.facts.SetText("")
 	h.insurance.clear()
+}
+
+// personLabels are the header's two lines, empty: the name, bold and
+// larger, over the facts, cut short to the width.
+func personLabels() (name, facts *widget.Label) {
+	name = widget.NewLabel("")
+	name.TextStyle.Bold = true
+	name.SizeName = theme.SizeNameSubHeadingText
+	facts = widget.NewLabel("")
+	facts.Truncation = fyne.TextTruncateEllipsis
+	return name, facts
 }
 
 func indexOfPerson(people []wallet.Person, id string) int {

@@ -140,10 +140,9 @@ func frontOf(b []byte, meta snapMeta, people [32]byte) []byte {
 }
 
 // readFront is the stored front when the index snapshot is current and the
-// front is bound to it and to the people the wallet holds, else nil, and
-// the number of records the snapshot lists.
-func (w *Wallet) readFront() (front []byte, records int) {
-	people := peopleDigest(w.peopleSnapshot())
+// front is bound to it and to people (the digest of those the wallet
+// holds), else nil, and the number of records the snapshot lists.
+func (w *Wallet) readFront(people [32]byte) (front []byte, records int) {
 	w.db.View(func(tx kv.Txn) error {
 		var meta snapMeta
 		b, err := tx.Get([]byte(keyIndexMeta))

@@ -191,6 +191,7 @@ type Opening struct {
 	fresh   bool
 	front   []byte
 	records int
+	people  [32]byte // peopleDigest of the people as read, which the front is bound to
 }
 
 // Begin unlocks the wallet in dir with its passphrase as Open does, up to
@@ -246,7 +247,8 @@ func begin(dir string, h *keys.Header, m *keys.Master, fresh bool, o OpenOptions
 	}
 	op := &Opening{w: w, fresh: fresh}
 	if !fresh {
-		op.front, op.records = w.readFront()
+		op.people = peopleDigest(w.peopleSnapshot())
+		op.front, op.records = w.readFront(op.people)
 	}
 	return op, nil
 }
@@ -270,7 +272,7 @@ func (op *Opening) Finish() (*Wallet, error) {
 		return nil, err
 	}
 	if op.front != nil && !w.ixNote.FromHeads {
-		w.front = keptFront{data: bytes.Clone(op.front), at: w.stamp(), people: peopleDigest(w.peopleSnapshot()), stored: true}
+		w.front = keptFront{data: bytes.Clone(op.front), at: w.stamp(), people: op.people, stored: true}
 	}
 	return w, nil
 }
