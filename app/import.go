@@ -144,6 +144,7 @@ func ImportPaths(ctx context.Context, s *Session, paths []string, o ImportOption
 					inline[f.owner] = append(inline[f.owner], f)
 				}
 			}
+			in.size = len(in.data)
 			in.release()
 		case inCard:
 			in.data = bytes.Clone(in.data) // kept until its turn
@@ -161,8 +162,10 @@ func ImportPaths(ctx context.Context, s *Session, paths []string, o ImportOption
 	var chunks []*importInput
 	stop := make(chan struct{})
 	defer close(stop)
-	free := make(chan []byte, 2)
-	parsed := readAhead(w, inputs, free, stop)
+	held := newAheadLimit()
+	defer held.stop()
+	free := make(chan []byte, aheadFiles)
+	parsed := readAhead(w, inputs, held, free, stop)
 	for _, in := range inputs {
 		var rep *ImportReport
 		var err error
@@ -177,6 +180,7 @@ func ImportPaths(ctx context.Context, s *Session, paths []string, o ImportOption
 			data := p.in.data
 			p.in.release()
 			p.pb = nil
+			held.done(p.size)
 			if err == nil {
 				select {
 				case free <- data[:0]:
@@ -289,6 +293,7 @@ type importInput struct {
 	path, name  string
 	kind        inputKind
 	data        []byte // FHIR and card files, whole
+	size        int    // a FHIR file's length when the set was first read
 	qr          string // shc:/ text of a QR image or text file (inChunk)
 	contentType string // documents
 	parsed      *fhir.Parsed
@@ -457,35 +462,114 @@ func readFHIR(in *importInput, buf []byte) (*importInput, error) {
 }
 
 // parsedFHIR is a FHIR file of the set read ahead of its import, its
-// entries prepared (wallet.Prepare).
+// entries prepared (wallet.Prepare). size is what it counts in the
+// aheadLimit.
 type parsedFHIR struct {
-	in  *importInput
-	pb  *wallet.PreparedBatch
-	err error
+	in   *importInput
+	pb   *wallet.PreparedBatch
+	size int
+	err  error
 }
 
-// readAhead reads, parses and prepares the set's FHIR files in order, one
-// file ahead of the import that takes them from the channel: all the work
-// on the next file but its writing overlaps writing this one, and no more
-// than those two are held. Files are read into the buffers of files
-// already stored, sent back on free (nothing of a stored file refers to
-// its bytes), so that reading a folder does not allocate it. It stops at
-// the first error (sent) or when done is closed.
-func readAhead(w *wallet.Wallet, inputs []*importInput, free <-chan []byte, done <-chan struct{}) <-chan parsedFHIR {
-	ch := make(chan parsedFHIR)
+// What readAhead holds at most: the file being stored and the next one,
+// whatever their size, and more while they are at most aheadFiles files
+// of aheadBytes in all. Small files are then read several ahead, so that
+// reading and parsing one, preparing the next and storing a third overlap
+// on every core however their times vary from file to file; large files
+// are read one ahead. A variable for tests.
+var aheadBytes = 16 << 20
+
+const aheadFiles = 6
+
+// aheadLimit counts the files readAhead holds, from the moment one is
+// read until its import ends (done), and makes reading the next wait
+// while they are as many or as large as aheadBytes and aheadFiles allow.
+type aheadLimit struct {
+	mu           sync.Mutex
+	cond         sync.Cond
+	files, bytes int
+	stopped      bool
+}
+
+func newAheadLimit() *aheadLimit {
+	l := &aheadLimit{}
+	l.cond.L = &l.mu
+	return l
+}
+
+// take waits until a file of size bytes may be read and counts it; it
+// reports false, counting nothing, once stop was called.
+func (l *aheadLimit) take(size int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for !l.stopped && l.files >= 2 && (l.files >= aheadFiles || l.bytes+size > aheadBytes) {
+		l.cond.Wait()
+	}
+	if l.stopped {
+		return false
+	}
+	l.files++
+	l.bytes += size
+	return true
+}
+
+// done says a file taken has been imported.
+func (l *aheadLimit) done(size int) {
+	l.mu.Lock()
+	l.files--
+	l.bytes -= size
+	l.mu.Unlock()
+	l.cond.Broadcast()
+}
+
+// stop ends every take, now and later.
+func (l *aheadLimit) stop() {
+	l.mu.Lock()
+	l.stopped = true
+	l.mu.Unlock()
+	l.cond.Broadcast()
+}
+
+// readAhead reads, parses and prepares the set's FHIR files in order
+// ahead of the import that takes them from the channel, as far as held
+// allows, in two stages: one goroutine reads and parses a file while
+// another prepares the file before it (wallet.Prepare, on every core), and
+// both overlap the storing of the file before that. Files are read into
+// the buffers of files already stored, sent back on free (nothing of a
+// stored file refers to its bytes), so that reading a folder does not
+// allocate it. It stops at the first error (sent) or when done is closed.
+func readAhead(w *wallet.Wallet, inputs []*importInput, held *aheadLimit, free <-chan []byte, done <-chan struct{}) <-chan parsedFHIR {
+	read := make(chan parsedFHIR, aheadFiles)
 	go func() {
-		defer close(ch)
+		defer close(read)
 		for _, in := range inputs {
 			if in.kind != inFHIR {
 				continue
+			}
+			if !held.take(in.size) {
+				return
 			}
 			var buf []byte
 			select {
 			case buf = <-free:
 			default:
 			}
-			var p parsedFHIR
+			p := parsedFHIR{size: in.size}
 			p.in, p.err = readFHIR(in, buf)
+			select {
+			case read <- p:
+			case <-done:
+				return
+			}
+			if p.err != nil {
+				return
+			}
+		}
+	}()
+	ch := make(chan parsedFHIR, aheadFiles)
+	go func() {
+		defer close(ch)
+		for p := range read {
 			if p.err == nil {
 				p.pb, p.err = w.Prepare(fhirBatch(p.in))
 			}
@@ -526,7 +610,7 @@ func (in *importInput) parseFHIR() error {
 // fhirBatch is the wallet.Batch of a parsed FHIR file's entries, their
 // exact bytes, with no files attached yet.
 func fhirBatch(in *importInput) wallet.Batch {
-	b := wallet.Batch{Name: in.name, Format: in.parsed.Format, Skipped: append(slices.Clone(in.parsed.Skipped), in.filesBad...)}
+	b := wallet.Batch{Name: in.name, Format: in.parsed.Format, Skipped: append(slices.Clone(in.parsed.Skipped), in.filesBad...), Parsed: true}
 	b.Entries = make([]wallet.Incoming, len(in.entries))
 	for i, e := range in.entries {
 		b.Entries[i] = wallet.Incoming{Where: e.Where, Resource: e.Resource}

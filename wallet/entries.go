@@ -11,6 +11,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"medwallet/wallet/fhir"
@@ -75,6 +76,10 @@ type Batch struct {
 	// wallet's people until the user files it with one). Person must be
 	// empty.
 	Unattributed bool
+	// Parsed says every entry's Resource is one fhir.Parse returned, which
+	// it checked is well-formed JSON: Prepare does not check it again
+	// (fhir.SummarizeParsed).
+	Parsed bool
 }
 
 // Outcome is what Store did with one entry.
@@ -198,21 +203,21 @@ func (w *Wallet) StorePrepared(ctx context.Context, pb *PreparedBatch) (*ImportR
 // completes their summaries from the rest of the file (nameFromFile).
 func (w *Wallet) prepareAll(b Batch) []preparedEntry {
 	results := make([]preparedEntry, len(b.Entries))
+	summarize := fhir.Summarize
+	if b.Parsed {
+		summarize = fhir.SummarizeParsed
+	}
 	var wg sync.WaitGroup
-	next := make(chan int)
+	var next atomic.Int64 // the entry the next free goroutine takes
 	for range max(1, min(runtime.GOMAXPROCS(0), len(b.Entries))) {
 		wg.Go(func() {
 			ids := hmac.New(sha256.New, w.idKey)
-			for i := range next {
-				p, err := w.prepare(b.Scope, b.Entries[i].Resource, ids)
+			for i := int(next.Add(1) - 1); i < len(b.Entries); i = int(next.Add(1) - 1) {
+				p, err := w.prepare(b.Scope, b.Entries[i].Resource, ids, summarize)
 				results[i] = preparedEntry{p, err}
 			}
 		})
 	}
-	for i := range b.Entries {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 	nameFromFileEncoded(results)
 	return results

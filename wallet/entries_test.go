@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"medwallet/wallet/fhir"
 	"medwallet/wallet/keys"
 	"medwallet/wallet/kv"
 	"medwallet/wallet/ledger"
@@ -413,11 +414,11 @@ func TestPreparedIndentedResourceIsItsCompactForm(t *testing.T) {
 		if err := json.Indent(&indented, compact, "", "    "); err != nil {
 			t.Fatal(err)
 		}
-		a, err := w.prepare("", compact, ids)
+		a, err := w.prepare("", compact, ids, fhir.Summarize)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := w.prepare("", indented.Bytes(), ids)
+		b, err := w.prepare("", indented.Bytes(), ids, fhir.Summarize)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -433,7 +434,7 @@ func TestPrepareRefusesAResourceOverTheHashLimitThatCompactsUnderIt(t *testing.T
 	w := newWallet(t)
 	padded := append([]byte(`{"resourceType":"Observation","id":"big",`), bytes.Repeat([]byte(" "), ledger.MaxResourceSize)...)
 	padded = append(padded, `"status":"final","code":{"text":"padded"}}`...)
-	if _, err := w.prepare("", padded, hmac.New(sha256.New, w.idKey)); err == nil {
+	if _, err := w.prepare("", padded, hmac.New(sha256.New, w.idKey), fhir.Summarize); err == nil {
 		t.Fatal("a resource over the hash limit was prepared")
 	}
 }
@@ -466,5 +467,30 @@ func TestARecordsVersionHoldsTheSummaryItsHeadDoes(t *testing.T) {
 	}
 	if named == 0 {
 		t.Fatal("no record of the fixtures names its organisation")
+	}
+}
+
+// A batch of what fhir.Parse returned (Batch.Parsed: the JSON is not
+// checked again) prepares every fixture entry as the same batch unmarked.
+func TestAParsedBatchPreparesAsAnUnmarkedOne(t *testing.T) {
+	w := newWallet(t)
+	for _, path := range fixtureFiles(t) {
+		parsed, err := fhir.Parse(filepath.Base(path), readImportFile(t, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := BatchOf(filepath.Base(path), parsed, ImportOptions{})
+		if !b.Parsed {
+			t.Fatal("BatchOf does not mark its batch Parsed")
+		}
+		marked := w.prepareAll(b)
+		b.Parsed = false
+		unmarked := w.prepareAll(b)
+		for i := range marked {
+			m, u := marked[i], unmarked[i]
+			if (m.err == nil) != (u.err == nil) || !reflect.DeepEqual(m.p, u.p) {
+				t.Fatalf("%s %s: prepared as %+v, %v; unmarked %+v, %v", path, b.Entries[i].Where, m.p, m.err, u.p, u.err)
+			}
+		}
 	}
 }

@@ -37,7 +37,7 @@ func (w *Wallet) Import(ctx context.Context, name string, data []byte, o ImportO
 // BatchOf is the batch of a parsed file's entries, with no attachments.
 func BatchOf(name string, parsed *fhir.Parsed, o ImportOptions) Batch {
 	b := Batch{Name: name, Format: parsed.Format, Source: o.Source, Scope: o.Scope, Skipped: parsed.Skipped, Progress: o.Progress,
-		Person: o.Person, NewPerson: o.NewPerson}
+		Person: o.Person, NewPerson: o.NewPerson, Parsed: true}
 	b.Entries = make([]Incoming, len(parsed.Entries))
 	for i, e := range parsed.Entries {
 		b.Entries[i] = Incoming{Where: e.Where, Resource: e.Resource}

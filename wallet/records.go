@@ -117,9 +117,10 @@ type prepared struct {
 
 // prepare reads resource for writing it as a record version; ids is
 // hmac.New(sha256.New, w.idKey), kept by the caller from one resource to
-// the next.
-func (w *Wallet) prepare(scope string, resource []byte, ids hash.Hash) (prepared, error) {
-	sum, err := fhir.Summarize(resource)
+// the next; summarize is fhir.Summarize, or fhir.SummarizeParsed for a
+// resource fhir.Parse returned.
+func (w *Wallet) prepare(scope string, resource []byte, ids hash.Hash, summarize func([]byte) (fhir.Summary, error)) (prepared, error) {
+	sum, err := summarize(resource)
 	if err != nil {
 		return prepared{}, err
 	}

@@ -37,8 +37,12 @@ func FuzzParse(f *testing.F) {
 			if !json.Valid(e.Resource) || e.Resource[0] != '{' {
 				t.Fatalf("%s: entry is not a JSON object: %q", e.Where, e.Resource)
 			}
-			if _, err := Summarize(e.Resource); err != nil {
+			s, err := Summarize(e.Resource)
+			if err != nil {
 				t.Fatalf("%s: entry does not summarize: %v", e.Where, err)
+			}
+			if sp, err := SummarizeParsed(e.Resource); err != nil || sp != s {
+				t.Fatalf("%s: SummarizeParsed gives %+v, %v; Summarize %+v", e.Where, sp, err, s)
 			}
 		}
 		for _, s := range p.Skipped {

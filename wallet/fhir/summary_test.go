@@ -191,3 +191,27 @@ func TestKindOfResourceTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestSummarizeParsedIsSummarizeOfEveryFixtureEntry: for what Parse
+// returns, SummarizeParsed (which does not check the JSON again) gives
+// what Summarize gives. (FuzzParse checks the same of every input.)
+func TestSummarizeParsedIsSummarizeOfEveryFixtureEntry(t *testing.T) {
+	entries := 0
+	for _, name := range fixtureBundles(t) {
+		p, err := Parse(name, readFixture(t, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range p.Entries {
+			want, err := Summarize(e.Resource)
+			got, gotErr := SummarizeParsed(e.Resource)
+			if got != want || (err == nil) != (gotErr == nil) {
+				t.Fatalf("%s %s: SummarizeParsed gives %+v, %v; Summarize %+v, %v", name, e.Where, got, gotErr, want, err)
+			}
+			entries++
+		}
+	}
+	if entries < 1000 {
+		t.Fatalf("only %d entries in the fixtures", entries)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 
 	"medwallet/internal/prefault"
 	"medwallet/wallet/keys"
@@ -65,6 +66,11 @@ func OpenBadger(dir string, o Options) (DB, error) {
 		WithBlockCacheSize(32 << 20).
 		WithValueThreshold(1 << 10).
 		WithNumCompactors(2).
+		// A wallet seals every value (SealKey) before Badger sees it, and
+		// what is sealed does not compress: compressing the tables'
+		// blocks would only cost the time. Each table names its own
+		// compression, so an older wallet's tables, compressed, still read.
+		WithCompression(options.None).
 		WithReadOnly(o.ReadOnly)
 	if o.EncryptionKey != nil {
 		opts = opts.WithEncryptionKey(o.EncryptionKey).WithIndexCacheSize(16 << 20)
