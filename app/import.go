@@ -11,11 +11,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"medwallet/wallet"
@@ -120,38 +122,20 @@ func ImportPaths(ctx context.Context, s *Session, paths []string, o ImportOption
 	}
 	// A first pass sorts the files by kind and gathers the attached files
 	// that travel as Binaries, possibly in another file of the set
-	// (Binary.ndjson beside DocumentReference.ndjson). It keeps no FHIR
-	// file's bytes: each is read again when its turn comes, so however
-	// large the set, only one file's records are held at a time.
-	var inputs []*importInput
+	// (Binary.ndjson beside DocumentReference.ndjson), on every core. It
+	// keeps no FHIR file's bytes: each is read again when its turn comes,
+	// so however large the set, only a few files' records are held at a
+	// time.
+	inputs, err := sortInputs(files)
+	if err != nil {
+		return nil, err
+	}
 	inline := map[string][]inlineFile{}
-	var buf []byte // one buffer for every file of the first pass
-	for _, p := range files {
-		in, err := classifyInto(p, buf)
-		if err != nil {
-			return nil, err
+	for _, in := range inputs {
+		for _, f := range in.files {
+			inline[f.owner] = append(inline[f.owner], f)
 		}
-		if cap(in.data) > cap(buf) {
-			buf = in.data[:0]
-		}
-		switch in.kind {
-		case inFHIR:
-			if bytes.Contains(in.data, []byte(attachmentTagSystem)) {
-				if err := in.parseFHIR(); err != nil {
-					return nil, err
-				}
-				for _, f := range in.files {
-					inline[f.owner] = append(inline[f.owner], f)
-				}
-			}
-			in.size = len(in.data)
-			in.release()
-		case inCard:
-			in.data = bytes.Clone(in.data) // kept until its turn
-		default:
-			in.data = nil
-		}
-		inputs = append(inputs, in)
+		in.files = nil
 	}
 	if (o.Trust == nil) && slices.ContainsFunc(inputs, func(in *importInput) bool { return in.kind == inCard || in.kind == inChunk }) {
 		if o.Trust, err = TrustList(s); err != nil {
@@ -444,18 +428,77 @@ func (in *importInput) release() {
 	in.data, in.parsed, in.files, in.filesBad, in.entries = nil, nil, nil, nil, nil
 }
 
+// sortInputs reads each file, a goroutine a core, and says what it is: a
+// FHIR file keeps only its size and the files it carries inline, a card
+// file its bytes, a document nothing. The first error, in the order of
+// files, is returned.
+func sortInputs(files []string) ([]*importInput, error) {
+	inputs := make([]*importInput, len(files))
+	errs := make([]error, len(files))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range max(1, min(runtime.GOMAXPROCS(0), len(files))) {
+		wg.Go(func() {
+			var buf []byte // one buffer for every file this goroutine reads
+			for i := int(next.Add(1) - 1); i < len(files); i = int(next.Add(1) - 1) {
+				in, err := classifyInto(files[i], buf)
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				if cap(in.data) > cap(buf) {
+					buf = in.data[:0]
+				}
+				switch in.kind {
+				case inFHIR:
+					in.size = len(in.data)
+					if bytes.Contains(in.data, []byte(attachmentTagSystem)) {
+						if err := in.parseFHIR(); err != nil {
+							errs[i] = err
+							continue
+						}
+					}
+					files := in.files
+					in.release()
+					in.files = files
+				case inCard:
+					in.data = bytes.Clone(in.data) // kept until its turn
+				default:
+					in.data = nil
+				}
+				inputs[i] = in
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return inputs, nil
+}
+
 // readFHIR reads (into buf's memory if it is large enough) and parses a
-// FHIR file of the set again. A file that is no longer FHIR changed since
-// the set was read.
+// FHIR file of the set again. It is not sorted again, which would search
+// all of it for a health card's members: only a file that no longer
+// parses is, and one that is no longer FHIR changed since the set was
+// read.
 func readFHIR(in *importInput, buf []byte) (*importInput, error) {
-	again, err := classifyInto(in.path, buf)
+	f, err := os.Open(in.path)
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", in.path, err)
+	}
+	data, err := readFHIRFile(f, in.path, nil, buf)
+	f.Close()
 	if err != nil {
 		return nil, err
 	}
-	if again.kind != inFHIR {
-		return nil, fmt.Errorf("import %s: the file changed while it was being imported; try again", in.path)
-	}
+	again := &importInput{path: in.path, name: in.name, kind: inFHIR, data: data}
 	if err := again.parseFHIR(); err != nil {
+		if now, cerr := classifyInto(in.path, nil); cerr == nil && now.kind != inFHIR {
+			return nil, fmt.Errorf("import %s: the file changed while it was being imported; try again", in.path)
+		}
 		return nil, err
 	}
 	return again, nil

@@ -127,3 +127,33 @@ func TestAFolderImportKeepsEachFilesRecordsWhenItReusesReadBuffers(t *testing.T)
 		t.Fatalf("checked %d records of %d resources", checked, st.Resources)
 	}
 }
+
+// A FHIR file of the set is read again at its turn without being sorted
+// again: one that no longer parses because it is now something else (a
+// document) changed while the set was imported; one that is still JSON
+// but no longer FHIR gives the reader's own error.
+func TestAFHIRFileThatChangedBeforeItsTurnIsNamed(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "visit.json")
+	write := func(data string) {
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{"resourceType":"Observation","status":"final","code":{"text":"pulse"}}`)
+	in, err := classifyInto(path, nil)
+	if err != nil || in.kind != inFHIR {
+		t.Fatalf("classified as %v, %v", in.kind, err)
+	}
+	if again, err := readFHIR(in, nil); err != nil || len(again.entries) != 1 {
+		t.Fatalf("read again: %v", err)
+	}
+	write("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n")
+	if _, err := readFHIR(in, nil); err == nil || !strings.Contains(err.Error(), "changed while it was being imported") {
+		t.Fatalf("a FHIR file now a PDF: %v", err)
+	}
+	write(`{"resourceType":"Observation",`)
+	if _, err := readFHIR(in, nil); err == nil || strings.Contains(err.Error(), "changed while") {
+		t.Fatalf("a FHIR file now cut short: %v", err)
+	}
+}

@@ -203,17 +203,13 @@ func (w *Wallet) StorePrepared(ctx context.Context, pb *PreparedBatch) (*ImportR
 // completes their summaries from the rest of the file (nameFromFile).
 func (w *Wallet) prepareAll(b Batch) []preparedEntry {
 	results := make([]preparedEntry, len(b.Entries))
-	summarize := fhir.Summarize
-	if b.Parsed {
-		summarize = fhir.SummarizeParsed
-	}
 	var wg sync.WaitGroup
 	var next atomic.Int64 // the entry the next free goroutine takes
 	for range max(1, min(runtime.GOMAXPROCS(0), len(b.Entries))) {
 		wg.Go(func() {
 			ids := hmac.New(sha256.New, w.idKey)
 			for i := int(next.Add(1) - 1); i < len(b.Entries); i = int(next.Add(1) - 1) {
-				p, err := w.prepare(b.Scope, b.Entries[i].Resource, ids, summarize)
+				p, err := w.prepare(b.Scope, b.Entries[i].Resource, ids, b.Parsed)
 				results[i] = preparedEntry{p, err}
 			}
 		})

@@ -414,11 +414,11 @@ func TestPreparedIndentedResourceIsItsCompactForm(t *testing.T) {
 		if err := json.Indent(&indented, compact, "", "    "); err != nil {
 			t.Fatal(err)
 		}
-		a, err := w.prepare("", compact, ids, fhir.Summarize)
+		a, err := w.prepare("", compact, ids, false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := w.prepare("", indented.Bytes(), ids, fhir.Summarize)
+		b, err := w.prepare("", indented.Bytes(), ids, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -434,7 +434,7 @@ func TestPrepareRefusesAResourceOverTheHashLimitThatCompactsUnderIt(t *testing.T
 	w := newWallet(t)
 	padded := append([]byte(`{"resourceType":"Observation","id":"big",`), bytes.Repeat([]byte(" "), ledger.MaxResourceSize)...)
 	padded = append(padded, `"status":"final","code":{"text":"padded"}}`...)
-	if _, err := w.prepare("", padded, hmac.New(sha256.New, w.idKey), fhir.Summarize); err == nil {
+	if _, err := w.prepare("", padded, hmac.New(sha256.New, w.idKey), false); err == nil {
 		t.Fatal("a resource over the hash limit was prepared")
 	}
 }

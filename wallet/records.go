@@ -117,20 +117,29 @@ type prepared struct {
 
 // prepare reads resource for writing it as a record version; ids is
 // hmac.New(sha256.New, w.idKey), kept by the caller from one resource to
-// the next; summarize is fhir.Summarize, or fhir.SummarizeParsed for a
-// resource fhir.Parse returned.
-func (w *Wallet) prepare(scope string, resource []byte, ids hash.Hash, summarize func([]byte) (fhir.Summary, error)) (prepared, error) {
-	sum, err := summarize(resource)
+// the next; parsed says resource is one fhir.Parse returned (Batch.Parsed).
+func (w *Wallet) prepare(scope string, resource []byte, ids hash.Hash, parsed bool) (prepared, error) {
+	// The resource is compacted here, on every core, rather than in
+	// json.Marshal under the writer's transaction; the summary's encoding
+	// too. The summary, the canonical hash and the facts read the compact
+	// form, the same JSON without the whitespace they would skip (an
+	// indented export's is a third of its bytes); a resource too large to
+	// hash is refused by its size as given. Only JSON already checked is
+	// compacted: what Parse returned, or what Summarize has checked.
+	var (
+		sum     fhir.Summary
+		compact []byte
+		err     error
+	)
+	if parsed {
+		compact = compactJSON(make([]byte, 0, len(resource)), resource)
+		sum, err = fhir.SummarizeParsed(compact)
+	} else if sum, err = fhir.Summarize(resource); err == nil {
+		compact = compactJSON(make([]byte, 0, len(resource)), resource)
+	}
 	if err != nil {
 		return prepared{}, err
 	}
-	// Summarize has checked the JSON: compact it here, on every core,
-	// rather than in json.Marshal under the writer's transaction; the
-	// summary's encoding too. The canonical hash and the facts read the
-	// compact form, the same JSON without the whitespace they would skip
-	// (an indented export's is a third of its bytes); a resource too large
-	// to hash is refused by its size as given.
-	compact := compactJSON(make([]byte, 0, len(resource)), resource)
 	canon := compact
 	if len(resource) > ledger.MaxResourceSize {
 		canon = resource
