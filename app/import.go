@@ -431,19 +431,28 @@ func (in *importInput) release() {
 // sortInputs reads each file, a goroutine a core, and says what it is: a
 // FHIR file keeps only its size and the files it carries inline, a card
 // file its bytes, a document nothing. The first error, in the order of
-// files, is returned.
+// files, is returned; once one is found no further file is begun (every
+// file before it was begun already, so none can have an earlier error).
 func sortInputs(files []string) ([]*importInput, error) {
 	inputs := make([]*importInput, len(files))
 	errs := make([]error, len(files))
 	var next atomic.Int64
+	var failed atomic.Bool
+	take := func() int {
+		if failed.Load() {
+			return len(files)
+		}
+		return int(next.Add(1) - 1)
+	}
 	var wg sync.WaitGroup
 	for range max(1, min(runtime.GOMAXPROCS(0), len(files))) {
 		wg.Go(func() {
 			var buf []byte // one buffer for every file this goroutine reads
-			for i := int(next.Add(1) - 1); i < len(files); i = int(next.Add(1) - 1) {
+			for i := take(); i < len(files); i = take() {
 				in, err := classifyInto(files[i], buf)
 				if err != nil {
 					errs[i] = err
+					failed.Store(true)
 					continue
 				}
 				if cap(in.data) > cap(buf) {
@@ -455,6 +464,7 @@ func sortInputs(files []string) ([]*importInput, error) {
 					if bytes.Contains(in.data, []byte(attachmentTagSystem)) {
 						if err := in.parseFHIR(); err != nil {
 							errs[i] = err
+							failed.Store(true)
 							continue
 						}
 					}

@@ -157,3 +157,32 @@ func TestAFHIRFileThatChangedBeforeItsTurnIsNamed(t *testing.T) {
 		t.Fatalf("a FHIR file now cut short: %v", err)
 	}
 }
+
+// The first pass reads a folder's files on every core, yet the error it
+// gives is the first file's in the folder's order, even when a later bad
+// file is found first (a small one, read while a large one before it is).
+func TestAFolderImportNamesItsFirstBadFile(t *testing.T) {
+	dir := t.TempDir()
+	good := `{"resourceType":"Observation","status":"final","code":{"text":"pulse"}}`
+	// A file that names the export's attachment tag is parsed in the
+	// first pass: cut short, it fails there.
+	bad := func(pad int) string {
+		return `{"resourceType":"Bundle","meta":{"tag":[{"system":"` + attachmentTagSystem + `"}]},"id":"` + strings.Repeat("a", pad) + `","entry":[`
+	}
+	files := []string{good, bad(32 << 20), bad(0), good, bad(0)}
+	for i, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%02d.json", i)), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := newSession(t, "first-bad")
+	for range 3 {
+		_, err := ImportPaths(context.Background(), s, []string{dir}, ImportOptions{})
+		if err == nil || !strings.Contains(err.Error(), "01.json") {
+			t.Fatalf("import of a folder whose first bad file is 01.json: %v", err)
+		}
+	}
+	if n := s.Wallet.Count(); n != 0 {
+		t.Fatalf("%d records stored from a folder the first pass refused", n)
+	}
+}
