@@ -65,6 +65,12 @@ func FuzzSummarize(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Summarize(data)
 		Points(data)
+		if validJSON(trimJSON(data)) {
+			// Of JSON already checked, SummarizeParsed gives the same.
+			if sp, perr := SummarizeParsed(data); sp != s || (perr == nil) != (err == nil) {
+				t.Fatalf("SummarizeParsed gives %+v, %v; Summarize %+v, %v", sp, perr, s, err)
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, ErrNotFHIR) {
 				t.Fatalf("error %v is not ErrNotFHIR", err)
