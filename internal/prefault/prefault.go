@@ -20,12 +20,15 @@ func Bytes(b []byte) { Slice(b) }
 // holds; where the kernel cannot (not Linux, or older than 5.14) it does
 // nothing, and the pages fault in as they are written.
 func Slice[T any](s []T) {
-	var zero T
-	n := uintptr(cap(s)) * unsafe.Sizeof(zero)
-	if n < minSize {
-		return
+	if p, n := region(s); n >= minSize {
+		populate(p, n)
 	}
-	populate(uintptr(unsafe.Pointer(unsafe.SliceData(s))), n)
+}
+
+// region is the address and length in bytes of s's whole capacity.
+func region[T any](s []T) (p, n uintptr) {
+	var zero T
+	return uintptr(unsafe.Pointer(unsafe.SliceData(s))), uintptr(cap(s)) * unsafe.Sizeof(zero)
 }
 
 // Huge is Slice for a buffer of tens of megabytes that lives as long as
@@ -41,10 +44,7 @@ func Huge[T any](s []T) {
 // small pages at a time as they are first written (or mapped in by Slice).
 // It is only advice: it maps nothing in and never changes what s holds.
 func AdviseHuge[T any](s []T) {
-	var zero T
-	n := uintptr(cap(s)) * unsafe.Sizeof(zero)
-	if n < minSize {
-		return
+	if p, n := region(s); n >= minSize {
+		adviseHuge(p, n)
 	}
-	adviseHuge(uintptr(unsafe.Pointer(unsafe.SliceData(s))), n)
 }

@@ -42,17 +42,23 @@ func TestBytesMapsInTheBuffer(t *testing.T) {
 		t.Skip("the advice is Linux's")
 	}
 	const size = 64 << 20
-	before := rssAnon(t)
-	b := make([]byte, size)
-	Bytes(b)
-	grew := rssAnon(t) - before
-	runtime.KeepAlive(b)
-	if grew < size/2 {
+	if grew := residentGrowth(t, size, Bytes); grew < size/2 {
 		if kernelBefore514(t) {
 			t.Skip("the kernel is older than 5.14, which has no MADV_POPULATE_WRITE")
 		}
 		t.Fatalf("resident memory grew by %d MiB after populating a 64 MiB buffer, want most of it", grew>>20)
 	}
+}
+
+// residentGrowth is how much the anonymous resident memory grows while a
+// fresh buffer of size bytes is allocated and handed to f.
+func residentGrowth(t *testing.T, size int, f func([]byte)) int64 {
+	before := rssAnon(t)
+	b := make([]byte, size)
+	f(b)
+	grew := rssAnon(t) - before
+	runtime.KeepAlive(b)
+	return grew
 }
 
 func rssAnon(t *testing.T) int64 {
@@ -147,12 +153,7 @@ func TestAdviseHugeMapsNothingIn(t *testing.T) {
 		t.Skip("the advice is Linux's")
 	}
 	const size = 64 << 20
-	before := rssAnon(t)
-	b := make([]byte, size)
-	AdviseHuge(b)
-	grew := rssAnon(t) - before
-	runtime.KeepAlive(b)
-	if grew > size/4 {
+	if grew := residentGrowth(t, size, AdviseHuge); grew > size/4 {
 		t.Fatalf("resident memory grew by %d MiB after advising a 64 MiB buffer, want little", grew>>20)
 	}
 }
