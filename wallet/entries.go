@@ -243,9 +243,9 @@ func nameFromFileEncoded(results []preparedEntry) {
 // more is written in several (see Store). Badger refuses a transaction
 // larger than 15% of its memtable (kv.OpenBadger: 32 MiB, so 4.8 MB of
 // keys and of values kept in its tree, and 52,000 entries); a record is
-// its version's key with a pointer into the value log (about 60 bytes) and
-// its head (under 1.1 KiB: a larger value goes to the value log too), so
-// 2,048 of them stay under half of it whatever they hold
+// its version's key and its head's, each with a pointer into the value
+// log (about 60 bytes each; a value of 256 bytes or more goes there), so
+// 2,048 of them stay far under it whatever they hold
 // (TestATransactionOfTheLargestRecordsFitsTheStore). A variable for tests.
 var recordsPerTxn = 2048
 

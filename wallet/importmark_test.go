@@ -133,8 +133,9 @@ func TestAFileStoredInOneTransactionClearsTheNoteOfItsInterruptedImport(t *testi
 // value to Badger's value log), in one transaction of a wallet's store.
 func TestATransactionOfTheLargestRecordsFitsTheStore(t *testing.T) {
 	w := newWallet(t)
-	// Sealing adds 40 bytes; Badger keeps values under 1 KiB in its tree.
-	headValue := bytes.Repeat([]byte("h"), 1<<10-41)
+	// Sealing adds 40 bytes; Badger keeps values under 256 bytes in its
+	// tree (kv's valueThreshold).
+	headValue := bytes.Repeat([]byte("h"), 256-41)
 	version := bytes.Repeat([]byte("v"), 4<<10)
 	err := w.db.Update(func(tx kv.Txn) error {
 		for i := range recordsPerTxn + 64 { // and a few log nodes' worth
