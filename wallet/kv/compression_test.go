@@ -16,25 +16,8 @@ func TestTablesWrittenCompressedStillRead(t *testing.T) {
 	dir := t.TempDir()
 	key := bytes.Repeat([]byte{7}, 32)
 	value := func(i int) []byte { return bytes.Repeat(fmt.Appendf(nil, "value %d ", i), 20) }
-	old, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil).WithEncryptionKey(key).
-		WithIndexCacheSize(1 << 20).WithCompression(options.Snappy).WithValueThreshold(1 << 10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = old.Update(func(tx *badger.Txn) error {
-		for i := range 2000 {
-			if err := tx.Set(fmt.Appendf(nil, "old/%04d", i), value(i)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := old.Close(); err != nil {
-		t.Fatal(err)
-	}
+	old := func(i int) ([]byte, []byte) { return fmt.Appendf(nil, "old/%04d", i), value(i) }
+	writeAsOlderRelease(t, badger.DefaultOptions(dir).WithEncryptionKey(key).WithCompression(options.Snappy), 2000, old)
 
 	db, err := OpenBadger(dir, Options{EncryptionKey: key})
 	if err != nil {
@@ -47,28 +30,64 @@ func TestTablesWrittenCompressedStillRead(t *testing.T) {
 	if !compressed {
 		t.Fatal("the older release's table is not compressed: the test shows nothing")
 	}
-	if err := db.Update(func(tx Txn) error { return tx.Set([]byte("new/0"), []byte("written uncompressed")) }); err != nil {
+	writeOneAndReadAll(t, db, dir, Options{EncryptionKey: key}, 2000, old, []byte("written uncompressed"))
+}
+
+// writeAsOlderRelease writes n entries (entry gives the i-th key and value)
+// in one transaction of a store opened with opts as an older release
+// opened it (values up to 1 KiB kept in the tables), and closes it.
+func writeAsOlderRelease(t *testing.T, opts badger.Options, n int, entry func(i int) (key, value []byte)) {
+	t.Helper()
+	old, err := badger.Open(opts.WithLogger(nil).WithIndexCacheSize(1 << 20).WithValueThreshold(1 << 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = old.Update(func(tx *badger.Txn) error {
+		for i := range n {
+			if err := tx.Set(entry(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeOneAndReadAll writes new/0 (newValue) to db, an open store over dir
+// that an older release wrote n entries to (entry gives the i-th key and
+// value), closes it, and checks that every entry and new/0 read back when
+// it is opened again with o.
+func writeOneAndReadAll(t *testing.T, db DB, dir string, o Options, n int, entry func(i int) (key, value []byte), newValue []byte) {
+	t.Helper()
+	if err := db.Update(func(tx Txn) error { return tx.Set([]byte("new/0"), newValue) }); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if db, err = OpenBadger(dir, Options{EncryptionKey: key}); err != nil {
+	db, err := OpenBadger(dir, o)
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	err = db.View(func(tx Txn) error {
-		for i := range 2000 {
-			v, err := tx.Get(fmt.Appendf(nil, "old/%04d", i))
+		for i := range n {
+			k, want := entry(i)
+			v, err := tx.Get(k)
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", k, err)
 			}
-			if !bytes.Equal(v, value(i)) {
-				return fmt.Errorf("old/%04d reads %q", i, v)
+			if !bytes.Equal(v, want) {
+				return fmt.Errorf("%s reads %q", k, v)
 			}
 		}
 		v, err := tx.Get([]byte("new/0"))
-		if err != nil || string(v) != "written uncompressed" {
+		if err != nil || !bytes.Equal(v, newValue) {
 			return fmt.Errorf("new/0 reads %q, %v", v, err)
 		}
 		return nil

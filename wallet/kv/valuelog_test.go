@@ -81,25 +81,8 @@ func TestValuesAnOlderReleaseKeptInTablesStillRead(t *testing.T) {
 	dir := t.TempDir()
 	key := bytes.Repeat([]byte{7}, 32)
 	const n = 2000
-	old, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil).WithEncryptionKey(key).
-		WithIndexCacheSize(1 << 20).WithCompression(options.None).WithValueThreshold(1 << 10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = old.Update(func(tx *badger.Txn) error {
-		for i := range n {
-			if err := tx.Set(fmt.Appendf(nil, "old/%05d", i), headSizedValue("old", i)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := old.Close(); err != nil {
-		t.Fatal(err)
-	}
+	old := func(i int) ([]byte, []byte) { return fmt.Appendf(nil, "old/%05d", i), headSizedValue("old", i) }
+	writeAsOlderRelease(t, badger.DefaultOptions(dir).WithEncryptionKey(key).WithCompression(options.None), n, old)
 
 	db, err := OpenBadger(dir, Options{EncryptionKey: key})
 	if err != nil {
@@ -108,33 +91,5 @@ func TestValuesAnOlderReleaseKeptInTablesStillRead(t *testing.T) {
 	if size := tablesSize(db); size < n*headSized {
 		t.Fatalf("the older release's tables are %d bytes, not its %d values: the test shows nothing", size, n)
 	}
-	if err := db.Update(func(tx Txn) error { return tx.Set([]byte("new/0"), headSizedValue("new", 0)) }); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if db, err = OpenBadger(dir, Options{EncryptionKey: key}); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	err = db.View(func(tx Txn) error {
-		for i := range n {
-			v, err := tx.Get(fmt.Appendf(nil, "old/%05d", i))
-			if err != nil {
-				return err
-			}
-			if !bytes.Equal(v, headSizedValue("old", i)) {
-				return fmt.Errorf("old/%05d reads %q", i, v)
-			}
-		}
-		v, err := tx.Get([]byte("new/0"))
-		if err != nil || !bytes.Equal(v, headSizedValue("new", 0)) {
-			return fmt.Errorf("new/0 reads %q, %v", v, err)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	writeOneAndReadAll(t, db, dir, Options{EncryptionKey: key}, n, old, headSizedValue("new", 0))
 }
