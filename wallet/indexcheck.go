@@ -120,8 +120,9 @@ var errCheckStopped = errors.New("index check stopped")
 // checkParts is how many parts the check splits the records into, by the
 // first character of their IDs (uniform: IDs are keyed hashes in base32);
 // each open checks one part, picked at random. Reading every head at
-// every open would cost a second of work and leave some 100 MB of the
-// store's tables in memory at 200,000 records; one part in eight still
+// every open would cost more than a second of work at 200,000 records and
+// map in most of the value log, where the heads lie among the versions
+// (the pages are handed back after the check); one part in eight still
 // finds a difference within a few opens of the window.
 const checkParts = 8
 
