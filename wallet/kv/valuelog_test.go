@@ -74,9 +74,10 @@ func TestHeadSizedValuesGoToTheValueLog(t *testing.T) {
 	}
 }
 
-// Values the last release kept in its tables (below 1 KiB, uncompressed)
-// read the same in a store that puts them in the value log, beside those
-// it writes there.
+// Values the last release kept in its tables (below 1 KiB, uncompressed,
+// beside value log files of up to 1 GiB) read the same in a store that
+// puts them in the value log, in files of 128 MiB, beside those it writes
+// there.
 func TestValuesAnOlderReleaseKeptInTablesStillRead(t *testing.T) {
 	dir := t.TempDir()
 	key := bytes.Repeat([]byte{7}, 32)
